@@ -1,0 +1,143 @@
+# One entry point: deps, build, run, test, bench, fuzz.
+#
+# Sources are found by wildcard, so a new file needs no edit here:
+#   bpf/NAME.bpf.c          -> build/bpf/NAME.bpf.o and build/NAME.skel.h
+#   user/*.c                -> build/libuser.a (main.c -> build/lbctl)
+#   tls-tier/*.c            -> build/libtls.a  (main.c -> build/lbtls)
+#   tests/SUITE/test_*.c    -> build/tests/SUITE/test_* (cmocka)
+#   tests/SUITE/test_*.sh   -> run as they are, print "N passed, N failed"
+#   tests/fuzz/fuzz_*.c     -> build/fuzz/fuzz_* (libFuzzer, make fuzz) and
+#                              build/tests/fuzz/replay_* (corpus, make test)
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+SHELL := /bin/bash
+
+BUILD ?= build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -dumpmachine)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+	  -Iinclude -Iuser -Itls-tier -I$(BUILD) -MMD -MP
+LDLIBS := -Wl,--as-needed -lxdp -lbpf -lelf -lz -lssl -lcrypto -lyaml \
+	  -ljansson -lm
+TEST_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+TEST_LDLIBS := -lcmocka
+BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
+
+USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+TLS_SRCS := $(filter-out tls-tier/main.c,$(wildcard tls-tier/*.c))
+USER_OBJS := $(USER_SRCS:%.c=$(BUILD)/obj/%.o)
+TLS_OBJS := $(TLS_SRCS:%.c=$(BUILD)/obj/%.o)
+
+TEST_SRCS := $(wildcard tests/*/test_*.c)
+TEST_BINS := $(TEST_SRCS:%.c=$(BUILD)/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(BUILD)/tests/fuzz/replay_%)
+
+PROGS := $(if $(wildcard user/main.c),$(BUILD)/lbctl) \
+	 $(if $(wildcard tls-tier/main.c),$(BUILD)/lbtls)
+BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
+
+.PHONY: all deps test bench bench-xdp fuzz format format-check clean
+all: $(BPF_OBJS) $(SKELS) $(PROGS) $(TEST_BINS) $(REPLAY_BINS) $(BENCHES)
+
+# --- dependencies (Debian 12, as root; idempotent) -------------------------
+DEB_PKGS := clang llvm libclang-rt-14-dev gcc make pkg-config libbpf-dev \
+	libxdp-dev xdp-tools bpftool linux-libc-dev libelf-dev zlib1g-dev \
+	libssl-dev openssl libcmocka-dev libyaml-dev libjansson-dev \
+	iproute2 iputils-ping procps psmisc curl wrk nghttp2-client nginx \
+	haproxy python3-flask clang-format
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+		grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all Debian packages present"; fi
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+# --- BPF ---------------------------------------------------------------------
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+# --- user space --------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libuser.a: $(USER_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libtls.a: $(TLS_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/lbctl: $(BUILD)/obj/user/main.o $(BUILD)/libuser.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/lbtls: $(BUILD)/obj/tls-tier/main.o $(BUILD)/libtls.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# --- tests, benchmarks, fuzzing -------------------------------------------------
+# A unit test may #include the .c under test to reach its statics (H2O's
+# habit); the archives supply everything else.
+$(BUILD)/tests/%: tests/%.c $(SKELS) $(BUILD)/libuser.a $(BUILD)/libtls.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) $< $(BUILD)/libuser.a $(BUILD)/libtls.a \
+		-o $@ $(TEST_LDLIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(SKELS) $(BUILD)/libuser.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(BUILD)/libuser.a -o $@ $(LDLIBS)
+
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Itls-tier \
+	      -fsanitize=address,undefined -fno-sanitize-recover=all
+$(BUILD)/fuzz/%: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $< -o $@ $(LDLIBS)
+$(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $^ -o $@ $(LDLIBS)
+
+test: all
+	@tests/run-suites.sh $(BUILD)
+
+FUZZ_SECONDS ?= 60
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
+		mkdir -p tests/fuzz/corpus/$$n; \
+		$$f -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+bench: bench-xdp
+bench-xdp: $(BUILD)/bench/bench_xdp
+	$(BUILD)/bench/bench_xdp
+
+# --- formatting ----------------------------------------------------------------
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRCS) && echo "format-check: ok"
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sk_lookup half of the steering (DESIGN.md D1): a new TCP connection to a
+ * VIP goes to the listening socket of the worker XDP recorded for its
+ * 4-tuple, or, with no usable record (loopback client, XDP detached, record
+ * evicted), of the worker lb_pick() computes, the same function XDP uses.
+ * Runs once per connection: established packets find their socket first.
+ */
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_endian.h>
+#include "lb_pick.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+
+static __always_inline int lb_sk_tuple(const struct bpf_sk_lookup *ctx,
+				       struct lb_flow_key *key)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	if (ctx->family == AF_INET) {
+		key->family = LB_FAMILY_V4;
+		key->src.v4 = ctx->remote_ip4;
+		key->dst.v4 = ctx->local_ip4;
+	} else if (ctx->family == AF_INET6) {
+		key->family = LB_FAMILY_V6;
+		key->src.v6[0] = ctx->remote_ip6[0];
+		key->src.v6[1] = ctx->remote_ip6[1];
+		key->src.v6[2] = ctx->remote_ip6[2];
+		key->src.v6[3] = ctx->remote_ip6[3];
+		key->dst.v6[0] = ctx->local_ip6[0];
+		key->dst.v6[1] = ctx->local_ip6[1];
+		key->dst.v6[2] = ctx->local_ip6[2];
+		key->dst.v6[3] = ctx->local_ip6[3];
+	} else {
+		return -1;
+	}
+	key->sport = ctx->remote_port;
+	key->dport = bpf_htons(ctx->local_port); /* ctx has host order */
+	return 0;
+}
+
+static __always_inline struct bpf_sock *lb_worker_sock(__u32 worker)
+{
+	if (worker >= LB_MAX_WORKERS)
+		return NULL;
+	return bpf_map_lookup_elem(&lb_sockets, &worker);
+}
+
+static __always_inline void lb_count_assigned(__u32 vip_index, __u32 worker)
+{
+	struct lb_counters *c;
+
+	c = lb_vip_counters(vip_index);
+	if (c)
+		c->assigned++;
+	c = lb_worker_counters(worker);
+	if (c)
+		c->assigned++;
+}
+
+static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
+{
+	struct lb_vip_key vkey = {};
+	struct lb_flow_key fkey;
+	struct lb_vip_meta *vip;
+	struct bpf_sock *sk = NULL;
+	struct lb_flow *flow;
+	__u32 worker, reason;
+	long err;
+
+	if (ctx->protocol != IPPROTO_TCP || lb_sk_tuple(ctx, &fkey))
+		return SK_PASS;
+	vkey.addr = fkey.dst;
+	vkey.port = fkey.dport;
+	vkey.proto = IPPROTO_TCP;
+	vkey.family = fkey.family;
+	vip = bpf_map_lookup_elem(&lb_vips, &vkey);
+	if (!vip)
+		return SK_PASS;
+
+	/* A record whose worker has lost its socket (it died, or was taken
+	 * out) is stale: fall back to the current pick. */
+	flow = bpf_map_lookup_elem(&lb_flows, &fkey);
+	if (flow) {
+		worker = flow->worker;
+		sk = lb_worker_sock(worker);
+		reason = LB_R_SK_FLOW;
+	}
+	if (!sk) {
+		worker = lb_pick(vip, &fkey.src, fkey.family);
+		if (worker == LB_WORKER_NONE) {
+			lb_count(LB_R_SK_NO_WORKER);
+			return SK_PASS;
+		}
+		sk = lb_worker_sock(worker);
+		reason = LB_R_SK_COMPUTED;
+	}
+	if (!sk) {
+		lb_count(LB_R_SK_NO_SOCKET);
+		return SK_PASS;
+	}
+	err = bpf_sk_assign(ctx, sk, 0);
+	bpf_sk_release(sk);
+	if (err) {
+		lb_count(LB_R_SK_ASSIGN_FAIL);
+		return SK_PASS;
+	}
+	lb_count(reason);
+	lb_count_assigned(vip->index, worker);
+	return SK_PASS;
+}
+
+SEC("sk_lookup")
+int lb_sk_lookup(struct bpf_sk_lookup *ctx)
+{
+	return lb_assign(ctx);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Shared set-up of the BPF tests: the real programs loaded into the real
+ * kernel through user/dataplane.c, inside a private network namespace (so a
+ * test never touches the machine's own), with two VIPs and a Maglev ring of
+ * four equal workers.
+ */
+#ifndef LB_TEST_FIXTURE_H
+#define LB_TEST_FIXTURE_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "dataplane.h"
+#include "lb_hash_kern_user.h"
+#include "maglev.h"
+
+#define FX_RING 65537
+#define FX_SEED 0x5eed1234u
+#define FX_VIP4 "198.18.0.100"
+#define FX_VIP6 "fd00:198:18::100"
+#define FX_WORKERS 4
+
+struct fixture {
+	struct dataplane dp;
+	__u32 ring[FX_RING];
+	struct lb_vip_meta vip4, vip6;
+};
+
+static int fx_libbpf_print(enum libbpf_print_level level, const char *fmt,
+			   va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static inline void fx_addr(struct lb_addr *a, int family, const char *text)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(family == 6 ? AF_INET6 : AF_INET, text, a) != 1) {
+		fprintf(stderr, "fixture: bad address '%s'\n", text);
+		abort();
+	}
+}
+
+static inline struct lb_vip_key fx_vip_key(int family, const char *addr,
+					   uint16_t port)
+{
+	struct lb_vip_key k;
+
+	memset(&k, 0, sizeof(k));
+	fx_addr(&k.addr, family, addr);
+	k.port = htons(port);
+	k.proto = IPPROTO_TCP;
+	k.family = family == 6 ? LB_FAMILY_V6 : LB_FAMILY_V4;
+	return k;
+}
+
+/* Build the ring for workers 0..n-1 with the given weights; write it to
+ * every VIP row in use. */
+static inline int fx_set_ring(struct fixture *fx, const __u32 *weights, int n)
+{
+	struct maglev_worker w[LB_MAX_WORKERS];
+	int i, err;
+
+	for (i = 0; i < n; i++) {
+		w[i].id = i;
+		w[i].weight = weights[i];
+	}
+	err = maglev__build(w, n, FX_RING, NULL, fx->ring);
+	if (err)
+		return err;
+	err = dataplane__ring_write(&fx->dp, fx->vip4.index, fx->ring, NULL, 0);
+	if (!err)
+		err = dataplane__ring_write(&fx->dp, fx->vip6.index, fx->ring,
+					    NULL, 0);
+	return err;
+}
+
+static inline int fx_setup(struct fixture **out)
+{
+	static const __u32 equal[FX_WORKERS] = { 1, 1, 1, 1 };
+	struct dataplane_opts opts = { .ring_size = FX_RING,
+				       .hash_seed = FX_SEED };
+	struct lb_vip_key k;
+	struct fixture *fx;
+	int err;
+
+	if (unshare(CLONE_NEWNET)) {
+		fprintf(stderr,
+			"fixture: unshare(CLONE_NEWNET): %s (needs root)\n",
+			strerror(errno));
+		return -1;
+	}
+	libbpf_set_print(fx_libbpf_print);
+	fx = calloc(1, sizeof(*fx));
+	if (!fx)
+		return -1;
+	err = dataplane__load(&fx->dp, &opts);
+	if (err)
+		goto fail;
+	fx->vip4 = (struct lb_vip_meta){ .index = 0,
+					 .v4_prefix = 32,
+					 .v6_prefix = 128 };
+	fx->vip6 = (struct lb_vip_meta){ .index = 1,
+					 .v4_prefix = 32,
+					 .v6_prefix = 128 };
+	k = fx_vip_key(4, FX_VIP4, 443);
+	err = dataplane__vip_set(&fx->dp, &k, &fx->vip4);
+	k = fx_vip_key(4, FX_VIP4, 80);
+	err = err ?: dataplane__vip_set(&fx->dp, &k, &fx->vip4);
+	k = fx_vip_key(6, FX_VIP6, 443);
+	err = err ?: dataplane__vip_set(&fx->dp, &k, &fx->vip6);
+	err = err ?: fx_set_ring(fx, equal, FX_WORKERS);
+	if (err)
+		goto fail;
+	*out = fx;
+	return 0;
+fail:
+	fprintf(stderr, "fixture: set-up failed: %s\n", strerror(-err));
+	dataplane__destroy(&fx->dp);
+	free(fx);
+	return -1;
+}
+
+static inline int fx_teardown(struct fixture *fx)
+{
+	dataplane__destroy(&fx->dp);
+	free(fx);
+	return 0;
+}
+
+/* The worker lb_pick() must choose for this client (computed in user space
+ * from the same hash and the ring we wrote). */
+static inline __u32 fx_expected(const struct fixture *fx, int family,
+				const char *client)
+{
+	const struct lb_vip_meta *vip = family == 6 ? &fx->vip6 : &fx->vip4;
+	struct lb_addr a;
+	__u32 h;
+
+	fx_addr(&a, family, client);
+	h = lb_client_hash(&a, family == 6 ? LB_FAMILY_V6 : LB_FAMILY_V4, vip,
+			   FX_SEED);
+	return fx->ring[h % FX_RING];
+}
+
+static inline __u64 fx_reason(const struct fixture *fx, __u32 reason)
+{
+	__u64 v = 0;
+
+	if (dataplane__reason_sum(&fx->dp, reason, &v))
+		abort();
+	return v;
+}
+
+static inline void fx_reasons(const struct fixture *fx, __u64 out[LB_R_MAX])
+{
+	__u32 r;
+
+	for (r = 0; r < LB_R_MAX; r++)
+		out[r] = fx_reason(fx, r);
+}
+
+#endif /* LB_TEST_FIXTURE_H */

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Every struct that crosses the BPF/user-space line has the size and field
+ * offsets both sides assume: no implicit padding, no surprise from a
+ * compiler or architecture change. A change here is an ABI change for
+ * pinned maps (a restarted lbctl reuses them).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include "lb_kern_user.h"
+
+static void test_addr(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct lb_addr), 16);
+	assert_int_equal(offsetof(struct lb_addr, v4),
+			 offsetof(struct lb_addr, v6));
+}
+
+static void test_vip_key(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct lb_vip_key), 20);
+	assert_int_equal(offsetof(struct lb_vip_key, port), 16);
+	assert_int_equal(offsetof(struct lb_vip_key, proto), 18);
+	assert_int_equal(offsetof(struct lb_vip_key, family), 19);
+}
+
+static void test_vip_meta(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct lb_vip_meta), 8);
+	assert_int_equal(offsetof(struct lb_vip_meta, v4_prefix), 4);
+	assert_int_equal(offsetof(struct lb_vip_meta, v6_prefix), 5);
+	assert_int_equal(offsetof(struct lb_vip_meta, flags), 6);
+}
+
+static void test_flow(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct lb_flow_key), 40);
+	assert_int_equal(offsetof(struct lb_flow_key, dst), 16);
+	assert_int_equal(offsetof(struct lb_flow_key, sport), 32);
+	assert_int_equal(offsetof(struct lb_flow_key, dport), 34);
+	assert_int_equal(offsetof(struct lb_flow_key, family), 36);
+	assert_int_equal(sizeof(struct lb_flow), 8);
+}
+
+static void test_config_and_counters(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct lb_config), 8);
+	assert_int_equal(sizeof(struct lb_counters), 16);
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	/* lb_rings must stay addressable with a 32-bit key at the largest
+	 * ring size maglev accepts (2^24). */
+	assert_true((unsigned long long)LB_MAX_VIPS * (1u << 24) <=
+		    0xffffffffull);
+	assert_true(LB_MAX_WORKERS < LB_WORKER_NONE);
+	assert_true(LB_R_DROPS(LB_R_IP4_BAD));
+	assert_false(LB_R_DROPS(LB_R_FRAGMENT));
+	assert_false(LB_R_DROPS(LB_R_SK_FLOW));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_vip_key),
+		cmocka_unit_test(test_vip_meta),
+		cmocka_unit_test(test_flow),
+		cmocka_unit_test(test_config_and_counters),
+		cmocka_unit_test(test_limits),
+	};
+
+	return cmocka_run_group_tests_name("abi", tests, NULL, NULL);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Loading the two BPF programs with one shared set of maps, and the map
+ * writes everything else builds on (lbctl, tests, benchmarks).
+ */
+#ifndef LB_DATAPLANE_H
+#define LB_DATAPLANE_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "lb_kern_user.h"
+
+struct lb_xdp;
+struct lb_sk_lookup;
+struct bpf_link;
+
+struct dataplane {
+	struct lb_xdp *xdp;
+	struct lb_sk_lookup *skl;
+};
+
+struct dataplane_opts {
+	__u32 ring_size; /* prime; 0: LB_RING_SIZE_DEFAULT */
+	__u32 hash_seed;
+	const char *pin_dir; /* NULL: nothing pinned; else maps reused/pinned
+				there, e.g. /sys/fs/bpf/lb0 */
+};
+
+/* Open and load both programs; maps shared, config written. Errors are
+ * printed, naming the map or program and the cause. */
+int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts);
+void dataplane__destroy(struct dataplane *dp);
+
+int dataplane__map_fd(const struct dataplane *dp, const char *map_name);
+int dataplane__xdp_fd(const struct dataplane *dp);
+int dataplane__sk_lookup_fd(const struct dataplane *dp);
+/* Attach sk_lookup to the network namespace open at netns_fd; the link
+ * detaches when destroyed (or when lbctl pins it, when unpinned). */
+struct bpf_link *dataplane__attach_netns(const struct dataplane *dp,
+					 int netns_fd);
+int dataplane__config(const struct dataplane *dp, struct lb_config *cfg);
+
+int dataplane__vip_set(const struct dataplane *dp, const struct lb_vip_key *key,
+		       const struct lb_vip_meta *meta);
+
+/* Write table[changed[i]] into the VIP's ring row; changed == NULL writes
+ * all ring_size slots. */
+int dataplane__ring_write(const struct dataplane *dp, __u32 vip_index,
+			  const __u32 *table, const __u32 *changed, size_t n);
+int dataplane__ring_read(const struct dataplane *dp, __u32 vip_index,
+			 __u32 *table);
+
+/* Per-CPU counters summed over all possible CPUs. */
+int dataplane__reason_sum(const struct dataplane *dp, __u32 reason, __u64 *sum);
+int dataplane__counters_sum(const struct dataplane *dp, const char *map_name,
+			    __u32 index, struct lb_counters *sum);
+
+#endif /* LB_DATAPLANE_H */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Maglev lookup tables (Eisenbud et al., NSDI'16) with weights, built in
+ * user space and written to lb_rings (DESIGN.md D2).
+ *
+ * Each worker gets an exact quota of slots from its weight (largest
+ * remainder), and fills it walking its own permutation of the table, in
+ * Maglev's round-robin turns. Given the previous table, a rebuild first
+ * keeps every slot whose owner is still present and under quota, so a
+ * removed worker's slots are the only ones that move, and an added worker
+ * only takes slots for itself. Without a previous table the result depends
+ * only on the (id, weight) set, so two balancers with the same workers
+ * agree.
+ */
+#ifndef LB_MAGLEV_H
+#define LB_MAGLEV_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+struct maglev_worker {
+	__u32 id; /* worker id, < LB_MAX_WORKERS */
+	__u32 weight; /* 0 = drained: no slots */
+};
+
+/* True if m is a prime usable as a table size (>= 3, <= 2^24). */
+int maglev__valid_size(__u32 m);
+
+/*
+ * Fill table[0..m-1] with worker ids; LB_WORKER_NONE everywhere if no
+ * worker has weight. 'prev' (may be NULL) is the table in use, of the same
+ * size. Returns 0, or -EINVAL (m not prime, duplicate id, id out of range),
+ * -ENOMEM.
+ */
+int maglev__build(const struct maglev_worker *workers, size_t n, __u32 m,
+		  const __u32 *prev, __u32 *table);
+
+/*
+ * Store in changed[] the indices where old and new differ, ascending.
+ * Returns their count. 'changed' must have room for m entries.
+ */
+size_t maglev__diff(const __u32 *old, const __u32 *new, __u32 m,
+		    __u32 *changed);
+
+#endif /* LB_MAGLEV_H */
