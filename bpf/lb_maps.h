@@ -42,10 +42,11 @@ struct {
 	__type(value, struct lb_flow);
 } lb_flows SEC(".maps");
 
-/* Worker id -> its listening socket, placed by lbctl (SCM_RIGHTS). */
+/* LB_SOCKET_SLOT(listener, worker) -> that listening socket, placed by the
+ * lbctl agent when the worker registers (SCM_RIGHTS). */
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, LB_MAX_WORKERS);
+	__uint(max_entries, LB_MAX_LISTENERS *LB_MAX_WORKERS);
 	__type(key, __u32);
 	__type(value, __u64);
 } lb_sockets SEC(".maps");

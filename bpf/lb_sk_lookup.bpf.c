@@ -40,11 +40,15 @@ static __always_inline int lb_sk_tuple(const struct bpf_sk_lookup *ctx,
 	return 0;
 }
 
-static __always_inline struct bpf_sock *lb_worker_sock(__u32 worker)
+static __always_inline struct bpf_sock *
+lb_worker_sock(const struct lb_vip_meta *vip, __u32 worker)
 {
-	if (worker >= LB_MAX_WORKERS)
+	__u32 slot;
+
+	if (worker >= LB_MAX_WORKERS || vip->listener >= LB_MAX_LISTENERS)
 		return NULL;
-	return bpf_map_lookup_elem(&lb_sockets, &worker);
+	slot = LB_SOCKET_SLOT(vip->listener, worker);
+	return bpf_map_lookup_elem(&lb_sockets, &slot);
 }
 
 static __always_inline void lb_count_assigned(__u32 vip_index, __u32 worker)
@@ -84,7 +88,7 @@ static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 	flow = bpf_map_lookup_elem(&lb_flows, &fkey);
 	if (flow) {
 		worker = flow->worker;
-		sk = lb_worker_sock(worker);
+		sk = lb_worker_sock(vip, worker);
 		reason = LB_R_SK_FLOW;
 	}
 	if (!sk) {
@@ -93,7 +97,7 @@ static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 			lb_count(LB_R_SK_NO_WORKER);
 			return SK_PASS;
 		}
-		sk = lb_worker_sock(worker);
+		sk = lb_worker_sock(vip, worker);
 		reason = LB_R_SK_COMPUTED;
 	}
 	if (!sk) {

@@ -12,6 +12,7 @@
 
 #define LB_MAX_VIPS 64
 #define LB_MAX_WORKERS 256
+#define LB_MAX_LISTENERS 2 /* per worker: LB_LISTENER_HTTPS, LB_LISTENER_HTTP */
 #define LB_RING_SIZE_DEFAULT 65537
 #define LB_FLOWS_MAX 262144
 #define LB_IP6_EXT_MAX 4 /* extension headers walked before giving up */
@@ -50,14 +51,22 @@ struct lb_vip_key {
 	__u8 family; /* enum lb_family */
 };
 
-#define LB_VIP_F_NONE 0
+/* Which of a worker's listening sockets a VIP's connections go to. */
+enum lb_listener {
+	LB_LISTENER_HTTPS = 0,
+	LB_LISTENER_HTTP = 1,
+};
 
 struct lb_vip_meta {
 	__u32 index; /* row of this VIP in lb_rings and lb_vip_stats */
 	__u8 v4_prefix; /* client bits hashed: 1..32 */
 	__u8 v6_prefix; /* client bits hashed: 1..128 (privacy addresses) */
-	__u16 flags;
+	__u8 listener; /* enum lb_listener */
+	__u8 flags; /* none defined yet: 0 */
 };
+
+/* lb_sockets slot of a worker's listener. */
+#define LB_SOCKET_SLOT(listener, worker) ((listener)*LB_MAX_WORKERS + (worker))
 
 /* Connection 4-tuple as the client sent it: src = client, dst = VIP. */
 struct lb_flow_key {

@@ -29,7 +29,7 @@
 struct fixture {
 	struct dataplane dp;
 	__u32 ring[FX_RING];
-	struct lb_vip_meta vip4, vip6;
+	struct lb_vip_meta vip4, vip6, vip4_http;
 };
 
 static int fx_libbpf_print(enum libbpf_print_level level, const char *fmt,
@@ -77,9 +77,12 @@ static inline int fx_set_ring(struct fixture *fx, const __u32 *weights, int n)
 	if (err)
 		return err;
 	err = dataplane__ring_write(&fx->dp, fx->vip4.index, fx->ring, NULL, 0);
-	if (!err)
-		err = dataplane__ring_write(&fx->dp, fx->vip6.index, fx->ring,
+	err = err   ?:
+		      dataplane__ring_write(&fx->dp, fx->vip6.index, fx->ring,
 					    NULL, 0);
+	err = err   ?:
+		      dataplane__ring_write(&fx->dp, fx->vip4_http.index,
+					    fx->ring, NULL, 0);
 	return err;
 }
 
@@ -111,10 +114,15 @@ static inline int fx_setup(struct fixture **out)
 	fx->vip6 = (struct lb_vip_meta){ .index = 1,
 					 .v4_prefix = 32,
 					 .v6_prefix = 128 };
+	/* port 80 is its own VIP, served by the workers' plain listeners */
+	fx->vip4_http = (struct lb_vip_meta){ .index = 2,
+					      .v4_prefix = 32,
+					      .v6_prefix = 128,
+					      .listener = LB_LISTENER_HTTP };
 	k = fx_vip_key(4, FX_VIP4, 443);
 	err = dataplane__vip_set(&fx->dp, &k, &fx->vip4);
 	k = fx_vip_key(4, FX_VIP4, 80);
-	err = err ?: dataplane__vip_set(&fx->dp, &k, &fx->vip4);
+	err = err ?: dataplane__vip_set(&fx->dp, &k, &fx->vip4_http);
 	k = fx_vip_key(6, FX_VIP6, 443);
 	err = err ?: dataplane__vip_set(&fx->dp, &k, &fx->vip6);
 	err = err ?: fx_set_ring(fx, equal, FX_WORKERS);

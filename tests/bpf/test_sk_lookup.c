@@ -17,8 +17,8 @@
 #define SPORT 40000
 
 static struct fixture *fx;
-static int listeners[FX_WORKERS];
-static __u64 cookies[FX_WORKERS];
+static int listeners[FX_WORKERS], http_listeners[FX_WORKERS];
+static __u64 cookies[FX_WORKERS], http_cookies[FX_WORKERS];
 
 static int listener_new(__u64 *cookie)
 {
@@ -39,12 +39,18 @@ static int listener_new(__u64 *cookie)
 
 /* lb_sockets values are 8 bytes (a lookup returns the socket cookie), so
  * the fd goes in as a __u64. */
-static int put_socket(__u32 worker, int fd)
+static int put_listener(__u32 listener, __u32 worker, int fd)
 {
+	__u32 slot = LB_SOCKET_SLOT(listener, worker);
 	__u64 value = fd;
 
 	return bpf_map_update_elem(dataplane__map_fd(&fx->dp, LB_MAP_SOCKETS),
-				   &worker, &value, BPF_ANY);
+				   &slot, &value, BPF_ANY);
+}
+
+static int put_socket(__u32 worker, int fd)
+{
+	return put_listener(LB_LISTENER_HTTPS, worker, fd);
 }
 
 static int group_setup(void **state)
@@ -56,7 +62,10 @@ static int group_setup(void **state)
 		return -1;
 	for (i = 0; i < FX_WORKERS; i++) {
 		listeners[i] = listener_new(&cookies[i]);
-		if (listeners[i] < 0 || put_socket(i, listeners[i]))
+		http_listeners[i] = listener_new(&http_cookies[i]);
+		if (listeners[i] < 0 || put_socket(i, listeners[i]) ||
+		    http_listeners[i] < 0 ||
+		    put_listener(LB_LISTENER_HTTP, i, http_listeners[i]))
 			return -1;
 	}
 	return 0;
@@ -67,8 +76,10 @@ static int group_teardown(void **state)
 	int i;
 
 	(void)state;
-	for (i = 0; i < FX_WORKERS; i++)
+	for (i = 0; i < FX_WORKERS; i++) {
 		close(listeners[i]);
+		close(http_listeners[i]);
+	}
 	return fx_teardown(fx);
 }
 
@@ -186,6 +197,16 @@ static void test_many_clients_match_computed_pick(void **state)
 	}
 }
 
+static void test_port_80_goes_to_the_http_listener(void **state)
+{
+	struct lookup l = { .family = 4, .local_port = 80 };
+	__u32 want = fx_expected(fx, 4, CLIENT4);
+
+	(void)state;
+	clear_flow(4, CLIENT4);
+	assert_int_equal(run_lookup(&l), http_cookies[want]);
+}
+
 static void test_record_wins_over_pick(void **state)
 {
 	__u32 pick = fx_expected(fx, 4, CLIENT4);
@@ -264,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_no_record_takes_computed_pick_v4),
 		cmocka_unit_test(test_no_record_takes_computed_pick_v6),
 		cmocka_unit_test(test_many_clients_match_computed_pick),
+		cmocka_unit_test(test_port_80_goes_to_the_http_listener),
 		cmocka_unit_test(test_record_wins_over_pick),
 		cmocka_unit_test(test_stale_record_falls_back_to_pick),
 		cmocka_unit_test(test_missing_socket_counted),

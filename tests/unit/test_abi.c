@@ -34,7 +34,8 @@ static void test_vip_meta(void **state)
 	assert_int_equal(sizeof(struct lb_vip_meta), 8);
 	assert_int_equal(offsetof(struct lb_vip_meta, v4_prefix), 4);
 	assert_int_equal(offsetof(struct lb_vip_meta, v6_prefix), 5);
-	assert_int_equal(offsetof(struct lb_vip_meta, flags), 6);
+	assert_int_equal(offsetof(struct lb_vip_meta, listener), 6);
+	assert_int_equal(offsetof(struct lb_vip_meta, flags), 7);
 }
 
 static void test_flow(void **state)
