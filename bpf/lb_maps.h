@@ -51,6 +51,15 @@ struct {
 	__type(value, __u64);
 } lb_sockets SEC(".maps");
 
+/* User-space state, pinned with the rest; the programs never read it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_VIPS * LB_MAX_WORKERS);
+	__type(key, struct lb_worker_key);
+	__type(value, struct lb_worker_state);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} lb_vip_workers SEC(".maps");
+
 /*
  * Counters are per-CPU arrays: a CPU only ever touches its own copy, so a
  * plain increment is exact without atomics; lbctl sums the copies.

@@ -104,7 +104,8 @@ static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 		lb_count(LB_R_SK_NO_SOCKET);
 		return SK_PASS;
 	}
-	err = bpf_sk_assign(ctx, sk, 0);
+	/* We chose the exact socket: no reuseport group may choose again. */
+	err = bpf_sk_assign(ctx, sk, BPF_SK_LOOKUP_F_NO_REUSEPORT);
 	bpf_sk_release(sk);
 	if (err) {
 		lb_count(LB_R_SK_ASSIGN_FAIL);

@@ -30,6 +30,7 @@
 #define LB_MAP_REASONS "lb_reasons"
 #define LB_MAP_VIP_STATS "lb_vip_stats"
 #define LB_MAP_WORKER_STATS "lb_worker_stats"
+#define LB_MAP_VIP_WORKERS "lb_vip_workers"
 
 enum lb_family {
 	LB_FAMILY_V4 = 4,
@@ -82,6 +83,27 @@ struct lb_flow {
 	__u32 worker;
 	__u32 vip_index;
 };
+
+/*
+ * lb_vip_workers: the workers of each VIP as lbctl was told (CLI or agent).
+ * Only user space reads it; it is a map so that it is pinned with the rest
+ * and survives lbctl. A worker is in the VIP's ring with its weight unless
+ * drained, down, or without a listening socket in lb_sockets.
+ */
+struct lb_worker_key {
+	__u32 vip_index;
+	__u32 worker;
+};
+
+#define LB_WF_DRAINED 0x1 /* operator: no new connections */
+#define LB_WF_DOWN 0x2 /* health checks failed */
+
+struct lb_worker_state {
+	__u32 weight; /* 1..LB_MAX_WEIGHT, kept while drained */
+	__u32 flags; /* LB_WF_* */
+};
+
+#define LB_MAX_WEIGHT 256
 
 /* lb_config[0]: read by both programs; written by lbctl before attaching. */
 struct lb_config {

@@ -4,12 +4,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "dataplane.h"
 #include "maglev.h"
 #include "lb_xdp.skel.h"
 #include "lb_sk_lookup.skel.h"
+
+static const char *const map_names[DP_MAP_COUNT] = {
+	[DP_CONFIG] = LB_MAP_CONFIG,
+	[DP_VIPS] = LB_MAP_VIPS,
+	[DP_RINGS] = LB_MAP_RINGS,
+	[DP_FLOWS] = LB_MAP_FLOWS,
+	[DP_SOCKETS] = LB_MAP_SOCKETS,
+	[DP_REASONS] = LB_MAP_REASONS,
+	[DP_VIP_STATS] = LB_MAP_VIP_STATS,
+	[DP_WORKER_STATS] = LB_MAP_WORKER_STATS,
+	[DP_VIP_WORKERS] = LB_MAP_VIP_WORKERS,
+};
+
+const char *dataplane__map_name(enum dp_map map)
+{
+	return map < DP_MAP_COUNT ? map_names[map] : "?";
+}
+
+static void dataplane__reset(struct dataplane *dp)
+{
+	int i;
+
+	memset(dp, 0, sizeof(*dp));
+	for (i = 0; i < DP_MAP_COUNT; i++)
+		dp->fds[i] = -1;
+}
 
 static int dataplane__pin_maps(struct bpf_object *obj, const char *dir)
 {
@@ -53,39 +80,44 @@ static int dataplane__share_maps(struct bpf_object *from, struct bpf_object *to)
 	return 0;
 }
 
-static int dataplane__init_config(const struct dataplane *dp, __u32 ring_size,
+static int dataplane__read_config(struct dataplane *dp)
+{
+	if (bpf_map_lookup_elem(dp->fds[DP_CONFIG], &(__u32){ 0 }, &dp->cfg))
+		return -errno;
+	return 0;
+}
+
+static int dataplane__init_config(struct dataplane *dp, __u32 ring_size,
 				  __u32 seed)
 {
-	struct lb_config cfg;
-	int err;
+	int err = dataplane__read_config(dp);
 
-	err = dataplane__config(dp, &cfg);
 	if (err)
 		return err;
-	if (cfg.ring_size && cfg.ring_size != ring_size) {
+	if (dp->cfg.ring_size && dp->cfg.ring_size != ring_size) {
 		fprintf(stderr,
 			"dataplane: pinned ring size %u differs from %u\n",
-			cfg.ring_size, ring_size);
+			dp->cfg.ring_size, ring_size);
 		return -EINVAL;
 	}
-	if (cfg.ring_size) /* pinned state from an earlier run: keep it */
+	if (dp->cfg.ring_size) /* pinned state from an earlier run: keep it */
 		return 0;
-	cfg.ring_size = ring_size;
-	cfg.hash_seed = seed;
-	return bpf_map_update_elem(bpf_map__fd(dp->xdp->maps.lb_config),
-				   &(__u32){ 0 }, &cfg, BPF_ANY) ?
-		       -errno :
-		       0;
+	dp->cfg.ring_size = ring_size;
+	dp->cfg.hash_seed = seed;
+	if (bpf_map_update_elem(dp->fds[DP_CONFIG], &(__u32){ 0 }, &dp->cfg,
+				BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts)
 {
-	__u32 ring_size =
-		opts->ring_size ? opts->ring_size : LB_RING_SIZE_DEFAULT;
-	const char *what = "open";
-	int err;
+	__u32 ring_size = opts->ring_size ?: LB_RING_SIZE_DEFAULT;
+	const char *what = "open the BPF objects";
+	struct bpf_map *map;
+	int err, i;
 
-	memset(dp, 0, sizeof(*dp));
+	dataplane__reset(dp);
 	if (!maglev__valid_size(ring_size)) {
 		fprintf(stderr,
 			"dataplane: ring size %u is not a prime in 3..2^24\n",
@@ -98,7 +130,7 @@ int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts)
 		err = -errno;
 		goto out;
 	}
-	what = "size ring map";
+	what = "size the ring map";
 	err = bpf_map__set_max_entries(dp->xdp->maps.lb_rings,
 				       LB_MAX_VIPS * ring_size);
 	if (err)
@@ -109,7 +141,7 @@ int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts)
 		if (err)
 			goto out;
 	}
-	what = "load XDP program";
+	what = "load the XDP program (pinned maps of another version?)";
 	err = lb_xdp__load(dp->xdp);
 	if (err)
 		goto out;
@@ -117,11 +149,15 @@ int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts)
 	err = dataplane__share_maps(dp->xdp->obj, dp->skl->obj);
 	if (err)
 		goto out;
-	what = "load sk_lookup program";
+	what = "load the sk_lookup program";
 	err = lb_sk_lookup__load(dp->skl);
 	if (err)
 		goto out;
-	what = "write config";
+	for (i = 0; i < DP_MAP_COUNT; i++) {
+		map = bpf_object__find_map_by_name(dp->xdp->obj, map_names[i]);
+		dp->fds[i] = map ? bpf_map__fd(map) : -1;
+	}
+	what = "write the config";
 	err = dataplane__init_config(dp, ring_size, opts->hash_seed);
 out:
 	if (err) {
@@ -132,55 +168,78 @@ out:
 	return err;
 }
 
+int dataplane__open_pinned(struct dataplane *dp, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	int i, err = 0;
+
+	dataplane__reset(dp);
+	for (i = 0; i < DP_MAP_COUNT; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, map_names[i]);
+		dp->fds[i] = bpf_obj_get(path);
+		if (dp->fds[i] < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	err = dataplane__read_config(dp);
+out:
+	if (err)
+		dataplane__destroy(dp);
+	return err;
+}
+
 void dataplane__destroy(struct dataplane *dp)
 {
-	lb_sk_lookup__destroy(dp->skl);
-	lb_xdp__destroy(dp->xdp);
-	dp->skl = NULL;
-	dp->xdp = NULL;
+	int i;
+
+	if (dp->xdp || dp->skl) { /* the skeletons own the fds */
+		lb_sk_lookup__destroy(dp->skl);
+		lb_xdp__destroy(dp->xdp);
+	} else {
+		for (i = 0; i < DP_MAP_COUNT; i++)
+			if (dp->fds[i] >= 0)
+				close(dp->fds[i]);
+	}
+	dataplane__reset(dp);
 }
 
 int dataplane__map_fd(const struct dataplane *dp, const char *map_name)
 {
-	struct bpf_map *map;
+	int i;
 
-	map = bpf_object__find_map_by_name(dp->xdp->obj, map_name);
-	return map ? bpf_map__fd(map) : -ENOENT;
+	for (i = 0; i < DP_MAP_COUNT; i++)
+		if (!strcmp(map_names[i], map_name))
+			return dp->fds[i];
+	return -ENOENT;
 }
 
 int dataplane__xdp_fd(const struct dataplane *dp)
 {
-	return bpf_program__fd(dp->xdp->progs.lb_xdp);
+	return dp->xdp ? bpf_program__fd(dp->xdp->progs.lb_xdp) : -ENOENT;
 }
 
 int dataplane__sk_lookup_fd(const struct dataplane *dp)
 {
-	return bpf_program__fd(dp->skl->progs.lb_sk_lookup);
+	return dp->skl ? bpf_program__fd(dp->skl->progs.lb_sk_lookup) : -ENOENT;
 }
 
 struct bpf_link *dataplane__attach_netns(const struct dataplane *dp,
 					 int netns_fd)
 {
+	if (!dp->skl) {
+		errno = ENOENT;
+		return NULL;
+	}
 	return bpf_program__attach_netns(dp->skl->progs.lb_sk_lookup, netns_fd);
-}
-
-int dataplane__config(const struct dataplane *dp, struct lb_config *cfg)
-{
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(bpf_map__fd(dp->xdp->maps.lb_config), &zero,
-				cfg))
-		return -errno;
-	return 0;
 }
 
 int dataplane__vip_set(const struct dataplane *dp, const struct lb_vip_key *key,
 		       const struct lb_vip_meta *meta)
 {
-	if (meta->index >= LB_MAX_VIPS)
+	if (meta->index >= LB_MAX_VIPS || meta->listener >= LB_MAX_LISTENERS)
 		return -ERANGE;
-	if (bpf_map_update_elem(bpf_map__fd(dp->xdp->maps.lb_vips), key, meta,
-				BPF_ANY))
+	if (bpf_map_update_elem(dp->fds[DP_VIPS], key, meta, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -188,19 +247,14 @@ int dataplane__vip_set(const struct dataplane *dp, const struct lb_vip_key *key,
 int dataplane__ring_write(const struct dataplane *dp, __u32 vip_index,
 			  const __u32 *table, const __u32 *changed, size_t n)
 {
-	int fd = bpf_map__fd(dp->xdp->maps.lb_rings);
-	struct lb_config cfg;
-	__u32 *keys = NULL, *vals = NULL, count;
+	__u32 m = dp->cfg.ring_size, *keys = NULL, *vals = NULL, count;
 	size_t i;
-	int err;
+	int err = 0;
 
-	err = dataplane__config(dp, &cfg);
-	if (err)
-		return err;
 	if (vip_index >= LB_MAX_VIPS)
 		return -ERANGE;
 	if (!changed)
-		n = cfg.ring_size;
+		n = m;
 	if (!n)
 		return 0;
 	keys = calloc(n, sizeof(*keys));
@@ -212,15 +266,15 @@ int dataplane__ring_write(const struct dataplane *dp, __u32 vip_index,
 	for (i = 0; i < n; i++) {
 		__u32 slot = changed ? changed[i] : i;
 
-		if (slot >= cfg.ring_size) {
+		if (slot >= m) {
 			err = -ERANGE;
 			goto out;
 		}
-		keys[i] = vip_index * cfg.ring_size + slot;
+		keys[i] = vip_index * m + slot;
 		vals[i] = table[slot];
 	}
 	count = n;
-	err = bpf_map_update_batch(fd, keys, vals, &count, NULL);
+	err = bpf_map_update_batch(dp->fds[DP_RINGS], keys, vals, &count, NULL);
 out:
 	free(keys);
 	free(vals);
@@ -230,73 +284,78 @@ out:
 int dataplane__ring_read(const struct dataplane *dp, __u32 vip_index,
 			 __u32 *table)
 {
-	int fd = bpf_map__fd(dp->xdp->maps.lb_rings);
-	struct lb_config cfg;
-	__u32 slot, key;
-	int err;
+	__u32 m = dp->cfg.ring_size, done = 0, prev, out, n, *keys;
+	int err = 0;
 
-	err = dataplane__config(dp, &cfg);
-	if (err)
-		return err;
 	if (vip_index >= LB_MAX_VIPS)
 		return -ERANGE;
-	for (slot = 0; slot < cfg.ring_size; slot++) {
-		key = vip_index * cfg.ring_size + slot;
-		if (bpf_map_lookup_elem(fd, &key, &table[slot]))
-			return -errno;
+	keys = malloc(m * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	/* Batches, not one syscall per slot (a ring is 65537 slots). The
+	 * batch cursor is the key before the first one wanted. */
+	while (done < m) {
+		__u32 first = vip_index * m + done;
+
+		prev = first - 1;
+		n = m - done;
+		err = bpf_map_lookup_batch(dp->fds[DP_RINGS],
+					   first ? &prev : NULL, &out, keys,
+					   table + done, &n, NULL);
+		if (err && err != -ENOENT)
+			break;
+		err = 0;
+		if (!n) {
+			err = -EIO;
+			break;
+		}
+		done += n;
 	}
-	return 0;
+	free(keys);
+	return err;
 }
 
-int dataplane__reason_sum(const struct dataplane *dp, __u32 reason, __u64 *sum)
+/* Sum 'width' __u64 fields of a per-CPU value into out[]. */
+static int dataplane__percpu_sum(int fd, __u32 index, size_t width, __u64 *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	__u64 *vals;
-	int i, err = 0;
+	size_t i, f;
+	int err = 0;
 
 	if (ncpu < 0)
 		return ncpu;
-	vals = calloc(ncpu, sizeof(*vals));
+	vals = calloc((size_t)ncpu * width, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	*sum = 0;
-	if (bpf_map_lookup_elem(bpf_map__fd(dp->xdp->maps.lb_reasons), &reason,
-				vals)) {
+	memset(out, 0, width * sizeof(*out));
+	if (bpf_map_lookup_elem(fd, &index, vals)) {
 		err = -errno;
 		goto out;
 	}
-	for (i = 0; i < ncpu; i++)
-		*sum += vals[i];
+	for (i = 0; i < (size_t)ncpu; i++)
+		for (f = 0; f < width; f++)
+			out[f] += vals[i * width + f];
 out:
 	free(vals);
 	return err;
 }
 
-int dataplane__counters_sum(const struct dataplane *dp, const char *map_name,
+int dataplane__reason_sum(const struct dataplane *dp, __u32 reason, __u64 *sum)
+{
+	return dataplane__percpu_sum(dp->fds[DP_REASONS], reason, 1, sum);
+}
+
+int dataplane__counters_sum(const struct dataplane *dp, enum dp_map map,
 			    __u32 index, struct lb_counters *sum)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	int fd = dataplane__map_fd(dp, map_name);
-	struct lb_counters *vals;
-	int i, err = 0;
+	__u64 f[2];
+	int err;
 
-	if (fd < 0)
-		return fd;
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	memset(sum, 0, sizeof(*sum));
-	if (bpf_map_lookup_elem(fd, &index, vals)) {
-		err = -errno;
-		goto out;
-	}
-	for (i = 0; i < ncpu; i++) {
-		sum->syns += vals[i].syns;
-		sum->assigned += vals[i].assigned;
-	}
-out:
-	free(vals);
+	if (map != DP_VIP_STATS && map != DP_WORKER_STATS)
+		return -EINVAL;
+	err = dataplane__percpu_sum(dp->fds[map], index, 2, f);
+	sum->syns = f[0];
+	sum->assigned = f[1];
 	return err;
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Loading the two BPF programs with one shared set of maps, and the map
- * writes everything else builds on (lbctl, tests, benchmarks).
+ * The BPF side as user space sees it: load the two programs with one shared
+ * set of maps (pinned under a directory when asked), or open the pinned maps
+ * of a running instance without loading anything; then the map operations
+ * everything else builds on (lbctl, the agent, tests, benchmarks).
  */
 #ifndef LB_DATAPLANE_H
 #define LB_DATAPLANE_H
@@ -14,9 +16,24 @@ struct lb_xdp;
 struct lb_sk_lookup;
 struct bpf_link;
 
+enum dp_map {
+	DP_CONFIG,
+	DP_VIPS,
+	DP_RINGS,
+	DP_FLOWS,
+	DP_SOCKETS,
+	DP_REASONS,
+	DP_VIP_STATS,
+	DP_WORKER_STATS,
+	DP_VIP_WORKERS,
+	DP_MAP_COUNT,
+};
+
 struct dataplane {
-	struct lb_xdp *xdp;
-	struct lb_sk_lookup *skl;
+	struct lb_xdp *xdp; /* NULL when opened from pins */
+	struct lb_sk_lookup *skl; /* NULL when opened from pins */
+	int fds[DP_MAP_COUNT];
+	struct lb_config cfg;
 };
 
 struct dataplane_opts {
@@ -26,19 +43,22 @@ struct dataplane_opts {
 				there, e.g. /sys/fs/bpf/lb0 */
 };
 
-/* Open and load both programs; maps shared, config written. Errors are
- * printed, naming the map or program and the cause. */
+/* Open and load both programs; maps shared, config written (or, from an
+ * earlier run's pins, checked). Errors are printed, naming the cause. */
 int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts);
+/* Open the maps pinned under pin_dir; -ENOENT if there are none. */
+int dataplane__open_pinned(struct dataplane *dp, const char *pin_dir);
 void dataplane__destroy(struct dataplane *dp);
 
+const char *dataplane__map_name(enum dp_map map);
 int dataplane__map_fd(const struct dataplane *dp, const char *map_name);
 int dataplane__xdp_fd(const struct dataplane *dp);
 int dataplane__sk_lookup_fd(const struct dataplane *dp);
+
 /* Attach sk_lookup to the network namespace open at netns_fd; the link
- * detaches when destroyed (or when lbctl pins it, when unpinned). */
+ * detaches when destroyed, unless pinned. */
 struct bpf_link *dataplane__attach_netns(const struct dataplane *dp,
 					 int netns_fd);
-int dataplane__config(const struct dataplane *dp, struct lb_config *cfg);
 
 int dataplane__vip_set(const struct dataplane *dp, const struct lb_vip_key *key,
 		       const struct lb_vip_meta *meta);
@@ -52,7 +72,7 @@ int dataplane__ring_read(const struct dataplane *dp, __u32 vip_index,
 
 /* Per-CPU counters summed over all possible CPUs. */
 int dataplane__reason_sum(const struct dataplane *dp, __u32 reason, __u64 *sum);
-int dataplane__counters_sum(const struct dataplane *dp, const char *map_name,
+int dataplane__counters_sum(const struct dataplane *dp, enum dp_map map,
 			    __u32 index, struct lb_counters *sum);
 
 #endif /* LB_DATAPLANE_H */

@@ -22,85 +22,16 @@
 #include <unistd.h>
 #include <linux/if_link.h>
 #include "../bpf/fixture.h"
+#include "topology.h"
 
 #define NCLIENTS 8
 #define NWORKERS 2
 
-static char ns_host[32], ns_client[32];
-static int host_ns = -1, client_ns = -1;
+static struct topo topo;
 static struct fixture *fx;
 static struct bpf_link *sk_link;
 static int xdp_link = -1;
 static int listeners[NWORKERS];
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		fprintf(stderr, "net: '%s' failed (%d)\n", cmd, rc);
-	return rc;
-}
-
-static const char *client4(int i)
-{
-	static char buf[NCLIENTS][32];
-
-	snprintf(buf[i], sizeof(buf[i]), "198.18.1.%d", 10 + i);
-	return buf[i];
-}
-
-static const char *client6(int i)
-{
-	static char buf[NCLIENTS][64];
-
-	snprintf(buf[i], sizeof(buf[i]), "fd00:198:18:1::%x", 0x10 + i);
-	return buf[i];
-}
-
-static int make_topology(void)
-{
-	int i, err;
-
-	err = sh("ip netns add %s && ip netns add %s", ns_host, ns_client);
-	err = err   ?:
-		      sh("ip -n %s link add lbh type veth peer name lbc netns %s",
-			 ns_host, ns_client);
-	err = err   ?:
-		      sh("ip -n %s link set lo up && ip -n %s link set lbh up && "
-			 "ip -n %s addr add 198.18.1.1/24 dev lbh && "
-			 "ip -n %s addr add fd00:198:18:1::1/64 dev lbh nodad && "
-			 "ip -n %s addr add %s/32 dev lo && "
-			 "ip -n %s addr add %s/128 dev lo",
-			 ns_host, ns_host, ns_host, ns_host, ns_host, FX_VIP4,
-			 ns_host, FX_VIP6);
-	err = err   ?:
-		      sh("ip -n %s link set lo up && ip -n %s link set lbc up",
-			 ns_client, ns_client);
-	for (i = 0; i < NCLIENTS && !err; i++)
-		err = sh("ip -n %s addr add %s/24 dev lbc && "
-			 "ip -n %s addr add %s/64 dev lbc nodad",
-			 ns_client, client4(i), ns_client, client6(i));
-	err = err   ?:
-		      sh("ip -n %s route add 198.18.0.0/24 via 198.18.1.1 && "
-			 "ip -n %s route add fd00:198:18::/64 via fd00:198:18:1::1",
-			 ns_client, ns_client);
-	return err;
-}
-
-static int open_ns(const char *name)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/var/run/netns/%s", name);
-	return open(path, O_RDONLY | O_CLOEXEC);
-}
 
 static int listener_new(void)
 {
@@ -124,15 +55,13 @@ static int group_setup(void **state)
 	__u64 value;
 
 	(void)state;
-	host_ns = open_ns(ns_host);
-	client_ns = open_ns(ns_client);
-	if (host_ns < 0 || client_ns < 0 || setns(host_ns, CLONE_NEWNET)) {
+	if (setns(topo.host_fd, CLONE_NEWNET)) {
 		perror("net: enter host namespace");
 		return -1;
 	}
 	/* fx_setup() unshares a private namespace; here we want the host one,
 	 * so load through it and come back. */
-	if (fx_setup(&fx) || setns(host_ns, CLONE_NEWNET))
+	if (fx_setup(&fx) || setns(topo.host_fd, CLONE_NEWNET))
 		return -1;
 	if (fx_set_ring(fx, equal, NWORKERS))
 		return -1;
@@ -149,7 +78,7 @@ static int group_setup(void **state)
 		fprintf(stderr, "net: XDP is not attached in native mode\n");
 		return -1;
 	}
-	sk_link = dataplane__attach_netns(&fx->dp, host_ns);
+	sk_link = dataplane__attach_netns(&fx->dp, topo.host_fd);
 	if (!sk_link) {
 		fprintf(stderr, "net: sk_lookup attach: %s\n", strerror(errno));
 		return -1;
@@ -191,10 +120,10 @@ static int connect_and_find(int family, const char *src, int from_host)
 	struct lb_addr a;
 	int fd, i, got = -1, c;
 
-	if (!from_host)
-		assert_int_equal(setns(client_ns, CLONE_NEWNET), 0);
-	fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(setns(host_ns, CLONE_NEWNET), 0);
+	fd = from_host ?
+		     socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0) :
+		     topo_client_socket(&topo, family == 6 ? AF_INET6 : AF_INET,
+					SOCK_STREAM);
 	assert_true(fd >= 0);
 	if (family == 6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -263,8 +192,8 @@ static void test_v4_clients_land_on_ring_pick(void **state)
 
 	(void)state;
 	for (i = 0; i < NCLIENTS; i++) {
-		assert_lands_on_pick(4, client4(i));
-		seen[fx_expected(fx, 4, client4(i))]++;
+		assert_lands_on_pick(4, topo.addr4[i]);
+		seen[fx_expected(fx, 4, topo.addr4[i])]++;
 	}
 	/* with 8 clients over 2 workers both are exercised */
 	assert_true(seen[0] > 0 && seen[1] > 0);
@@ -276,7 +205,7 @@ static void test_v6_clients_land_on_ring_pick(void **state)
 
 	(void)state;
 	for (i = 0; i < NCLIENTS; i++)
-		assert_lands_on_pick(6, client6(i));
+		assert_lands_on_pick(6, topo.addr6[i]);
 }
 
 static void test_loopback_client_takes_computed_pick(void **state)
@@ -312,9 +241,7 @@ int main(void)
 	int status = 1, rc;
 	pid_t child;
 
-	snprintf(ns_host, sizeof(ns_host), "lbt-host-%d", getpid());
-	snprintf(ns_client, sizeof(ns_client), "lbt-client-%d", getpid());
-	if (make_topology()) {
+	if (topo_create(&topo, "lbt", NCLIENTS)) {
 		fprintf(stderr,
 			"net: cannot build the test topology (root?)\n");
 		rc = 1;
@@ -330,9 +257,7 @@ int main(void)
 	if (!WIFEXITED(status))
 		fprintf(stderr, "net: test process died (status %d)\n", status);
 out:
-	/* Deleting the namespaces removes the veth pair and with it the XDP
-	 * attachment; the child's exit closed every link and map. */
-	sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; true",
-	   ns_host, ns_client);
+	/* The child's exit closed every link and map. */
+	topo_destroy(&topo);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include "lb_kern_user.h"
+#include "lb_proto.h"
 
 static void test_addr(void **state)
 {
@@ -49,11 +50,27 @@ static void test_flow(void **state)
 	assert_int_equal(sizeof(struct lb_flow), 8);
 }
 
+static void test_worker_state(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct lb_worker_key), 8);
+	assert_int_equal(sizeof(struct lb_worker_state), 8);
+	assert_int_equal(offsetof(struct lb_worker_state, flags), 4);
+}
+
 static void test_config_and_counters(void **state)
 {
 	(void)state;
 	assert_int_equal(sizeof(struct lb_config), 8);
 	assert_int_equal(sizeof(struct lb_counters), 16);
+}
+
+static void test_registration(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct lb_register), 24);
+	assert_int_equal(offsetof(struct lb_register, listener), 16);
+	assert_int_equal(sizeof(struct lb_register_reply), 128);
 }
 
 static void test_limits(void **state)
@@ -76,7 +93,9 @@ int main(void)
 		cmocka_unit_test(test_vip_key),
 		cmocka_unit_test(test_vip_meta),
 		cmocka_unit_test(test_flow),
+		cmocka_unit_test(test_worker_state),
 		cmocka_unit_test(test_config_and_counters),
+		cmocka_unit_test(test_registration),
 		cmocka_unit_test(test_limits),
 	};
 

@@ -1,0 +1,608 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The lbctl agent and CLI with real processes: the agent (build/lbctl agent,
+ * in the test's host namespace), four worker processes that each own a
+ * listening socket, register it with the agent (tls-tier/agent_link.c, the
+ * code lbtls uses) and greet every connection with "worker N", and clients
+ * in the client namespace connecting to the VIP through native XDP and
+ * sk_lookup. Asserted: every client lands on the worker its ring slot names
+ * (v4 and v6); drain keeps an open connection and moves new ones; kill -9 of
+ * a worker takes it out and no later connection fails; killing and
+ * restarting the agent under load fails nothing; XDP detached still lands on
+ * the computed worker; bad input is refused and changes nothing.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include "../../tls-tier/agent_link.c"
+#include "topology.h"
+
+#define NCLIENTS 16
+#define NWORKERS 4
+#define VIP4 TOPO_VIP4 ":443"
+#define VIP6 "[" TOPO_VIP6 "]:443"
+
+static struct topo topo;
+static char lbctl[PATH_MAX], instance[32], dir[64], config[128],
+	bad_config[128], sock_path[108], agent_log[128];
+static pid_t agent_pid = -1, workers[NWORKERS];
+
+/* --- helpers ------------------------------------------------------------ */
+
+static int run(char *out, size_t len, const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	FILE *p;
+	size_t n = 0;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (out) {
+		n = fread(out, 1, len - 1, p);
+		out[n] = '\0';
+	} else {
+		char sink[4096];
+
+		while (fread(sink, 1, sizeof(sink), p) > 0)
+			;
+	}
+	rc = pclose(p);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+#define LBCTL "%s --instance %s --netns %s "
+#define LBCTL_ARGS lbctl, instance, topo.host
+
+static int pick(const char *vip, const char *client)
+{
+	char out[64];
+
+	if (run(out, sizeof(out), LBCTL "pick %s %s", LBCTL_ARGS, vip, client))
+		return -1;
+	return strncmp(out, "none", 4) ? atoi(out) : -1;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int connect_vip(int family, const char *src)
+{
+	struct sockaddr_storage ss = { 0 }, local = { 0 };
+	struct timeval tv = { .tv_sec = 2 };
+	socklen_t sl;
+	int fd = topo_client_socket(&topo, family == 6 ? AF_INET6 : AF_INET,
+				    SOCK_STREAM);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (family == 6) {
+		struct sockaddr_in6 *l = (void *)&local, *d = (void *)&ss;
+
+		l->sin6_family = d->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, src, &l->sin6_addr);
+		inet_pton(AF_INET6, TOPO_VIP6, &d->sin6_addr);
+		d->sin6_port = htons(443);
+		sl = sizeof(*d);
+	} else {
+		struct sockaddr_in *l = (void *)&local, *d = (void *)&ss;
+
+		l->sin_family = d->sin_family = AF_INET;
+		inet_pton(AF_INET, src, &l->sin_addr);
+		inet_pton(AF_INET, TOPO_VIP4, &d->sin_addr);
+		d->sin_port = htons(443);
+		sl = sizeof(*d);
+	}
+	if (bind(fd, (struct sockaddr *)&local, sl) ||
+	    connect(fd, (struct sockaddr *)&ss, sl)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Ask on an open connection who serves it; -1 on any failure. */
+static int ask(int fd)
+{
+	char buf[64];
+	ssize_t n;
+
+	if (send(fd, "who\n", 4, MSG_NOSIGNAL) != 4)
+		return -1;
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strncmp(buf, "worker ", 7) ? -1 : atoi(buf + 7);
+}
+
+/* One request on a new connection: the worker id that served it, or -1. */
+static int request(int family, const char *src)
+{
+	int fd = connect_vip(family, src), w;
+
+	if (fd < 0)
+		return -1;
+	w = ask(fd);
+	close(fd);
+	return w;
+}
+
+/* --- the worker process -------------------------------------------------- */
+
+static void worker_main(int id)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
+	struct pollfd pf[64];
+	struct agent_link link;
+	char why[200], buf[64], greet[32];
+	int lfd, off = 0, n = 0, i;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	snprintf(greet, sizeof(greet), "worker %d\n", id);
+	lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 128))
+		_exit(1);
+	agent_link__init(&link, sock_path, id, 1);
+	agent_link__add_listener(&link, lfd, 0);
+	pf[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	pf[n++] = (struct pollfd){ .fd = -1, .events = POLLIN };
+	for (;;) {
+		if (link.fd < 0 &&
+		    agent_link__register(&link, why, sizeof(why)))
+			usleep(100000); /* agent not there (yet): retry */
+		pf[1].fd = link.fd;
+		if (poll(pf, n, 100) <= 0)
+			continue;
+		if (pf[1].revents) { /* the agent left: register again */
+			agent_link__lost(&link);
+			pf[1].revents = 0;
+		}
+		if ((pf[0].revents & POLLIN) && n < 64) {
+			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (c >= 0)
+				pf[n++] = (struct pollfd){ .fd = c,
+							   .events = POLLIN };
+		}
+		for (i = 2; i < n; i++) {
+			if (!pf[i].revents)
+				continue;
+			if (recv(pf[i].fd, buf, sizeof(buf), 0) <= 0 ||
+			    send(pf[i].fd, greet, strlen(greet), MSG_NOSIGNAL) <
+				    0) {
+				close(pf[i].fd);
+				pf[i--] = pf[--n];
+			}
+		}
+	}
+}
+
+static pid_t spawn_worker(int id)
+{
+	pid_t p = fork();
+
+	if (p == 0)
+		worker_main(id);
+	return p;
+}
+
+static pid_t spawn_agent(const char *cfg)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		int fd = open(agent_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fd, 2);
+		dup2(fd, 1);
+		execl(lbctl, lbctl, "--instance", instance, "--netns",
+		      topo.host, "agent", "-c", cfg, (char *)NULL);
+		_exit(127);
+	}
+	return p;
+}
+
+/* Until 'expect' workers are up in lbctl's view (bounded: 10 s). */
+static int wait_up(int expect)
+{
+	char out[4096], *p;
+	int i, up = 0;
+
+	for (i = 0; i < 100; i++) {
+		up = 0;
+		if (run(out, sizeof(out), LBCTL "worker list %s", LBCTL_ARGS,
+			VIP4) == 0)
+			for (p = out; (p = strstr(p, " up ")); p++)
+				up++;
+		if (up == expect)
+			return 0;
+		usleep(100000);
+	}
+	fprintf(stderr, "wait_up: %d workers up, wanted %d\n", up, expect);
+	return -1;
+}
+
+/* --- tests ---------------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+	int i;
+
+	(void)state;
+	if (setns(topo.host_fd, CLONE_NEWNET))
+		return -1;
+	agent_pid = spawn_agent(config);
+	for (i = 0; i < NWORKERS; i++)
+		workers[i] = spawn_worker(i);
+	return wait_up(NWORKERS);
+}
+
+static int group_teardown(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < NWORKERS; i++)
+		if (workers[i] > 0)
+			kill(workers[i], SIGKILL);
+	if (agent_pid > 0)
+		kill(agent_pid, SIGTERM);
+	while (wait(NULL) > 0)
+		;
+	return 0;
+}
+
+static void test_clients_land_on_ring_pick(void **state)
+{
+	int i, want, got, seen[NWORKERS] = { 0 };
+
+	(void)state;
+	for (i = 0; i < NCLIENTS; i++) {
+		want = pick(VIP4, topo.addr4[i]);
+		got = request(4, topo.addr4[i]);
+		print_message("%-22s -> worker %d (ring: %d)\n", topo.addr4[i],
+			      got, want);
+		assert_int_equal(got, want);
+		seen[got]++;
+	}
+	for (i = 0; i < NWORKERS; i++)
+		assert_true(seen[i] > 0); /* 16 clients reach all four */
+	for (i = 0; i < 8; i++) {
+		want = pick(VIP6, topo.addr6[i]);
+		got = request(6, topo.addr6[i]);
+		print_message("%-22s -> worker %d (ring: %d)\n", topo.addr6[i],
+			      got, want);
+		assert_int_equal(got, want);
+	}
+}
+
+static void test_drain_keeps_open_connection(void **state)
+{
+	int w = pick(VIP4, topo.addr4[0]), keep, i, moved = 0;
+
+	(void)state;
+	keep = connect_vip(4, topo.addr4[0]);
+	assert_true(keep >= 0);
+	assert_int_equal(ask(keep), w);
+	assert_int_equal(
+		run(NULL, 0, LBCTL "worker drain %s %d", LBCTL_ARGS, VIP4, w),
+		0);
+	/* the open keep-alive connection still works, on w */
+	assert_int_equal(ask(keep), w);
+	/* new connections of w's clients go to others, as the ring says */
+	for (i = 0; i < NCLIENTS; i++) {
+		int got = request(4, topo.addr4[i]);
+
+		assert_int_not_equal(got, w);
+		assert_int_equal(got, pick(VIP4, topo.addr4[i]));
+		moved++;
+	}
+	assert_int_equal(ask(keep), w);
+	close(keep);
+	assert_int_equal(
+		run(NULL, 0, LBCTL "worker undrain %s %d", LBCTL_ARGS, VIP4, w),
+		0);
+	assert_int_equal(request(4, topo.addr4[0]), w);
+	assert_true(moved > 0);
+}
+
+static void test_kill9_worker_leaves_at_once(void **state)
+{
+	int victim = pick(VIP4, topo.addr4[0]), i, r, failures = 0;
+	double t0, t1 = 0;
+
+	(void)state;
+	kill(workers[victim], SIGKILL);
+	waitpid(workers[victim], NULL, 0);
+	workers[victim] = -1;
+	t0 = now();
+	/* until the victim's client lands elsewhere (bounded: 5 s) */
+	for (i = 0; i < 500; i++) {
+		r = request(4, topo.addr4[0]);
+		if (r >= 0 && r != victim) {
+			t1 = now();
+			break;
+		}
+		usleep(10000);
+	}
+	assert_true(t1 > 0);
+	print_message(
+		"worker %d killed: its client served by worker %d after %.0f ms\n",
+		victim, r, (t1 - t0) * 1000);
+	/* from now on nothing fails, and every client gets its ring pick */
+	for (i = 0; i < 3 * NCLIENTS; i++) {
+		const char *c = topo.addr4[i % NCLIENTS];
+		int got = request(4, c);
+
+		failures += got < 0;
+		assert_int_not_equal(got, victim);
+		assert_int_equal(got, pick(VIP4, c));
+	}
+	assert_int_equal(failures, 0);
+	workers[victim] = spawn_worker(victim);
+	assert_int_equal(wait_up(NWORKERS), 0);
+}
+
+static void test_agent_restart_under_load(void **state)
+{
+	char before[8192], after[8192];
+	int i, failures = 0, done = 0;
+	double t_end;
+
+	(void)state;
+	assert_int_equal(run(before, sizeof(before), LBCTL "worker list %s",
+			     LBCTL_ARGS, VIP4),
+			 0);
+	kill(agent_pid, SIGKILL);
+	waitpid(agent_pid, NULL, 0);
+	agent_pid = -1;
+	/* bounded load: 1.5 s without an agent, then through its restart */
+	t_end = now() + 1.5;
+	for (i = 0; now() < t_end && i < 5000; i++, done++)
+		failures += request(4, topo.addr4[i % NCLIENTS]) < 0;
+	agent_pid = spawn_agent(config);
+	t_end = now() + 1.5;
+	for (; now() < t_end && i < 10000; i++, done++)
+		failures += request(4, topo.addr4[i % NCLIENTS]) < 0;
+	print_message("agent killed and restarted: %d requests, %d failed\n",
+		      done, failures);
+	assert_int_equal(failures, 0);
+	assert_true(done > 0);
+	assert_int_equal(wait_up(NWORKERS), 0);
+	assert_int_equal(run(after, sizeof(after), LBCTL "worker list %s",
+			     LBCTL_ARGS, VIP4),
+			 0);
+	assert_string_equal(before, after); /* same workers, same slots */
+}
+
+static void test_xdp_detached_still_lands_on_pick(void **state)
+{
+	char out[4096];
+	int i;
+
+	(void)state;
+	assert_int_equal(run(NULL, 0, LBCTL "detach lbh", LBCTL_ARGS), 0);
+	assert_int_equal(run(out, sizeof(out), LBCTL "status", LBCTL_ARGS), 0);
+	assert_non_null(strstr(out, "not attached to any interface"));
+	for (i = 0; i < NCLIENTS; i++)
+		assert_int_equal(request(4, topo.addr4[i]),
+				 pick(VIP4, topo.addr4[i]));
+	assert_int_equal(run(NULL, 0, LBCTL "attach lbh", LBCTL_ARGS), 0);
+	assert_int_equal(run(out, sizeof(out), LBCTL "status", LBCTL_ARGS), 0);
+	assert_non_null(strstr(out, "lbh (native)"));
+}
+
+static void test_bad_input_refused_state_unchanged(void **state)
+{
+	char before[8192], after[8192], out[4096];
+
+	(void)state;
+	assert_int_equal(
+		run(before, sizeof(before), LBCTL "status", LBCTL_ARGS), 0);
+	assert_int_equal(
+		run(out, sizeof(out), LBCTL "attach eth9 2>&1", LBCTL_ARGS), 1);
+	assert_non_null(
+		strstr(out, "cannot attach to 'eth9': no such interface"));
+	assert_int_equal(run(out, sizeof(out),
+			     LBCTL "vip add 198.18.0.300:443 2>&1", LBCTL_ARGS),
+			 1);
+	assert_non_null(strstr(out, "invalid VIP '198.18.0.300:443'"));
+	assert_int_equal(run(out, sizeof(out), LBCTL "worker add %s 256 2>&1",
+			     LBCTL_ARGS, VIP4),
+			 1);
+	assert_non_null(
+		strstr(out, "worker id '256' must be a number in 0..255"));
+	assert_int_equal(run(out, sizeof(out), LBCTL "worker drain %s 9 2>&1",
+			     LBCTL_ARGS, VIP4),
+			 1);
+	assert_non_null(strstr(out, "no worker 9 on VIP"));
+	assert_int_equal(run(out, sizeof(out),
+			     LBCTL "worker add 198.18.0.9:443 1 2>&1",
+			     LBCTL_ARGS),
+			 1);
+	assert_non_null(strstr(out, "no VIP 198.18.0.9:443"));
+	/* an agent given a bad config refuses to start, naming file:line */
+	assert_int_equal(run(out, sizeof(out),
+			     "%s --instance %s-x --netns %s agent -c %s 2>&1",
+			     lbctl, instance, topo.host, bad_config),
+			 1);
+	assert_non_null(
+		strstr(out, "bad.yaml:3: 'ring_size' 65536 is not a prime"));
+	assert_non_null(strstr(out, "bad.yaml:6: 'address' expects ADDR:PORT"));
+	/* a running agent sent SIGHUP with a bad config keeps the good one */
+	assert_int_equal(run(NULL, 0, "cp %s %s.good && cp %s %s", config,
+			     config, bad_config, config),
+			 0);
+	kill(agent_pid, SIGHUP);
+	usleep(300000);
+	assert_int_equal(run(NULL, 0, "mv %s.good %s", config, config), 0);
+	assert_int_equal(kill(agent_pid, 0), 0);
+	assert_int_equal(run(out, sizeof(out),
+			     "grep -c 'keeping the running config' %s",
+			     agent_log),
+			 0);
+	assert_int_equal(run(after, sizeof(after), LBCTL "status", LBCTL_ARGS),
+			 0);
+	assert_string_equal(before, after);
+	assert_int_equal(request(4, topo.addr4[1]), pick(VIP4, topo.addr4[1]));
+}
+
+static void test_metrics(void **state)
+{
+	char out[16384];
+
+	(void)state;
+	assert_int_equal(
+		run(out, sizeof(out),
+		    "ip netns exec %s curl -sf http://127.0.0.1:9146/metrics",
+		    topo.host),
+		0);
+	assert_non_null(strstr(out, "lb_worker_up{worker=\"0\"} 1"));
+	assert_non_null(
+		strstr(out, "lb_vip_assigned_total{vip=\"198.18.0.100:443\"}"));
+	assert_non_null(strstr(out, "lb_ring_generation"));
+}
+
+static int run_agent_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clients_land_on_ring_pick),
+		cmocka_unit_test(test_drain_keeps_open_connection),
+		cmocka_unit_test(test_kill9_worker_leaves_at_once),
+		cmocka_unit_test(test_agent_restart_under_load),
+		cmocka_unit_test(test_xdp_detached_still_lands_on_pick),
+		cmocka_unit_test(test_bad_input_refused_state_unchanged),
+		cmocka_unit_test(test_metrics),
+	};
+
+	return cmocka_run_group_tests_name("agent", tests, group_setup,
+					   group_teardown);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+static int write_configs(void)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "# agent config of test_agent\n"
+		 "ring_size: 65537\n"
+		 "socket: %s\n"
+		 "metrics: 127.0.0.1:9146\n"
+		 "interfaces:\n"
+		 "  - name: lbh\n"
+		 "    mode: native\n"
+		 "vips:\n"
+		 "  - address: %s\n"
+		 "  - address: \"%s\"\n"
+		 "health:\n"
+		 "  interval_ms: 0 # the greeters speak no TLS\n"
+		 "  timeout_ms: 500\n"
+		 "  rise: 1\n"
+		 "  fall: 2\n",
+		 sock_path, VIP4, VIP6);
+	if (write_file(config, text))
+		return -1;
+	return write_file(bad_config, "# two mistakes\n"
+				      "socket: /run/lbctl/never.sock\n"
+				      "ring_size: 65536\n"
+				      "vips:\n"
+				      "  - address: 198.18.0.100:443\n"
+				      "  - address: 198.18.0.300\n");
+}
+
+int main(int argc, char **argv)
+{
+	char exe[PATH_MAX], cmd[PATH_MAX + 128];
+	int status = 1, rc = 1;
+	ssize_t n;
+	pid_t child;
+
+	(void)argc;
+	(void)argv;
+	/* build/tests/net/test_agent -> build/lbctl */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return 1;
+	exe[n] = '\0';
+	snprintf(lbctl, sizeof(lbctl), "%s/../../lbctl", dirname(exe));
+	if (access(lbctl, X_OK)) {
+		fprintf(stderr, "agent: %s not built\n", lbctl);
+		return 1;
+	}
+	snprintf(instance, sizeof(instance), "t%d", getpid());
+	snprintf(dir, sizeof(dir), "/tmp/lbt-agent-XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(config, sizeof(config), "%s/agent.yaml", dir);
+	snprintf(bad_config, sizeof(bad_config), "%s/bad.yaml", dir);
+	snprintf(agent_log, sizeof(agent_log), "%s/agent.log", dir);
+	snprintf(sock_path, sizeof(sock_path), "/run/lbctl/%s.sock", instance);
+	if (write_configs() || topo_create(&topo, "lba", NCLIENTS)) {
+		fprintf(stderr, "agent: cannot set up (root?)\n");
+		goto out;
+	}
+	child = fork();
+	if (child == 0)
+		_exit(run_agent_tests());
+	if (child > 0 && waitpid(child, &status, 0) > 0 && WIFEXITED(status))
+		rc = WEXITSTATUS(status);
+	else
+		fprintf(stderr, "agent: test process died (status %d)\n",
+			status);
+out:
+	if (rc) {
+		snprintf(cmd, sizeof(cmd), "echo '--- agent log:'; cat %s",
+			 agent_log);
+		rc = system(cmd) ? rc : rc;
+	}
+	/* the instance's pins live in the host's BPF filesystem: remove */
+	snprintf(cmd, sizeof(cmd),
+		 "%s --instance %s --netns %s unload 2>/dev/null", lbctl,
+		 instance, topo.host);
+	if (system(cmd))
+		fprintf(stderr, "agent: unload of instance %s failed\n",
+			instance);
+	topo_destroy(&topo);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s /run/lbctl/%s.lock", dir,
+		 instance);
+	if (system(cmd))
+		fprintf(stderr, "agent: cannot remove %s\n", dir);
+	return rc;
+}

@@ -1,0 +1,761 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * lbctl agent: applies a declarative config to the pinned state, takes
+ * worker registrations (include/lb_proto.h), health-checks the workers and
+ * serves /metrics. One thread, one epoll loop. All state that matters is in
+ * the pinned maps: the agent may be killed and restarted at any time, and
+ * workers re-register with it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <bpf/bpf.h>
+#include "agent.h"
+#include "agent_config.h"
+#include "health.h"
+#include "lb_proto.h"
+#include "stats.h"
+#include "vip.h"
+#include "worker.h"
+
+enum ev_kind {
+	EV_LISTEN = 1,
+	EV_SIGNAL,
+	EV_TIMER,
+	EV_METRICS,
+	EV_CONN,
+	EV_PROBE
+};
+
+#define EV(kind, id) (((__u64)(kind) << 32) | (__u32)(id))
+
+struct agent_worker {
+	int conn; /* registration connection; -1: not registered */
+	__u32 weight;
+	int nlisteners;
+	__u8 listener[LB_MAX_LISTENERS];
+	__u16 port[LB_MAX_LISTENERS]; /* local port, for probes */
+	struct probe probe;
+	int ok_streak, fail_streak;
+	int down;
+};
+
+struct agent {
+	struct instance *in;
+	const char *config_path;
+	struct agent_config cfg;
+	struct dataplane dp;
+	int epfd, listen_fd, sig_fd, timer_fd, metrics_fd;
+	SSL_CTX *probe_ctx;
+	__u64 generation; /* ring rebuilds, for /metrics */
+	struct agent_worker w[LB_MAX_WORKERS];
+	int stop;
+};
+
+static __u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+static void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "lbctl agent: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int ep_add(struct agent *a, int fd, __u32 events, __u64 data)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+
+	return epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* Rebuild every VIP's ring; called after any change of workers. Holds the
+ * instance lock so lbctl commands do not interleave. */
+static void agent__rebuild_all(struct agent *a)
+{
+	struct vip vips[LB_MAX_VIPS];
+	char name[VIP_TEXT_MAX];
+	size_t moved;
+	int n, i, err;
+
+	if (instance__lock(a->in))
+		return;
+	n = vip__list(&a->dp, vips);
+	for (i = 0; i < n; i++) {
+		err = ring__rebuild(&a->dp, &vips[i].meta, &moved);
+		vip__format(&vips[i].key, name, sizeof(name));
+		if (err)
+			log_msg("cannot rebuild the ring of %s: %s", name,
+				strerror(-err));
+		else if (moved)
+			log_msg("ring of %s: %zu slots moved", name, moved);
+	}
+	a->generation++;
+	instance__unlock(a->in);
+}
+
+/* Make lb_vips what the config says; new VIPs get every live worker. */
+static int agent__apply_vips(struct agent *a)
+{
+	struct vip have[LB_MAX_VIPS], v;
+	char name[VIP_TEXT_MAX];
+	int n, i, j, err = 0;
+
+	err = instance__lock(a->in);
+	if (err)
+		return err;
+	n = vip__list(&a->dp, have);
+	for (i = 0; i < n; i++) { /* gone from the config */
+		for (j = 0; j < a->cfg.nvips; j++)
+			if (!memcmp(&have[i].key, &a->cfg.vips[j].key,
+				    sizeof(have[i].key)))
+				break;
+		if (j == a->cfg.nvips) {
+			vip__format(&have[i].key, name, sizeof(name));
+			log_msg("removing VIP %s (not in the config)", name);
+			vip__del(&a->dp, &have[i].key);
+		}
+	}
+	for (j = 0; j < a->cfg.nvips && !err; j++) {
+		v.key = a->cfg.vips[j].key;
+		v.meta = a->cfg.vips[j].meta;
+		vip__format(&v.key, name, sizeof(name));
+		if (!vip__get(&a->dp, &v.key, &have[0].meta)) {
+			v.meta.index = have[0].meta.index;
+			err = vip__update(&a->dp, &v);
+		} else {
+			err = vip__add(&a->dp, &v);
+			if (!err)
+				log_msg("added VIP %s", name);
+		}
+		for (i = 0; i < LB_MAX_WORKERS && !err; i++) {
+			struct lb_worker_state st = { .weight =
+							      a->w[i].weight };
+
+			if (a->w[i].conn < 0 ||
+			    !worker__get(&a->dp, v.meta.index, i, &st))
+				continue;
+			err = worker__put(&a->dp, v.meta.index, i, &st);
+		}
+		if (err)
+			log_msg("cannot apply VIP %s: %s", name,
+				strerror(-err));
+	}
+	instance__unlock(a->in);
+	return err;
+}
+
+static int agent__apply_ifaces(struct agent *a)
+{
+	struct attachment at[64];
+	enum attach_mode used;
+	int n, i, j, err = 0;
+
+	n = attach__list(at, 64);
+	for (j = 0; j < a->cfg.nifaces; j++) {
+		for (i = 0; i < n; i++)
+			if (!strcmp(at[i].ifname, a->cfg.ifaces[j].name))
+				break;
+		if (i < n)
+			continue; /* attached already */
+		err = attach__xdp(a->in, a->cfg.ifaces[j].name,
+				  a->cfg.ifaces[j].mode, &used);
+		if (err)
+			return err;
+		log_msg("attached XDP to %s (%s)", a->cfg.ifaces[j].name,
+			used == ATTACH_NATIVE ? "native" : "generic");
+	}
+	return 0;
+}
+
+/* Every VIP's entry for worker id: weight and whether it is down. */
+static void agent__put_worker(struct agent *a, __u32 id)
+{
+	struct vip vips[LB_MAX_VIPS];
+	struct lb_worker_state st;
+	int n, i;
+
+	if (instance__lock(a->in))
+		return;
+	n = vip__list(&a->dp, vips);
+	for (i = 0; i < n; i++) {
+		if (worker__get(&a->dp, vips[i].meta.index, id, &st))
+			st.flags =
+				0; /* new here; drain state is the operator's */
+		st.weight = a->w[id].weight;
+		st.flags = a->w[id].down ? st.flags | LB_WF_DOWN :
+					   st.flags & ~LB_WF_DOWN;
+		worker__put(&a->dp, vips[i].meta.index, id, &st);
+	}
+	instance__unlock(a->in);
+}
+
+static void agent__reply(int conn, int status, const char *msg)
+{
+	struct lb_register_reply r = { .magic = LB_PROTO_MAGIC,
+				       .status = status };
+
+	snprintf(r.message, sizeof(r.message), "%s", msg);
+	if (send(conn, &r, sizeof(r), MSG_NOSIGNAL) < 0)
+		log_msg("cannot answer a registration: %s", strerror(errno));
+}
+
+static int listening_tcp_port(int fd, __u16 *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(int), sl = sizeof(ss);
+	int on = 0, proto = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) || !on)
+		return -EINVAL;
+	len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) ||
+	    proto != IPPROTO_TCP)
+		return -EINVAL;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl))
+		return -errno;
+	*port = ntohs(ss.ss_family == AF_INET6 ?
+			      ((struct sockaddr_in6 *)&ss)->sin6_port :
+			      ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+/* One registration message; replies, and returns 0 if the worker is in. */
+static int agent__register(struct agent *a, int conn)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * LB_MAX_LISTENERS)];
+	int fds[LB_MAX_LISTENERS], nfds = 0, i, err = -EINVAL;
+	struct lb_register r;
+	struct iovec iov = { &r, sizeof(r) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct agent_worker *w = NULL;
+	struct cmsghdr *cm;
+	const char *why = "malformed registration";
+	ssize_t n;
+
+	n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : -errno;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			for (i = 0; i < (int)((cm->cmsg_len - CMSG_LEN(0)) /
+					      sizeof(int));
+			     i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
+				       sizeof(int));
+				if (nfds < LB_MAX_LISTENERS)
+					fds[nfds++] = fd;
+				else
+					close(fd);
+			}
+	if (n != sizeof(r) || r.magic != LB_PROTO_MAGIC ||
+	    r.version != LB_PROTO_VERSION)
+		goto out;
+	if (r.worker >= LB_MAX_WORKERS) {
+		why = "worker id out of range";
+		goto out;
+	}
+	if (r.weight < 1 || r.weight > LB_MAX_WEIGHT) {
+		why = "weight out of range 1..256";
+		goto out;
+	}
+	if (r.nfds < 1 || r.nfds != nfds) {
+		why = "listener count does not match the sockets sent";
+		goto out;
+	}
+	w = &a->w[r.worker];
+	if (w->conn >= 0 && w->conn != conn) {
+		why = "worker id in use by a live worker";
+		err = -EEXIST;
+		w = NULL;
+		goto out;
+	}
+	for (i = 0; i < nfds; i++) {
+		if (r.listener[i] >= LB_MAX_LISTENERS ||
+		    listening_tcp_port(fds[i], &w->port[i])) {
+			why = "not a listening TCP socket, or unknown listener";
+			goto out;
+		}
+		w->listener[i] = r.listener[i];
+	}
+	err = instance__lock(a->in);
+	for (i = 0; i < nfds && !err; i++) {
+		__u32 slot = LB_SOCKET_SLOT(r.listener[i], r.worker);
+		__u64 value = fds[i];
+
+		if (bpf_map_update_elem(a->dp.fds[DP_SOCKETS], &slot, &value,
+					BPF_ANY)) {
+			err = -errno;
+			why = "the kernel refused the socket for the SOCKMAP";
+		}
+	}
+	instance__unlock(a->in);
+	if (err)
+		goto out;
+	w->conn = conn;
+	w->weight = r.weight;
+	w->nlisteners = nfds;
+	w->down = 0;
+	w->ok_streak = w->fail_streak = 0;
+	agent__put_worker(a, r.worker);
+	agent__rebuild_all(a);
+	log_msg("worker %u registered (weight %u, %d listener%s)", r.worker,
+		r.weight, nfds, nfds > 1 ? "s" : "");
+out:
+	for (i = 0; i < nfds; i++) /* the SOCKMAP holds its own reference */
+		close(fds[i]);
+	if (err) {
+		log_msg("registration refused: %s", why);
+		agent__reply(conn, err, why);
+		return err;
+	}
+	agent__reply(conn, 0, "registered");
+	return 0;
+}
+
+/* The worker's connection closed: it is gone; take it out at once. */
+static void agent__unregister(struct agent *a, __u32 id)
+{
+	struct agent_worker *w = &a->w[id];
+	int i;
+
+	if (instance__lock(a->in) == 0) {
+		for (i = 0; i < w->nlisteners; i++) {
+			__u32 slot = LB_SOCKET_SLOT(w->listener[i], id);
+
+			bpf_map_delete_elem(a->dp.fds[DP_SOCKETS], &slot);
+		}
+		instance__unlock(a->in);
+	}
+	probe__stop(&w->probe);
+	close(w->conn);
+	w->conn = -1;
+	w->nlisteners = 0;
+	agent__rebuild_all(a);
+	log_msg("worker %u left: out of every ring", id);
+}
+
+static void agent__accept(struct agent *a)
+{
+	int conn =
+		accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (conn < 0)
+		return;
+	/* The id is unknown until the message: key events by fd. */
+	if (ep_add(a, conn, EPOLLIN | EPOLLRDHUP, EV(EV_CONN, conn)))
+		close(conn);
+}
+
+static int agent__worker_of_conn(struct agent *a, int conn)
+{
+	int i;
+
+	for (i = 0; i < LB_MAX_WORKERS; i++)
+		if (a->w[i].conn == conn)
+			return i;
+	return -1;
+}
+
+static void agent__conn_event(struct agent *a, int conn, __u32 events)
+{
+	int id = agent__worker_of_conn(a, conn);
+
+	if (id < 0 && (events & EPOLLIN) && !(events & EPOLLHUP)) {
+		if (agent__register(a, conn) == 0)
+			return;
+	} else if (id >= 0 && !(events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) {
+		char buf[64]; /* nothing more is expected: drain it */
+
+		if (recv(conn, buf, sizeof(buf), 0) > 0)
+			return;
+	}
+	epoll_ctl(a->epfd, EPOLL_CTL_DEL, conn, NULL);
+	if (id >= 0)
+		agent__unregister(a, id);
+	else
+		close(conn);
+}
+
+/* --- health ---------------------------------------------------------- */
+
+static void agent__probe_done(struct agent *a, __u32 id, int ok)
+{
+	struct agent_worker *w = &a->w[id];
+	int was_down = w->down;
+
+	epoll_ctl(a->epfd, EPOLL_CTL_DEL, w->probe.fd, NULL);
+	probe__stop(&w->probe);
+	if (ok) {
+		w->fail_streak = 0;
+		if (++w->ok_streak >= (int)a->cfg.health_rise)
+			w->down = 0;
+	} else {
+		w->ok_streak = 0;
+		if (++w->fail_streak >= (int)a->cfg.health_fall)
+			w->down = 1;
+	}
+	if (w->down != was_down) {
+		log_msg("worker %u is %s", id, w->down ? "DOWN" : "up again");
+		agent__put_worker(a, id);
+		agent__rebuild_all(a);
+	}
+}
+
+static void agent__probe_event(struct agent *a, __u32 id)
+{
+	struct agent_worker *w = &a->w[id];
+	struct epoll_event ev;
+	enum probe_result r;
+
+	if (w->probe.fd < 0)
+		return;
+	r = probe__step(&w->probe);
+	if (r != PROBE_PENDING) {
+		agent__probe_done(a, id, r == PROBE_OK);
+		return;
+	}
+	ev.events = w->probe.wants;
+	ev.data.u64 = EV(EV_PROBE, id);
+	epoll_ctl(a->epfd, EPOLL_CTL_MOD, w->probe.fd, &ev);
+}
+
+/* Each tick: time out probes still running, start the next ones. */
+static void agent__tick(struct agent *a)
+{
+	__u64 t = now_ms(), exp;
+	int i, j;
+
+	if (read(a->timer_fd, &exp, sizeof(exp)) < 0)
+		return;
+	for (i = 0; i < LB_MAX_WORKERS; i++) {
+		struct agent_worker *w = &a->w[i];
+		int https = -1;
+
+		if (w->conn < 0)
+			continue;
+		if (w->probe.fd >= 0) {
+			if (t >= w->probe.deadline_ms)
+				agent__probe_done(a, i, 0);
+			continue;
+		}
+		for (j = 0; j < w->nlisteners; j++)
+			if (w->listener[j] == LB_LISTENER_HTTPS)
+				https = j;
+		j = https >= 0 ? https : 0;
+		if (probe__start(&w->probe, a->probe_ctx, w->port[j],
+				 https >= 0, t + a->cfg.health_timeout_ms) ||
+		    ep_add(a, w->probe.fd, w->probe.wants, EV(EV_PROBE, i)))
+			agent__probe_done(a, i, 0);
+	}
+}
+
+/* --- metrics ----------------------------------------------------------- */
+
+static void agent__metrics(struct agent *a)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	char req[1024], *body = NULL;
+	size_t blen = 0;
+	struct stats *s;
+	FILE *f;
+	int c, i, n;
+
+	c = accept4(a->metrics_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	/* A control-plane scrape: a short bounded wait, no state machine. */
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	n = recv(c, req, sizeof(req) - 1, 0);
+	s = calloc(1, sizeof(*s));
+	f = open_memstream(&body, &blen);
+	if (n <= 0 || !s || !f)
+		goto out;
+	req[n] = '\0';
+	if (strncmp(req, "GET /metrics ", 13)) {
+		dprintf(c,
+			"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+		goto out;
+	}
+	if (!stats__read(&a->dp, s))
+		stats__print_prometheus(f, s);
+	fprintf(f,
+		"# HELP lb_ring_generation Ring rebuilds since the agent started.\n"
+		"# TYPE lb_ring_generation counter\nlb_ring_generation %llu\n",
+		(unsigned long long)a->generation);
+	fprintf(f,
+		"# HELP lb_worker_up Registered worker passing its health checks.\n"
+		"# TYPE lb_worker_up gauge\n");
+	for (i = 0; i < LB_MAX_WORKERS; i++)
+		if (a->w[i].conn >= 0)
+			fprintf(f, "lb_worker_up{worker=\"%d\"} %d\n", i,
+				!a->w[i].down);
+	fflush(f);
+	dprintf(c,
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+		"Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		blen);
+	if (send(c, body, blen, MSG_NOSIGNAL) < 0)
+		log_msg("metrics: %s", strerror(errno));
+out:
+	if (f)
+		fclose(f);
+	free(body);
+	free(s);
+	close(c);
+}
+
+/* --- set-up and the loop ------------------------------------------------- */
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path); /* a previous agent's */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0660) ||
+	    listen(fd, 64)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int listen_tcp(const char *addr)
+{
+	char host[64];
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	const char *colon = strrchr(addr, ':');
+	int fd, on = 1, port;
+
+	if (!colon || colon - addr >= (long)sizeof(host))
+		return -EINVAL;
+	memcpy(host, addr, colon - addr);
+	host[colon - addr] = '\0';
+	port = atoi(colon + 1);
+	if (port < 1 || port > 65535 ||
+	    inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -EINVAL;
+	sa.sin_port = htons(port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int agent__arm_timer(struct agent *a)
+{
+	__u32 ms = a->cfg.health_interval_ms;
+	struct itimerspec its = {
+		.it_interval = { ms / 1000, (ms % 1000) * 1000000 },
+		.it_value = { ms / 1000, (ms % 1000) * 1000000 },
+	};
+
+	return timerfd_settime(a->timer_fd, 0, &its, NULL) ? -errno : 0;
+}
+
+static void agent__reload(struct agent *a)
+{
+	struct agent_config *next = malloc(sizeof(*next));
+
+	if (!next)
+		return;
+	if (agent_config__load(a->config_path, a->in->name, next)) {
+		log_msg("%s has errors: keeping the running config",
+			a->config_path);
+		goto out;
+	}
+	if (next->ring_size != a->cfg.ring_size)
+		log_msg("ring_size change to %u needs 'lbctl unload' and a restart; keeping %u",
+			next->ring_size, a->cfg.ring_size);
+	next->ring_size = a->cfg.ring_size;
+	next->hash_seed = a->cfg.hash_seed;
+	memcpy(next->socket_path, a->cfg.socket_path,
+	       sizeof(next->socket_path));
+	memcpy(next->metrics, a->cfg.metrics, sizeof(next->metrics));
+	a->cfg = *next;
+	agent__apply_ifaces(a);
+	agent__apply_vips(a);
+	agent__rebuild_all(a);
+	agent__arm_timer(a);
+	log_msg("reloaded %s", a->config_path);
+out:
+	free(next);
+}
+
+static int agent__setup(struct agent *a)
+{
+	struct dataplane_opts o = { .ring_size = a->cfg.ring_size,
+				    .hash_seed = a->cfg.hash_seed };
+	sigset_t mask;
+	int err, i;
+
+	for (i = 0; i < LB_MAX_WORKERS; i++) {
+		a->w[i].conn = -1;
+		a->w[i].probe.fd = -1;
+	}
+	err = instance__lock(a->in);
+	err = err ?: attach__ensure_loaded(a->in, &o);
+	instance__unlock(a->in);
+	err = err ?: instance__enter_netns(a->in);
+	err = err ?: dataplane__open_pinned(&a->dp, a->in->pin_dir);
+	if (err)
+		return err;
+	if (a->dp.cfg.ring_size != a->cfg.ring_size)
+		log_msg("pinned ring size %u differs from the config's %u: keeping %u",
+			a->dp.cfg.ring_size, a->cfg.ring_size,
+			a->dp.cfg.ring_size);
+	a->cfg.ring_size = a->dp.cfg.ring_size;
+	err = agent__apply_ifaces(a);
+	err = err ?: agent__apply_vips(a);
+	if (err)
+		return err;
+	/* Workers that died while no agent ran have lost their sockets. */
+	agent__rebuild_all(a);
+
+	a->probe_ctx = probe__ctx_new();
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	a->listen_fd = listen_unix(a->cfg.socket_path);
+	if (a->listen_fd < 0) {
+		log_msg("cannot listen on %s: %s", a->cfg.socket_path,
+			strerror(-a->listen_fd));
+		return a->listen_fd;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	a->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	a->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	a->metrics_fd = -1;
+	if (a->cfg.metrics[0]) {
+		a->metrics_fd = listen_tcp(a->cfg.metrics);
+		if (a->metrics_fd < 0) {
+			log_msg("cannot serve metrics on '%s': %s",
+				a->cfg.metrics, strerror(-a->metrics_fd));
+			return a->metrics_fd;
+		}
+		ep_add(a, a->metrics_fd, EPOLLIN, EV(EV_METRICS, 0));
+	}
+	if (!a->probe_ctx || a->epfd < 0 || a->sig_fd < 0 || a->timer_fd < 0)
+		return -errno;
+	err = ep_add(a, a->listen_fd, EPOLLIN, EV(EV_LISTEN, 0));
+	err = err ?: ep_add(a, a->sig_fd, EPOLLIN, EV(EV_SIGNAL, 0));
+	err = err ?: ep_add(a, a->timer_fd, EPOLLIN, EV(EV_TIMER, 0));
+	if (!err && a->cfg.health_interval_ms)
+		err = agent__arm_timer(a);
+	return err;
+}
+
+static void agent__signal(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	if (read(a->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP)
+		agent__reload(a);
+	else
+		a->stop = 1;
+}
+
+int agent__run(struct instance *in, const char *config_path)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	struct epoll_event evs[32];
+	int n, i, err;
+
+	if (!a)
+		return -ENOMEM;
+	a->in = in;
+	a->config_path = config_path;
+	a->epfd = a->listen_fd = a->sig_fd = a->timer_fd = a->metrics_fd = -1;
+	err = agent_config__load(config_path, in->name, &a->cfg);
+	err = err ?: agent__setup(a);
+	if (err)
+		goto out;
+	log_msg("instance %s serving %d VIPs; workers register at %s", in->name,
+		a->cfg.nvips, a->cfg.socket_path);
+	while (!a->stop) {
+		n = epoll_wait(a->epfd, evs, 32, -1);
+		for (i = 0; i < n; i++) {
+			__u32 kind = evs[i].data.u64 >> 32;
+			__u32 id = (__u32)evs[i].data.u64;
+
+			switch (kind) {
+			case EV_LISTEN:
+				agent__accept(a);
+				break;
+			case EV_SIGNAL:
+				agent__signal(a);
+				break;
+			case EV_TIMER:
+				agent__tick(a);
+				break;
+			case EV_METRICS:
+				agent__metrics(a);
+				break;
+			case EV_CONN:
+				agent__conn_event(a, id, evs[i].events);
+				break;
+			case EV_PROBE:
+				agent__probe_event(a, id);
+				break;
+			}
+		}
+	}
+	/* Leaving keeps every socket and ring slot: traffic flows on, and the
+	 * workers re-register with the next agent. */
+	log_msg("stopping; the pinned state keeps serving");
+out:
+	if (a->listen_fd >= 0)
+		unlink(a->cfg.socket_path);
+	dataplane__destroy(&a->dp);
+	SSL_CTX_free(a->probe_ctx);
+	free(a);
+	return err;
+}

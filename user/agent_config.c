@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <yaml.h>
+#include "agent_config.h"
+#include "instance.h"
+#include "maglev.h"
+#include "vip.h"
+
+struct walk {
+	const char *path;
+	yaml_document_t *doc;
+	int errors;
+};
+
+static void cfg_error(struct walk *w, const yaml_node_t *n, const char *fmt,
+		      ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s:%zu: ", w->path, n ? n->start_mark.line + 1 : 0);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	w->errors++;
+}
+
+static const char *scalar(struct walk *w, const yaml_node_t *n,
+			  const char *what)
+{
+	if (n->type != YAML_SCALAR_NODE) {
+		cfg_error(w, n, "'%s' expects a single value", what);
+		return NULL;
+	}
+	return (const char *)n->data.scalar.value;
+}
+
+static int get_u32(struct walk *w, const yaml_node_t *n, const char *what,
+		   __u32 min, __u32 max, __u32 *out)
+{
+	const char *s = scalar(w, n, what);
+	unsigned long v;
+	char *end;
+
+	if (!s)
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || !*s || *end || s[0] == '-' || v < min || v > max) {
+		cfg_error(w, n, "'%s' expects %u..%u, not '%s'", what, min, max,
+			  s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int get_str(struct walk *w, const yaml_node_t *n, const char *what,
+		   char *out, size_t len)
+{
+	const char *s = scalar(w, n, what);
+
+	if (!s)
+		return -EINVAL;
+	if (strlen(s) >= len) {
+		cfg_error(w, n, "'%s' is longer than %zu bytes", what, len - 1);
+		return -EINVAL;
+	}
+	strcpy(out, s);
+	return 0;
+}
+
+#define for_each_pair(doc, map, p)                \
+	for (p = (map)->data.mapping.pairs.start; \
+	     p < (map)->data.mapping.pairs.top; p++)
+#define for_each_item(doc, seq, it)                 \
+	for (it = (seq)->data.sequence.items.start; \
+	     it < (seq)->data.sequence.items.top; it++)
+
+static int want(struct walk *w, const yaml_node_t *n, yaml_node_type_t type,
+		const char *what)
+{
+	if (n->type == type)
+		return 1;
+	cfg_error(w, n, "'%s' expects a %s", what,
+		  type == YAML_MAPPING_NODE ? "mapping" : "list");
+	return 0;
+}
+
+static void parse_vip(struct walk *w, yaml_node_t *n, struct agent_config *c)
+{
+	struct agent_vip *v = &c->vips[c->nvips];
+	int have_addr = 0, listener = -1, i;
+	yaml_node_pair_t *p;
+	__u32 val;
+
+	if (!want(w, n, YAML_MAPPING_NODE, "vips item"))
+		return;
+	if (c->nvips == LB_MAX_VIPS) {
+		cfg_error(w, n, "more than %d VIPs", LB_MAX_VIPS);
+		return;
+	}
+	memset(v, 0, sizeof(*v));
+	v->line = n->start_mark.line + 1;
+	v->meta.v4_prefix = 32;
+	v->meta.v6_prefix = 128;
+	for_each_pair(w->doc, n, p)
+	{
+		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+		yaml_node_t *val_n = yaml_document_get_node(w->doc, p->value);
+		const char *key = scalar(w, k, "key"), *s;
+
+		if (!key)
+			continue;
+		if (!strcmp(key, "address")) {
+			s = scalar(w, val_n, key);
+			if (s && vip__parse(s, &v->key))
+				cfg_error(
+					w, val_n,
+					"'address' expects ADDR:PORT (e.g. 198.18.0.1:443 or [fd00::1]:443), not '%s'",
+					s);
+			else if (s)
+				have_addr = 1;
+		} else if (!strcmp(key, "listener")) {
+			s = scalar(w, val_n, key);
+			if (s && (listener = vip__parse_listener(s)) < 0)
+				cfg_error(
+					w, val_n,
+					"'listener' expects https or http, not '%s'",
+					s);
+		} else if (!strcmp(key, "v4_prefix")) {
+			if (!get_u32(w, val_n, key, 1, 32, &val))
+				v->meta.v4_prefix = val;
+		} else if (!strcmp(key, "v6_prefix")) {
+			if (!get_u32(w, val_n, key, 1, 128, &val))
+				v->meta.v6_prefix = val;
+		} else {
+			cfg_error(w, k, "unknown VIP key '%s'", key);
+		}
+	}
+	if (!have_addr) {
+		cfg_error(w, n, "VIP without 'address'");
+		return;
+	}
+	if (listener < 0) /* port 80 serves the redirect listener */
+		listener = ntohs(v->key.port) == 80 ? LB_LISTENER_HTTP :
+						      LB_LISTENER_HTTPS;
+	v->meta.listener = listener;
+	for (i = 0; i < c->nvips; i++)
+		if (!memcmp(&c->vips[i].key, &v->key, sizeof(v->key))) {
+			cfg_error(w, n, "VIP listed twice (first at line %d)",
+				  c->vips[i].line);
+			return;
+		}
+	c->nvips++;
+}
+
+static void parse_iface(struct walk *w, yaml_node_t *n, struct agent_config *c)
+{
+	struct agent_iface *f = &c->ifaces[c->nifaces];
+	yaml_node_pair_t *p;
+	char mode[16] = "native";
+
+	if (!want(w, n, YAML_MAPPING_NODE, "interfaces item"))
+		return;
+	if (c->nifaces == AGENT_MAX_IFACES) {
+		cfg_error(w, n, "more than %d interfaces", AGENT_MAX_IFACES);
+		return;
+	}
+	memset(f, 0, sizeof(*f));
+	for_each_pair(w->doc, n, p)
+	{
+		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+		const char *key = scalar(w, k, "key");
+
+		if (!key)
+			continue;
+		if (!strcmp(key, "name"))
+			get_str(w, v, key, f->name, sizeof(f->name));
+		else if (!strcmp(key, "mode"))
+			get_str(w, v, key, mode, sizeof(mode));
+		else
+			cfg_error(w, k, "unknown interface key '%s'", key);
+	}
+	if (!f->name[0]) {
+		cfg_error(w, n, "interface without 'name'");
+		return;
+	}
+	if (!strcmp(mode, "native")) {
+		f->mode = ATTACH_NATIVE;
+	} else if (!strcmp(mode, "generic")) {
+		f->mode = ATTACH_GENERIC;
+	} else {
+		cfg_error(w, n, "'mode' expects native or generic, not '%s'",
+			  mode);
+		return;
+	}
+	c->nifaces++;
+}
+
+static void parse_health(struct walk *w, yaml_node_t *n, struct agent_config *c)
+{
+	yaml_node_pair_t *p;
+
+	if (!want(w, n, YAML_MAPPING_NODE, "health"))
+		return;
+	for_each_pair(w->doc, n, p)
+	{
+		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+		const char *key = scalar(w, k, "key");
+
+		if (!key)
+			continue;
+		if (!strcmp(key, "interval_ms"))
+			get_u32(w, v, key, 0, 3600000, &c->health_interval_ms);
+		else if (!strcmp(key, "timeout_ms"))
+			get_u32(w, v, key, 10, 60000, &c->health_timeout_ms);
+		else if (!strcmp(key, "rise"))
+			get_u32(w, v, key, 1, 100, &c->health_rise);
+		else if (!strcmp(key, "fall"))
+			get_u32(w, v, key, 1, 100, &c->health_fall);
+		else
+			cfg_error(w, k, "unknown health key '%s'", key);
+	}
+}
+
+static void parse_root(struct walk *w, yaml_node_t *root,
+		       struct agent_config *c)
+{
+	yaml_node_pair_t *p;
+	yaml_node_item_t *it;
+
+	if (!want(w, root, YAML_MAPPING_NODE, "the file"))
+		return;
+	for_each_pair(w->doc, root, p)
+	{
+		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+		const char *key = scalar(w, k, "key");
+
+		if (!key)
+			continue;
+		if (!strcmp(key, "ring_size")) {
+			if (!get_u32(w, v, key, 3, 1 << 24, &c->ring_size) &&
+			    !maglev__valid_size(c->ring_size))
+				cfg_error(w, v, "'ring_size' %u is not a prime",
+					  c->ring_size);
+		} else if (!strcmp(key, "hash_seed")) {
+			get_u32(w, v, key, 0, 0xffffffffu, &c->hash_seed);
+		} else if (!strcmp(key, "socket")) {
+			get_str(w, v, key, c->socket_path,
+				sizeof(c->socket_path));
+		} else if (!strcmp(key, "metrics")) {
+			get_str(w, v, key, c->metrics, sizeof(c->metrics));
+		} else if (!strcmp(key, "vips")) {
+			if (want(w, v, YAML_SEQUENCE_NODE, key))
+				for_each_item(w->doc, v, it) parse_vip(
+					w, yaml_document_get_node(w->doc, *it),
+					c);
+		} else if (!strcmp(key, "interfaces")) {
+			if (want(w, v, YAML_SEQUENCE_NODE, key))
+				for_each_item(w->doc, v, it) parse_iface(
+					w, yaml_document_get_node(w->doc, *it),
+					c);
+		} else if (!strcmp(key, "health")) {
+			parse_health(w, v, c);
+		} else {
+			cfg_error(w, k, "unknown key '%s'", key);
+		}
+	}
+}
+
+int agent_config__load(const char *path, const char *instance,
+		       struct agent_config *cfg)
+{
+	struct walk w = { .path = path };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	FILE *f;
+	int err = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ring_size = LB_RING_SIZE_DEFAULT;
+	cfg->hash_seed = 0x4c42;
+	snprintf(cfg->socket_path, sizeof(cfg->socket_path), "%s/%s.sock",
+		 INSTANCE_RUN_DIR, instance);
+	cfg->health_interval_ms = 1000;
+	cfg->health_timeout_ms = 500;
+	cfg->health_rise = 2;
+	cfg->health_fall = 2;
+	snprintf(cfg->metrics, sizeof(cfg->metrics), "127.0.0.1:9146");
+
+	f = fopen(path, "r");
+	if (!f) {
+		err = -errno;
+		fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
+		return err;
+	}
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_file(&parser, f);
+	if (!yaml_parser_load(&parser, &doc)) {
+		fprintf(stderr, "%s:%zu: %s\n", path,
+			parser.problem_mark.line + 1,
+			parser.problem ?: "YAML syntax error");
+		err = -EINVAL;
+		goto out;
+	}
+	w.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (!root)
+		cfg_error(&w, NULL, "empty file");
+	else
+		parse_root(&w, root, cfg);
+	yaml_document_delete(&doc);
+	if (w.errors)
+		err = -EINVAL;
+out:
+	yaml_parser_delete(&parser);
+	fclose(f);
+	return err;
+}

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include "attach.h"
+#include "lb_xdp.skel.h"
+
+#define LB_XDP_PROG_NAME "lb_xdp"
+
+int attach__sk_lookup_ok(const struct instance *in)
+{
+	struct bpf_link_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, ok;
+
+	instance__pin_path(in, INSTANCE_SK_LOOKUP_LINK, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	     info.type == BPF_LINK_TYPE_NETNS && info.netns.netns_ino != 0;
+	close(fd);
+	return ok;
+}
+
+int attach__ensure_loaded(struct instance *in,
+			  const struct dataplane_opts *opts)
+{
+	struct dataplane_opts o = *opts;
+	struct bpf_link *link = NULL;
+	char path[PATH_MAX];
+	struct dataplane dp;
+	int err;
+
+	if (instance__exists(in) && attach__sk_lookup_ok(in))
+		return 0;
+	err = instance__enter_netns(in);
+	if (err)
+		return err;
+	o.pin_dir = in->pin_dir;
+	err = dataplane__load(&dp, &o);
+	if (err)
+		return err;
+	instance__pin_path(in, INSTANCE_SK_LOOKUP_LINK, path, sizeof(path));
+	unlink(path); /* a stale link whose namespace is gone */
+	link = dataplane__attach_netns(&dp, in->netns_fd);
+	if (!link) {
+		err = -errno;
+		fprintf(stderr,
+			"lbctl: cannot attach sk_lookup to the network namespace: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	err = bpf_link__pin(link, path);
+	if (err)
+		fprintf(stderr,
+			"lbctl: cannot pin the sk_lookup link at '%s': %s\n",
+			path, strerror(-err));
+out:
+	bpf_link__destroy(link); /* the pin keeps it attached */
+	dataplane__destroy(&dp);
+	return err;
+}
+
+static int attach__ifindex(const char *ifname)
+{
+	int ifindex = if_nametoindex(ifname);
+
+	if (!ifindex)
+		fprintf(stderr,
+			"lbctl: cannot attach to '%s': no such interface\n",
+			ifname);
+	return ifindex ? ifindex : -ENODEV;
+}
+
+/* An XDP object whose maps are the instance's pinned ones. */
+static struct lb_xdp *attach__open_xdp(const struct instance *in)
+{
+	struct dataplane dp;
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	struct lb_xdp *skel;
+	int err;
+
+	err = dataplane__open_pinned(&dp, in->pin_dir);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	skel = lb_xdp__open();
+	if (!skel)
+		goto out;
+	bpf_map__set_max_entries(skel->maps.lb_rings,
+				 LB_MAX_VIPS * dp.cfg.ring_size);
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		if (bpf_map__is_internal(map))
+			continue;
+		instance__pin_path(in, bpf_map__name(map), path, sizeof(path));
+		bpf_map__set_pin_path(map, path);
+	}
+out:
+	dataplane__destroy(&dp);
+	return skel;
+}
+
+int attach__xdp(struct instance *in, const char *ifname, enum attach_mode mode,
+		enum attach_mode *mode_used)
+{
+	struct xdp_program *prog = NULL;
+	struct lb_xdp *skel = NULL;
+	char msg[128];
+	int ifindex, err;
+
+	err = instance__enter_netns(in);
+	if (err)
+		return err;
+	ifindex = attach__ifindex(ifname);
+	if (ifindex < 0)
+		return ifindex;
+	skel = attach__open_xdp(in);
+	if (!skel) {
+		err = -errno;
+		fprintf(stderr, "lbctl: cannot open the XDP program: %s\n",
+			strerror(errno));
+		return err;
+	}
+	prog = xdp_program__from_bpf_obj(skel->obj, NULL);
+	err = libxdp_get_error(prog);
+	if (err) {
+		prog = NULL;
+		goto out;
+	}
+	*mode_used = mode;
+	if (mode == ATTACH_NATIVE) {
+		err = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
+		if (!err)
+			goto out;
+		libxdp_strerror(err, msg, sizeof(msg));
+		fprintf(stderr,
+			"lbctl: warning: native XDP on '%s' failed (%s); using generic mode\n",
+			ifname, msg);
+		*mode_used = ATTACH_GENERIC;
+	}
+	err = xdp_program__attach(prog, ifindex, XDP_MODE_SKB, 0);
+out:
+	if (err) {
+		libxdp_strerror(err, msg, sizeof(msg));
+		fprintf(stderr, "lbctl: cannot attach to '%s': %s\n", ifname,
+			msg);
+	}
+	xdp_program__close(prog);
+	lb_xdp__destroy(skel);
+	return err;
+}
+
+/* Our program in the interface's dispatcher (or alone, legacy), if any. */
+static struct xdp_program *attach__find(struct xdp_multiprog *mp)
+{
+	struct xdp_program *p;
+
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		return p && !strcmp(xdp_program__name(p), LB_XDP_PROG_NAME) ?
+			       p :
+			       NULL;
+	}
+	for (p = xdp_multiprog__next_prog(NULL, mp); p;
+	     p = xdp_multiprog__next_prog(p, mp))
+		if (!strcmp(xdp_program__name(p), LB_XDP_PROG_NAME))
+			return p;
+	return NULL;
+}
+
+int attach__xdp_detach(struct instance *in, const char *ifname)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p;
+	int ifindex, err;
+
+	err = instance__enter_netns(in);
+	if (err)
+		return err;
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		fprintf(stderr,
+			"lbctl: cannot detach from '%s': no such interface\n",
+			ifname);
+		return -ENODEV;
+	}
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	if (libxdp_get_error(mp) || !(p = attach__find(mp))) {
+		fprintf(stderr,
+			"lbctl: cannot detach from '%s': the balancer is not attached there\n",
+			ifname);
+		if (!libxdp_get_error(mp))
+			xdp_multiprog__close(mp);
+		return -ENOENT;
+	}
+	err = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp),
+				  0);
+	if (err)
+		fprintf(stderr, "lbctl: cannot detach from '%s': %s\n", ifname,
+			strerror(-err));
+	xdp_multiprog__close(mp);
+	return err;
+}
+
+static const char *attach__mode_name(enum xdp_attach_mode m)
+{
+	switch (m) {
+	case XDP_MODE_NATIVE:
+		return "native";
+	case XDP_MODE_SKB:
+		return "generic";
+	case XDP_MODE_HW:
+		return "offload";
+	default:
+		return "?";
+	}
+}
+
+int attach__list(struct attachment *out, int max)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	struct xdp_multiprog *mp;
+	int n = 0;
+
+	if (!ifs)
+		return -errno;
+	for (i = ifs; i->if_index && n < max; i++) {
+		mp = xdp_multiprog__get_from_ifindex(i->if_index);
+		if (libxdp_get_error(mp))
+			continue;
+		if (attach__find(mp)) {
+			snprintf(out[n].ifname, sizeof(out[n].ifname), "%s",
+				 i->if_name);
+			out[n].mode = attach__mode_name(
+				xdp_multiprog__attach_mode(mp));
+			n++;
+		}
+		xdp_multiprog__close(mp);
+	}
+	if_freenameindex(ifs);
+	return n;
+}
+
+int attach__unload(struct instance *in)
+{
+	struct attachment at[64];
+	char path[PATH_MAX];
+	int n, i, err;
+
+	err = instance__enter_netns(in);
+	if (err)
+		return err;
+	n = attach__list(at, 64);
+	for (i = 0; i < n; i++)
+		attach__xdp_detach(in, at[i].ifname);
+	instance__pin_path(in, INSTANCE_SK_LOOKUP_LINK, path, sizeof(path));
+	unlink(path);
+	for (i = 0; i < DP_MAP_COUNT; i++) {
+		instance__pin_path(in, dataplane__map_name(i), path,
+				   sizeof(path));
+		unlink(path);
+	}
+	if (rmdir(in->pin_dir) && errno != ENOENT) {
+		fprintf(stderr, "lbctl: cannot remove '%s': %s\n", in->pin_dir,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}

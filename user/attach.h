@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Putting the programs in the kernel: the pinned maps and the sk_lookup link
+ * of an instance (created once, reused by every later command), and the XDP
+ * program on interfaces through libxdp's dispatcher, so other XDP programs
+ * can share the NIC.
+ */
+#ifndef LB_ATTACH_H
+#define LB_ATTACH_H
+
+#include "dataplane.h"
+#include "instance.h"
+
+enum attach_mode {
+	ATTACH_NATIVE,
+	ATTACH_GENERIC,
+};
+
+/* Create the pinned maps and the pinned sk_lookup link on the instance's
+ * network namespace unless they exist. Caller holds the instance lock. */
+int attach__ensure_loaded(struct instance *in,
+			  const struct dataplane_opts *opts);
+/* Attach XDP to ifname; native falls back to generic with a warning.
+ * *mode_used says which took. -ENODEV: no such interface. */
+int attach__xdp(struct instance *in, const char *ifname, enum attach_mode mode,
+		enum attach_mode *mode_used);
+int attach__xdp_detach(struct instance *in, const char *ifname);
+
+struct attachment {
+	char ifname[16];
+	const char *mode; /* "native", "generic", "offload" */
+};
+/* Interfaces of the current namespace running our XDP program. */
+int attach__list(struct attachment *out, int max);
+/* Is the pinned sk_lookup link there and attached to a live namespace? */
+int attach__sk_lookup_ok(const struct instance *in);
+/* Detach XDP everywhere in the namespace, unpin link and maps. */
+int attach__unload(struct instance *in);
+
+#endif /* LB_ATTACH_H */

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "vip.h"
+#include "worker.h"
+
+int vip__parse_addr(const char *text, struct lb_addr *addr, __u8 *family)
+{
+	memset(addr, 0, sizeof(*addr));
+	if (inet_pton(AF_INET, text, &addr->v4) == 1) {
+		*family = LB_FAMILY_V4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, addr->v6) == 1) {
+		*family = LB_FAMILY_V6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int vip__parse(const char *text, struct lb_vip_key *key)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *start = text;
+	size_t len;
+	char *end;
+	long port;
+
+	memset(key, 0, sizeof(*key));
+	colon = strrchr(text, ':');
+	if (!colon || colon == text)
+		return -EINVAL;
+	if (text[0] == '[') { /* [v6]:port */
+		if (colon[-1] != ']')
+			return -EINVAL;
+		start = text + 1;
+		len = colon - 1 - start;
+	} else {
+		len = colon - start;
+		if (memchr(start, ':', len)) /* bare v6 needs brackets */
+			return -EINVAL;
+	}
+	if (len == 0 || len >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, start, len);
+	host[len] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
+		return -EINVAL;
+	if (vip__parse_addr(host, &key->addr, &key->family))
+		return -EINVAL;
+	key->port = htons(port);
+	key->proto = IPPROTO_TCP;
+	return 0;
+}
+
+void vip__format(const struct lb_vip_key *key, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (key->family == LB_FAMILY_V6) {
+		inet_ntop(AF_INET6, key->addr.v6, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(key->port));
+	} else {
+		inet_ntop(AF_INET, &key->addr.v4, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(key->port));
+	}
+}
+
+int vip__parse_listener(const char *text)
+{
+	if (!strcmp(text, "https"))
+		return LB_LISTENER_HTTPS;
+	if (!strcmp(text, "http"))
+		return LB_LISTENER_HTTP;
+	return -EINVAL;
+}
+
+const char *vip__listener_name(__u8 listener)
+{
+	return listener == LB_LISTENER_HTTP ? "http" : "https";
+}
+
+static int vip__cmp(const void *a, const void *b)
+{
+	const struct vip *x = a, *y = b;
+
+	return (x->meta.index > y->meta.index) -
+	       (x->meta.index < y->meta.index);
+}
+
+int vip__list(const struct dataplane *dp, struct vip *out)
+{
+	struct lb_vip_key key, next;
+	int n = 0, started = 0;
+
+	while (n < LB_MAX_VIPS &&
+	       !bpf_map_get_next_key(dp->fds[DP_VIPS], started ? &key : NULL,
+				     &next)) {
+		key = next;
+		started = 1;
+		if (!bpf_map_lookup_elem(dp->fds[DP_VIPS], &key,
+					 &out[n].meta)) {
+			out[n].key = key;
+			n++;
+		}
+	}
+	qsort(out, n, sizeof(*out), vip__cmp);
+	return n;
+}
+
+int vip__get(const struct dataplane *dp, const struct lb_vip_key *key,
+	     struct lb_vip_meta *meta)
+{
+	if (bpf_map_lookup_elem(dp->fds[DP_VIPS], key, meta))
+		return -errno;
+	return 0;
+}
+
+/* Zero a per-CPU counters slot so a reused index starts from nothing. */
+static int vip__clear_stats(const struct dataplane *dp, __u32 index)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	struct lb_counters *zero;
+
+	if (ncpu < 0)
+		return ncpu;
+	zero = calloc(ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(dp->fds[DP_VIP_STATS], &index, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
+}
+
+static int vip__clear_ring(const struct dataplane *dp, __u32 index)
+{
+	__u32 *none, i;
+	int err;
+
+	none = malloc(dp->cfg.ring_size * sizeof(*none));
+	if (!none)
+		return -ENOMEM;
+	for (i = 0; i < dp->cfg.ring_size; i++)
+		none[i] = LB_WORKER_NONE;
+	err = dataplane__ring_write(dp, index, none, NULL, 0);
+	free(none);
+	return err;
+}
+
+int vip__add(const struct dataplane *dp, struct vip *v)
+{
+	struct vip all[LB_MAX_VIPS];
+	char used[LB_MAX_VIPS] = { 0 };
+	struct lb_vip_meta meta;
+	int n, i, err;
+
+	if (!vip__get(dp, &v->key, &meta))
+		return -EEXIST;
+	n = vip__list(dp, all);
+	for (i = 0; i < n; i++)
+		used[all[i].meta.index] = 1;
+	for (i = 0; i < LB_MAX_VIPS && used[i]; i++)
+		;
+	if (i == LB_MAX_VIPS)
+		return -ENOSPC;
+	v->meta.index = i;
+	/* Ring row and counters first: the VIP becomes visible last. */
+	err = vip__clear_ring(dp, i);
+	err = err ?: vip__clear_stats(dp, i);
+	err = err ?: worker__del_all(dp, i);
+	err = err ?: dataplane__vip_set(dp, &v->key, &v->meta);
+	return err;
+}
+
+int vip__update(const struct dataplane *dp, const struct vip *v)
+{
+	struct lb_vip_meta meta;
+	int err = vip__get(dp, &v->key, &meta);
+
+	if (err)
+		return err;
+	if (meta.index != v->meta.index)
+		return -EINVAL;
+	return dataplane__vip_set(dp, &v->key, &v->meta);
+}
+
+int vip__del(const struct dataplane *dp, const struct lb_vip_key *key)
+{
+	struct lb_vip_meta meta;
+	int err = vip__get(dp, key, &meta);
+
+	if (err)
+		return err;
+	/* Invisible first, so no packet sees a half-cleared VIP. */
+	if (bpf_map_delete_elem(dp->fds[DP_VIPS], key))
+		return -errno;
+	err = vip__clear_ring(dp, meta.index);
+	return err ?: worker__del_all(dp, meta.index);
+}
