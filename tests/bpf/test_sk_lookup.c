@@ -161,14 +161,14 @@ static void test_no_record_takes_computed_pick_v4(void **state)
 
 	(void)state;
 	clear_flow(4, CLIENT4);
-	assert_int_equal(dataplane__counters_sum(&fx->dp, LB_MAP_WORKER_STATS,
-						 want, &w0),
-			 0);
+	assert_int_equal(
+		dataplane__counters_sum(&fx->dp, DP_WORKER_STATS, want, &w0),
+		0);
 	assert_int_equal(run_lookup(&l), cookies[want]);
 	assert_int_equal(fx_reason(fx, LB_R_SK_COMPUTED), before + 1);
-	assert_int_equal(dataplane__counters_sum(&fx->dp, LB_MAP_WORKER_STATS,
-						 want, &w1),
-			 0);
+	assert_int_equal(
+		dataplane__counters_sum(&fx->dp, DP_WORKER_STATS, want, &w1),
+		0);
 	assert_int_equal(w1.assigned, w0.assigned + 1);
 }
 
