@@ -49,7 +49,8 @@ PROGS := $(if $(wildcard user/main.c),$(BUILD)/lbctl) \
 	 $(if $(wildcard tls-tier/main.c),$(BUILD)/lbtls)
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
-.PHONY: all deps test bench bench-xdp fuzz format format-check clean
+.PHONY: all deps test bench bench-xdp bench-steer fuzz format format-check clean \
+	docker-up base-image images stack-up stack-down
 all: $(BPF_OBJS) $(SKELS) $(PROGS) $(TEST_BINS) $(REPLAY_BINS) $(BENCHES)
 
 # --- dependencies (Debian 12, as root; idempotent) -------------------------
@@ -57,7 +58,8 @@ DEB_PKGS := clang llvm libclang-rt-14-dev gcc make pkg-config libbpf-dev \
 	libxdp-dev xdp-tools bpftool linux-libc-dev libelf-dev zlib1g-dev \
 	libssl-dev openssl libcmocka-dev libyaml-dev libjansson-dev \
 	iproute2 iputils-ping procps psmisc curl wrk nghttp2-client nginx \
-	haproxy python3-flask clang-format
+	haproxy python3-flask clang-format \
+	docker.io docker-compose containerd runc iptables debootstrap
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -108,7 +110,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(SKELS) $(BUILD)/libuser.a
 	$(CC) $(CFLAGS) $< $(BUILD)/libuser.a -o $@ $(LDLIBS)
 
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Itls-tier \
-	      -fsanitize=address,undefined -fno-sanitize-recover=all
+	      -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
 $(BUILD)/fuzz/%: tests/fuzz/%.c
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $< -o $@ $(LDLIBS)
@@ -126,9 +128,23 @@ fuzz: $(FUZZ_BINS)
 		$$f -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/$$n || exit 1; \
 	done
 
-bench: bench-xdp
+bench: bench-xdp bench-steer
 bench-xdp: $(BUILD)/bench/bench_xdp
 	$(BUILD)/bench/bench_xdp
+bench-steer: $(BUILD)/bench/bench_steer
+	$(BUILD)/bench/bench_steer
+
+# --- Docker (docs/docker.md): engine, offline base image, app images ------
+docker-up: deps
+	docker/dockerd-up.sh
+base-image: docker-up
+	docker/base-image.sh
+images: base-image
+	docker/build-images.sh
+stack-up: images
+	docker-compose -f docker/docker-compose.yml up -d
+stack-down:
+	docker-compose -f docker/docker-compose.yml down
 
 # --- formatting ----------------------------------------------------------------
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

@@ -34,6 +34,8 @@ struct http1_limits {
 	size_t max_head; /* whole head; over: 431 */
 	uint64_t max_body; /* Content-Length or chunk total; over: 413 */
 };
+/* A NULL limits pointer or a zero max_line/max_head means 8 KiB / 64 KiB;
+ * max_body 0 means no body limit (nginx's client_max_body_size 0). */
 
 enum http1_body {
 	HTTP1_BODY_NONE, /* no body (no CL/TE, or CL: 0) */
@@ -78,6 +80,11 @@ struct http1_response {
  * limit, -501 transfer coding other than a final "chunked", or a method
  * lbtls does not proxy (CONNECT), -505 HTTP version other than 1.0/1.1.
  * Leading empty lines before the request line are skipped (RFC 9112 2.2).
+ *
+ * Each call parses from buf[0] again: call it only when the bytes received
+ * since the last call hold a '\n' or when the buffer has grown by max_line,
+ * so that a client sending one byte at a time costs O(lines x head), not
+ * O(head^2). A prefix of a message answers 0 or the message's own error.
  */
 int http1__parse_request(const char *buf, size_t len,
 			 const struct http1_limits *lim,
@@ -115,7 +122,8 @@ ssize_t http1_chunked__scan(struct http1_chunked *c, const char *buf,
 
 /* What the proxy adds when it forwards a request. */
 struct http1_forward {
-	const char *client_addr; /* textual, no port: "198.18.1.10", "fd00::1" */
+	/* textual, no port: "198.18.1.10", "fd00::1" */
+	const char *client_addr;
 	const char *proto; /* "https" or "http" */
 	const char *host; /* used when the request had no Host (1.0) */
 };

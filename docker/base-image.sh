@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Build the project's offline base image once: a minimal Debian bookworm
+# (debootstrap --variant=minbase) with python3-flask and gunicorn from
+# Debian's packages, imported with `docker import`. Skips when the image
+# exists already (--force rebuilds it). No image registry is involved:
+# only the Debian mirror.
+#
+# Usage: docker/base-image.sh [--force]
+# Environment: BASE_IMAGE (default lb-base:bookworm), DEBIAN_MIRROR (default
+# http://deb.debian.org/debian), SUITE (default bookworm), DOCKER (client).
+set -eu
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=docker/lib.sh
+. "$here/lib.sh"
+
+image=${BASE_IMAGE:-lb-base:bookworm}
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+suite=${SUITE:-bookworm}
+packages=python3-flask,gunicorn
+force=0
+[ "${1:-}" = --force ] && force=1
+
+engine_answers || die "base-image: no Docker engine answers (run docker/dockerd-up.sh)"
+
+# One builder at a time; the second waits, then finds the image and skips.
+exec 9>/var/lock/xdp-tls-lb-base-image.lock
+flock 9
+
+if [ "$force" -eq 0 ] && "$DOCKER" image inspect "$image" >/dev/null 2>&1; then
+	echo "base-image: $image exists ($(image_size_mb "$image") MB), skipping"
+	exit 0
+fi
+
+[ "$(id -u)" -eq 0 ] || die "base-image: must run as root (debootstrap)"
+command -v debootstrap >/dev/null || die "base-image: debootstrap not found (Debian package debootstrap)"
+
+start=$SECONDS
+work=$(mktemp -d /var/tmp/lb-base.XXXXXX)
+root=$work/root
+cleanup() {
+	# debootstrap unmounts what it mounted, unless it was killed midway.
+	grep -o " ${root}[^ ]*" /proc/mounts | sort -r | while read -r m; do
+		umount -l "$m" || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "base-image: debootstrap --variant=minbase $suite from $mirror (+ $packages)"
+debootstrap --variant=minbase --include="$packages" --components=main \
+	"$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+	tail -n 30 "$work/debootstrap.log" >&2
+	die "base-image: debootstrap failed"
+}
+
+# Slim it: no docs (copyright files stay), man pages, locales, apt lists or
+# caches, logs; and keep later `apt-get install`s in derived images slim too.
+cat >"$root/etc/dpkg/dpkg.cfg.d/90-xdp-tls-lb-nodoc" <<'CFG'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/lintian/*
+CFG
+cat >"$root/etc/apt/apt.conf.d/90-xdp-tls-lb-slim" <<'CFG'
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+Acquire::Languages "none";
+CFG
+chroot "$root" apt-get clean
+find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
+rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/lintian/*
+find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias \
+	-exec rm -rf {} +
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
+	"$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old \
+	"$root"/var/cache/ldconfig/aux-cache
+find "$root/var/log" -type f -delete
+: >"$root/etc/machine-id"
+rm -f "$root/etc/hostname" "$root/etc/resolv.conf"
+
+# Check what the app needs before importing.
+chroot "$root" python3 -c 'import flask, gunicorn' ||
+	die "base-image: flask or gunicorn missing from the root file system"
+
+echo "base-image: importing as $image"
+tar --numeric-owner -C "$root" --exclude='./dev/*' --exclude='./proc/*' \
+	--exclude='./sys/*' -cf - . |
+	"$DOCKER" import \
+		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change 'ENV LANG=C.UTF-8' \
+		--change 'CMD ["python3"]' \
+		--change "LABEL org.opencontainers.image.description=\"Debian $suite minbase with python3-flask and gunicorn (xdp-tls-lb)\"" \
+		--message "debootstrap --variant=minbase --include=$packages $suite" \
+		- "$image" >/dev/null
+
+echo "base-image: $image built in $((SECONDS - start))s," \
+	"$(image_size_mb "$image") MB"
