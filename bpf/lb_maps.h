@@ -54,7 +54,7 @@ struct {
 /* User-space state, pinned with the rest; the programs never read it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, LB_MAX_VIPS * LB_MAX_WORKERS);
+	__uint(max_entries, LB_MAX_VIPS *LB_MAX_WORKERS);
 	__type(key, struct lb_worker_key);
 	__type(value, struct lb_worker_state);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

@@ -51,6 +51,25 @@ lb_worker_sock(const struct lb_vip_meta *vip, __u32 worker)
 	return bpf_map_lookup_elem(&lb_sockets, &slot);
 }
 
+static __always_inline __u32 lb_fallback(const struct lb_vip_meta *vip,
+					 const struct lb_flow_key *fkey,
+					 struct bpf_sock **sk)
+{
+	struct lb_slot s;
+	__u32 i, worker;
+
+	*sk = NULL;
+	if (lb_slot_of(vip, &fkey->src, fkey->family, &s))
+		return LB_WORKER_NONE;
+	for (i = 1; i <= LB_SK_FALLBACK_SLOTS; i++) {
+		worker = lb_slot_worker(&s, i);
+		*sk = lb_worker_sock(vip, worker);
+		if (*sk)
+			return worker;
+	}
+	return LB_WORKER_NONE;
+}
+
 static __always_inline void lb_count_assigned(__u32 vip_index, __u32 worker)
 {
 	struct lb_counters *c;
@@ -101,10 +120,16 @@ static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 		reason = LB_R_SK_COMPUTED;
 	}
 	if (!sk) {
+		/* The pick has lost its socket (it died; the agent has not
+		 * rebuilt the ring yet, or is not running). The next slots
+		 * with a live worker take the connection: the same for every
+		 * connection of this client, and no RST meanwhile. */
 		lb_count(LB_R_SK_NO_SOCKET);
-		return SK_PASS;
+		worker = lb_fallback(vip, &fkey, &sk);
+		if (!sk)
+			return SK_PASS;
+		reason = LB_R_SK_FALLBACK;
 	}
-	/* We chose the exact socket: no reuseport group may choose again. */
 	err = bpf_sk_assign(ctx, sk, BPF_SK_LOOKUP_F_NO_REUSEPORT);
 	bpf_sk_release(sk);
 	if (err) {

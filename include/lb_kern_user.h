@@ -16,6 +16,9 @@
 #define LB_RING_SIZE_DEFAULT 65537
 #define LB_FLOWS_MAX 262144
 #define LB_IP6_EXT_MAX 4 /* extension headers walked before giving up */
+#define LB_SK_FALLBACK_SLOTS \
+	8 /* ring slots sk_lookup tries past a pick
+				  without a socket */
 
 /* Ring slot with no worker (empty ring, every worker drained). */
 #define LB_WORKER_NONE 0xffffffffu
@@ -142,6 +145,8 @@ enum lb_reason {
 	LB_R_SK_NO_WORKER, /* sk_lookup: empty ring slot, kernel decides */
 	LB_R_SK_NO_SOCKET, /* sk_lookup: worker has no socket, kernel decides */
 	LB_R_SK_ASSIGN_FAIL, /* sk_lookup: bpf_sk_assign refused the socket */
+	LB_R_SK_FALLBACK, /* sk_lookup: pick had no socket; a later slot's
+			     worker took the connection */
 	LB_R_MAX,
 };
 

@@ -25,6 +25,7 @@ static const char *const reason_names[LB_R_MAX] = {
 	[LB_R_SK_NO_WORKER] = "sk_no_worker",
 	[LB_R_SK_NO_SOCKET] = "sk_no_socket",
 	[LB_R_SK_ASSIGN_FAIL] = "sk_assign_fail",
+	[LB_R_SK_FALLBACK] = "sk_fallback",
 };
 
 const char *stats__reason_name(__u32 reason)

@@ -144,6 +144,19 @@ static inline int fx_teardown(struct fixture *fx)
 	return 0;
 }
 
+/* The client's slot in its VIP's ring row. */
+static inline __u32 fx_slot(const struct fixture *fx, int family,
+			    const char *client)
+{
+	const struct lb_vip_meta *vip = family == 6 ? &fx->vip6 : &fx->vip4;
+	struct lb_addr a;
+
+	fx_addr(&a, family, client);
+	return lb_client_hash(&a, family == 6 ? LB_FAMILY_V6 : LB_FAMILY_V4,
+			      vip, FX_SEED) %
+	       FX_RING;
+}
+
 /* The worker lb_pick() must choose for this client (computed in user space
  * from the same hash and the ring we wrote). */
 static inline __u32 fx_expected(const struct fixture *fx, int family,

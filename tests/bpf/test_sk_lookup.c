@@ -231,22 +231,52 @@ static void test_stale_record_falls_back_to_pick(void **state)
 	clear_flow(4, CLIENT4);
 }
 
-static void test_missing_socket_counted(void **state)
+static int delete_socket(__u32 worker)
 {
-	__u32 pick = fx_expected(fx, 4, CLIENT4);
-	__u64 before = fx_reason(fx, LB_R_SK_NO_SOCKET);
+	__u32 slot = LB_SOCKET_SLOT(LB_LISTENER_HTTPS, worker);
+
+	return bpf_map_delete_elem(dataplane__map_fd(&fx->dp, LB_MAP_SOCKETS),
+				   &slot);
+}
+
+static void test_missing_socket_falls_back_to_next_slot(void **state)
+{
+	__u32 pick = fx_expected(fx, 4, CLIENT4), slot, next = pick, i;
+	__u64 no_socket = fx_reason(fx, LB_R_SK_NO_SOCKET);
+	__u64 fallback = fx_reason(fx, LB_R_SK_FALLBACK);
 	struct lookup l = { .family = 4 };
 
 	(void)state;
 	clear_flow(4, CLIENT4);
-	assert_int_equal(
-		bpf_map_delete_elem(dataplane__map_fd(&fx->dp, LB_MAP_SOCKETS),
-				    &pick),
-		0);
-	assert_int_equal(run_lookup(&l), 0);
-	assert_int_equal(fx_reason(fx, LB_R_SK_NO_SOCKET), before + 1);
+	assert_int_equal(delete_socket(pick), 0);
+	/* the first later slot whose worker still has a socket */
+	slot = fx_slot(fx, 4, CLIENT4);
+	for (i = 1; i <= LB_SK_FALLBACK_SLOTS && next == pick; i++)
+		next = fx->ring[(slot + i) % FX_RING];
+	assert_int_not_equal(next, pick);
+	assert_int_equal(run_lookup(&l), cookies[next]);
+	assert_int_equal(run_lookup(&l), cookies[next]); /* stable */
+	assert_int_equal(fx_reason(fx, LB_R_SK_NO_SOCKET), no_socket + 2);
+	assert_int_equal(fx_reason(fx, LB_R_SK_FALLBACK), fallback + 2);
 	assert_int_equal(put_socket(pick, listeners[pick]), 0);
 	assert_int_equal(run_lookup(&l), cookies[pick]);
+}
+
+static void test_no_socket_anywhere_counted(void **state)
+{
+	__u64 before = fx_reason(fx, LB_R_SK_NO_SOCKET);
+	struct lookup l = { .family = 4 };
+	__u32 i;
+
+	(void)state;
+	clear_flow(4, CLIENT4);
+	for (i = 0; i < FX_WORKERS; i++)
+		assert_int_equal(delete_socket(i), 0);
+	assert_int_equal(run_lookup(&l), 0); /* the kernel decides */
+	assert_int_equal(fx_reason(fx, LB_R_SK_NO_SOCKET), before + 1);
+	for (i = 0; i < FX_WORKERS; i++)
+		assert_int_equal(put_socket(i, listeners[i]), 0);
+	assert_int_equal(run_lookup(&l), cookies[fx_expected(fx, 4, CLIENT4)]);
 }
 
 static void test_empty_ring_counted(void **state)
@@ -288,7 +318,8 @@ int main(void)
 		cmocka_unit_test(test_port_80_goes_to_the_http_listener),
 		cmocka_unit_test(test_record_wins_over_pick),
 		cmocka_unit_test(test_stale_record_falls_back_to_pick),
-		cmocka_unit_test(test_missing_socket_counted),
+		cmocka_unit_test(test_missing_socket_falls_back_to_next_slot),
+		cmocka_unit_test(test_no_socket_anywhere_counted),
 		cmocka_unit_test(test_empty_ring_counted),
 		cmocka_unit_test(test_not_a_vip_untouched),
 	};

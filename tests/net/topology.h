@@ -90,6 +90,13 @@ static int topo_create(struct topo *t, const char *tag, int nclients)
 		      topo_sh("ip -n %s route add 198.18.0.0/24 via 198.18.1.1 && "
 			      "ip -n %s route add fd00:198:18::/64 via fd00:198:18:1::1",
 			      t->client, t->client);
+	/* Neighbour discovery and ARP for every client address before any
+	 * test: a fresh address's first SYN-ACK otherwise waits on ND's and
+	 * TCP's one-second retry timers. */
+	for (i = 0; i < nclients && !err; i++)
+		err = topo_sh("ip netns exec %s ping -q -c1 -W2 -I %s 198.18.1.1 >/dev/null && "
+			      "ip netns exec %s ping -q -c1 -W2 -I %s fd00:198:18:1::1 >/dev/null",
+			      t->client, t->addr4[i], t->client, t->addr6[i]);
 	if (!err) {
 		t->host_fd = topo_open(t->host);
 		t->client_fd = topo_open(t->client);
