@@ -21,7 +21,6 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <linux/filter.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -29,6 +28,7 @@
 #include "dataplane.h"
 #include "maglev.h"
 #include "vip.h"
+#include "floor_prog.h"
 
 #define NWORKERS 2
 #define NCLIENT_PROCS 2
@@ -216,20 +216,6 @@ static const char *const mode_names[NMODES] = {
 
 static int floor_fd = -1;
 
-/* A program that only returns XDP_PASS: what veth's XDP mode costs alone. */
-static int floor_prog(void)
-{
-	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K,
-		  .dst_reg = BPF_REG_0,
-		  .imm = XDP_PASS },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-
-	return bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_floor", "GPL", insns, 2,
-			     NULL);
-}
-
 static int set_mode(enum mode m)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, xo, .flags = XDP_FLAGS_DRV_MODE);
@@ -271,7 +257,7 @@ int main(void)
 		fds[i] = listener(0);
 		rfds[i] = listener(1);
 	}
-	floor_fd = floor_prog();
+	floor_fd = floor_prog_load();
 	if (floor_fd < 0 || load_steering(fds)) {
 		fprintf(stderr, "bench-steer: cannot set up steering\n");
 		goto out;

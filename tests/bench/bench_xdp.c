@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/filter.h>
 #include "../bpf/fixture.h"
 #include "../bpf/pkt.h"
+#include "floor_prog.h"
 
 #define REPEAT 1000000
 #define ROUNDS 7
@@ -24,19 +24,6 @@ struct scenario {
 	int use_floor;
 	double ns[ROUNDS];
 };
-
-static int floor_prog(void)
-{
-	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K,
-		  .dst_reg = BPF_REG_0,
-		  .imm = XDP_PASS },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-
-	return bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_floor", "GPL", insns, 2,
-			     NULL);
-}
 
 static double run_ns(int prog, const uint8_t *frame, size_t len)
 {
@@ -116,7 +103,7 @@ int main(void)
 
 	if (fx_setup(&fx))
 		return 1;
-	floor_fd = floor_prog();
+	floor_fd = floor_prog_load();
 	if (floor_fd < 0) {
 		fprintf(stderr,
 			"bench-xdp: cannot load the floor program: %s\n",
