@@ -292,12 +292,6 @@ static int agent__register(struct agent *a, int conn)
 		goto out;
 	}
 	w = &a->w[r.worker];
-	if (w->conn >= 0 && w->conn != conn) {
-		why = "worker id in use by a live worker";
-		err = -EEXIST;
-		w = NULL;
-		goto out;
-	}
 	for (i = 0; i < nfds; i++) {
 		if (r.listener[i] >= LB_MAX_LISTENERS ||
 		    listening_tcp_port(fds[i], &w->port[i])) {
@@ -320,6 +314,12 @@ static int agent__register(struct agent *a, int conn)
 	instance__unlock(a->in);
 	if (err)
 		goto out;
+	/* The newest registration of an id wins: that is a reloaded or
+	 * restarted worker while its predecessor drains. The older connection
+	 * becomes an orphan whose close changes nothing. */
+	if (w->conn >= 0 && w->conn != conn)
+		log_msg("worker %u registered again: replacing its older connection",
+			r.worker);
 	w->conn = conn;
 	w->weight = r.weight;
 	w->nlisteners = nfds;

@@ -392,6 +392,32 @@ static void test_kill9_worker_leaves_at_once(void **state)
 	assert_int_equal(wait_up(NWORKERS), 0);
 }
 
+static void test_reregistration_replaces(void **state)
+{
+	int w = pick(VIP4, topo.addr4[0]), i, failures = 0;
+	pid_t old = workers[w];
+
+	(void)state;
+	/* as on an lbtls reload: a new process registers the same id while
+	 * the old one still runs; then the old one goes */
+	workers[w] = spawn_worker(w);
+	usleep(500000);
+	kill(old, SIGKILL);
+	waitpid(old, NULL, 0);
+	usleep(300000);
+	assert_int_equal(wait_up(NWORKERS), 0);
+	for (i = 0; i < NCLIENTS; i++) {
+		int got = request(4, topo.addr4[i]);
+
+		failures += got < 0;
+		assert_int_equal(got, pick(VIP4, topo.addr4[i]));
+	}
+	assert_int_equal(failures, 0);
+	assert_int_equal(run(NULL, 0, "grep -q 'worker %d registered again' %s",
+			     w, agent_log),
+			 0);
+}
+
 static void test_agent_restart_under_load(void **state)
 {
 	char before[8192], after[8192];
@@ -518,6 +544,7 @@ static int run_agent_tests(void)
 		cmocka_unit_test(test_clients_land_on_ring_pick),
 		cmocka_unit_test(test_drain_keeps_open_connection),
 		cmocka_unit_test(test_kill9_worker_leaves_at_once),
+		cmocka_unit_test(test_reregistration_replaces),
 		cmocka_unit_test(test_agent_restart_under_load),
 		cmocka_unit_test(test_xdp_detached_still_lands_on_pick),
 		cmocka_unit_test(test_bad_input_refused_state_unchanged),
