@@ -58,7 +58,7 @@ DEB_PKGS := clang llvm libclang-rt-14-dev gcc make pkg-config libbpf-dev \
 	libxdp-dev xdp-tools bpftool linux-libc-dev libelf-dev zlib1g-dev \
 	libssl-dev openssl libcmocka-dev libyaml-dev libjansson-dev \
 	iproute2 iputils-ping procps psmisc curl wrk nghttp2-client nginx \
-	haproxy python3-flask clang-format \
+	haproxy python3-flask clang-format bc shellcheck \
 	docker.io docker-compose containerd runc iptables debootstrap
 
 deps:

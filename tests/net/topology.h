@@ -94,9 +94,10 @@ static int topo_create(struct topo *t, const char *tag, int nclients)
 	 * test: a fresh address's first SYN-ACK otherwise waits on ND's and
 	 * TCP's one-second retry timers. */
 	for (i = 0; i < nclients && !err; i++)
-		err = topo_sh("ip netns exec %s ping -q -c1 -W2 -I %s 198.18.1.1 >/dev/null && "
-			      "ip netns exec %s ping -q -c1 -W2 -I %s fd00:198:18:1::1 >/dev/null",
-			      t->client, t->addr4[i], t->client, t->addr6[i]);
+		err = topo_sh(
+			"ip netns exec %s ping -q -c1 -W2 -I %s 198.18.1.1 >/dev/null && "
+			"ip netns exec %s ping -q -c1 -W2 -I %s fd00:198:18:1::1 >/dev/null",
+			t->client, t->addr4[i], t->client, t->addr6[i]);
 	if (!err) {
 		t->host_fd = topo_open(t->host);
 		t->client_fd = topo_open(t->client);

@@ -1,0 +1,603 @@
+#!/usr/bin/env bash
+# lbtls end to end: three real Flask backends (docker/app/app.py), lbtls with
+# two workers, real curl and openssl s_client, loopback only.
+#
+# Usage: bash tests/tls/test_lbtls.sh BUILD_DIR
+# Prints one line per check and ends with "N passed, N failed"; exits
+# non-zero on any failure. Missing curl, openssl or python3-flask is a
+# failure, never a skip.
+set -u
+build=${1:-build}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+lbtls=$root/$build/lbtls
+[[ $build == /* ]] && lbtls=$build/lbtls
+app=$root/docker/app/app.py
+# Debian's python3-flask lives with /usr/bin/python3; PYTHON overrides.
+python=${PYTHON:-/usr/bin/python3}
+
+passed=0
+failed=0
+ok() {
+	echo "ok   - $*"
+	passed=$((passed + 1))
+}
+bad() {
+	echo "FAIL - $*"
+	failed=$((failed + 1))
+}
+check() { # check "description" command...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else bad "$what"; fi
+}
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+tmp=$(mktemp -d /tmp/lbtls-test.XXXXXX)
+pids=()
+master=
+cleanup() {
+	local p
+	if [ -n "$master" ]; then
+		kill -TERM "$master" 2>/dev/null
+		for _ in $(seq 1 30); do
+			kill -0 "$master" 2>/dev/null || break
+			sleep 0.1
+		done
+		for p in $(ps -o pid= --ppid "$master" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null
+		done
+		kill -KILL "$master" 2>/dev/null
+	fi
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ "${KEEP_TMP:-0}" = 1 ] && [ "$failed" -gt 0 ]; then
+		echo "kept $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+# KEEP_TMP=1 keeps logs and configs of a failed run for a look.
+trap 'exit 130' INT TERM
+
+# --- prerequisites: fail, never skip --------------------------------------
+missing=0
+for tool in curl openssl; do
+	if command -v "$tool" >/dev/null; then ok "prerequisite: $tool"; else
+		bad "prerequisite: $tool is not installed"
+		missing=1
+	fi
+done
+if "$python" -c 'import flask' 2>/dev/null; then
+	ok "prerequisite: flask importable by $python"
+else
+	bad "prerequisite: python3-flask is not installed for $python"
+	missing=1
+fi
+if [ -x "$lbtls" ]; then ok "prerequisite: $lbtls built"; else
+	bad "prerequisite: $lbtls is missing (make $build/lbtls)"
+	missing=1
+fi
+[ "$missing" -eq 0 ] || finish
+
+# --- ports: eight free loopback ports in a row -------------------------------
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Below the ephemeral range, where no client socket can be holding them.
+read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range
+top=$((eph_lo > 12000 ? eph_lo - 10 : 60000))
+lo=$((eph_lo > 12000 ? 10000 : 61000))
+base=
+for _ in $(seq 1 50); do
+	b=$((lo + RANDOM % (top - lo)))
+	free=1
+	for o in 0 1 2 3 4 5 6 7; do
+		if port_busy $((b + o)); then free=0; fi
+	done
+	if [ "$free" -eq 1 ]; then
+		base=$b
+		break
+	fi
+done
+[ -n "$base" ] || {
+	bad "no free block of loopback ports"
+	finish
+}
+https=$base http=$((base + 1)) admin=$((base + 2))
+be=($((base + 3)) $((base + 4)) $((base + 5)))
+
+# --- certificates -------------------------------------------------------------
+mkcert() { # mkcert DIR
+	mkdir -p "$1"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -keyout "$1/privkey.pem" -out "$1/fullchain.pem" -days 2 \
+		-subj /CN=localhost \
+		-addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+}
+fingerprint() {
+	openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//'
+}
+live=$tmp/live/example
+mkcert "$tmp/cert1" && mkcert "$tmp/cert2"
+mkdir -p "$live"
+cp "$tmp/cert1/"*.pem "$live/"
+check "self-signed ECDSA certificate made with openssl" \
+	test -s "$live/fullchain.pem"
+# SNI: rsa.example has an RSA and an ECDSA certificate, the client's
+# signature algorithms choose; other names get the first certificate.
+mkdir -p "$tmp/rsa" "$tmp/ecrsa"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/rsa/privkey.pem" \
+	-out "$tmp/rsa/fullchain.pem" -days 2 -subj /CN=rsa.example \
+	-addext subjectAltName=DNS:rsa.example 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-keyout "$tmp/ecrsa/privkey.pem" -out "$tmp/ecrsa/fullchain.pem" -days 2 \
+	-subj /CN=rsa.example -addext subjectAltName=DNS:rsa.example 2>/dev/null
+fp_rsa=$(fingerprint <"$tmp/rsa/fullchain.pem")
+fp_ecrsa=$(fingerprint <"$tmp/ecrsa/fullchain.pem")
+fp1=$(fingerprint <"$tmp/cert1/fullchain.pem")
+fp2=$(fingerprint <"$tmp/cert2/fullchain.pem")
+openssl rand 80 >"$tmp/ticket.key"
+
+mkdir -p "$tmp/acme/.well-known/acme-challenge"
+echo "token-content-42" >"$tmp/acme/.well-known/acme-challenge/tok_en-42"
+echo "secret" >"$tmp/secret.txt"
+ln -s "$tmp/secret.txt" "$tmp/acme/.well-known/acme-challenge/link"
+
+# write_conf FILE UPSTREAM_BLOCK [EXTRA]: the test's lbtls.yaml
+write_conf() {
+	cat >"$1" <<EOF
+workers: 2
+listen:
+  https: 127.0.0.1:$https
+  http: 127.0.0.1:$http
+tls:
+  certificates:
+    - fullchain: $live/fullchain.pem
+      privkey: $live/privkey.pem
+    - fullchain: $tmp/rsa/fullchain.pem
+      privkey: $tmp/rsa/privkey.pem
+    - fullchain: $tmp/ecrsa/fullchain.pem
+      privkey: $tmp/ecrsa/privkey.pem
+  session_ticket_key: $tmp/ticket.key
+acme_webroot: $tmp/acme
+$2
+limits:
+  header_timeout: 2s
+log:
+  access: $tmp/access.log
+  error: $tmp/error.log
+  level: info
+metrics: 127.0.0.1:$admin
+x_served_by: true
+shutdown_timeout: 5s
+${3:-}
+EOF
+}
+write_conf "$tmp/lbtls.yaml" "upstream:
+  algorithm: round_robin
+  servers:
+    - 127.0.0.1:${be[0]}
+    - 127.0.0.1:${be[1]}
+    - 127.0.0.1:${be[2]}
+  max_fails: 1
+  fail_timeout: 1s
+  health: {path: /healthz, interval: 300ms, rise: 1, fall: 1, timeout: 1s}
+  connect_timeout: 1s"
+
+# --- lbtls -t -------------------------------------------------------------------
+out=$("$lbtls" -t -c "$tmp/lbtls.yaml" 2>&1)
+check "lbtls -t accepts the good configuration" \
+	grep -q "test is successful" <<<"$out"
+cat >"$tmp/bad.yaml" <<EOF
+listen:
+  https: 127.0.0.1:$https
+upstream:
+  servers:
+    - 127.0.0.1:${be[0]} weight=1000
+  algorithm: fastest
+EOF
+out=$("$lbtls" -t -c "$tmp/bad.yaml" 2>&1)
+rc=$?
+check "lbtls -t exits 1 on a bad configuration" test "$rc" -eq 1
+check "lbtls -t names FILE:LINE of a bad weight" \
+	grep -q "^$tmp/bad.yaml:5: .*'weight' expects 1..256" <<<"$out"
+check "lbtls -t names FILE:LINE of an unknown algorithm" \
+	grep -q "^$tmp/bad.yaml:6: .*unknown 'fastest'" <<<"$out"
+out=$("$lbtls" --workers many 2>&1)
+check "bad CLI argument is named" grep -q "\-\-workers expects 1..256, got 'many'" <<<"$out"
+
+# --- backends -------------------------------------------------------------------
+start_backend() { # start_backend INDEX
+	VERSION=$(($1 + 1)) "$python" "$app" --host 127.0.0.1 --port "${be[$1]}" \
+		>"$tmp/app$1.log" 2>&1 &
+	bpid[$1]=$!
+	pids+=($!)
+}
+wait_http() { # wait_http URL: bounded wait for a 200
+	for _ in $(seq 1 100); do
+		[ "$(curl -sk -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+bpid=()
+for i in 0 1 2; do start_backend $i; done
+for i in 0 1 2; do
+	check "backend VERSION=$((i + 1)) answers /healthz" \
+		wait_http "http://127.0.0.1:${be[$i]}/healthz"
+done
+
+# --- lbtls ------------------------------------------------------------------------
+"$lbtls" -c "$tmp/lbtls.yaml" --workers 2 >"$tmp/lbtls.out" 2>&1 &
+master=$!
+check "lbtls serves https" wait_http "https://127.0.0.1:$https/healthz"
+workers() { ps -o pid= --ppid "$master" | tr -d ' ' | sort; }
+check "lbtls runs 2 workers" test "$(workers | wc -l)" -eq 2
+
+# Round-robin, per worker: each worker's own sequence must cycle 1 2 3.
+sleep 1 # let the first health probes pass
+declare -A last
+rr_ok=1 seen=""
+for _ in $(seq 1 18); do
+	resp=$(curl -sk -D - "https://127.0.0.1:$https/")
+	v=$(sed -n 's/.*Version \([0-9]\).*/\1/p' <<<"$resp")
+	w=$(sed -n 's/^X-Served-By: .*worker-\([0-9]*\).*/\1/p' <<<"$resp")
+	if [ -z "$v" ] || [ -z "$w" ]; then
+		rr_ok=0
+		continue
+	fi
+	seen+=$v
+	if [ -n "${last[$w]:-}" ] && [ "$v" -ne $((last[$w] % 3 + 1)) ]; then
+		rr_ok=0
+	fi
+	last[$w]=$v
+done
+check "round-robin: each worker serves versions 1, 2, 3 in turn ($seen)" \
+	test "$rr_ok" -eq 1
+check "round-robin: all three versions answered" \
+	bash -c "[[ '$seen' == *1* && '$seen' == *2* && '$seen' == *3* ]]"
+check "X-Served-By names the worker" \
+	grep -qi "^X-Served-By: .*worker-[01]" <<<"$resp"
+
+# --- port 80 --------------------------------------------------------------------
+hdr=$(curl -s -D - -o /dev/null "http://127.0.0.1:$http/a/b?x=1&y=two")
+check "http answers 301" grep -q "^HTTP/1.1 301" <<<"$hdr"
+check "redirect keeps path and query string" \
+	grep -q "^Location: https://127.0.0.1:$https/a/b?x=1&y=two" <<<"$hdr"
+body=$(curl -s "http://127.0.0.1:$http/.well-known/acme-challenge/tok_en-42")
+check "ACME challenge served from the webroot" \
+	test "$body" = "token-content-42"
+code=$(curl -s -o /dev/null -w '%{http_code}' --path-as-is \
+	"http://127.0.0.1:$http/.well-known/acme-challenge/../../../secret.txt")
+check "ACME path traversal refused (got $code)" test "$code" = 404
+code=$(curl -s -o /dev/null -w '%{http_code}' \
+	"http://127.0.0.1:$http/.well-known/acme-challenge/link")
+check "ACME symlink refused (got $code)" test "$code" = 404
+
+# --- headers the backend sees --------------------------------------------------------
+json=$(curl -sk -H 'X-Forwarded-For: 203.0.113.7' -H 'X-Real-IP: 6.6.6.6' \
+	-H 'Host: app.example' "https://127.0.0.1:$https/echo-headers")
+check "backend sees X-Forwarded-For appended" \
+	grep -q '"X-Forwarded-For":"203.0.113.7, 127.0.0.1"' <<<"$json"
+check "backend sees X-Real-IP of the client" \
+	grep -q '"X-Real-Ip":"127.0.0.1"' <<<"$json"
+check "backend sees X-Forwarded-Proto https" \
+	grep -q '"X-Forwarded-Proto":"https"' <<<"$json"
+check "backend sees the client's Host" grep -q '"Host":"app.example"' <<<"$json"
+
+# --- bodies both ways ------------------------------------------------------------------
+head -c 1500000 /dev/urandom >"$tmp/body.bin"
+json=$(curl -sk --data-binary @"$tmp/body.bin" "https://127.0.0.1:$https/echo-headers")
+check "Content-Length body (1.5 MB, Expect: 100-continue) relayed whole" \
+	grep -q '"body_length":1500000' <<<"$json"
+json=$(curl -sk -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/body.bin" \
+	"https://127.0.0.1:$https/echo-headers")
+check "chunked body relayed whole" grep -q '"body_length":1500000' <<<"$json"
+conns=$(curl -sk "https://127.0.0.1:$https/" "https://127.0.0.1:$https/healthz" \
+	"https://127.0.0.1:$https/" -w '\nconnects=%{num_connects}\n' | grep '^connects=' | tr '\n' ' ')
+check "keep-alive: three requests on one connection ($conns)" \
+	test "$conns" = "connects=1 connects=0 connects=0 "
+resp=$(printf 'GET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' |
+	timeout 10 openssl s_client -quiet -connect "127.0.0.1:$https" 2>/dev/null)
+check "pipelining: three responses in order" \
+	test "$(grep -o 'HTTP/1.1 200' <<<"$resp" | wc -l)" -eq 3
+resp=$(printf 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n' |
+	timeout 10 openssl s_client -quiet -connect "127.0.0.1:$https" 2>/dev/null)
+check "malformed request answered 400" grep -q '^HTTP/1.1 400' <<<"$resp"
+
+# --- TLS --------------------------------------------------------------------------------
+sc() { timeout 10 openssl s_client -connect "127.0.0.1:$https" "$@" 2>/dev/null; }
+req='GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'
+out=$(printf "$req" | sc -tls1_2 -ign_eof -sess_out "$tmp/s12")
+check "TLS 1.2 handshake" grep -q "Protocol *: TLSv1.2" <<<"$out"
+out=$(printf "$req" | sc -tls1_3 -ign_eof -sess_out "$tmp/s13" -alpn h2,http/1.1)
+check "TLS 1.3 handshake" grep -q "Protocol *: TLSv1.3" <<<"$out"
+check "ALPN picks http/1.1" grep -q "ALPN protocol: http/1.1" <<<"$out"
+code=$(curl -sk --http1.0 -o /dev/null -w '%{http_code} %{http_version}' \
+	"https://127.0.0.1:$https/")
+check "HTTP/1.0 client (ALPN http/1.0) served ($code)" test "${code%% *}" = 200
+out=$(printf "$req" | sc -tls1_1)
+check "TLS 1.1 refused" grep -q '^New, (NONE), Cipher is (NONE)' <<<"$out"
+sni_fp() { # sni_fp NAME [s_client options]
+	local name=$1
+	shift
+	sc -servername "$name" "$@" </dev/null |
+		openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//'
+}
+check "SNI rsa.example, ECDSA-capable client: its ECDSA certificate" \
+	test "$(sni_fp rsa.example)" = "$fp_ecrsa"
+check "SNI rsa.example, RSA-only client: its RSA certificate" \
+	test "$(sni_fp rsa.example -sigalgs RSA-PSS+SHA256:RSA+SHA256)" = "$fp_rsa"
+check "SNI unknown name: the first certificate" \
+	test "$(sni_fp other.example)" = "$fp1"
+out=$(printf "$req" | sc -tls1_2 -ign_eof -sess_in "$tmp/s12")
+check "TLS 1.2 session resumed (session ticket shared by workers)" \
+	grep -q "^Reused, TLSv1.2" <<<"$out"
+out=$(printf "$req" | sc -tls1_3 -ign_eof -sess_in "$tmp/s13")
+check "TLS 1.3 session resumed" grep -q "^Reused, TLSv1.3" <<<"$out"
+
+# --- a backend dies and comes back -----------------------------------------------------------
+kill -TERM "${bpid[1]}"
+wait "${bpid[1]}" 2>/dev/null
+fails=0 v2=0
+for _ in $(seq 1 30); do
+	body=$(curl -sk -w '\n%{http_code}' "https://127.0.0.1:$https/")
+	[ "$(tail -1 <<<"$body")" = 200 ] || fails=$((fails + 1))
+	grep -q "Version 2" <<<"$body" && v2=$((v2 + 1))
+done
+check "backend 2 killed: 30 requests, $fails failed" test "$fails" -eq 0
+check "backend 2 killed: not answering" test "$v2" -eq 0
+metrics=$(curl -s "http://127.0.0.1:$admin/metrics")
+check "metrics show backend 2 down" \
+	grep -q "lbtls_upstream_up{server=\"127.0.0.1:${be[1]}\",.*} 0" <<<"$metrics"
+start_backend 1
+wait_http "http://127.0.0.1:${be[1]}/healthz"
+back=0
+for _ in $(seq 1 60); do
+	if curl -sk "https://127.0.0.1:$https/" | grep -q "Version 2"; then
+		back=1
+		break
+	fi
+	sleep 0.2
+done
+check "backend 2 back up: used again (active health check)" test "$back" -eq 1
+
+# --- slowloris ------------------------------------------------------------------------------
+slow=$("$python" - "$https" <<'EOF'
+import socket, ssl, sys, time
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))))
+s.settimeout(0.5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
+got = b""
+for i in range(30):  # trickle one header line every 0.5 s, for 15 s at most
+    try:
+        s.sendall(b"X-Slow-%d: x\r\n" % i)
+    except OSError:
+        print("closed")
+        sys.exit(0)
+    try:
+        d = s.recv(4096)
+        if not d:
+            print("closed" if not got else got.decode(errors="replace").split("\r\n")[0])
+            sys.exit(0)
+        got += d
+        if b"\r\n\r\n" in got:
+            print(got.decode(errors="replace").split("\r\n")[0])
+            sys.exit(0)
+    except socket.timeout:
+        pass
+    except OSError:
+        print("closed")
+        sys.exit(0)
+print("still open")
+EOF
+)
+check "slowloris cut at the header deadline ($slow)" \
+	bash -c "[[ '$slow' == 'HTTP/1.1 408'* || '$slow' == closed ]]"
+
+# --- SIGHUP with a new certificate under load -----------------------------------------------
+served_fp() {
+	sc </dev/null | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//'
+}
+check "old certificate served before the reload" test "$(served_fp)" = "$fp1"
+(
+	for _ in $(seq 1 150); do
+		curl -sk -o /dev/null -w '%{http_code}\n' "https://127.0.0.1:$https/"
+	done
+) >"$tmp/codes" &
+loader=$!
+for _ in $(seq 1 100); do
+	[ "$(wc -l <"$tmp/codes")" -ge 20 ] && break
+	sleep 0.05
+done
+old_workers=$(workers)
+cp "$tmp/cert2/"*.pem "$live/"
+kill -HUP "$master"
+wait "$loader"
+total=$(wc -l <"$tmp/codes")
+bad_codes=$(grep -vc '^200$' "$tmp/codes")
+check "SIGHUP under load: $total requests, $bad_codes failed" \
+	bash -c "[ $total -eq 150 ] && [ $bad_codes -eq 0 ]"
+check "new certificate served after SIGHUP" test "$(served_fp)" = "$fp2"
+for _ in $(seq 1 100); do # the old generation drains, then exits
+	[ "$(workers | wc -l)" -eq 2 ] && break
+	sleep 0.1
+done
+new_workers=$(workers)
+check "SIGHUP replaced the workers" \
+	test -z "$(comm -12 <(echo "$old_workers") <(echo "$new_workers"))"
+printf 'workers: [\n' >"$tmp/broken.yaml"
+cp "$tmp/lbtls.yaml" "$tmp/good.yaml"
+cp "$tmp/broken.yaml" "$tmp/lbtls.yaml"
+kill -HUP "$master"
+for _ in $(seq 1 50); do # until the master has read it
+	grep -q "reload: .* has errors" "$tmp/error.log" && break
+	sleep 0.1
+done
+cp "$tmp/good.yaml" "$tmp/lbtls.yaml"
+check "SIGHUP with a broken config: running one kept" \
+	wait_http "https://127.0.0.1:$https/healthz"
+check "SIGHUP with a broken config: FILE:LINE in the error log" \
+	grep -q "$tmp/lbtls.yaml:[0-9]*: YAML syntax" "$tmp/error.log"
+check "SIGHUP with a broken config: same workers" test "$(workers)" = "$new_workers"
+
+# --- a worker dies ----------------------------------------------------------------------------------
+victim=$(workers | head -1)
+kill -KILL "$victim"
+respawned=0
+for _ in $(seq 1 50); do
+	if [ "$(workers | wc -l)" -eq 2 ] && ! workers | grep -qx "$victim"; then
+		respawned=1
+		break
+	fi
+	sleep 0.1
+done
+check "killed worker respawned by the master" test "$respawned" -eq 1
+check "requests succeed after the respawn" wait_http "https://127.0.0.1:$https/"
+
+# --- metrics and logs ---------------------------------------------------------------------------------
+metrics=$(curl -s "http://127.0.0.1:$admin/metrics")
+n200=$(sed -n 's/^lbtls_requests_total{code="200"} //p' <<<"$metrics")
+check "/metrics counts 200 responses across workers (${n200:-none})" \
+	test "${n200:-0}" -ge 150
+check "/metrics counts 301 and 400" \
+	bash -c "grep -q 'code=\"301\"' <<<'$metrics' && grep -q 'code=\"400\"' <<<'$metrics'"
+full=$(sed -n 's/^lbtls_handshakes_total{type="full"} //p' <<<"$metrics")
+resumed=$(sed -n 's/^lbtls_handshakes_total{type="resumed"} //p' <<<"$metrics")
+check "/metrics counts full ($full) and resumed ($resumed) handshakes" \
+	bash -c "[ ${full:-0} -gt 0 ] && [ ${resumed:-0} -ge 2 ]"
+check "/metrics has active connections and upstream latency" \
+	bash -c "grep -q '^lbtls_connections_active ' <<<'$metrics' &&
+		grep -q '^lbtls_upstream_response_seconds_count{server=\"127.0.0.1:${be[0]}\"} [1-9]' <<<'$metrics'"
+check "access log in combined format with upstream and time" \
+	grep -Eq '^127\.0\.0\.1 - - \[[^]]+\] "GET / HTTP/1\.1" 200 [0-9]+ "-" "curl/[^"]*" 127\.0\.0\.1:[0-9]+ [0-9]+\.[0-9]{3}$' \
+	"$tmp/access.log"
+
+# --- SIGUSR1 reopens the logs (logrotate) ------------------------------------------
+mv "$tmp/access.log" "$tmp/access.log.1"
+kill -USR1 "$master"
+reopened=0
+for _ in $(seq 1 50); do
+	curl -sk -o /dev/null "https://127.0.0.1:$https/healthz"
+	if [ -s "$tmp/access.log" ]; then
+		reopened=1
+		break
+	fi
+	sleep 0.1
+done
+check "SIGUSR1: access log reopened after rotation" test "$reopened" -eq 1
+
+# --- upstream keep-alive pool (Werkzeug's dev server always closes, so a
+# --- keep-alive HTTP/1.1 server from the standard library stands in) --------
+mkdir -p "$tmp/www"
+echo "pooled" >"$tmp/www/index.html"
+kaport=$((base + 5))
+kill -TERM "${bpid[2]}" 2>/dev/null # frees be[2] = base + 5
+wait "${bpid[2]}" 2>/dev/null
+(cd "$tmp/www" && exec "$python" -m http.server -p HTTP/1.1 -b 127.0.0.1 \
+	"$kaport" >"$tmp/ka.log" 2>&1) &
+pids+=($!)
+wait_http "http://127.0.0.1:$kaport/"
+write_conf "$tmp/lbtls.yaml" "upstream:
+  servers: [127.0.0.1:$kaport]
+  keepalive: 8
+  keepalive_timeout: 1s
+  health: {enabled: false}"
+kill -HUP "$master"
+for _ in $(seq 1 50); do # until the new generation answers
+	curl -sk "https://127.0.0.1:$https/" | grep -q pooled && break
+	sleep 0.1
+done
+upconns() {
+	ss -Htn state established "( dport = :$kaport )" | wc -l
+}
+for _ in $(seq 1 10); do curl -sk -o /dev/null "https://127.0.0.1:$https/"; done
+n=$(upconns)
+check "upstream keep-alive: 10 requests kept 1..2 connections open ($n)" \
+	bash -c "[ $n -ge 1 ] && [ $n -le 2 ]"
+expired=0
+for _ in $(seq 1 50); do
+	if [ "$(upconns)" -eq 0 ]; then
+		expired=1
+		break
+	fi
+	sleep 0.1
+done
+check "upstream keep-alive: idle connections closed after keepalive_timeout" \
+	test "$expired" -eq 1
+
+# --- upstream errors: 502 and 504 with the configured error page -----------------
+echo '<html><body>lbtls test error page</body></html>' >"$tmp/50x.html"
+blackhole=$((base + 6))
+"$python" - "$blackhole" >"$tmp/blackhole.log" 2>&1 <<'EOF' &
+import socket, sys, time
+# Accepts and never answers, for 60 s at most: the read timeout must fire.
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+s.settimeout(1)
+held = []
+end = time.time() + 60
+while time.time() < end:
+    try:
+        held.append(s.accept()[0])
+    except socket.timeout:
+        pass
+EOF
+pids+=($!)
+err_conf() { # err_conf SERVER
+	write_conf "$tmp/lbtls.yaml" "upstream:
+  servers: [\"$1\"]
+  max_fails: 0
+  health: {enabled: false}
+  connect_timeout: 1s
+  read_timeout: 1s" "error_page: $tmp/50x.html"
+}
+wait_code() { # wait_code CODE: bounded wait for the new generation
+	for _ in $(seq 1 50); do
+		code=$(curl -sk -o "$tmp/errbody" -w '%{http_code}' \
+			"https://127.0.0.1:$https/")
+		[ "$code" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+err_conf "127.0.0.1:$((base + 7))" # nothing listens there
+check "error-page configuration passes lbtls -t" \
+	"$lbtls" -t -c "$tmp/lbtls.yaml" 2>/dev/null
+kill -HUP "$master"
+wait_code 502
+check "upstream refusing connections: 502 (last answer $code)" test "$code" = 502
+check "502 carries the configured error page" \
+	grep -q "lbtls test error page" "$tmp/errbody"
+err_conf "127.0.0.1:$blackhole"
+kill -HUP "$master"
+wait_code 504
+check "upstream never answering: 504 after read_timeout (last answer $code)" \
+	test "$code" = 504
+check "504 carries the configured error page" \
+	grep -q "lbtls test error page" "$tmp/errbody"
+
+# --- graceful stop --------------------------------------------------------------------------------------
+kill -TERM "$master"
+stopped=0
+for _ in $(seq 1 100); do
+	if ! kill -0 "$master" 2>/dev/null; then
+		stopped=1
+		break
+	fi
+	sleep 0.1
+done
+check "SIGTERM: master and workers exit" test "$stopped" -eq 1
+[ "$stopped" -eq 1 ] && master=
+
+finish

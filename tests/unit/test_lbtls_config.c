@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * lbtls configuration (tls-tier/config.c) on real files: a good one is
+ * accepted with the right values, each bad one is refused with
+ * "FILE:LINE: reason" naming the line at fault.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+
+struct fixture {
+	char dir[64];
+	char cert[128], key[128];
+	char path[128];
+	char *errs;
+	size_t errs_len;
+	struct lbtls_config cfg;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	FILE *fp;
+
+	if (!f)
+		return -1;
+	strcpy(f->dir, "/tmp/lbtls-config-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	/* config.c only checks the PEM files are readable; tls.c parses them */
+	snprintf(f->cert, sizeof(f->cert), "%s/fullchain.pem", f->dir);
+	snprintf(f->key, sizeof(f->key), "%s/privkey.pem", f->dir);
+	snprintf(f->path, sizeof(f->path), "%s/lbtls.yaml", f->dir);
+	fp = fopen(f->cert, "w");
+	if (!fp)
+		return -1;
+	fclose(fp);
+	fp = fopen(f->key, "w");
+	if (!fp)
+		return -1;
+	fclose(fp);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	config__free(&f->cfg);
+	free(f->errs);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd))
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* Write the YAML (with @CERT@/@KEY@ filled in), load it, keep the errors. */
+static int load(struct fixture *f, const char *yaml)
+{
+	FILE *fp = fopen(f->path, "w"), *errs;
+	const char *p;
+	int err;
+
+	assert_non_null(fp);
+	for (p = yaml; *p; p++) {
+		if (!strncmp(p, "@CERT@", 6)) {
+			fputs(f->cert, fp);
+			p += 5;
+		} else if (!strncmp(p, "@KEY@", 5)) {
+			fputs(f->key, fp);
+			p += 4;
+		} else {
+			fputc(*p, fp);
+		}
+	}
+	fclose(fp);
+	free(f->errs);
+	f->errs = NULL;
+	errs = open_memstream(&f->errs, &f->errs_len);
+	assert_non_null(errs);
+	err = config__load(&f->cfg, f->path, errs);
+	fclose(errs);
+	return err;
+}
+
+/* The error output has a line "FILE:LINE: ..." containing 'what'. */
+static void assert_error_at(struct fixture *f, int line, const char *what)
+{
+	char prefix[200], *p;
+
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", f->path, line);
+	for (p = f->errs; p && *p;
+	     p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "") {
+		size_t len = strcspn(p, "\n");
+
+		if (!strncmp(p, prefix, strlen(prefix)) &&
+		    memmem(p, len, what, strlen(what)))
+			return;
+	}
+	fail_msg("no error '%s%s...' in:\n%s", prefix, what, f->errs);
+}
+
+static const char good[] =
+	"workers: 4\n"
+	"listen:\n"
+	"  https: [\"127.0.0.1:8443\", \"[::1]:8443\"]\n"
+	"  http: 127.0.0.1:8080\n"
+	"tls:\n"
+	"  certificates:\n"
+	"    - fullchain: @CERT@\n"
+	"      privkey: @KEY@\n"
+	"  protocols: [TLSv1.3]\n"
+	"upstream:\n"
+	"  algorithm: least_conn\n"
+	"  servers:\n"
+	"    - 127.0.0.1:5001\n"
+	"    - 127.0.0.1:5002 weight=3\n"
+	"    - {address: \"[::1]:5003\", weight: 2}\n"
+	"  max_fails: 2\n"
+	"  fail_timeout: 30s\n"
+	"  health: {path: /healthz, interval: 500ms, rise: 2, fall: 3}\n"
+	"  keepalive: 16\n"
+	"  read_timeout: 2m\n"
+	"limits: {header_line: 4k, header_total: 16k, body: 1m, header_timeout: 5s}\n"
+	"log: {access: /dev/null, level: warn}\n"
+	"x_served_by: true\n";
+
+static void test_good_config(void **state)
+{
+	struct fixture *f = *state;
+	struct lbtls_config *c = &f->cfg;
+
+	assert_int_equal(load(f, good), 0);
+	assert_string_equal(f->errs, "");
+	assert_int_equal(c->workers, 4);
+	assert_int_equal(c->nhttps, 2);
+	assert_int_equal(c->https[1].ss.ss_family, AF_INET6);
+	assert_int_equal(c->https[1].port, 8443);
+	assert_int_equal(c->nhttp, 1);
+	assert_int_equal(c->tls.ncerts, 1);
+	assert_int_equal(c->tls.min_proto, TLS1_3_VERSION);
+	assert_int_equal(c->upstream.algo, LB_LEAST_CONN);
+	assert_int_equal(c->upstream.nservers, 3);
+	assert_int_equal(c->upstream.servers[0].weight, 1);
+	assert_int_equal(c->upstream.servers[1].weight, 3);
+	assert_int_equal(c->upstream.servers[2].weight, 2);
+	assert_string_equal(c->upstream.servers[2].name, "[::1]:5003");
+	assert_int_equal(c->upstream.max_fails, 2);
+	assert_int_equal(c->upstream.fail_timeout_ms, 30000);
+	assert_true(c->upstream.health.enabled);
+	assert_int_equal(c->upstream.health.interval_ms, 500);
+	assert_int_equal(c->upstream.read_timeout_ms, 120000);
+	assert_int_equal(c->limits.header_line, 4096);
+	assert_int_equal(c->limits.body, 1024 * 1024);
+	assert_int_equal(c->log_level, LOG_LVL_WARN);
+	assert_true(c->x_served_by);
+	/* defaults */
+	assert_string_equal(c->metrics.text, "127.0.0.1:9145");
+	assert_int_equal(c->upstream.connect_timeout_ms, 5000);
+	assert_int_equal(c->tls.max_proto, TLS1_3_VERSION);
+}
+
+static void test_defaults_x_served_by_off(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n"), 0);
+	assert_false(f->cfg.x_served_by);
+	assert_int_equal(f->cfg.workers, 0); /* one per CPU */
+	assert_int_equal(f->cfg.upstream.algo, LB_ROUND_ROBIN);
+}
+
+static void test_errors_carry_file_and_line(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "workers: 4\n" /* 1 */
+				 "listen:\n" /* 2 */
+				 "  https: 127.0.0.1:8443\n" /* 3 */
+				 "  htps: 127.0.0.1:8080\n" /* 4 */
+				 "tls:\n" /* 5 */
+				 "  certificates:\n" /* 6 */
+				 "    - fullchain: @CERT@\n" /* 7 */
+				 "      privkey: @KEY@\n" /* 8 */
+				 "upstream:\n" /* 9 */
+				 "  servers:\n" /* 10 */
+				 "    - 127.0.0.1:5001 weight=999\n" /* 11 */
+				 "    - 127.0.0.1:99999\n" /* 12 */
+				 "  algorithm: fastest\n" /* 13 */
+				 "  fail_timeout: soon\n" /* 14 */
+				 "  servers_typo: 1\n" /* 15 */
+				 "log: {level: loud}\n" /* 16 */
+				 "workerz: 2\n"), /* 17 */
+			 -EINVAL);
+	assert_error_at(f, 4, "unknown setting 'listen.htps'");
+	assert_error_at(f, 11, "'weight' expects 1..256");
+	assert_error_at(f, 12, "bad address");
+	assert_error_at(f, 13, "unknown 'fastest'");
+	assert_error_at(f, 14, "'fail_timeout' expects a duration");
+	assert_error_at(f, 15, "unknown setting 'upstream.servers_typo'");
+	assert_error_at(f, 16, "'log.level': unknown 'loud'");
+	assert_error_at(f, 17, "unknown setting 'workerz'");
+}
+
+static void test_bad_values(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(
+		load(f,
+		     "workers: 0\n" /* 1 */
+		     "listen:\n" /* 2 */
+		     "  https: [127.0.0.1:8443, 127.0.0.1:8443]\n" /* 3 */
+		     "tls:\n" /* 4 */
+		     "  certificates:\n" /* 5 */
+		     "    - fullchain: /nonexistent/fullchain.pem\n" /* 6 */
+		     "      privkey: @KEY@\n" /* 7 */
+		     "  protocols: [SSLv3]\n" /* 8 */
+		     "upstream:\n" /* 9 */
+		     "  servers: [127.0.0.1:5001]\n" /* 10 */
+		     "  health: {path: healthz, interval: 10ms}\n" /* 11 */
+		     "limits: {header_line: 64k, header_total: 2k}\n" /* 12 */
+		     "x_served_by: maybe\n"), /* 13 */
+		-EINVAL);
+	assert_error_at(f, 1, "'workers' expects an integer 1..256, got '0'");
+	assert_error_at(f, 3, "already used on line 3");
+	assert_error_at(f, 6, "certificate '/nonexistent/fullchain.pem'");
+	assert_error_at(f, 8, "unsupported protocol 'SSLv3'");
+	assert_error_at(f, 11, "'health.path' must start with '/'");
+	assert_error_at(f, 11, "at least 100ms");
+	assert_error_at(f, 12, "exceeds 'limits.header_total'");
+	assert_error_at(f, 13, "'x_served_by' expects true or false");
+}
+
+static void test_missing_pieces(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "listen:\n  https: 127.0.0.1:8443\n"),
+			 -EINVAL);
+	assert_error_at(f, 1, "'tls.certificates' is empty");
+	assert_error_at(f, 1, "'upstream.servers' is empty");
+}
+
+static void test_yaml_syntax_error(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "workers: 2\nlisten:\n  https: [127.0.0.1:1\n"
+				 "upstream: x\n"),
+			 -EINVAL);
+	/* libyaml reports where it noticed: the unclosed flow sequence */
+	assert_non_null(strstr(f->errs, f->path));
+	assert_non_null(strstr(f->errs, "YAML syntax"));
+}
+
+static void test_missing_file(void **state)
+{
+	struct fixture *f = *state;
+	FILE *errs;
+	int err;
+
+	errs = open_memstream(&f->errs, &f->errs_len);
+	err = config__load(&f->cfg, "/nonexistent/lbtls.yaml", errs);
+	fclose(errs);
+	assert_int_equal(err, -ENOENT);
+	assert_non_null(
+		strstr(f->errs, "/nonexistent/lbtls.yaml: cannot open"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_good_config, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_defaults_x_served_by_off,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors_carry_file_and_line,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_values, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_missing_pieces, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_syntax_error, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests_name("lbtls_config", tests, NULL, NULL);
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * lbtls configuration: a YAML file parsed with libyaml. Every error names
+ * the file and line ("lbtls.yaml:12: 'weight' expects 1..256") so that
+ * `lbtls -t` reads like `nginx -t`.
+ */
+#ifndef LBTLS_CONFIG_H
+#define LBTLS_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <limits.h>
+#include <sys/socket.h>
+
+#define CFG_MAX_LISTEN 8
+#define CFG_MAX_CERTS 16
+#define CFG_MAX_SERVERS 64
+#define CFG_MAX_WORKERS 256
+
+enum lb_algo {
+	LB_ROUND_ROBIN,
+	LB_LEAST_CONN,
+	LB_IP_HASH,
+	LB_RANDOM_TWO,
+};
+
+enum log_level {
+	LOG_LVL_ERROR,
+	LOG_LVL_WARN,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG,
+};
+
+struct cfg_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[80]; /* as written: "127.0.0.1:443", "[::1]:443" */
+	uint16_t port;
+	int line;
+};
+
+struct cfg_cert {
+	char fullchain[PATH_MAX];
+	char privkey[PATH_MAX];
+	int line;
+};
+
+struct cfg_server {
+	char name[80]; /* host:port as written, for logs and metrics */
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int weight;
+	int line;
+};
+
+struct cfg_health {
+	bool enabled;
+	char path[256];
+	unsigned interval_ms;
+	unsigned timeout_ms;
+	unsigned rise;
+	unsigned fall;
+};
+
+struct cfg_upstream {
+	struct cfg_server servers[CFG_MAX_SERVERS];
+	unsigned nservers;
+	enum lb_algo algo;
+	unsigned max_fails; /* 0: passive health off */
+	unsigned fail_timeout_ms;
+	struct cfg_health health;
+	unsigned keepalive; /* idle connections kept per server */
+	unsigned
+		keepalive_timeout_ms; /* drop idle ones before the server does */
+	unsigned connect_timeout_ms;
+	unsigned read_timeout_ms;
+	unsigned send_timeout_ms;
+};
+
+struct cfg_limits {
+	size_t header_line;
+	size_t header_total;
+	uint64_t body;
+	unsigned header_timeout_ms;
+	unsigned keepalive_timeout_ms;
+	unsigned max_connections; /* per worker */
+};
+
+struct cfg_tls {
+	struct cfg_cert certs[CFG_MAX_CERTS];
+	unsigned ncerts;
+	int min_proto; /* TLS1_2_VERSION or TLS1_3_VERSION */
+	int max_proto;
+	char ciphers[512]; /* TLS 1.2 cipher list */
+	char ciphersuites[256]; /* TLS 1.3 */
+	char groups[128];
+	char ticket_key_file[PATH_MAX];
+	int ticket_key_line;
+};
+
+struct lbtls_config {
+	char path[PATH_MAX];
+	unsigned workers; /* 0: one per online CPU */
+	struct cfg_addr https[CFG_MAX_LISTEN];
+	unsigned nhttps;
+	struct cfg_addr http[CFG_MAX_LISTEN];
+	unsigned nhttp;
+	struct cfg_tls tls;
+	char acme_webroot[PATH_MAX];
+	struct cfg_upstream upstream;
+	struct cfg_limits limits;
+	char error_page[PATH_MAX];
+	char *error_page_body; /* loaded at parse time; NULL: built-in page */
+	size_t error_page_len;
+	char access_log[PATH_MAX]; /* "" or "off": none */
+	char error_log[PATH_MAX]; /* "": stderr */
+	enum log_level log_level;
+	struct cfg_addr metrics; /* len 0: off */
+	bool x_served_by;
+	unsigned shutdown_timeout_ms;
+};
+
+/* Fill defaults (no listeners, no upstreams); cfg holds no error page. */
+void config__defaults(struct lbtls_config *cfg);
+
+/*
+ * Parse and validate 'path'. Every problem is printed to 'errs' as
+ * "FILE:LINE: reason" (errs may be NULL). cfg must be zeroed or loaded
+ * before (its error page is freed). Returns 0, or -EINVAL when
+ * anything is wrong, -errno when the file cannot be read.
+ */
+int config__load(struct lbtls_config *cfg, const char *path, FILE *errs);
+
+/* Release what config__load() allocated (the error page). */
+void config__free(struct lbtls_config *cfg);
+
+const char *config__algo_name(enum lb_algo algo);
+
+/* "host:port" / "[v6]:port" / "port" into a socket address. */
+int config__parse_addr(const char *s, struct cfg_addr *out, bool resolve);
+
+#endif /* LBTLS_CONFIG_H */

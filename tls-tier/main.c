@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * lbtls: TLS-terminating HTTP/1.1 reverse proxy. Command line only; the
+ * master (master.c) does the work.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "master.h"
+#include "tls.h"
+
+#define DEFAULT_CONFIG "/etc/lbtls/lbtls.yaml"
+
+static const struct option long_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "test", no_argument, NULL, 't' },
+	{ "workers", required_argument, NULL, 'w' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *const opt_help[] = {
+	"FILE  configuration file (default " DEFAULT_CONFIG ")",
+	"      check the configuration and certificates, then exit",
+	"N     worker processes, 1..256 (default: the file's, else one per CPU)",
+	"      show this help",
+};
+
+static void usage(FILE *f)
+{
+	unsigned i;
+
+	fprintf(f, "Usage: lbtls [-t] [-c FILE] [--workers N]\n"
+		   "TLS-terminating HTTP/1.1 reverse proxy.\n\n");
+	for (i = 0; long_opts[i].name; i++)
+		fprintf(f, "  -%c, --%-8s %s\n",
+			long_opts[i].val == 'w' ? 'w' : long_opts[i].val,
+			long_opts[i].name, opt_help[i]);
+	fprintf(f, "\nSignals: HUP reloads, TERM/INT/QUIT stop gracefully.\n");
+}
+
+static int test_config(const char *path)
+{
+	static struct lbtls_config cfg;
+	struct tls_ticket_key key;
+	struct tls_ctx *tls = NULL;
+	int err;
+
+	err = config__load(&cfg, path, stderr);
+	if (!err && !tls__random_key(&key))
+		err = tls__ctx_new(&cfg, &key, &tls, stderr);
+	tls__ctx_free(tls);
+	config__free(&cfg);
+	if (err) {
+		fprintf(stderr, "lbtls: configuration file %s test failed\n",
+			path);
+		return 1;
+	}
+	fprintf(stderr, "lbtls: configuration file %s test is successful\n",
+		path);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct master_opts opts = { .config_path = DEFAULT_CONFIG };
+	bool test = false;
+	unsigned long n;
+	char *end;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:tw:h", long_opts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'c':
+			opts.config_path = optarg;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'w':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || errno || n < 1 ||
+			    n > CFG_MAX_WORKERS) {
+				fprintf(stderr,
+					"lbtls: --workers expects 1..%d, got '%s'\n",
+					CFG_MAX_WORKERS, optarg);
+				return 2;
+			}
+			opts.workers = n;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			fprintf(stderr,
+				"lbtls: option '%s' needs a value (see lbtls --help)\n",
+				argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr,
+				"lbtls: unknown option '%s' (see lbtls --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+			"lbtls: unexpected argument '%s' (see lbtls --help)\n",
+			argv[optind]);
+		return 2;
+	}
+	if (test)
+		return test_config(opts.config_path);
+	return master__run(&opts);
+}

@@ -1,0 +1,617 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Master: one epoll loop over a signalfd, the admin listener and its
+ * clients. Listening sockets are made here, one per (address, worker slot)
+ * with SO_REUSEPORT, and stay open across reloads: a new generation's
+ * worker for slot i inherits the very socket the old one drained from, so
+ * a reload never drops a connection waiting in an accept queue.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+#include "master.h"
+#include "metrics.h"
+#include "tls.h"
+#include "worker.h"
+
+#define MAX_LISTENERS (2 * CFG_MAX_LISTEN * CFG_MAX_WORKERS)
+#define ADMIN_MAX 16
+#define ADMIN_TIMEOUT_MS 5000
+#define RESPAWN_DELAY_MS 1000
+#define METRICS_BUF (256 * 1024)
+
+struct proc {
+	pid_t pid; /* 0: free */
+	int slot;
+	unsigned gen;
+	bool old; /* draining generation */
+	uint64_t started;
+	struct metrics_block *blk;
+};
+
+struct admin_conn {
+	int fd; /* -1: free */
+	uint64_t since;
+	char buf[2048];
+	size_t len;
+};
+
+struct master {
+	const struct master_opts *opts;
+	struct lbtls_config *cfg;
+	struct tls_ctx *tls;
+	struct tls_ticket_key fallback_key;
+	unsigned gen;
+	unsigned nslots;
+	struct listener lis[MAX_LISTENERS];
+	unsigned nlis;
+	int admin_fd;
+	struct cfg_addr admin_addr;
+	struct admin_conn admin[ADMIN_MAX];
+	struct proc procs[METRICS_MAX_PROCS];
+	uint64_t respawn_at[CFG_MAX_WORKERS]; /* 0: slot is running */
+	struct metrics_shm *shm;
+	int epfd, sigfd;
+	bool stopping;
+	uint64_t stop_deadline;
+};
+
+/* Run a loader with its FILE:LINE errors going to the error log. */
+static void log_lines(char *text)
+{
+	char *save = NULL, *line;
+
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		log_err("%s", line);
+}
+
+static int load(struct master *m, struct lbtls_config **cfgp,
+		struct tls_ctx **tlsp)
+{
+	struct lbtls_config *cfg = calloc(1, sizeof(*cfg));
+	char *text = NULL;
+	size_t len = 0;
+	FILE *errs;
+	int err = -ENOMEM;
+
+	if (!cfg)
+		return err;
+	errs = open_memstream(&text, &len);
+	if (!errs)
+		goto out;
+	err = config__load(cfg, m->opts->config_path, errs);
+	if (!err)
+		err = tls__ctx_new(cfg, &m->fallback_key, tlsp, errs);
+	fclose(errs);
+	if (err && text)
+		log_lines(text);
+out:
+	free(text);
+	if (err) {
+		config__free(cfg);
+		free(cfg);
+		return err;
+	}
+	if (m->opts->workers)
+		cfg->workers = m->opts->workers;
+	if (!cfg->workers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->workers = n > 0 && n <= CFG_MAX_WORKERS ? n : 1;
+	}
+	*cfgp = cfg;
+	return 0;
+}
+
+static bool same_addr(const struct cfg_addr *a, const struct cfg_addr *b)
+{
+	return a->len == b->len && !memcmp(&a->ss, &b->ss, a->len);
+}
+
+/*
+ * Listeners for cfg: keep every socket whose (address, slot) survives,
+ * open the missing ones, close the rest (draining workers hold their own
+ * copies). On failure nothing changes.
+ */
+static int set_listeners(struct master *m, const struct lbtls_config *cfg)
+{
+	static struct listener next[MAX_LISTENERS];
+	bool kept[MAX_LISTENERS] = { false };
+	unsigned n = 0, i, j, slot;
+	int fd, err = 0;
+
+	for (slot = 0; slot < cfg->workers; slot++) {
+		for (i = 0; i < cfg->nhttps + cfg->nhttp; i++) {
+			bool tls = i < cfg->nhttps;
+			const struct cfg_addr *a =
+				tls ? &cfg->https[i] :
+				      &cfg->http[i - cfg->nhttps];
+			struct listener *l = &next[n++];
+
+			l->addr = *a;
+			l->slot = slot;
+			l->tls = tls;
+			l->fd = -1;
+			for (j = 0; j < m->nlis; j++)
+				if (!kept[j] && m->lis[j].slot == (int)slot &&
+				    same_addr(&m->lis[j].addr, a)) {
+					kept[j] = true;
+					l->fd = m->lis[j].fd;
+					break;
+				}
+			if (l->fd >= 0)
+				continue;
+			fd = listener__open(a, true);
+			if (fd < 0) {
+				err = fd;
+				log_err("%s:%d: cannot listen on %s: %s",
+					cfg->path, a->line, a->text,
+					strerror(-fd));
+				goto fail;
+			}
+			l->fd = fd;
+		}
+	}
+	for (j = 0; j < m->nlis; j++)
+		if (!kept[j])
+			close(m->lis[j].fd);
+	memcpy(m->lis, next, n * sizeof(next[0]));
+	m->nlis = n;
+	return 0;
+fail:
+	/* close what this call opened, keep the old set */
+	for (i = 0; i < n; i++) {
+		bool old = false;
+
+		for (j = 0; j < m->nlis; j++)
+			if (m->lis[j].fd == next[i].fd)
+				old = true;
+		if (!old && next[i].fd >= 0)
+			close(next[i].fd);
+	}
+	return err;
+}
+
+static void admin_close(struct master *m, struct admin_conn *a)
+{
+	epoll_ctl(m->epfd, EPOLL_CTL_DEL, a->fd, NULL);
+	close(a->fd);
+	a->fd = -1;
+}
+
+static int set_admin(struct master *m, const struct lbtls_config *cfg)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd;
+
+	if (m->admin_fd >= 0 && cfg->metrics.len &&
+	    same_addr(&m->admin_addr, &cfg->metrics))
+		return 0;
+	if (m->admin_fd >= 0) {
+		epoll_ctl(m->epfd, EPOLL_CTL_DEL, m->admin_fd, NULL);
+		close(m->admin_fd);
+		m->admin_fd = -1;
+	}
+	if (!cfg->metrics.len)
+		return 0;
+	fd = listener__open(&cfg->metrics, false);
+	if (fd < 0) {
+		log_err("%s:%d: cannot listen on metrics address %s: %s",
+			cfg->path, cfg->metrics.line, cfg->metrics.text,
+			strerror(-fd));
+		return fd;
+	}
+	ev.data.fd = fd;
+	epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev);
+	m->admin_fd = fd;
+	m->admin_addr = cfg->metrics;
+	return 0;
+}
+
+static struct proc *find_proc(struct master *m, pid_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < METRICS_MAX_PROCS; i++)
+		if (m->procs[i].pid == pid)
+			return &m->procs[i];
+	return NULL;
+}
+
+static void spawn(struct master *m, int slot)
+{
+	static struct listener mine[2 * CFG_MAX_LISTEN];
+	struct metrics_block *blk;
+	struct proc *p;
+	unsigned i, n = 0;
+	pid_t pid;
+
+	p = find_proc(m, 0);
+	blk = metrics__claim(m->shm, slot, m->gen, &m->cfg->upstream);
+	if (!p || !blk) {
+		log_err("cannot start worker %d: too many processes (old generations still draining?)",
+			slot);
+		if (blk)
+			blk->in_use = 0;
+		m->respawn_at[slot] = loop__now_ms() + RESPAWN_DELAY_MS;
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_err("cannot start worker %d: fork: %s", slot,
+			strerror(errno));
+		blk->in_use = 0;
+		m->respawn_at[slot] = loop__now_ms() + RESPAWN_DELAY_MS;
+		return;
+	}
+	if (pid == 0) {
+		/* Child: keep our slot's listeners, drop the master's fds. */
+		for (i = 0; i < m->nlis; i++) {
+			if (m->lis[i].slot == slot)
+				mine[n++] = m->lis[i];
+			else
+				close(m->lis[i].fd);
+		}
+		for (i = 0; i < ADMIN_MAX; i++)
+			if (m->admin[i].fd >= 0)
+				close(m->admin[i].fd);
+		if (m->admin_fd >= 0)
+			close(m->admin_fd);
+		close(m->epfd);
+		close(m->sigfd);
+		worker__main(m->cfg, m->tls, blk, mine, n, slot, m->gen);
+	}
+	blk->pid = pid;
+	p->pid = pid;
+	p->slot = slot;
+	p->gen = m->gen;
+	p->old = false;
+	p->started = loop__now_ms();
+	p->blk = blk;
+	m->respawn_at[slot] = 0;
+}
+
+static void signal_procs(struct master *m, int sig, bool old_only)
+{
+	unsigned i;
+
+	for (i = 0; i < METRICS_MAX_PROCS; i++)
+		if (m->procs[i].pid > 0 && (!old_only || m->procs[i].old))
+			kill(m->procs[i].pid, sig);
+}
+
+static unsigned nprocs(struct master *m)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < METRICS_MAX_PROCS; i++)
+		n += m->procs[i].pid > 0;
+	return n;
+}
+
+static void reload(struct master *m)
+{
+	struct lbtls_config *cfg;
+	struct tls_ctx *tls;
+	unsigned i, slot;
+
+	log_info("SIGHUP: reloading %s", m->opts->config_path);
+	if (load(m, &cfg, &tls)) {
+		log_err("reload: %s has errors: keeping the running configuration",
+			m->opts->config_path);
+		return;
+	}
+	if (set_listeners(m, cfg)) {
+		log_err("reload: keeping the running configuration");
+		goto drop;
+	}
+	set_admin(m, cfg);
+	if (log__open(cfg, "master"))
+		log_err("reload: cannot open the logs: %s", strerror(errno));
+	for (i = 0; i < METRICS_MAX_PROCS; i++)
+		if (m->procs[i].pid > 0)
+			m->procs[i].old = true;
+	tls__ctx_free(m->tls);
+	config__free(m->cfg);
+	free(m->cfg);
+	m->cfg = cfg;
+	m->tls = tls;
+	m->gen++;
+	m->nslots = cfg->workers;
+	/* New workers first, then the old ones stop accepting. */
+	for (slot = 0; slot < m->nslots; slot++)
+		spawn(m, slot);
+	signal_procs(m, SIGQUIT, true);
+	log_info("reload: generation %u started with %u worker(s)", m->gen,
+		 m->nslots);
+	return;
+drop:
+	tls__ctx_free(tls);
+	config__free(cfg);
+	free(cfg);
+}
+
+static void reap(struct master *m)
+{
+	struct proc *p;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		p = find_proc(m, pid);
+		if (!p)
+			continue;
+		metrics__retire(m->shm, p->blk);
+		p->pid = 0;
+		if (p->old || m->stopping)
+			continue;
+		if (WIFSIGNALED(status))
+			log_err("worker %d (pid %d) killed by signal %d: respawning",
+				p->slot, pid, WTERMSIG(status));
+		else
+			log_err("worker %d (pid %d) exited with status %d: respawning",
+				p->slot, pid, WEXITSTATUS(status));
+		/* A worker dying at once would otherwise fork-loop. */
+		if (loop__now_ms() - p->started < RESPAWN_DELAY_MS)
+			m->respawn_at[p->slot] = p->started + RESPAWN_DELAY_MS;
+		else
+			spawn(m, p->slot);
+	}
+}
+
+static void begin_stop(struct master *m, const char *why)
+{
+	if (m->stopping)
+		return;
+	log_info("%s: stopping, connections get %u ms to finish", why,
+		 m->cfg->shutdown_timeout_ms);
+	m->stopping = true;
+	m->stop_deadline = loop__now_ms() + m->cfg->shutdown_timeout_ms;
+	signal_procs(m, SIGQUIT, false);
+}
+
+static void on_signal(struct master *m)
+{
+	struct signalfd_siginfo si;
+
+	while (read(m->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap(m);
+			break;
+		case SIGHUP:
+			if (!m->stopping)
+				reload(m);
+			break;
+		case SIGTERM:
+			begin_stop(m, "SIGTERM");
+			break;
+		case SIGINT:
+			begin_stop(m, "SIGINT");
+			break;
+		case SIGQUIT:
+			begin_stop(m, "SIGQUIT");
+			break;
+		case SIGUSR1:
+			/* logrotate: reopen ours, then the workers' */
+			if (log__open(m->cfg, "master"))
+				log_err("SIGUSR1: cannot reopen the logs: %s",
+					strerror(errno));
+			else
+				log_info("SIGUSR1: logs reopened");
+			signal_procs(m, SIGUSR1, false);
+			break;
+		}
+	}
+}
+
+static void admin_accept(struct master *m)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	unsigned i;
+	int fd;
+
+	while ((fd = accept4(m->admin_fd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		for (i = 0; i < ADMIN_MAX; i++)
+			if (m->admin[i].fd < 0)
+				break;
+		if (i == ADMIN_MAX) {
+			close(fd); /* a scraper, not a crowd */
+			continue;
+		}
+		m->admin[i].fd = fd;
+		m->admin[i].len = 0;
+		m->admin[i].since = loop__now_ms();
+		ev.data.fd = fd;
+		epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+}
+
+static void write_all(int fd, const char *p, size_t len)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	ssize_t n;
+
+	/* Replies are small; a one-second blocking send bounds a slow peer. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (len) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		p += n;
+		len -= n;
+	}
+}
+
+static void admin_read(struct master *m, struct admin_conn *a)
+{
+	static char body[METRICS_BUF];
+	char head[256];
+	size_t blen;
+	ssize_t n;
+	int hlen;
+
+	n = recv(a->fd, a->buf + a->len, sizeof(a->buf) - 1 - a->len, 0);
+	if (n <= 0) {
+		if (n == 0 || errno != EAGAIN)
+			admin_close(m, a);
+		return;
+	}
+	a->len += n;
+	a->buf[a->len] = 0;
+	if (!strstr(a->buf, "\r\n\r\n") && !strstr(a->buf, "\n\n")) {
+		if (a->len == sizeof(a->buf) - 1)
+			admin_close(m, a);
+		return;
+	}
+	if (!strncmp(a->buf, "GET /metrics ", 13) ||
+	    !strncmp(a->buf, "GET /metrics?", 13)) {
+		blen = metrics__render(m->shm, body, sizeof(body));
+		hlen = snprintf(
+			head, sizeof(head),
+			"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			blen);
+	} else {
+		blen = snprintf(body, sizeof(body),
+				"not found: try /metrics\n");
+		hlen = snprintf(
+			head, sizeof(head),
+			"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			blen);
+	}
+	write_all(a->fd, head, hlen);
+	write_all(a->fd, body, blen);
+	admin_close(m, a);
+}
+
+static void periodic(struct master *m)
+{
+	uint64_t now = loop__now_ms();
+	unsigned i;
+
+	for (i = 0; i < ADMIN_MAX; i++)
+		if (m->admin[i].fd >= 0 &&
+		    now - m->admin[i].since > ADMIN_TIMEOUT_MS)
+			admin_close(m, &m->admin[i]);
+	if (m->stopping) {
+		if (now >= m->stop_deadline)
+			signal_procs(m, SIGKILL, false);
+		return;
+	}
+	for (i = 0; i < m->nslots; i++)
+		if (m->respawn_at[i] && now >= m->respawn_at[i])
+			spawn(m, i);
+}
+
+static int master_init(struct master *m)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	sigset_t set;
+	unsigned i;
+
+	m->admin_fd = -1;
+	m->epfd = m->sigfd = -1;
+	for (i = 0; i < ADMIN_MAX; i++)
+		m->admin[i].fd = -1;
+	if (tls__random_key(&m->fallback_key))
+		return -EIO;
+	m->shm = metrics__create();
+	if (!m->shm)
+		return -ENOMEM;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	m->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (m->sigfd < 0 || m->epfd < 0)
+		return -errno;
+	ev.data.fd = m->sigfd;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sigfd, &ev))
+		return -errno;
+	return 0;
+}
+
+int master__run(const struct master_opts *opts)
+{
+	static struct master mst;
+	struct master *m = &mst;
+	struct epoll_event evs[32];
+	unsigned i, slot;
+	int n, err;
+
+	m->opts = opts;
+	log__set_who("master");
+	err = master_init(m);
+	if (err) {
+		log_err("cannot start: %s", strerror(-err));
+		return 1;
+	}
+	if (load(m, &m->cfg, &m->tls)) {
+		log_err("%s has errors: not starting", opts->config_path);
+		return 1;
+	}
+	err = log__open(m->cfg, "master");
+	if (err) {
+		log_err("cannot open the logs named in %s: %s",
+			opts->config_path, strerror(-err));
+		return 1;
+	}
+	if (set_listeners(m, m->cfg) || set_admin(m, m->cfg))
+		return 1;
+	m->nslots = m->cfg->workers;
+	log_info("starting %u worker(s), %u listener(s) each", m->nslots,
+		 m->cfg->nhttps + m->cfg->nhttp);
+	for (slot = 0; slot < m->nslots; slot++)
+		spawn(m, slot);
+	for (;;) {
+		n = epoll_wait(m->epfd, evs, 32, 200);
+		if (n < 0 && errno != EINTR) {
+			log_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < (unsigned)(n > 0 ? n : 0); i++) {
+			int fd = evs[i].data.fd;
+			unsigned j;
+
+			if (fd == m->sigfd) {
+				on_signal(m);
+				continue;
+			}
+			if (fd == m->admin_fd) {
+				admin_accept(m);
+				continue;
+			}
+			for (j = 0; j < ADMIN_MAX; j++)
+				if (m->admin[j].fd == fd) {
+					admin_read(m, &m->admin[j]);
+					break;
+				}
+		}
+		periodic(m);
+		if (m->stopping && !nprocs(m))
+			break;
+	}
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Shared-memory counters and their Prometheus rendering.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "metrics.h"
+
+struct metrics_shm *metrics__create(void)
+{
+	void *p = mmap(NULL, sizeof(struct metrics_shm), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void metrics__destroy(struct metrics_shm *m)
+{
+	if (m)
+		munmap(m, sizeof(*m));
+}
+
+struct metrics_block *metrics__claim(struct metrics_shm *m, int slot,
+				     unsigned gen,
+				     const struct cfg_upstream *up)
+{
+	struct metrics_block *b;
+	unsigned i, j;
+
+	for (i = 0; i < METRICS_MAX_PROCS; i++) {
+		b = &m->procs[i];
+		if (b->in_use)
+			continue;
+		memset(b, 0, sizeof(*b));
+		b->in_use = 1;
+		b->slot = slot;
+		b->gen = gen;
+		b->nservers = up->nservers;
+		for (j = 0; j < up->nservers; j++) {
+			memcpy(b->servers[j].name, up->servers[j].name,
+			       sizeof(b->servers[j].name));
+			b->servers[j].up = 1;
+		}
+		return b;
+	}
+	return NULL;
+}
+
+static struct metrics_server *find_server(struct metrics_block *b,
+					  const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < b->nservers; i++)
+		if (!strcmp(b->servers[i].name, name))
+			return &b->servers[i];
+	if (b->nservers == CFG_MAX_SERVERS)
+		return NULL;
+	memcpy(b->servers[b->nservers].name, name, sizeof(b->servers[0].name));
+	return &b->servers[b->nservers++];
+}
+
+void metrics__retire(struct metrics_shm *m, struct metrics_block *blk)
+{
+	struct metrics_block *r = &m->retired;
+	unsigned i;
+
+	for (i = 0; i < METRICS_MAX_STATUS; i++)
+		r->status[i] += blk->status[i];
+	r->handshakes_full += blk->handshakes_full;
+	r->handshakes_resumed += blk->handshakes_resumed;
+	r->handshake_errors += blk->handshake_errors;
+	r->accepted += blk->accepted;
+	for (i = 0; i < blk->nservers; i++) {
+		struct metrics_server *s = find_server(r, blk->servers[i].name);
+
+		if (!s)
+			continue;
+		s->requests += blk->servers[i].requests;
+		s->failures += blk->servers[i].failures;
+		s->latency_us += blk->servers[i].latency_us;
+	}
+	memset(blk, 0, sizeof(*blk));
+}
+
+struct out {
+	char *buf;
+	size_t len, cap;
+};
+
+static void emit(struct out *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void emit(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->len >= o->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len += (size_t)n < o->cap - o->len ? (size_t)n :
+							o->cap - o->len - 1;
+}
+
+/* The retired block plus every live one, summed. */
+static void sum_blocks(struct metrics_shm *m, struct metrics_block *t)
+{
+	unsigned i, j;
+
+	memcpy(t, &m->retired, sizeof(*t));
+	for (i = 0; i < METRICS_MAX_PROCS; i++) {
+		struct metrics_block *b = &m->procs[i];
+
+		if (!b->in_use)
+			continue;
+		for (j = 0; j < METRICS_MAX_STATUS; j++)
+			t->status[j] += __atomic_load_n(&b->status[j],
+							__ATOMIC_RELAXED);
+		t->handshakes_full += b->handshakes_full;
+		t->handshakes_resumed += b->handshakes_resumed;
+		t->handshake_errors += b->handshake_errors;
+		t->accepted += b->accepted;
+		t->active += b->active;
+		for (j = 0; j < b->nservers; j++) {
+			struct metrics_server *s =
+				find_server(t, b->servers[j].name);
+
+			if (!s)
+				continue;
+			s->requests += b->servers[j].requests;
+			s->failures += b->servers[j].failures;
+			s->latency_us += b->servers[j].latency_us;
+		}
+	}
+}
+
+size_t metrics__render(struct metrics_shm *m, char *buf, size_t cap)
+{
+	static struct metrics_block t; /* big; the master is single-threaded */
+	struct out o = { buf, 0, cap };
+	unsigned i, j, workers = 0;
+
+	sum_blocks(m, &t);
+	emit(&o,
+	     "# HELP lbtls_requests_total Responses sent to clients, by status code.\n"
+	     "# TYPE lbtls_requests_total counter\n");
+	for (i = 0; i < METRICS_MAX_STATUS; i++)
+		if (t.status[i])
+			emit(&o, "lbtls_requests_total{code=\"%u\"} %llu\n", i,
+			     (unsigned long long)t.status[i]);
+	emit(&o,
+	     "# HELP lbtls_handshakes_total TLS handshakes completed, full or resumed.\n"
+	     "# TYPE lbtls_handshakes_total counter\n"
+	     "lbtls_handshakes_total{type=\"full\"} %llu\n"
+	     "lbtls_handshakes_total{type=\"resumed\"} %llu\n"
+	     "# HELP lbtls_handshake_errors_total TLS handshakes that failed.\n"
+	     "# TYPE lbtls_handshake_errors_total counter\n"
+	     "lbtls_handshake_errors_total %llu\n"
+	     "# HELP lbtls_connections_accepted_total Client connections accepted.\n"
+	     "# TYPE lbtls_connections_accepted_total counter\n"
+	     "lbtls_connections_accepted_total %llu\n"
+	     "# HELP lbtls_connections_active Client connections open now.\n"
+	     "# TYPE lbtls_connections_active gauge\n"
+	     "lbtls_connections_active %lld\n",
+	     (unsigned long long)t.handshakes_full,
+	     (unsigned long long)t.handshakes_resumed,
+	     (unsigned long long)t.handshake_errors,
+	     (unsigned long long)t.accepted, (long long)t.active);
+	emit(&o,
+	     "# HELP lbtls_upstream_up Whether a worker considers the server usable.\n"
+	     "# TYPE lbtls_upstream_up gauge\n");
+	for (i = 0; i < METRICS_MAX_PROCS; i++) {
+		struct metrics_block *b = &m->procs[i];
+
+		if (!b->in_use)
+			continue;
+		workers++;
+		for (j = 0; j < b->nservers; j++)
+			emit(&o,
+			     "lbtls_upstream_up{server=\"%s\",worker=\"%d\",pid=\"%d\"} %u\n",
+			     b->servers[j].name, b->slot, b->pid,
+			     b->servers[j].up);
+	}
+	emit(&o,
+	     "# HELP lbtls_upstream_responses_total Response heads received, by server.\n"
+	     "# TYPE lbtls_upstream_responses_total counter\n");
+	for (j = 0; j < t.nservers; j++)
+		emit(&o, "lbtls_upstream_responses_total{server=\"%s\"} %llu\n",
+		     t.servers[j].name,
+		     (unsigned long long)t.servers[j].requests);
+	emit(&o,
+	     "# HELP lbtls_upstream_failures_total Connect, read and timeout failures, by server.\n"
+	     "# TYPE lbtls_upstream_failures_total counter\n");
+	for (j = 0; j < t.nservers; j++)
+		emit(&o, "lbtls_upstream_failures_total{server=\"%s\"} %llu\n",
+		     t.servers[j].name,
+		     (unsigned long long)t.servers[j].failures);
+	emit(&o,
+	     "# HELP lbtls_upstream_response_seconds Time from sending the request to the response head.\n"
+	     "# TYPE lbtls_upstream_response_seconds summary\n");
+	for (j = 0; j < t.nservers; j++)
+		emit(&o,
+		     "lbtls_upstream_response_seconds_sum{server=\"%s\"} %.6f\n"
+		     "lbtls_upstream_response_seconds_count{server=\"%s\"} %llu\n",
+		     t.servers[j].name, t.servers[j].latency_us / 1e6,
+		     t.servers[j].name,
+		     (unsigned long long)t.servers[j].requests);
+	emit(&o,
+	     "# HELP lbtls_workers Worker processes alive.\n"
+	     "# TYPE lbtls_workers gauge\n"
+	     "lbtls_workers %u\n",
+	     workers);
+	return o.len;
+}

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * SSL_CTX construction, SNI, ALPN and the session ticket key callback.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "tls.h"
+
+#define SESSION_TIMEOUT_S 86400
+#define SESSION_CACHE_SIZE 20480
+
+static int ex_idx = -1; /* SSL_CTX ex_data slot holding our tls_ctx */
+
+const char *tls__err_str(char *buf, size_t len)
+{
+	unsigned long e = ERR_get_error();
+
+	buf[0] = 0;
+	if (e)
+		ERR_error_string_n(e, buf, len);
+	ERR_clear_error();
+	return buf;
+}
+
+int tls__random_key(struct tls_ticket_key *key)
+{
+	return RAND_bytes((unsigned char *)key, sizeof(*key)) == 1 ? 0 : -EIO;
+}
+
+static int load_ticket_keys(struct tls_ctx *t, const char *path)
+{
+	unsigned char buf[TLS_TICKET_KEY_LEN * TLS_MAX_TICKET_KEYS];
+	ssize_t n;
+	int fd, err = 0;
+	unsigned i;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf));
+	if (n < 0)
+		err = -errno;
+	else if (n == 0 || n % TLS_TICKET_KEY_LEN)
+		err = -EINVAL;
+	close(fd);
+	if (err)
+		goto out;
+	t->nkeys = n / TLS_TICKET_KEY_LEN;
+	/* nginx's 80-byte layout: name[16], HMAC key[32], AES key[32]. */
+	for (i = 0; i < t->nkeys; i++)
+		memcpy(&t->keys[i], buf + i * TLS_TICKET_KEY_LEN,
+		       TLS_TICKET_KEY_LEN);
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return err;
+}
+
+static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
+		     EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct tls_ctx *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s), ex_idx);
+	const struct tls_ticket_key *k = NULL;
+	OSSL_PARAM params[3];
+	unsigned i;
+
+	if (!t || !t->nkeys)
+		return -1;
+	if (enc) {
+		k = &t->keys[0];
+		memcpy(key_name, k->name, 16);
+		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(t->aes)) != 1 ||
+		    !EVP_EncryptInit_ex2(ectx, t->aes, k->aes, iv, NULL))
+			return -1;
+		i = 0;
+	} else {
+		for (i = 0; i < t->nkeys; i++)
+			if (!memcmp(key_name, t->keys[i].name, 16))
+				break;
+		if (i == t->nkeys)
+			return 0; /* unknown key: full handshake */
+		k = &t->keys[i];
+		if (!EVP_DecryptInit_ex2(ectx, t->aes, k->aes, iv, NULL))
+			return -1;
+	}
+	params[0] = OSSL_PARAM_construct_octet_string(
+		OSSL_MAC_PARAM_KEY, (void *)k->hmac, sizeof(k->hmac));
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     "SHA256", 0);
+	params[2] = OSSL_PARAM_construct_end();
+	if (!EVP_MAC_CTX_set_params(hctx, params))
+		return -1;
+	/* 2: a rotated-out key still opens the ticket; issue a fresh one. */
+	return i == 0 ? 1 : 2;
+}
+
+static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
+		   const unsigned char *in, unsigned int inlen, void *arg)
+{
+	/* Server preference; http/1.0 for clients such as curl --http1.0. */
+	static const unsigned char ours[] = "\x08http/1.1\x08http/1.0";
+	unsigned char *sel;
+
+	(void)s;
+	(void)arg;
+	if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours) - 1, in,
+				  inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL; /* RFC 7301 3.2 */
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* "*.example.com" covers exactly one label (RFC 6125 6.4.3). */
+static bool name_matches(const char *pattern, const char *host)
+{
+	const char *dot;
+
+	if (!strcasecmp(pattern, host))
+		return true;
+	if (strncmp(pattern, "*.", 2))
+		return false;
+	dot = strchr(host, '.');
+	return dot && dot != host && !strcasecmp(pattern + 1, dot);
+}
+
+static int sni_cb(SSL *s, int *alert, void *arg)
+{
+	struct tls_ctx *t = arg;
+	const char *host = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
+	unsigned g, i;
+
+	(void)alert;
+	if (!host)
+		return SSL_TLSEXT_ERR_OK;
+	for (g = 0; g < t->ngroups; g++)
+		for (i = 0; i < t->groups[g].nnames; i++)
+			if (name_matches(t->groups[g].names[i], host)) {
+				if (g)
+					SSL_set_SSL_CTX(s, t->groups[g].ctx);
+				return SSL_TLSEXT_ERR_OK;
+			}
+	/* Unknown name: the first certificate, as nginx's default server. */
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int add_name(struct tls_group *g, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < g->nnames; i++)
+		if (!strcasecmp(g->names[i], name))
+			return 0;
+	if (g->nnames == TLS_MAX_NAMES)
+		return 0;
+	g->names[g->nnames] = strdup(name);
+	if (!g->names[g->nnames])
+		return -ENOMEM;
+	g->nnames++;
+	return 0;
+}
+
+/* Names of the leaf certificate: DNS SANs, else the subject CN. */
+static int cert_names(const char *path, struct tls_group *g)
+{
+	GENERAL_NAMES *sans;
+	X509 *x = NULL;
+	FILE *f;
+	int i, err = 0;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!x)
+		return -EINVAL;
+	sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; sans && i < sk_GENERAL_NAME_num(sans) && !err; i++) {
+		GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
+
+		if (gn->type == GEN_DNS)
+			err = add_name(g, (const char *)ASN1_STRING_get0_data(
+						  gn->d.dNSName));
+	}
+	GENERAL_NAMES_free(sans);
+	if (!err && !g->nnames) {
+		char cn[256];
+
+		if (X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+					      NID_commonName, cn,
+					      sizeof(cn)) > 0)
+			err = add_name(g, cn);
+	}
+	X509_free(x);
+	return err;
+}
+
+static bool same_names(const struct tls_group *a, const struct tls_group *b)
+{
+	unsigned i, j;
+
+	if (a->nnames != b->nnames)
+		return false;
+	for (i = 0; i < a->nnames; i++) {
+		for (j = 0; j < b->nnames; j++)
+			if (!strcasecmp(a->names[i], b->names[j]))
+				break;
+		if (j == b->nnames)
+			return false;
+	}
+	return true;
+}
+
+static SSL_CTX *ctx_new(const struct lbtls_config *cfg, struct tls_ctx *t,
+			FILE *errs)
+{
+	const struct cfg_tls *c = &cfg->tls;
+	char ebuf[256];
+	SSL_CTX *ctx;
+
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx)
+		goto fail;
+	SSL_CTX_set_min_proto_version(ctx, c->min_proto);
+	SSL_CTX_set_max_proto_version(ctx, c->max_proto);
+	if (!SSL_CTX_set_cipher_list(ctx, c->ciphers)) {
+		if (errs)
+			fprintf(errs,
+				"%s: tls.ciphers '%s': no usable cipher\n",
+				cfg->path, c->ciphers);
+		goto fail;
+	}
+	if (!SSL_CTX_set_ciphersuites(ctx, c->ciphersuites)) {
+		if (errs)
+			fprintf(errs,
+				"%s: tls.ciphersuites '%s': no usable suite\n",
+				cfg->path, c->ciphersuites);
+		goto fail;
+	}
+	if (!SSL_CTX_set1_groups_list(ctx, c->groups)) {
+		if (errs)
+			fprintf(errs, "%s: tls.groups '%s': unknown group\n",
+				cfg->path, c->groups);
+		goto fail;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_NO_COMPRESSION |
+					 SSL_OP_IGNORE_UNEXPECTED_EOF |
+					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"lbtls", 5);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_sess_set_cache_size(ctx, SESSION_CACHE_SIZE);
+	SSL_CTX_set_timeout(ctx, SESSION_TIMEOUT_S);
+	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+	SSL_CTX_set_tlsext_servername_arg(ctx, t);
+	SSL_CTX_set_ex_data(ctx, ex_idx, t);
+	return ctx;
+fail:
+	if (errs && !ctx)
+		fprintf(errs, "%s: cannot create TLS context: %s\n", cfg->path,
+			tls__err_str(ebuf, sizeof(ebuf)));
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return NULL;
+}
+
+static int load_cert(const struct lbtls_config *cfg, const struct cfg_cert *c,
+		     SSL_CTX *ctx, FILE *errs)
+{
+	char ebuf[256];
+
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->fullchain) != 1) {
+		if (errs)
+			fprintf(errs, "%s:%d: certificate '%s': %s\n",
+				cfg->path, c->line, c->fullchain,
+				tls__err_str(ebuf, sizeof(ebuf)));
+		return -EINVAL;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, c->privkey, SSL_FILETYPE_PEM) !=
+	    1) {
+		if (errs)
+			fprintf(errs, "%s:%d: private key '%s': %s\n",
+				cfg->path, c->line, c->privkey,
+				tls__err_str(ebuf, sizeof(ebuf)));
+		return -EINVAL;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		if (errs)
+			fprintf(errs,
+				"%s:%d: private key '%s' does not match certificate '%s'\n",
+				cfg->path, c->line, c->privkey, c->fullchain);
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int tls__ctx_new(const struct lbtls_config *cfg,
+		 const struct tls_ticket_key *fallback, struct tls_ctx **out,
+		 FILE *errs)
+{
+	struct tls_ctx *t;
+	struct tls_group probe;
+	unsigned i, g;
+	int err = -EINVAL, nerr = 0, e;
+
+	if (ex_idx < 0)
+		ex_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	if (!t->aes)
+		goto fail;
+	if (*cfg->tls.ticket_key_file) {
+		e = load_ticket_keys(t, cfg->tls.ticket_key_file);
+		if (e) {
+			if (errs)
+				fprintf(errs,
+					"%s:%d: session ticket key '%s': %s\n",
+					cfg->path, cfg->tls.ticket_key_line,
+					cfg->tls.ticket_key_file,
+					e == -EINVAL ?
+						"size is not a multiple of 80 bytes" :
+						strerror(-e));
+			nerr++;
+		}
+	} else if (fallback) {
+		t->keys[0] = *fallback;
+		t->nkeys = 1;
+	}
+	for (i = 0; i < cfg->tls.ncerts; i++) {
+		const struct cfg_cert *c = &cfg->tls.certs[i];
+
+		memset(&probe, 0, sizeof(probe));
+		e = cert_names(c->fullchain, &probe);
+		if (e) {
+			if (errs)
+				fprintf(errs, "%s:%d: certificate '%s': %s\n",
+					cfg->path, c->line, c->fullchain,
+					e == -EINVAL ?
+						"no PEM certificate in file" :
+						strerror(-e));
+			nerr++;
+			goto next;
+		}
+		for (g = 0; g < t->ngroups; g++)
+			if (same_names(&t->groups[g], &probe))
+				break;
+		if (g == t->ngroups) {
+			t->groups[g] = probe;
+			memset(&probe, 0, sizeof(probe));
+			t->groups[g].ctx = ctx_new(cfg, t, errs);
+			t->ngroups++;
+			if (!t->groups[g].ctx) {
+				nerr++;
+				goto next;
+			}
+		}
+		if (load_cert(cfg, c, t->groups[g].ctx, errs))
+			nerr++;
+next:
+		while (probe.nnames)
+			free(probe.names[--probe.nnames]);
+	}
+	if (nerr)
+		goto fail;
+	*out = t;
+	return 0;
+fail:
+	tls__ctx_free(t);
+	return err;
+}
+
+void tls__ctx_free(struct tls_ctx *t)
+{
+	unsigned g;
+
+	if (!t)
+		return;
+	for (g = 0; g < t->ngroups; g++) {
+		SSL_CTX_free(t->groups[g].ctx);
+		while (t->groups[g].nnames)
+			free(t->groups[g].names[--t->groups[g].nnames]);
+	}
+	EVP_CIPHER_free(t->aes);
+	OPENSSL_cleanse(t->keys, sizeof(t->keys));
+	free(t);
+}
+
+SSL *tls__ssl_new(struct tls_ctx *t, int fd)
+{
+	SSL *ssl;
+
+	if (!t->ngroups)
+		return NULL;
+	ssl = SSL_new(t->groups[0].ctx);
+	if (!ssl)
+		return NULL;
+	if (!SSL_set_fd(ssl, fd)) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_accept_state(ssl);
+	return ssl;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * TLS for lbtls: one set of SSL_CTXs per configuration generation, built by
+ * the master before it forks the generation's workers (each worker then has
+ * its own copy, hence its own session cache, with nothing shared to lock).
+ * Certificates with the same names (an ECDSA and an RSA one) share a
+ * context, so OpenSSL picks the key type the client can use; SNI picks the
+ * context. Session tickets are sealed with keys from a file every worker
+ * reads, so any worker resumes any client's session.
+ */
+#ifndef LBTLS_TLS_H
+#define LBTLS_TLS_H
+
+#include <stdio.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+
+#define TLS_TICKET_KEY_LEN 80
+#define TLS_MAX_TICKET_KEYS 16
+#define TLS_MAX_NAMES 64
+
+struct tls_ticket_key {
+	unsigned char name[16];
+	unsigned char hmac[32];
+	unsigned char aes[32];
+};
+
+struct tls_group {
+	SSL_CTX *ctx;
+	char *names[TLS_MAX_NAMES]; /* DNS names in the certificate(s) */
+	unsigned nnames;
+};
+
+struct tls_ctx {
+	struct tls_group groups[CFG_MAX_CERTS];
+	unsigned ngroups;
+	struct tls_ticket_key keys[TLS_MAX_TICKET_KEYS]; /* [0] seals */
+	unsigned nkeys;
+	EVP_CIPHER *aes; /* fetched once, not per ticket (openssl#21005) */
+};
+
+/* A random ticket key for when the configuration names no key file. */
+int tls__random_key(struct tls_ticket_key *key);
+
+/*
+ * Build the contexts for cfg. Problems go to errs as "FILE:LINE: reason".
+ * 'fallback' seals tickets when cfg has no session_ticket_key.
+ */
+int tls__ctx_new(const struct lbtls_config *cfg,
+		 const struct tls_ticket_key *fallback, struct tls_ctx **out,
+		 FILE *errs);
+void tls__ctx_free(struct tls_ctx *t);
+
+/* A server-side SSL on fd, non-blocking, not yet handshaken. */
+SSL *tls__ssl_new(struct tls_ctx *t, int fd);
+
+/* The last OpenSSL error as text, queue cleared ("" when none). */
+const char *tls__err_str(char *buf, size_t len);
+
+#endif /* LBTLS_TLS_H */
