@@ -50,7 +50,7 @@ PROGS := $(if $(wildcard user/main.c),$(BUILD)/lbctl) \
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps test bench bench-xdp bench-steer fuzz format format-check clean \
-	docker-up base-image images stack-up stack-down
+	docker-up base-image images stack-up stack-down run stop
 all: $(BPF_OBJS) $(SKELS) $(PROGS) $(TEST_BINS) $(REPLAY_BINS) $(BENCHES)
 
 # --- dependencies (Debian 12, as root; idempotent) -------------------------
@@ -133,6 +133,12 @@ bench-xdp: $(BUILD)/bench/bench_xdp
 	$(BUILD)/bench/bench_xdp
 bench-steer: $(BUILD)/bench/bench_steer
 	$(BUILD)/bench/bench_steer
+
+# --- the whole system (docker/stack.sh; STACK, IFACE, DOMAIN, WORKERS) ------
+run: deps $(PROGS)
+	BUILD=$(BUILD) docker/stack.sh up
+stop:
+	BUILD=$(BUILD) docker/stack.sh down
 
 # --- Docker (docs/docker.md): engine, offline base image, app images ------
 docker-up: deps

@@ -768,6 +768,64 @@ out:
 		close(fd);
 }
 
+/*
+ * agent: {socket: PATH, weight: N}. Each worker then also gets an https and
+ * a plain listener of its own on [::]:0, which it hands to the lbctl agent
+ * (DESIGN.md D3): XDP and sk_lookup steer connections to them.
+ */
+static void parse_agent(struct parser *p, yaml_node_t *v)
+{
+	struct lbtls_config *cfg = p->cfg;
+	yaml_node_pair_t *pair;
+
+	if (v->type != YAML_MAPPING_NODE) {
+		perr(p, v,
+		     "'agent' expects a mapping {socket: PATH, weight: N}");
+		return;
+	}
+	cfg->agent_weight = 1;
+	for (pair = v->data.mapping.pairs.start;
+	     pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&p->doc, pair->key);
+		yaml_node_t *val = yaml_document_get_node(&p->doc, pair->value);
+		const char *key = scalar(k) ? scalar(k) : "";
+
+		if (!strcmp(key, "socket"))
+			get_str(p, "agent.socket", val, cfg->agent_socket,
+				sizeof(cfg->agent_socket));
+		else if (!strcmp(key, "weight"))
+			get_uint(p, "agent.weight", val, 1, 256,
+				 &cfg->agent_weight);
+		else
+			perr(p, k, "unknown setting 'agent.%s'", key);
+	}
+	if (!cfg->agent_socket[0])
+		perr(p, v, "'agent' needs 'socket', the agent's unix socket");
+}
+
+/* The listeners handed to the agent, after those of 'listen'. */
+static void add_agent_listeners(struct parser *p, yaml_node_t *root)
+{
+	struct lbtls_config *cfg = p->cfg;
+	struct sockaddr_in6 any = { .sin6_family = AF_INET6 };
+	struct cfg_addr a = { .len = sizeof(any), .agent = true };
+
+	if (!cfg->agent_socket[0])
+		return;
+	if (cfg->nhttps == CFG_MAX_LISTEN || cfg->nhttp == CFG_MAX_LISTEN) {
+		perr(p, root,
+		     "no room for the agent's listeners: at most %d "
+		     "listen addresses each",
+		     CFG_MAX_LISTEN - 1);
+		return;
+	}
+	memcpy(&a.ss, &any, sizeof(any));
+	a.line = root->start_mark.line + 1;
+	snprintf(a.text, sizeof(a.text), "[::]:0 (agent)");
+	cfg->https[cfg->nhttps++] = a;
+	cfg->http[cfg->nhttp++] = a;
+}
+
 static void parse_root_key(struct parser *p, yaml_node_t *k, yaml_node_t *v)
 {
 	struct lbtls_config *cfg = p->cfg;
@@ -806,6 +864,8 @@ static void parse_root_key(struct parser *p, yaml_node_t *k, yaml_node_t *v)
 			get_addr(p, "metrics", v, &cfg->metrics);
 	} else if (!strcmp(key, "x_served_by")) {
 		get_bool(p, "x_served_by", v, &cfg->x_served_by);
+	} else if (!strcmp(key, "agent")) {
+		parse_agent(p, v);
 	} else if (!strcmp(key, "shutdown_timeout")) {
 		get_duration(p, "shutdown_timeout", v,
 			     &cfg->shutdown_timeout_ms);
@@ -827,6 +887,7 @@ static void validate(struct parser *p, yaml_node_t *root)
 	unsigned n = 0, i, j;
 	int prior = p->nerr;
 
+	add_agent_listeners(p, root);
 	if (!cfg->nhttps && !cfg->nhttp)
 		perr(p, root,
 		     "no 'listen' address: set listen.https and/or listen.http");
@@ -845,7 +906,8 @@ static void validate(struct parser *p, yaml_node_t *root)
 		all[n++] = &cfg->metrics;
 	for (i = 0; i < n; i++)
 		for (j = 0; j < i; j++)
-			if (same_addr(all[i], all[j]))
+			if (!all[i]->agent && !all[j]->agent &&
+			    same_addr(all[i], all[j]))
 				perr_line(
 					p, all[i]->line,
 					"address '%s' is already used on line %d",

@@ -38,6 +38,8 @@ struct cfg_addr {
 	char text[80]; /* as written: "127.0.0.1:443", "[::1]:443" */
 	uint16_t port;
 	int line;
+	bool agent; /* made for the lbctl agent: [::]:0, dual-stack, no
+		       SO_REUSEPORT, registered by the worker */
 };
 
 struct cfg_cert {
@@ -118,6 +120,8 @@ struct lbtls_config {
 	enum log_level log_level;
 	struct cfg_addr metrics; /* len 0: off */
 	bool x_served_by;
+	char agent_socket[108]; /* "": standalone (SO_REUSEPORT only) */
+	unsigned agent_weight;
 	unsigned shutdown_timeout_ms;
 };
 

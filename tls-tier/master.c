@@ -147,6 +147,8 @@ static int set_listeners(struct master *m, const struct lbtls_config *cfg)
 			l->fd = -1;
 			for (j = 0; j < m->nlis; j++)
 				if (!kept[j] && m->lis[j].slot == (int)slot &&
+				    m->lis[j].tls == tls &&
+				    m->lis[j].addr.agent == a->agent &&
 				    same_addr(&m->lis[j].addr, a)) {
 					kept[j] = true;
 					l->fd = m->lis[j].fd;
@@ -154,7 +156,7 @@ static int set_listeners(struct master *m, const struct lbtls_config *cfg)
 				}
 			if (l->fd >= 0)
 				continue;
-			fd = listener__open(a, true);
+			fd = listener__open(a, !a->agent);
 			if (fd < 0) {
 				err = fd;
 				log_err("%s:%d: cannot listen on %s: %s",

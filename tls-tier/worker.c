@@ -96,6 +96,8 @@ static void start_drain(struct worker *w)
 		return;
 	w->draining = true;
 	w->drain_deadline = w->loop.now + w->cfg->shutdown_timeout_ms;
+	/* Keep the agent link: closing it now would take this slot out of the
+	 * rings although the next generation has registered it already. */
 	/* Our copies only: the master and the next generation keep the
 	 * sockets open, so no queued connection is lost. */
 	for (i = 0; i < w->nlis; i++)
@@ -204,7 +206,7 @@ void worker__main(const struct lbtls_config *cfg, struct tls_ctx *tls,
 		if (loop__io_set(&w->loop, &wl->io, EPOLLIN))
 			goto fail;
 	}
-	if (health__start(w))
+	if (health__start(w) || worker__agent_start(w))
 		goto fail;
 	loop__timer_init(&w->tick, tick);
 	loop__timer_set(&w->loop, &w->tick, w->loop.now + TICK_MS);

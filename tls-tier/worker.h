@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "agent_link.h"
 #include "config.h"
 #include "listener.h"
 #include "loop.h"
@@ -46,6 +47,11 @@ struct worker {
 	char served_by[96]; /* header line or "" */
 	char who[32]; /* "worker 3", for the error log */
 	uint16_t https_port; /* for the port 80 redirect */
+	/* Registration with the lbctl agent (cfg->agent_socket), agent.c */
+	struct agent_link link;
+	struct loop_io link_io;
+	struct loop_timer link_retry;
+	bool link_warned;
 };
 
 /*
@@ -55,6 +61,10 @@ void __attribute__((noreturn))
 worker__main(const struct lbtls_config *cfg, struct tls_ctx *tls,
 	     struct metrics_block *m, const struct listener *lis, unsigned nlis,
 	     int slot, unsigned gen);
+
+/* Hand the agent listeners of this worker to the lbctl agent and keep the
+ * link up (agent.c); no-op in standalone mode. */
+int worker__agent_start(struct worker *w);
 
 /* Refresh the "up" gauges after a health change. */
 void worker__publish_health(struct worker *w);

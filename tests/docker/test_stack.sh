@@ -12,6 +12,7 @@ export BUILD
 export STACK=lbe$$
 export FLASK_NET_PREFIX=198.19.$((210 + $$ % 40))
 export DOMAIN=flask.example.test
+export WEBSITE_PREFIX=$STACK-
 CLIENT_NS=$STACK-client
 HOST_NS=$STACK-host
 VIP4=198.18.0.100
