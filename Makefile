@@ -50,7 +50,7 @@ PROGS := $(if $(wildcard user/main.c),$(BUILD)/lbctl) \
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps test bench bench-xdp bench-steer fuzz format format-check clean \
-	docker-up base-image images stack-up stack-down run stop
+	docker-up base-image images stack-up stack-down run stop bench-tls
 all: $(BPF_OBJS) $(SKELS) $(PROGS) $(TEST_BINS) $(REPLAY_BINS) $(BENCHES)
 
 # --- dependencies (Debian 12, as root; idempotent) -------------------------
@@ -133,6 +133,9 @@ bench-xdp: $(BUILD)/bench/bench_xdp
 	$(BUILD)/bench/bench_xdp
 bench-steer: $(BUILD)/bench/bench_steer
 	$(BUILD)/bench/bench_steer
+# lbtls against nginx and HAProxy, one core each (about 6 minutes)
+bench-tls: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
+	tests/bench/bench_tls.sh $(BUILD)
 
 # --- the whole system (docker/stack.sh; STACK, IFACE, DOMAIN, WORKERS) ------
 run: deps $(PROGS)

@@ -1,0 +1,489 @@
+#!/usr/bin/env bash
+# make bench-tls: lbtls against Debian's nginx and HAProxy as TLS-terminating
+# reverse proxies on one machine. Method and results: docs/bench-tls.md.
+#
+#   - one ECDSA P-256 self-signed certificate (made here with openssl) for
+#     all three; TLS 1.3 only, X25519 only, one cipher suite;
+#   - the server (one worker process, or one thread) pinned to CPU 0, the
+#     load generator (wrk, one thread) and the fast backend
+#     (build/bench/fast_backend) pinned to CPU 1;
+#   - scenario "hs": every request on a new TLS connection (wrk with
+#     "Connection: close"), full handshakes: wrk's own session resumption is
+#     switched off by a small LD_PRELOAD shim, and this is checked;
+#   - scenario "ka": keep-alive requests on established TLS connections;
+#   - both through to the backend over keep-alive upstream connections;
+#   - ROUNDS rounds, servers alternating (A B C A B C ...), medians reported;
+#   - server CPU = delta of utime+stime (+cutime+cstime) in /proc/PID/stat
+#     of the server's processes (master and children) over the measured run.
+#
+# Usage: tests/bench/bench_tls.sh BUILD_DIR
+# Environment: ROUNDS (5), DURATION (10, seconds per measured run), WARMUP
+# (2), HS_CONNS (32), KA_CONNS (64), SERVER_CPU (0), CLIENT_CPU (1),
+# CIPHERSUITE (TLS_AES_128_GCM_SHA256), RETRIES (2) and RETRY_BUDGET (8):
+# a run during which CPU 0 was more than 10 points busier than the server
+# (other processes, hypervisor steal) is measured again, at most RETRIES
+# times, RETRY_BUDGET times in all; KEEP_TMP=1 keeps the temp dir.
+#
+# Exits non-zero, loudly, when a tool or binary is missing, a server does not
+# start or does not answer 200, wrk reports non-2xx answers or socket errors,
+# or requests do not reach the backend. Not meeting the goal is not a
+# failure: this prints figures.
+# The last line is exactly:
+#   tls: hs_per_cpu_s lbtls=N nginx=N haproxy=N ka_per_cpu_s lbtls=N nginx=N haproxy=N
+set -u -o pipefail
+
+build=${1:-build}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+[[ $build == /* ]] || build=$root/$build
+conf=$root/tests/bench/conf
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+HS_CONNS=${HS_CONNS:-32}
+KA_CONNS=${KA_CONNS:-64}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+CIPHERSUITE=${CIPHERSUITE:-TLS_AES_128_GCM_SHA256}
+RETRIES=${RETRIES:-2}
+RETRY_BUDGET=${RETRY_BUDGET:-8}
+NAME=bench.test
+SERVERS=(lbtls nginx haproxy)
+SCENARIOS=(hs ka)
+
+die() {
+	echo "bench-tls: FAIL: $*" >&2
+	exit 1
+}
+say() { echo "bench-tls: $*"; }
+
+# --- prerequisites ------------------------------------------------------------
+for tool in nginx haproxy wrk openssl curl taskset cc; do
+	command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
+done
+lbtls=$build/lbtls
+backend_bin=$build/bench/fast_backend
+[ -x "$lbtls" ] || die "$lbtls is missing (make $lbtls)"
+[ -x "$backend_bin" ] || die "$backend_bin is missing (make $backend_bin)"
+ncpu=$(nproc --all)
+[ "$ncpu" -ge 2 ] || die "needs 2 CPUs (server on one, load generator on the other); this machine has $ncpu"
+for c in "$SERVER_CPU" "$CLIENT_CPU"; do
+	[ "$c" -lt "$ncpu" ] || die "CPU $c does not exist"
+done
+[ "$SERVER_CPU" != "$CLIENT_CPU" ] || die "SERVER_CPU and CLIENT_CPU must differ"
+hz=$(getconf CLK_TCK)
+
+# --- processes and cleanup ----------------------------------------------------
+tmp=$(mktemp -d /tmp/bench-tls.XXXXXX)
+server_pid=
+backend_pid=
+wrk_pid=
+
+descendants() { # descendants PID: PID and all its descendants, one a line
+	local p=$1 t c
+	echo "$p"
+	for t in /proc/"$p"/task/*/children; do
+		[ -r "$t" ] || continue
+		for c in $(cat "$t" 2>/dev/null); do descendants "$c"; done
+	done
+}
+kill_tree() { # kill_tree PID: TERM, a bounded wait, then KILL what is left
+	local pid=$1 all p
+	[ -n "$pid" ] || return 0
+	all=$(descendants "$pid")
+	kill -TERM "$pid" 2>/dev/null
+	for _ in $(seq 1 50); do
+		# gone, or a zombie waiting for us
+		[[ $(cat /proc/"$pid"/stat 2>/dev/null) =~ \)\ [ZX] ]] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	for p in $all; do kill -KILL "$p" 2>/dev/null; done
+	wait "$pid" 2>/dev/null
+	return 0
+}
+cleanup() {
+	trap - EXIT INT TERM
+	[ -n "$wrk_pid" ] && kill -KILL "$wrk_pid" 2>/dev/null
+	kill_tree "$server_pid"
+	kill_tree "$backend_pid"
+	wait 2>/dev/null
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		echo "bench-tls: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'echo "bench-tls: interrupted" >&2; exit 130' INT TERM
+
+# --- ports: a free block on loopback, above 20000, below the ephemeral range --
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+base=
+for _ in $(seq 1 50); do
+	b=$((20000 + RANDOM % 12000))
+	free=1
+	for o in 0 1 2 3 4; do port_busy $((b + o)) && free=0; done
+	if [ "$free" -eq 1 ]; then
+		base=$b
+		break
+	fi
+done
+[ -n "$base" ] || die "no free block of 5 loopback ports above 20000"
+BACKEND_PORT=$base
+declare -A PORT=([lbtls]=$((base + 1)) [nginx]=$((base + 2)) [haproxy]=$((base + 3)))
+LBTLS_METRICS_PORT=$((base + 4))
+
+# --- certificate: ECDSA P-256, self-signed, one name ---------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-keyout "$tmp/privkey.pem" -out "$tmp/fullchain.pem" -days 2 \
+	-subj "/CN=$NAME" -addext "subjectAltName=DNS:$NAME" 2>"$tmp/openssl.err" ||
+	die "openssl could not make the certificate: $(cat "$tmp/openssl.err")"
+cat "$tmp/fullchain.pem" "$tmp/privkey.pem" >"$tmp/haproxy.pem"
+
+# --- configurations from the templates ------------------------------------------
+fill() { # fill TEMPLATE OUT
+	sed -e "s|@TMP@|$tmp|g" -e "s|@NAME@|$NAME|g" \
+		-e "s|@CIPHERSUITE@|$CIPHERSUITE|g" \
+		-e "s|@BACKEND_PORT@|$BACKEND_PORT|g" \
+		-e "s|@LBTLS_PORT@|${PORT[lbtls]}|g" \
+		-e "s|@NGINX_PORT@|${PORT[nginx]}|g" \
+		-e "s|@HAPROXY_PORT@|${PORT[haproxy]}|g" \
+		-e "s|@LBTLS_METRICS_PORT@|$LBTLS_METRICS_PORT|g" "$1" >"$2"
+	! grep -q '@[A-Z_]*@' "$2" || die "$2: unfilled placeholder"
+}
+fill "$conf/nginx.conf.in" "$tmp/nginx.conf"
+fill "$conf/haproxy.cfg.in" "$tmp/haproxy.cfg"
+fill "$conf/lbtls.yaml.in" "$tmp/lbtls.yaml"
+nginx -t -q -c "$tmp/nginx.conf" -p "$tmp" 2>"$tmp/check.err" ||
+	die "nginx -t: $(cat "$tmp/check.err")"
+haproxy -c -q -f "$tmp/haproxy.cfg" 2>"$tmp/check.err" >&2 ||
+	die "haproxy -c: $(cat "$tmp/check.err")"
+"$lbtls" -t -c "$tmp/lbtls.yaml" 2>"$tmp/check.err" ||
+	die "lbtls -t: $(cat "$tmp/check.err")"
+
+# --- wrk without session resumption ----------------------------------------------
+# wrk closes a connection with SSL_shutdown + SSL_clear and reuses the SSL
+# object, and SSL_clear keeps a cleanly closed session: the next connection
+# resumes it (a TLS 1.3 PSK handshake, no certificate signature). This shim
+# drops the session first, so every connection is a full handshake.
+cat >"$tmp/noresume.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <openssl/ssl.h>
+int SSL_clear(SSL *s)
+{
+	static int (*real)(SSL *);
+
+	if (!real)
+		real = (int (*)(SSL *))dlsym(RTLD_NEXT, "SSL_clear");
+	SSL_set_session(s, NULL);
+	return real(s);
+}
+EOF
+cc -O2 -shared -fPIC -o "$tmp/noresume.so" "$tmp/noresume.c" -ldl ||
+	die "cannot build the wrk no-resumption shim"
+
+# --- servers ------------------------------------------------------------------------
+start_backend() {
+	taskset -c "$CLIENT_CPU" "$backend_bin" "127.0.0.1:$BACKEND_PORT" \
+		>"$tmp/backend.out" 2>&1 &
+	backend_pid=$!
+	for _ in $(seq 1 50); do
+		grep -q listening "$tmp/backend.out" && return 0
+		kill -0 "$backend_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	die "fast_backend did not start: $(cat "$tmp/backend.out")"
+}
+backend_counts() { # prints "conns reqs" (cumulative)
+	local n
+	n=$(grep -c 'conns=' "$tmp/backend.out")
+	kill -USR1 "$backend_pid" || die "fast_backend died"
+	for _ in $(seq 1 50); do
+		[ "$(grep -c 'conns=' "$tmp/backend.out")" -gt "$n" ] && break
+		sleep 0.02
+	done
+	grep 'conns=' "$tmp/backend.out" | tail -1 |
+		sed -E 's/.*conns=([0-9]+) reqs=([0-9]+).*/\1 \2/'
+}
+
+start_server() { # start_server NAME
+	local s=$1 url code
+	case $s in
+	lbtls)
+		taskset -c "$SERVER_CPU" "$lbtls" -c "$tmp/lbtls.yaml" --workers 1 \
+			>"$tmp/lbtls.out" 2>&1 &
+		;;
+	nginx)
+		taskset -c "$SERVER_CPU" nginx -c "$tmp/nginx.conf" -p "$tmp" \
+			>"$tmp/nginx.out" 2>&1 &
+		;;
+	haproxy)
+		taskset -c "$SERVER_CPU" haproxy -db -f "$tmp/haproxy.cfg" \
+			>"$tmp/haproxy.out" 2>&1 &
+		;;
+	esac
+	server_pid=$!
+	url=https://$NAME:${PORT[$s]}/
+	for _ in $(seq 1 100); do
+		code=$(curl -sk --resolve "$NAME:${PORT[$s]}:127.0.0.1" \
+			-o "$tmp/body" -w '%{http_code}' "$url")
+		[ "$code" = 200 ] && break
+		kill -0 "$server_pid" 2>/dev/null ||
+			die "$s exited at start: $(tail -5 "$tmp/$s.out")"
+		sleep 0.1
+	done
+	[ "$code" = 200 ] || die "$s: $url answered '$code', not 200: $(tail -5 "$tmp/$s.out")"
+	grep -q '^Hello, world$' "$tmp/body" ||
+		die "$s: the answer is not the backend's: $(head -c 200 "$tmp/body")"
+	# every process of the server on SERVER_CPU only
+	for p in $(descendants "$server_pid"); do
+		taskset -pc "$p" 2>/dev/null | grep -q ": $SERVER_CPU\$" ||
+			die "$s: process $p is not pinned to CPU $SERVER_CPU"
+	done
+}
+stop_server() {
+	kill_tree "$server_pid"
+	server_pid=
+}
+
+# What the handshake looks like, once per server: protocol, cipher, group,
+# signature, certificate.
+check_tls() { # check_tls NAME
+	local s=$1 out
+	out=$(openssl s_client -connect "127.0.0.1:${PORT[$s]}" -servername "$NAME" \
+		</dev/null 2>&1)
+	grep -q "New, TLSv1.3, Cipher is $CIPHERSUITE" <<<"$out" ||
+		die "$s: not TLS 1.3 with $CIPHERSUITE: $(grep -E '^(New|Cipher)' <<<"$out")"
+	grep -q "Server Temp Key: X25519" <<<"$out" ||
+		die "$s: key exchange is not X25519"
+	grep -q "Peer signature type: ECDSA" <<<"$out" ||
+		die "$s: not an ECDSA certificate signature"
+	grep -q "subject=CN = $NAME" <<<"$out" ||
+		die "$s: not the benchmark certificate"
+}
+
+# --- measurement ----------------------------------------------------------------------
+# utime+stime+cutime+cstime of PID and its live descendants, in ticks: a
+# child that exits (a respawned lbtls worker) moves into its parent's cutime
+cpu_ticks() { # cpu_ticks PID
+	local sum=0 p f
+	for p in $(descendants "$1"); do
+		f=$(cat /proc/"$p"/stat 2>/dev/null) || continue
+		f=${f##*) } # fields from 3 on; comm may hold spaces
+		set -- $f
+		sum=$((sum + ${12} + ${13} + ${14} + ${15}))
+	done
+	echo "$sum"
+}
+core_busy() { # core_busy CPU: busy ticks of that core (all tasks, irq, softirq)
+	awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+lbtls_handshakes() { # "full resumed" from lbtls's /metrics
+	curl -s "http://127.0.0.1:$LBTLS_METRICS_PORT/metrics" |
+		awk '/^lbtls_handshakes_total\{type="full"\}/ {f = $2}
+		     /^lbtls_handshakes_total\{type="resumed"\}/ {r = $2}
+		     END {printf "%d %d\n", f, r}'
+}
+to_ms() { # to_ms "1.23ms" | "456.78us" | "1.20s"
+	awk -v v="$1" 'BEGIN {
+		if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
+		else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 }
+		else if (v ~ /m$/) { sub(/m$/, "", v); print v * 60000 }
+		else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 }
+		else print "nan" }'
+}
+
+run_wrk() { # run_wrk SCENARIO SECONDS OUTFILE
+	local scen=$1 secs=$2 out=$3 port=${PORT[$cur]} preload=$tmp/noresume.so
+	[ "${4:-}" = resume ] && preload=
+	local args=(-t1 --latency --timeout 5s -d "${secs}s")
+	if [ "$scen" = hs ]; then
+		args+=(-c "$HS_CONNS" -H 'Connection: close')
+	else
+		args+=(-c "$KA_CONNS")
+	fi
+	# by address: SNI and Host are "127.0.0.1"; each server has one cert
+	LD_PRELOAD=$preload taskset -c "$CLIENT_CPU" wrk "${args[@]}" \
+		"https://127.0.0.1:$port/" >"$out" 2>&1 &
+	wrk_pid=$!
+	wait "$wrk_pid"
+	local rc=$?
+	wrk_pid=
+	[ "$rc" -eq 0 ] || die "$cur $scen: wrk exited $rc: $(cat "$out")"
+}
+
+foreign=0
+retry_budget=$RETRY_BUDGET
+declare -A R # R[scen.server.field] = space-separated values, one per round
+declare -A P # the run just measured, field -> value, until kept
+add() { P[$1]=$2; }
+keep() { local k; for k in "${!P[@]}"; do R[$k]="${R[$k]:-} ${P[$k]}"; done; }
+
+measure() { # measure SCENARIO ROUND: one measured run against $cur
+	local scen=$1 round=$2 out c0 c1 b0 b1 t0 t1 k0 k1 h0 h1
+	local reqs rps p99 non2xx errs cpu_s busy conns breqs
+	P=()
+	run_foreign=0
+	out=$tmp/wrk.$cur.$scen.$round
+	run_wrk "$scen" "$WARMUP" "$out.warmup"
+	[ "$cur" = lbtls ] && h0=$(lbtls_handshakes)
+	read -r b0 breqs0 < <(backend_counts)
+	c0=$(cpu_ticks "$server_pid")
+	k0=$(core_busy "$SERVER_CPU")
+	t0=$(date +%s.%N)
+	run_wrk "$scen" "$DURATION" "$out"
+	t1=$(date +%s.%N)
+	c1=$(cpu_ticks "$server_pid")
+	k1=$(core_busy "$SERVER_CPU")
+	read -r b1 breqs1 < <(backend_counts)
+	kill -0 "$server_pid" 2>/dev/null || die "$cur died during the $scen run"
+
+	reqs=$(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' "$out")
+	rps=$(sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' "$out")
+	p99=$(awk '$1 == "99%" {print $2}' "$out")
+	non2xx=$(sed -nE 's/^ *Non-2xx or 3xx responses: *([0-9]+).*/\1/p' "$out")
+	non2xx=${non2xx:-0}
+	errs=$(sed -nE 's/^ *Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+).*/\1 \2 \3 \4/p' "$out")
+	errs=${errs:-0 0 0 0}
+	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] && [ -n "$p99" ] ||
+		die "$cur $scen: no figures from wrk: $(cat "$out")"
+	conns=$((b1 - b0))
+	breqs=$((breqs1 - breqs0))
+	cpu_s=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN {print t / hz}')
+	busy=$(awk -v k=$((k1 - k0)) -v hz="$hz" -v a="$t0" -v b="$t1" \
+		'BEGIN {printf "%.0f", 100 * k / hz / (b - a)}')
+	local srvbusy
+	srvbusy=$(awk -v c="$cpu_s" -v a="$t0" -v b="$t1" \
+		'BEGIN {printf "%.0f", 100 * c / (b - a)}')
+	local ce re we te
+	read -r ce re we te <<<"$errs"
+	add "$scen.$cur.rps" "$rps"
+	add "$scen.$cur.p99" "$(to_ms "$p99")"
+	add "$scen.$cur.us" "$(awk -v c="$cpu_s" -v n="$reqs" 'BEGIN {printf "%.2f", 1e6 * c / n}')"
+	add "$scen.$cur.ops" "$(awk -v c="$cpu_s" -v n="$reqs" 'BEGIN {printf "%.0f", (c > 0 ? n / c : 0)}')"
+	add "$scen.$cur.busy" "$srvbusy"
+	add "$scen.$cur.core" "$busy"
+	add "$scen.$cur.conns" "$conns"
+	add "$scen.$cur.errs" "$((non2xx + ce + re + we + te))"
+	printf 'bench-tls: round %d %-3s %-7s %9.0f req/s  p99 %7s  server CPU %5.2f s (%s%% of a core; core %s %s%% busy)  %s req at backend over %s new upstream conns  non-2xx %s  socket errors connect %s read %s write %s timeout %s' \
+		"$round" "$scen" "$cur" "$rps" "$p99" "$cpu_s" "$srvbusy" \
+		"$SERVER_CPU" "$busy" "$breqs" "$conns" "$non2xx" "$ce" "$re" "$we" "$te"
+	if [ "$cur" = lbtls ]; then
+		h1=$(lbtls_handshakes)
+		set -- $h0 $h1
+		printf '  handshakes full %d resumed %d' $(($3 - $1)) $(($4 - $2))
+		[ "$scen" = hs ] && [ $(($4 - $2)) -ne 0 ] &&
+			die "lbtls reports resumed handshakes in the full-handshake scenario"
+	fi
+	echo
+	# CPU 0 busier than the server: something else ran there
+	if [ $((busy - srvbusy)) -gt 10 ]; then
+		echo "bench-tls: WARNING: CPU $SERVER_CPU was ${busy}% busy but the server used ${srvbusy}%: other load on the server's core" >&2
+		run_foreign=1
+	fi
+	[ "$non2xx" -eq 0 ] || die "$cur $scen: $non2xx answers were not 2xx"
+	[ $((ce + we + te)) -eq 0 ] ||
+		die "$cur $scen: socket errors (connect $ce, write $we, timeout $te)"
+	# a read error is a connection the server closed before answering
+	[ "$re" -le $((reqs / 1000)) ] ||
+		die "$cur $scen: $re read errors for $reqs requests"
+	# every answer came from the backend (in-flight requests add a few)
+	[ "$breqs" -ge "$reqs" ] ||
+		die "$cur $scen: wrk counted $reqs answers but the backend only $breqs requests"
+}
+
+# --- checks before measuring ----------------------------------------------------------
+# wrk does not resume: an nginx with a log of $ssl_session_reused says so
+resumption_check() {
+	local log=$tmp/resume.log n r
+	sed -e "s|access_log off;|log_format r '\$ssl_session_reused'; access_log $log r;|" \
+		"$tmp/nginx.conf" >"$tmp/nginx-resume.conf"
+	taskset -c "$SERVER_CPU" nginx -c "$tmp/nginx-resume.conf" -p "$tmp" \
+		>"$tmp/nginx.out" 2>&1 &
+	server_pid=$!
+	cur=nginx
+	for _ in $(seq 1 50); do
+		[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:${PORT[nginx]}/")" = 200 ] && break
+		sleep 0.1
+	done
+	: >"$log"
+	run_wrk hs 1 "$tmp/wrk.resume" resume
+	n=$(wc -l <"$log")
+	r=$(grep -c '^r$' "$log")
+	say "resumption check: plain wrk resumed $r of $n connections; with the shim:"
+	: >"$log"
+	run_wrk hs 2 "$tmp/wrk.resume"
+	stop_server
+	n=$(wc -l <"$log")
+	r=$(grep -c '^r$' "$log")
+	[ "$n" -gt 100 ] || die "resumption check: only $n connections logged"
+	[ "$r" -eq 0 ] ||
+		die "resumption check: $r of $n wrk connections resumed a TLS session"
+	say "resumption check: $n wrk connections with 'Connection: close', $r resumed (nginx \$ssl_session_reused)"
+}
+
+say "lbtls $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'), $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | awk '{print $1, $3}'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(openssl version | awk '{print $1, $2}')"
+say "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $ncpu CPUs, kernel $(uname -r)"
+say "server on CPU $SERVER_CPU; wrk (1 thread) and fast_backend share CPU $CLIENT_CPU"
+say "TLS 1.3, $CIPHERSUITE, X25519, ECDSA P-256; access logs off; ports $base..$((base + 4))"
+say "$ROUNDS rounds x ${DURATION}s per scenario (+${WARMUP}s warm-up); hs: $HS_CONNS conns with 'Connection: close'; ka: $KA_CONNS keep-alive conns"
+start_backend
+resumption_check
+for s in "${SERVERS[@]}"; do
+	cur=$s
+	start_server "$s"
+	check_tls "$s"
+	stop_server
+done
+say "all three servers answer 200 from the backend over TLS 1.3 / $CIPHERSUITE / X25519 / ECDSA"
+
+# --- rounds: A B C A B C ... ----------------------------------------------------------------
+for round in $(seq 1 "$ROUNDS"); do
+	for s in "${SERVERS[@]}"; do
+		cur=$s
+		start_server "$s"
+		for scen in "${SCENARIOS[@]}"; do
+			for attempt in $(seq 0 "$RETRIES"); do
+				measure "$scen" "$round"
+				[ "$run_foreign" -eq 0 ] && break
+				[ "$attempt" -lt "$RETRIES" ] && [ "$retry_budget" -gt 0 ] || break
+				retry_budget=$((retry_budget - 1))
+				say "measuring that run again"
+			done
+			[ "$run_foreign" -eq 0 ] || foreign=$((foreign + 1))
+			keep
+		done
+		stop_server
+	done
+done
+
+# --- report ---------------------------------------------------------------------------------
+median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{a[NR] = $1} END {
+	if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+med() { median <<<"${R[$1]}"; }
+declare -A OPS
+for scen in "${SCENARIOS[@]}"; do
+	echo
+	if [ "$scen" = hs ]; then
+		echo "Full TLS handshake per request (Connection: close), $HS_CONNS connections; medians of $ROUNDS runs of ${DURATION}s"
+	else
+		echo "Keep-alive requests, $KA_CONNS connections; medians of $ROUNDS runs of ${DURATION}s"
+	fi
+	printf '%-8s %10s %9s %12s %14s %12s %10s %8s\n' server "req/s" "p99 ms" "CPU us/req" "ops per CPU-s" "server busy" "upstr conn" "errors"
+	for s in "${SERVERS[@]}"; do
+		OPS[$scen.$s]=$(med "$scen.$s.ops")
+		printf '%-8s %10.0f %9.2f %12.1f %14.0f %11.0f%% %10.0f %8s\n' "$s" \
+			"$(med "$scen.$s.rps")" "$(med "$scen.$s.p99")" \
+			"$(med "$scen.$s.us")" "${OPS[$scen.$s]}" \
+			"$(med "$scen.$s.busy")" "$(med "$scen.$s.conns")" \
+			"$(tr ' ' '\n' <<<"${R[$scen.$s.errs]}" | awk '{s += $1} END {print s + 0}')"
+	done
+done
+echo
+[ "$foreign" -eq 0 ] ||
+	echo "bench-tls: WARNING: $foreign kept runs had other load on CPU $SERVER_CPU (see above); rerun on a quiet machine" >&2
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+echo "lbtls/nginx per CPU-second: handshakes $(ratio "${OPS[hs.lbtls]}" "${OPS[hs.nginx]}")x (goal 1.5x), keep-alive $(ratio "${OPS[ka.lbtls]}" "${OPS[ka.nginx]}")x (goal 1.3x)"
+echo "tls: hs_per_cpu_s lbtls=${OPS[hs.lbtls]} nginx=${OPS[hs.nginx]} haproxy=${OPS[hs.haproxy]} ka_per_cpu_s lbtls=${OPS[ka.lbtls]} nginx=${OPS[ka.nginx]} haproxy=${OPS[ka.haproxy]}"
