@@ -246,6 +246,36 @@ kill9_worker_fails_nothing() {
 	[ "$failures" = 0 ] && up_workers 4 # respawned by the master, back in
 }
 
+# A hung worker (SIGSTOP) still accepts TCP in the kernel's backlog but
+# never completes TLS: the agent's probes must take it out of the rings.
+hung_worker_leaves_rings() {
+	local a w pid i got failures=0 state=""
+	a=$(addr4 2)
+	w=$(pick "$VIP4:443" "$a")
+	pid=$(worker_pid "$w")
+	[ -n "$pid" ] || return 1
+	kill -STOP "$pid"
+	for _ in $(seq 100); do # bounded: 10 s
+		state=$("${LBCTL[@]}" worker list "$VIP4:443" |
+			awk -v w="$w" '$2 == w {print $4}')
+		[ "$state" = down ] && break
+		sleep 0.1
+	done
+	say "worker $w (pid $pid) stopped: agent says '$state'"
+	if [ "$state" != down ]; then
+		kill -CONT "$pid"
+		return 1
+	fi
+	for i in $(seq 0 $((NCLI - 1))); do
+		got=$(served_by 4 "$(addr4 "$i")")
+		[ "$got" = fail ] && failures=$((failures + 1))
+		[ "$got" = "$w" ] && failures=$((failures + 1))
+	done
+	kill -CONT "$pid"
+	say "while it hung: $failures failed or reached it"
+	[ "$failures" = 0 ] && up_workers 4
+}
+
 agent_restart_under_load() {
 	local i failures=0 total=0 t_end
 	kill -9 "$pid_agent"
@@ -298,6 +328,8 @@ check "drain: the open keep-alive connection goes on, new ones move" \
 	drain_keeps_open_connection
 check "kill -9 of a worker: no later request fails; it comes back" \
 	kill9_worker_fails_nothing
+check "a hung worker (SIGSTOP) fails its TLS probes and leaves the rings" \
+	hung_worker_leaves_rings
 check "agent killed and restarted under load: zero failed requests" \
 	agent_restart_under_load
 check "XDP detached: connections still land on the computed worker" \
