@@ -561,7 +561,7 @@ static int cmd_agent(struct ctx *c)
 	return agent__run(&c->in, config);
 }
 
-/* clang-format off: one command per block reads best */
+/* The commands; each one's --help is generated from its opts. */
 #define OPT_RING                                                \
 	{                                                       \
 		.name = "ring-size", .arg = "M",                \
@@ -694,7 +694,6 @@ static const struct cmd cmds[] = {
 		      .arg = "FILE",
 		      .help = "YAML config (see docs/lbctl.md)" } } },
 };
-/* clang-format on */
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
