@@ -5,7 +5,10 @@
  * until nothing moves, then arms epoll and the connection's single timer
  * from the state it stopped in. Re-trying every direction after each step
  * is what keeps TLS (which buffers records of its own) and full-duplex
- * bodies from stalling.
+ * bodies from stalling. A socket is only read again once epoll reported it
+ * or the last read filled the buffer (rd_ready, up_rd_ready), or OpenSSL
+ * holds bytes (SSL_has_pending): epoll is level-triggered, so what a short
+ * read left behind is reported, and the re-tries cost no EAGAIN syscalls.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +66,10 @@ struct conn {
 	enum cstate state;
 	bool dead;
 	bool hs_want_write, rd_wants_write, wr_wants_read;
+	/* The socket may have bytes for us: set by its events, cleared by
+	 * EAGAIN or a short read. Level-triggered epoll reports what is
+	 * left, so reading again before it does would only cost an EAGAIN. */
+	bool rd_ready;
 	bool client_eof;
 	bool close_after;
 	struct sockaddr_storage peer;
@@ -98,6 +105,7 @@ struct conn {
 	enum rstate rs;
 	struct http1_response res;
 	bool up_eof;
+	bool up_rd_ready; /* as rd_ready, for the upstream socket */
 	enum http1_body sb;
 	uint64_t sb_left;
 	struct http1_chunked schunk;
@@ -199,6 +207,49 @@ static int buf_alloc(struct buf *b, size_t cap)
 	b->s = b->e = 0;
 	b->cap = b->d ? cap : 0;
 	return b->d ? 0 : -ENOMEM;
+}
+
+/*
+ * Upstream buffers (36 + 64 KiB) live only while a request is in flight.
+ * Freeing them each time made glibc trim the heap top and fault it back in
+ * on the next request (page faults and brk per request), so finished ones
+ * wait here for the next request. One list per process = per worker.
+ */
+#define BUF_CACHE 64
+
+static struct buf_cache {
+	char *d[BUF_CACHE];
+	size_t cap[BUF_CACHE];
+	int n;
+} uin_cache, uout_cache;
+
+static int buf_get(struct buf_cache *bc, struct buf *b, size_t cap)
+{
+	int i;
+
+	for (i = bc->n - 1; i >= 0; i--) {
+		if (bc->cap[i] != cap)
+			continue;
+		b->d = bc->d[i];
+		b->cap = cap;
+		b->s = b->e = 0;
+		bc->n--;
+		bc->d[i] = bc->d[bc->n];
+		bc->cap[i] = bc->cap[bc->n];
+		return 0;
+	}
+	return buf_alloc(b, cap);
+}
+
+static void buf_put(struct buf_cache *bc, struct buf *b)
+{
+	if (b->d && bc->n < BUF_CACHE) {
+		bc->d[bc->n] = b->d;
+		bc->cap[bc->n++] = b->cap;
+		memset(b, 0, sizeof(*b));
+		return;
+	}
+	buf_free(b);
 }
 
 /* --- time --------------------------------------------------------------- */
@@ -306,8 +357,8 @@ static void conn_close(struct conn *c)
 	loop__io_close(&w->loop, &c->io);
 	free(c->in.d);
 	free(c->out.d);
-	free(c->uout.d);
-	free(c->uin.d);
+	buf_put(&uout_cache, &c->uout);
+	buf_put(&uin_cache, &c->uin);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -467,8 +518,8 @@ static void finish(struct conn *c)
 	c->idle_deadline = now_ms(c) + c->w->cfg->limits.keepalive_timeout_ms;
 	if (!buf_len(&c->in)) {
 		/* Idle keep-alive connections hold no upstream buffers. */
-		buf_free(&c->uout);
-		buf_free(&c->uin);
+		buf_put(&uout_cache, &c->uout);
+		buf_put(&uin_cache, &c->uin);
 	}
 }
 
@@ -671,9 +722,9 @@ static void start_proxy(struct conn *c)
 	};
 	ssize_t n;
 
-	if ((!c->uout.d &&
-	     buf_alloc(&c->uout, cfg->limits.header_total + UOUT_EXTRA)) ||
-	    (!c->uin.d && buf_alloc(&c->uin, UIN_CAP))) {
+	if ((!c->uout.d && buf_get(&uout_cache, &c->uout,
+				   cfg->limits.header_total + UOUT_EXTRA)) ||
+	    (!c->uin.d && buf_get(&uin_cache, &c->uin, UIN_CAP))) {
 		error_response(c, 500, true);
 		return;
 	}
@@ -823,6 +874,8 @@ static int up_start(struct conn *c)
 		c->uout_off = 0;
 		c->uin.s = c->uin.e = 0;
 		c->up_eof = false;
+		/* Nothing to read before the request is sent: wait for epoll. */
+		c->up_rd_ready = false;
 		c->rs = R_HEAD;
 		c->t_up_start = c->t_up_read = c->t_up_write = now_ms(c);
 		return 0;
@@ -1021,11 +1074,17 @@ static bool up_recv(struct conn *c)
 	int r;
 
 	while (c->uc && !c->uc->connecting && c->rs != R_DONE && !c->up_eof &&
-	       buf_room(&c->uin)) {
-		n = recv(c->uc->io.fd, c->uin.d + c->uin.e, buf_room(&c->uin),
-			 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	       c->up_rd_ready && buf_room(&c->uin)) {
+		size_t room = buf_room(&c->uin);
+
+		n = recv(c->uc->io.fd, c->uin.d + c->uin.e, room, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			c->up_rd_ready = false;
 			break;
+		}
+		/* Drained: level-triggered epoll reports what comes next. */
+		if (n > 0 && (size_t)n < room)
+			c->up_rd_ready = false;
 		if (n == 0) {
 			/* What is buffered still gets parsed and framed. */
 			c->up_eof = true;
@@ -1137,6 +1196,7 @@ static bool client_can_read(struct conn *c)
 
 static bool client_read(struct conn *c)
 {
+	size_t room;
 	ssize_t n;
 
 	if (c->state == C_LINGER) {
@@ -1147,17 +1207,26 @@ static bool client_read(struct conn *c)
 			conn_close(c);
 		return false;
 	}
-	if (!client_can_read(c))
+	/* OpenSSL may hold decrypted or raw bytes the socket no longer shows. */
+	if (!client_can_read(c) ||
+	    !(c->rd_ready || (c->ssl && SSL_has_pending(c->ssl))))
 		return false;
-	n = c_read(c, c->in.d + c->in.e, buf_room(&c->in));
-	if (n == -EAGAIN)
+	room = buf_room(&c->in);
+	n = c_read(c, c->in.d + c->in.e, room);
+	if (n == -EAGAIN) {
+		c->rd_ready = false;
 		return false;
+	}
 	if (n < 0) {
 		conn_close(c);
 		return true;
 	}
 	if (n == 0)
 		c->client_eof = true;
+	/* A short read took what was there (a TLS read returns at most one
+	 * record: the rest, if any, is in the socket and epoll says so). */
+	if ((size_t)n < room)
+		c->rd_ready = false;
 	c->in.e += n;
 	c->t_client_io = now_ms(c);
 	return true;
@@ -1168,11 +1237,36 @@ static bool client_pending(const struct conn *c)
 	return buf_len(&c->out) || (c->state == C_PROXY && c->sb_ready);
 }
 
+/*
+ * Response head in out, body bytes ready in uin: move what fits in out's
+ * free space behind the head, so a small response goes out as one TLS
+ * record and one write instead of two (out never grows for this). In
+ * C_PROXY the body always follows everything queued in out.
+ */
+static void coalesce_body(struct conn *c)
+{
+	size_t k = c->sb_ready, room;
+
+	if (c->state != C_PROXY || !k || !buf_len(&c->out))
+		return;
+	room = buf_room(&c->out);
+	if (k > room)
+		k = room;
+	if (!k)
+		return;
+	memcpy(c->out.d + c->out.e, c->uin.d + c->uin.s, k);
+	c->out.e += k;
+	c->sb_ready -= k;
+	c->body_sent += k;
+	buf_consume(&c->uin, k);
+}
+
 static bool client_write(struct conn *c)
 {
 	bool progress = false;
 	ssize_t n;
 
+	coalesce_body(c);
 	while (!c->dead && client_pending(c)) {
 		bool body = !buf_len(&c->out);
 		const char *p =
@@ -1247,6 +1341,8 @@ static bool handshake(struct conn *c)
 		else
 			METRIC_ADD(w->m->handshakes_full, 1);
 		c->state = C_HEAD;
+		/* The first request may have come with the Finished. */
+		c->rd_ready = true;
 		c->t_start_us = wall_us();
 		c->t_start_ms = now_ms(c);
 		return true;
@@ -1390,8 +1486,12 @@ static void pump(struct conn *c)
 
 static void client_io(struct loop_io *io, uint32_t events)
 {
-	(void)events;
-	pump((struct conn *)io);
+	struct conn *c = (struct conn *)io;
+
+	/* EPOLLOUT wakes a TLS read that waited for the socket to drain. */
+	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || c->rd_wants_write)
+		c->rd_ready = true;
+	pump(c);
 }
 
 void conn__upstream_event(struct conn *c, uint32_t events)
@@ -1417,6 +1517,8 @@ void conn__upstream_event(struct conn *c, uint32_t events)
 		}
 		uc->connecting = false;
 	}
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		c->up_rd_ready = true;
 	pump(c);
 }
 
@@ -1496,6 +1598,7 @@ int conn__accept(struct worker *w, struct worker_listener *l, int fd,
 			  c->peer_str, sizeof(c->peer_str));
 	}
 	c->state = c->ssl ? C_HANDSHAKE : C_HEAD;
+	c->rd_ready = true;
 	c->head_deadline = w->loop.now + cfg->limits.header_timeout_ms;
 	c->t_client_io = w->loop.now;
 	c->t_start_us = wall_us();

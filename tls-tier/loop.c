@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * epoll event loop. Level-triggered because TLS keeps decrypted bytes of its
- * own (SSL_pending): the proxy re-tries reads itself after every step, and
- * level-triggering means a missed edge can never stall a connection.
+ * own (SSL_has_pending): the proxy re-tries those itself, and
+ * level-triggering means a missed edge can never stall a connection (conn.c
+ * relies on it to skip reads that would only return EAGAIN).
  */
 #include <errno.h>
 #include <stdlib.h>

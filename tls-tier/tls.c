@@ -260,6 +260,9 @@ static SSL_CTX *ctx_new(const struct lbtls_config *cfg, struct tls_ctx *t,
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 				      SSL_MODE_RELEASE_BUFFERS);
+	/* A record's header and body in one read(), not two; conn.c asks
+	 * SSL_has_pending() for what this buffers beyond the record. */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"lbtls", 5);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_sess_set_cache_size(ctx, SESSION_CACHE_SIZE);
