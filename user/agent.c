@@ -121,6 +121,7 @@ static void agent__rebuild_all(struct agent *a)
 static int agent__apply_vips(struct agent *a)
 {
 	struct vip have[LB_MAX_VIPS], v;
+	struct lb_vip_meta cur;
 	char name[VIP_TEXT_MAX];
 	int n, i, j, err = 0;
 
@@ -143,8 +144,8 @@ static int agent__apply_vips(struct agent *a)
 		v.key = a->cfg.vips[j].key;
 		v.meta = a->cfg.vips[j].meta;
 		vip__format(&v.key, name, sizeof(name));
-		if (!vip__get(&a->dp, &v.key, &have[0].meta)) {
-			v.meta.index = have[0].meta.index;
+		if (!vip__get(&a->dp, &v.key, &cur)) {
+			v.meta.index = cur.index;
 			err = vip__update(&a->dp, &v);
 		} else {
 			err = vip__add(&a->dp, &v);
@@ -254,6 +255,7 @@ static int agent__register(struct agent *a, int conn)
 			     .msg_iovlen = 1,
 			     .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
+	__u16 ports[LB_MAX_LISTENERS] = { 0 };
 	struct agent_worker *w = NULL;
 	struct cmsghdr *cm;
 	const char *why = "malformed registration";
@@ -294,11 +296,10 @@ static int agent__register(struct agent *a, int conn)
 	w = &a->w[r.worker];
 	for (i = 0; i < nfds; i++) {
 		if (r.listener[i] >= LB_MAX_LISTENERS ||
-		    listening_tcp_port(fds[i], &w->port[i])) {
+		    listening_tcp_port(fds[i], &ports[i])) {
 			why = "not a listening TCP socket, or unknown listener";
 			goto out;
 		}
-		w->listener[i] = r.listener[i];
 	}
 	err = instance__lock(a->in);
 	for (i = 0; i < nfds && !err; i++) {
@@ -323,6 +324,8 @@ static int agent__register(struct agent *a, int conn)
 	w->conn = conn;
 	w->weight = r.weight;
 	w->nlisteners = nfds;
+	memcpy(w->listener, r.listener, sizeof(w->listener));
+	memcpy(w->port, ports, sizeof(w->port));
 	w->down = 0;
 	w->ok_streak = w->fail_streak = 0;
 	agent__put_worker(a, r.worker);
