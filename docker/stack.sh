@@ -5,7 +5,8 @@
 #   up    Docker engine, offline base image and the three Flask images;
 #         a certificate for $DOMAIN (Let's Encrypt's if present, else
 #         self-signed); website1..3 on flask-network; the lbctl agent with
-#         XDP on the host interface; lbtls workers registered with it.
+#         XDP on the host interface; lbtls workers registered with it,
+#         finding the containers by their labels (upstream.docker).
 #   down  everything up made, in reverse; images and certificates are kept.
 #
 # Environment (all optional):
@@ -158,10 +159,13 @@ tls:
       privkey: $dir/privkey.pem
 upstream:
   algorithm: round_robin
-  servers:
-    - $FLASK_NET_PREFIX.11:5000
-    - $FLASK_NET_PREFIX.12:5000
-    - $FLASK_NET_PREFIX.13:5000
+  # website1..3 and any container started later with these labels on
+  # this stack's network join when healthy and leave when they stop
+  docker:
+    socket: /var/run/docker.sock
+    label: xdp-tls-lb.upstream=flaskapp
+    port_label: xdp-tls-lb.port
+    network: $FLASK_NETWORK
   health: {path: /healthz, interval: 1s, timeout: 1s, rise: 1, fall: 2}
   keepalive: 32
   keepalive_timeout: 30s
@@ -209,6 +213,19 @@ wait_workers() {
 	die "stack: only $up of $WORKERS lbtls workers registered; see $LOGS/"
 }
 
+# lbtls discovers website1..3 from the engine once their healthchecks
+# pass (upstream.docker): wait until every worker has the three.
+wait_pool() {
+	local n=0 _
+	for _ in $(seq 600); do # bounded: 60 s, the healthcheck's start period
+		n=$("${IN_HOST[@]}" curl -sf --max-time 2 http://127.0.0.1:9145/metrics |
+			grep -c '^lbtls_upstream_up{.*} 1$' || true)
+		[ "$n" -ge $((3 * WORKERS)) ] && return 0
+		sleep 0.1
+	done
+	die "stack: lbtls has $n of $((3 * WORKERS)) upstreams up; see $LOGS/"
+}
+
 up() {
 	[ "$(id -u)" = 0 ] || die "stack: must run as root"
 	if [ ! -x "$BUILD/lbctl" ] || [ ! -x "$BUILD/lbtls" ]; then
@@ -225,6 +242,7 @@ up() {
 	start agent "${LBCTL[@]}" agent -c "$STATE/agent.yaml"
 	start lbtls "${IN_HOST[@]}" "$BUILD/lbtls" -c "$STATE/lbtls.yaml"
 	wait_workers
+	wait_pool
 	cat <<EOF
 
 The stack '$STACK' is up: $WORKERS lbtls workers behind XDP, three Flask

@@ -594,6 +594,57 @@ static void parse_health(struct parser *p, yaml_node_t *n)
 		perr(p, n, "'health.interval' must be at least 100ms");
 }
 
+static void parse_docker(struct parser *p, yaml_node_t *n)
+{
+	struct cfg_docker *d = &p->cfg->upstream.docker;
+	yaml_node_t *k, *v;
+
+	if (!want_map(p, "upstream.docker", n))
+		return;
+	d->enabled = true;
+	d->line = n->start_mark.line + 1;
+	for_each_pair(p, n, k, v)
+	{
+		const char *key = scalar(k) ? scalar(k) : "";
+
+		if (!strcmp(key, "socket")) {
+			if (!get_str(p, "docker.socket", v, d->socket,
+				     sizeof(d->socket)) &&
+			    d->socket[0] != '/')
+				perr(p, v,
+				     "'docker.socket' must be an absolute path, got '%s'",
+				     d->socket);
+		} else if (!strcmp(key, "label")) {
+			if (!get_str(p, "docker.label", v, d->label,
+				     sizeof(d->label)) &&
+			    (d->label[0] == '=' ||
+			     strpbrk(d->label, "\"\\ \t\r\n")))
+				perr(p, v,
+				     "'docker.label' expects 'key=value' or 'key' without spaces or quotes, got '%s'",
+				     d->label);
+		} else if (!strcmp(key, "port_label")) {
+			if (!get_str(p, "docker.port_label", v, d->port_label,
+				     sizeof(d->port_label)) &&
+			    (!d->port_label[0] ||
+			     strpbrk(d->port_label, "\"\\= \t\r\n")))
+				perr(p, v,
+				     "'docker.port_label' expects a label name, got '%s'",
+				     d->port_label);
+		} else if (!strcmp(key, "network")) {
+			if (!get_str(p, "docker.network", v, d->network,
+				     sizeof(d->network)) &&
+			    strpbrk(d->network, "\"\\\r\n"))
+				perr(p, v,
+				     "'docker.network' holds a quote or newline");
+		} else {
+			perr(p, k, "unknown setting 'upstream.docker.%s'", key);
+		}
+	}
+	if (!d->label[0])
+		perr(p, n,
+		     "'upstream.docker' needs 'label', e.g. xdp-tls-lb.upstream=flaskapp");
+}
+
 static void parse_upstream(struct parser *p, yaml_node_t *n)
 {
 	struct cfg_upstream *up = &p->cfg->upstream;
@@ -633,6 +684,8 @@ static void parse_upstream(struct parser *p, yaml_node_t *n)
 				     &up->fail_timeout_ms);
 		} else if (!strcmp(key, "health")) {
 			parse_health(p, v);
+		} else if (!strcmp(key, "docker")) {
+			parse_docker(p, v);
 		} else if (!strcmp(key, "keepalive")) {
 			get_uint(p, "keepalive", v, 0, 10000, &up->keepalive);
 		} else if (!strcmp(key, "keepalive_timeout")) {
@@ -895,9 +948,10 @@ static void validate(struct parser *p, yaml_node_t *root)
 	if (cfg->nhttps && !cfg->tls.ncerts && !prior)
 		perr(p, root,
 		     "listen.https is set but 'tls.certificates' is empty");
-	if (cfg->nhttps && !cfg->upstream.nservers && !prior)
+	if (cfg->nhttps && !cfg->upstream.nservers &&
+	    !cfg->upstream.docker.enabled && !prior)
 		perr(p, root,
-		     "listen.https is set but 'upstream.servers' is empty");
+		     "listen.https is set but 'upstream.servers' is empty (and no 'upstream.docker')");
 	for (i = 0; i < cfg->nhttps; i++)
 		all[n++] = &cfg->https[i];
 	for (i = 0; i < cfg->nhttp; i++)
@@ -940,6 +994,8 @@ void config__defaults(struct lbtls_config *cfg)
 	cfg->upstream.connect_timeout_ms = 5000;
 	cfg->upstream.read_timeout_ms = 60000;
 	cfg->upstream.send_timeout_ms = 60000;
+	strcpy(cfg->upstream.docker.socket, "/var/run/docker.sock");
+	strcpy(cfg->upstream.docker.port_label, "xdp-tls-lb.port");
 	cfg->limits.header_line = 8192;
 	cfg->limits.header_total = 32768;
 	cfg->limits.body = 1024 * 1024 * 1024;

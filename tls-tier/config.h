@@ -65,6 +65,16 @@ struct cfg_health {
 	unsigned fall;
 };
 
+/* Servers discovered from the Docker Engine API (master.c, docker.c). */
+struct cfg_docker {
+	bool enabled;
+	char socket[108]; /* the engine's unix socket */
+	char label[256]; /* "key=value" a container must carry */
+	char port_label[128]; /* label holding the port it serves on */
+	char network[128]; /* network whose address to use; "": the first */
+	int line;
+};
+
 struct cfg_upstream {
 	struct cfg_server servers[CFG_MAX_SERVERS];
 	unsigned nservers;
@@ -78,6 +88,7 @@ struct cfg_upstream {
 	unsigned connect_timeout_ms;
 	unsigned read_timeout_ms;
 	unsigned send_timeout_ms;
+	struct cfg_docker docker;
 };
 
 struct cfg_limits {

@@ -125,6 +125,15 @@ static void probe_start(struct probe *p)
 	int fd;
 
 	p->next_start = w->loop.now + h->interval_ms;
+	if (p->server >= (int)w->up.n || s->removed) {
+		probe_arm_next(p); /* gone: idle until its slot is used again */
+		return;
+	}
+	/* The slot's name may change (upstream__set), so build it each time. */
+	p->req_len = snprintf(
+		p->req, sizeof(p->req),
+		"GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lbtls-health\r\nConnection: close\r\n\r\n",
+		h->path, s->name);
 	fd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0) {
@@ -162,33 +171,35 @@ static void probe_timer(struct loop_timer *t)
 	probe_start(p);
 }
 
-int health__start(struct worker *w)
+void health__sync(struct worker *w)
 {
-	const struct cfg_upstream *up = &w->cfg->upstream;
-	struct health *h;
+	struct health *h = w->health;
 	unsigned i;
 
-	if (!up->health.enabled)
-		return 0;
-	h = calloc(1, sizeof(*h));
 	if (!h)
-		return -ENOMEM;
-	for (i = 0; i < w->up.n; i++) {
+		return;
+	for (i = h->n; i < w->up.n; i++) {
 		struct probe *p = &h->probes[i];
 
 		p->w = w;
 		p->server = i;
 		p->io.fd = -1;
 		loop__timer_init(&p->timer, probe_timer);
-		p->req_len = snprintf(
-			p->req, sizeof(p->req),
-			"GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lbtls-health\r\nConnection: close\r\n\r\n",
-			up->health.path, up->servers[i].name);
-		/* Spread the first probes; start soon after the worker does. */
-		loop__timer_set(&w->loop, &p->timer, w->loop.now + 10 + i * 7);
+		/* Spread the first probes; start soon after the server joins. */
+		loop__timer_set(&w->loop, &p->timer,
+				w->loop.now + 10 + (i - h->n) * 7);
 	}
 	h->n = w->up.n;
-	w->health = h;
+}
+
+int health__start(struct worker *w)
+{
+	if (!w->cfg->upstream.health.enabled)
+		return 0;
+	w->health = calloc(1, sizeof(*w->health));
+	if (!w->health)
+		return -ENOMEM;
+	health__sync(w);
 	return 0;
 }
 

@@ -10,5 +10,7 @@ struct worker;
 
 int health__start(struct worker *w);
 void health__stop(struct worker *w);
+/* Start probing the slots upstream__set() added since. */
+void health__sync(struct worker *w);
 
 #endif /* LBTLS_HEALTH_H */

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "docker.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -63,6 +64,7 @@ struct master {
 	struct proc procs[METRICS_MAX_PROCS];
 	uint64_t respawn_at[CFG_MAX_WORKERS]; /* 0: slot is running */
 	struct metrics_shm *shm;
+	struct docker docker; /* upstream.docker discovery */
 	int epfd, sigfd;
 	bool stopping;
 	uint64_t stop_deadline;
@@ -274,7 +276,11 @@ static void spawn(struct master *m, int slot)
 			close(m->admin_fd);
 		close(m->epfd);
 		close(m->sigfd);
-		worker__main(m->cfg, m->tls, blk, mine, n, slot, m->gen);
+		/* close only: a DEL would act on the master's epoll */
+		if (m->docker.fd >= 0)
+			close(m->docker.fd);
+		worker__main(m->cfg, m->tls, blk, &m->shm->discovered, mine, n,
+			     slot, m->gen);
 	}
 	blk->pid = pid;
 	p->pid = pid;
@@ -304,6 +310,32 @@ static unsigned nprocs(struct master *m)
 	return n;
 }
 
+static bool same_docker(const struct cfg_docker *a, const struct cfg_docker *b)
+{
+	return a->enabled == b->enabled && !strcmp(a->socket, b->socket) &&
+	       !strcmp(a->label, b->label) &&
+	       !strcmp(a->port_label, b->port_label) &&
+	       !strcmp(a->network, b->network);
+}
+
+/*
+ * (Re)start discovery for 'c'. The published set stays until the first
+ * list under the new settings replaces it; workers of a configuration
+ * without upstream.docker ignore it.
+ */
+static void set_docker(struct master *m, const struct cfg_docker *c)
+{
+	docker__stop(&m->docker);
+	docker__init(&m->docker, c, &m->shm->discovered, m->epfd);
+	if (!c->enabled)
+		return;
+	log_info(
+		"upstream.docker: servers labelled %s on %s, port from label %s, from %s",
+		c->label, c->network[0] ? c->network : "any network",
+		c->port_label, c->socket);
+	docker__tick(&m->docker, loop__now_ms());
+}
+
 static void reload(struct master *m)
 {
 	struct lbtls_config *cfg;
@@ -326,6 +358,8 @@ static void reload(struct master *m)
 	for (i = 0; i < METRICS_MAX_PROCS; i++)
 		if (m->procs[i].pid > 0)
 			m->procs[i].old = true;
+	if (!same_docker(&cfg->upstream.docker, &m->cfg->upstream.docker))
+		set_docker(m, &cfg->upstream.docker);
 	tls__ctx_free(m->tls);
 	config__free(m->cfg);
 	free(m->cfg);
@@ -518,6 +552,7 @@ static void periodic(struct master *m)
 	for (i = 0; i < m->nslots; i++)
 		if (m->respawn_at[i] && now >= m->respawn_at[i])
 			spawn(m, i);
+	docker__tick(&m->docker, now);
 }
 
 static int master_init(struct master *m)
@@ -528,6 +563,7 @@ static int master_init(struct master *m)
 
 	m->admin_fd = -1;
 	m->epfd = m->sigfd = -1;
+	m->docker.fd = -1;
 	for (i = 0; i < ADMIN_MAX; i++)
 		m->admin[i].fd = -1;
 	if (tls__random_key(&m->fallback_key))
@@ -581,6 +617,8 @@ int master__run(const struct master_opts *opts)
 	}
 	if (set_listeners(m, m->cfg) || set_admin(m, m->cfg))
 		return 1;
+	/* Before the workers: they start with the servers known by then. */
+	set_docker(m, &m->cfg->upstream.docker);
 	m->nslots = m->cfg->workers;
 	log_info("starting %u worker(s), %u listener(s) each", m->nslots,
 		 m->cfg->nhttps + m->cfg->nhttp);
@@ -602,6 +640,10 @@ int master__run(const struct master_opts *opts)
 			}
 			if (fd == m->admin_fd) {
 				admin_accept(m);
+				continue;
+			}
+			if (fd == m->docker.fd) {
+				docker__on_events(&m->docker, loop__now_ms());
 				continue;
 			}
 			for (j = 0; j < ADMIN_MAX; j++)

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "upstream.h"
 
 #define METRICS_MAX_PROCS 128
 #define METRICS_MAX_STATUS 600
@@ -46,6 +47,9 @@ struct metrics_block {
 struct metrics_shm {
 	struct metrics_block retired;
 	struct metrics_block procs[METRICS_MAX_PROCS];
+	/* Not counters: the servers the master discovered (docker.c), which
+	 * the workers read; the mapping is already shared with all of them. */
+	struct upstream_set discovered;
 };
 
 #define METRIC_ADD(field, n) \

@@ -104,7 +104,7 @@ void pool__put(struct pool_conn *pc)
 	struct upstream_server *s = &w->up.servers[pc->server];
 
 	pc->owner = NULL;
-	if (w->draining || s->nidle >= w->up.keepalive ||
+	if (w->draining || s->removed || s->nidle >= w->up.keepalive ||
 	    loop__io_set(&w->loop, &pc->io, EPOLLIN)) {
 		pool__close(pc);
 		return;

@@ -36,11 +36,92 @@ int upstream__init(struct upstream *u, const struct cfg_upstream *c,
 	return u->n ? 0 : -EINVAL;
 }
 
+static bool in_set(const struct upstream_server *s,
+		   const struct upstream_addr *set, unsigned n)
+{
+	unsigned j;
+
+	for (j = 0; j < n; j++)
+		if (!strcmp(s->name, set[j].name))
+			return true;
+	return false;
+}
+
+static void slot_fill(struct upstream_server *s, const struct upstream_addr *a)
+{
+	memset(s, 0, sizeof(*s));
+	memcpy(s->name, a->name, sizeof(s->name));
+	s->name[sizeof(s->name) - 1] = 0;
+	s->ss = a->ss;
+	s->len = a->len;
+	s->weight = 1;
+	s->dynamic = true;
+}
+
+static int find_slot(struct upstream *u, const struct upstream_addr *a,
+		     const struct upstream_addr *set, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < u->n; i++)
+		if (u->servers[i].dynamic &&
+		    !strcmp(u->servers[i].name, a->name))
+			return i;
+	if (u->n < CFG_MAX_SERVERS)
+		return u->n++;
+	for (i = 0; i < u->n; i++) {
+		struct upstream_server *s = &u->servers[i];
+
+		if (s->dynamic && s->removed && !s->active && !s->nidle &&
+		    !in_set(s, set, n))
+			return i;
+	}
+	return -1;
+}
+
+unsigned upstream__set(struct upstream *u, const struct upstream_addr *set,
+		       unsigned n, uint64_t *gone)
+{
+	unsigned i, lost = 0;
+	int k;
+
+	*gone = 0;
+	for (i = 0; i < u->n; i++) {
+		struct upstream_server *s = &u->servers[i];
+
+		if (s->dynamic && !s->removed && !in_set(s, set, n)) {
+			s->removed = true;
+			*gone |= 1ULL << i;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct upstream_server *s;
+
+		k = find_slot(u, &set[i], set, n);
+		if (k < 0) {
+			lost++;
+			continue;
+		}
+		s = &u->servers[k];
+		if (!s->dynamic || strcmp(s->name, set[i].name)) {
+			slot_fill(s, &set[i]);
+		} else if (s->removed) {
+			/* back: a fresh start for its health state */
+			s->removed = false;
+			s->fails = 0;
+			s->health_down = false;
+			s->health_ok = s->health_bad = 0;
+			s->current_weight = 0;
+		}
+	}
+	return lost;
+}
+
 bool upstream__available(const struct upstream *u, unsigned i, uint64_t now)
 {
 	const struct upstream_server *s = &u->servers[i];
 
-	if (s->health_down)
+	if (s->health_down || s->removed)
 		return false;
 	return !(u->max_fails && s->fails >= u->max_fails &&
 		 now - s->checked <= u->fail_timeout);

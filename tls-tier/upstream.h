@@ -27,9 +27,30 @@ struct upstream_server {
 	/* active health */
 	bool health_down;
 	unsigned health_ok, health_bad; /* consecutive results */
+	/* discovered at runtime (upstream__set); 'removed' ones take no new
+	 * requests, those in flight on them finish */
+	bool dynamic;
+	bool removed;
 	/* idle keep-alive connections (pool.c) */
 	struct pool_conn *idle;
 	unsigned nidle;
+};
+
+/* A discovered server, as the master publishes it to the workers. */
+struct upstream_addr {
+	char name[80]; /* "ip:port" */
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/*
+ * The discovered set, in the master's shared mapping: a seqlock (odd 'seq'
+ * while the master writes), read by each worker on its tick.
+ */
+struct upstream_set {
+	uint32_t seq;
+	uint32_t n;
+	struct upstream_addr servers[CFG_MAX_SERVERS];
 };
 
 struct upstream {
@@ -44,6 +65,17 @@ struct upstream {
 
 int upstream__init(struct upstream *u, const struct cfg_upstream *c,
 		   uint64_t seed);
+
+/*
+ * Make the discovered servers exactly 'set' (static ones never change): new
+ * ones get a slot (a removed one of the same name comes back, else a new
+ * slot, else a removed slot nothing uses any more), missing ones are marked
+ * removed and their bits set in *gone so that the caller closes their idle
+ * connections; requests in flight on them finish. Slot indices never move.
+ * Returns how many servers did not fit (0 normally).
+ */
+unsigned upstream__set(struct upstream *u, const struct upstream_addr *set,
+		       unsigned n, uint64_t *gone);
 
 /* Usable now: not marked down by active or passive health. */
 bool upstream__available(const struct upstream *u, unsigned i, uint64_t now);

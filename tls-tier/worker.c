@@ -31,6 +31,56 @@ void worker__publish_health(struct worker *w)
 			   upstream__available(&w->up, i, w->loop.now) ? 1 : 0);
 }
 
+void worker__sync_servers(struct worker *w)
+{
+	static struct upstream_set snap;
+	uint64_t gone, was_out = 0;
+	uint32_t seq;
+	unsigned i, lost, n0 = w->up.n;
+
+	if (!w->dyn || !w->cfg->upstream.docker.enabled)
+		return;
+	seq = __atomic_load_n(&w->dyn->seq, __ATOMIC_ACQUIRE);
+	if ((seq & 1) || seq == w->dyn_seq)
+		return;
+	memcpy(&snap, w->dyn, sizeof(snap));
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&w->dyn->seq, __ATOMIC_RELAXED) != seq)
+		return; /* torn: the next tick retries */
+	w->dyn_seq = seq;
+	for (i = 0; i < w->up.n; i++)
+		if (w->up.servers[i].removed)
+			was_out |= 1ULL << i;
+	lost = upstream__set(
+		&w->up, snap.servers,
+		snap.n < CFG_MAX_SERVERS ? snap.n : CFG_MAX_SERVERS, &gone);
+	if (lost)
+		log_err("upstream.docker: %u server(s) left out: more than %d slots",
+			lost, CFG_MAX_SERVERS);
+	for (i = 0; i < w->up.n; i++) {
+		struct upstream_server *s = &w->up.servers[i];
+
+		if (gone & (1ULL << i)) {
+			log_info(
+				"upstream %s left the pool (%u request(s) in flight finish)",
+				s->name, s->active);
+			while (s->idle)
+				pool__close(s->idle);
+		}
+		if (!s->dynamic || s->removed)
+			continue;
+		if (i >= n0 || strcmp(w->m->servers[i].name, s->name)) {
+			log_info("upstream %s joined the pool", s->name);
+			memcpy(w->m->servers[i].name, s->name, sizeof(s->name));
+		} else if (was_out & (1ULL << i)) {
+			log_info("upstream %s is back in the pool", s->name);
+		}
+	}
+	METRIC_SET(w->m->nservers, w->up.n);
+	health__sync(w);
+	worker__publish_health(w);
+}
+
 void worker__listeners_enable(struct worker *w, bool on)
 {
 	unsigned i;
@@ -145,14 +195,16 @@ static void tick(struct loop_timer *t)
 	if (w->paused && !w->draining &&
 	    w->nconns < w->cfg->limits.max_connections)
 		worker__listeners_enable(w, true);
+	worker__sync_servers(w);
 	worker__publish_health(w);
 	pool__expire(w, w->cfg->upstream.keepalive_timeout_ms);
 	loop__timer_set(&w->loop, t, w->loop.now + TICK_MS);
 }
 
 void worker__main(const struct lbtls_config *cfg, struct tls_ctx *tls,
-		  struct metrics_block *m, const struct listener *lis,
-		  unsigned nlis, int slot, unsigned gen)
+		  struct metrics_block *m, const struct upstream_set *dyn,
+		  const struct listener *lis, unsigned nlis, int slot,
+		  unsigned gen)
 {
 	static struct worker wk;
 	struct worker *w = &wk;
@@ -168,14 +220,16 @@ void worker__main(const struct lbtls_config *cfg, struct tls_ctx *tls,
 	w->cfg = cfg;
 	w->tls = tls;
 	w->m = m;
+	w->dyn = dyn;
 	w->slot = slot;
 	w->gen = gen;
 	if (loop__init(&w->loop))
 		goto fail;
 	if (upstream__init(&w->up, &cfg->upstream,
 			   ((uint64_t)getpid() << 32) ^ loop__now_ms()) &&
-	    cfg->nhttps)
+	    cfg->nhttps && !cfg->upstream.docker.enabled)
 		goto fail;
+	worker__sync_servers(w);
 	if (cfg->x_served_by) {
 		gethostname(host, sizeof(host) - 1);
 		snprintf(w->served_by, sizeof(w->served_by),

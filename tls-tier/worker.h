@@ -52,6 +52,9 @@ struct worker {
 	struct loop_io link_io;
 	struct loop_timer link_retry;
 	bool link_warned;
+	/* servers discovered by the master (upstream.docker), shared memory */
+	const struct upstream_set *dyn;
+	uint32_t dyn_seq; /* the last one applied */
 };
 
 /*
@@ -59,8 +62,11 @@ struct worker {
  */
 void __attribute__((noreturn))
 worker__main(const struct lbtls_config *cfg, struct tls_ctx *tls,
-	     struct metrics_block *m, const struct listener *lis, unsigned nlis,
-	     int slot, unsigned gen);
+	     struct metrics_block *m, const struct upstream_set *dyn,
+	     const struct listener *lis, unsigned nlis, int slot, unsigned gen);
+
+/* Apply the master's latest discovered server set, if it changed. */
+void worker__sync_servers(struct worker *w);
 
 /* Hand the agent listeners of this worker to the lbctl agent and keep the
  * link up (agent.c); no-op in standalone mode. */

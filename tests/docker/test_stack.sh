@@ -126,6 +126,71 @@ website2_back() {
 	return 1
 }
 
+# Two more containers with the pool's labels (docker run: compose's fixed
+# container_name and ipv4_address keep website1..3 from --scale) join
+# lbtls's pool from the engine's events within 2 s of being healthy, then
+# leave it on docker stop with no request failing. Removed in any case.
+scale_by_labels() {
+	local net=${FLASK_NETWORK:-$STACK-flask} names=() ips=() n v ip i
+	local t_healthy="" t_seen="" st fails=0 total=0 seen gone=0 rc=1
+	for v in 2 3; do
+		n=${WEBSITE_PREFIX}website$((v + 2))
+		docker run -d --name "$n" --network "$net" --read-only \
+			--cap-drop ALL --label xdp-tls-lb.upstream=flaskapp \
+			--label xdp-tls-lb.port=5000 "${APP_IMAGE:-lb-flask}:$v" \
+			>/dev/null && names+=("$n")
+		ips+=("$(docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$n")")
+	done
+	echo "started: ${names[*]} at ${ips[*]}"
+	# bounded: 40 s for both healthchecks (the first runs after 5 s)
+	for i in $(seq 400); do
+		[ "${#names[@]}" = 2 ] || break
+		if [ "$(docker inspect -f '{{.State.Health.Status}}' "${names[@]}" | sort -u)" = healthy ]; then
+			t_healthy=$(date +%s.%N)
+			break
+		fi
+		sleep 0.1
+	done
+	# bounded: 2 s from healthy; each round 5 requests, then lbtls's counts
+	while [ -n "$t_healthy" ] &&
+		[ "$(echo "$(date +%s.%N) - $t_healthy < 2" | bc)" = 1 ]; do
+		for i in 1 2 3 4 5; do get / >/dev/null; done
+		seen=0
+		for ip in "${ips[@]}"; do
+			ip netns exec "$HOST_NS" curl -sf --max-time 2 http://127.0.0.1:9145/metrics |
+				grep -qE "^lbtls_upstream_responses_total\{server=\"$ip:5000\"\} [1-9]" &&
+				seen=$((seen + 1))
+		done
+		if [ "$seen" = 2 ]; then
+			t_seen=$(date +%s.%N)
+			echo "both served requests $(echo "$t_seen - $t_healthy" | bc) s after they were healthy"
+			break
+		fi
+	done
+	if [ -n "$t_seen" ]; then
+		docker stop "${names[@]}" >/dev/null &
+		# bounded: 20 requests at least, 300 or 20 s at most
+		for i in $(seq 300); do
+			st=$(in_client curl -s -o /dev/null -w '%{http_code}' --max-time 5 -k \
+				--resolve "$DOMAIN:443:$VIP4" "https://$DOMAIN/")
+			total=$((total + 1))
+			[ "$st" = 200 ] || fails=$((fails + 1))
+			gone=0
+			for ip in "${ips[@]}"; do
+				[ "$(upstream_up "$ip:5000")" = 0 ] && gone=$((gone + 1))
+			done
+			[ "$i" -ge 20 ] && [ "$gone" = 2 ] && break
+			[ "$(echo "$(date +%s.%N) - $t_seen > 20" | bc)" = 1 ] && break
+		done
+		wait
+		echo "after docker stop: $gone of 2 left the pool; $total requests, $fails failed"
+		[ "$(echo "$t_seen - $t_healthy <= 2" | bc)" = 1 ] &&
+			[ "$gone" = 2 ] && [ "$fails" = 0 ] && versions_answer && rc=0
+	fi
+	[ "${#names[@]}" = 0 ] || docker rm -f "${names[@]}" >/dev/null
+	return $rc
+}
+
 [ "$(id -u)" = 0 ] || {
 	echo "FAIL must run as root"
 	echo "0 passed, 1 failed"
@@ -149,6 +214,8 @@ check "lbtls workers are registered and XDP is attached" \
 check "docker stop website2 under load: nothing fails once it is dropped" \
 	stop_website2_under_load
 check "website2 started again serves again" website2_back
+check "two more labelled containers join within 2 s of healthy and leave on stop" \
+	scale_by_labels
 check "docker/stack.sh down (make stop) removes what it made" \
 	bash -c "docker/stack.sh down && ! ip netns list | grep -qw $HOST_NS"
 

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Upstream discovery from the Docker Engine API (upstream.docker), run by
+ * the master: one event stream per lbtls, whatever the number of workers.
+ * Every container event that matches the label triggers a fresh list of
+ * the running containers; the healthy ones (or running ones without a
+ * HEALTHCHECK) are published to the workers through a seqlocked
+ * upstream_set in shared memory, which each worker applies on its tick.
+ */
+#ifndef LBTLS_DOCKER_H
+#define LBTLS_DOCKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "upstream.h"
+
+#define DOCKER_ID_LEN 64
+#define DOCKER_MAX_DYING 64
+
+struct docker_container {
+	char id[DOCKER_ID_LEN + 1];
+	struct upstream_addr addr;
+};
+
+struct docker {
+	struct cfg_docker cfg;
+	struct upstream_set *out; /* shared with the workers */
+	int fd; /* the event stream, -1 while disconnected */
+	int epfd; /* where fd is registered (data.fd = fd), or -1 */
+	bool in_body; /* past the response head */
+	char buf[16384];
+	size_t len;
+	bool resync; /* list the containers on the next docker__tick() */
+	bool warned; /* an error is logged once until the next success */
+	uint64_t retry_at;
+	unsigned backoff_ms;
+	uint64_t next_list; /* periodic relist, a safety net */
+	/* killed/stopped/died containers, left out until they start again */
+	char dying[DOCKER_MAX_DYING][DOCKER_ID_LEN + 1];
+	unsigned ndying;
+};
+
+/*
+ * Parse the JSON array of GET /containers/json into 'out' (at most 'max'):
+ * running containers that carry c->label and c->port_label, healthy or
+ * without a healthcheck, with an IPv4 address on c->network (any network
+ * when empty). Returns how many, or -EINVAL with 'err' set when the JSON is
+ * not such an array.
+ */
+int docker__parse_list(const char *json, size_t len, const struct cfg_docker *c,
+		       struct docker_container *out, unsigned max, char *err,
+		       size_t errlen);
+
+/*
+ * One line of GET /events: sets *action ("start", "die", ...) and 'id' (at
+ * most DOCKER_ID_LEN). Returns 0, or -EINVAL for bad JSON or no container
+ * event.
+ */
+int docker__parse_event(const char *line, char *action, size_t alen, char *id,
+			char *signal, size_t slen);
+
+void docker__init(struct docker *d, const struct cfg_docker *c,
+		  struct upstream_set *out, int epfd);
+/* Close the event stream; 'out' keeps the last set. */
+void docker__stop(struct docker *d);
+/* Connect, list and retry as due; returns the event fd to poll, or -1. */
+int docker__tick(struct docker *d, uint64_t now);
+/* The event stream is readable. */
+void docker__on_events(struct docker *d, uint64_t now);
+
+#endif /* LBTLS_DOCKER_H */
