@@ -59,7 +59,8 @@ DEB_PKGS := clang llvm libclang-rt-14-dev gcc make pkg-config libbpf-dev \
 	libssl-dev openssl libcmocka-dev libyaml-dev libjansson-dev \
 	iproute2 iputils-ping procps psmisc curl wrk nghttp2-client nginx \
 	haproxy python3-flask clang-format bc shellcheck \
-	docker.io docker-compose containerd runc iptables debootstrap
+	docker.io docker-compose containerd runc iptables debootstrap \
+	pebble certbot
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
