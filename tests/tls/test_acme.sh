@@ -30,26 +30,8 @@ domain=acme.lbtls.test
 vip=198.18.2.1 # lbtls's http and https in the namespace; DOMAIN resolves here
 ns=lbtls-acme-$$
 
-passed=0
-failed=0
-ok() {
-	echo "ok   - $*"
-	passed=$((passed + 1))
-}
-bad() {
-	echo "FAIL - $*"
-	failed=$((failed + 1))
-}
-check() { # check "description" command...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
-finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
+# shellcheck source=tests/tls/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tmp=$(mktemp -d /tmp/lbtls-acme.XXXXXX)
 pids=()

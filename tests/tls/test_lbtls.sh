@@ -15,26 +15,8 @@ app=$root/docker/app/app.py
 # Debian's python3-flask lives with /usr/bin/python3; PYTHON overrides.
 python=${PYTHON:-/usr/bin/python3}
 
-passed=0
-failed=0
-ok() {
-	echo "ok   - $*"
-	passed=$((passed + 1))
-}
-bad() {
-	echo "FAIL - $*"
-	failed=$((failed + 1))
-}
-check() { # check "description" command...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
-finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
+# shellcheck source=tests/tls/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tmp=$(mktemp -d /tmp/lbtls-test.XXXXXX)
 pids=()
