@@ -74,27 +74,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- prerequisites: fail, never skip --------------------------------------
-missing=0
 if [ "$(id -u)" = 0 ]; then ok "prerequisite: root (network namespace)"; else
 	bad "prerequisite: must run as root (a network namespace with port 80)"
 	missing=1
 fi
-for tool in pebble pebble-challtestsrv certbot curl openssl ip; do
-	if command -v "$tool" >/dev/null; then ok "prerequisite: $tool"; else
-		bad "prerequisite: $tool is not installed (apt-get install pebble certbot)"
-		missing=1
-	fi
-done
-if "$python" -c 'import flask' 2>/dev/null; then
-	ok "prerequisite: flask importable by $python"
-else
-	bad "prerequisite: python3-flask is not installed for $python"
-	missing=1
-fi
-if [ -x "$lbtls" ]; then ok "prerequisite: $lbtls built"; else
-	bad "prerequisite: $lbtls is missing (make $build/lbtls)"
-	missing=1
-fi
+require_tools "apt-get install pebble certbot" pebble pebble-challtestsrv \
+	certbot curl openssl ip
+require_flask "$python"
+require_built "$lbtls" "$build"
 check "prerequisite: deploy hook $hook" test -f "$hook"
 [ "$missing" -eq 0 ] || finish
 

@@ -49,23 +49,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- prerequisites: fail, never skip --------------------------------------
-missing=0
-for tool in curl openssl; do
-	if command -v "$tool" >/dev/null; then ok "prerequisite: $tool"; else
-		bad "prerequisite: $tool is not installed"
-		missing=1
-	fi
-done
-if "$python" -c 'import flask' 2>/dev/null; then
-	ok "prerequisite: flask importable by $python"
-else
-	bad "prerequisite: python3-flask is not installed for $python"
-	missing=1
-fi
-if [ -x "$lbtls" ]; then ok "prerequisite: $lbtls built"; else
-	bad "prerequisite: $lbtls is missing (make $build/lbtls)"
-	missing=1
-fi
+require_tools "" curl openssl
+require_flask "$python"
+require_built "$lbtls" "$build"
 [ "$missing" -eq 0 ] || finish
 
 # --- ports: eight free loopback ports in a row -------------------------------
