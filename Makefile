@@ -50,7 +50,8 @@ PROGS := $(if $(wildcard user/main.c),$(BUILD)/lbctl) \
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps test bench bench-xdp bench-steer fuzz format format-check clean \
-	docker-up base-image images stack-up stack-down run stop bench-tls
+	docker-up base-image images stack-up stack-down run stop bench-tls \
+	bench-loop
 all: $(BPF_OBJS) $(SKELS) $(PROGS) $(TEST_BINS) $(REPLAY_BINS) $(BENCHES)
 
 # --- dependencies (Debian 12, as root; idempotent) -------------------------
@@ -58,7 +59,8 @@ DEB_PKGS := clang llvm libclang-rt-14-dev gcc make pkg-config libbpf-dev \
 	libxdp-dev xdp-tools bpftool linux-libc-dev libelf-dev zlib1g-dev \
 	libssl-dev openssl libcmocka-dev libyaml-dev libjansson-dev \
 	iproute2 iputils-ping procps psmisc curl wrk nghttp2-client nginx \
-	haproxy python3-flask clang-format bc shellcheck \
+	haproxy python3-flask clang-format bc shellcheck liburing-dev \
+	gnuplot-nox \
 	docker.io docker-compose containerd runc iptables debootstrap \
 	pebble certbot
 
@@ -109,6 +111,8 @@ $(BUILD)/tests/%: tests/%.c $(SKELS) $(BUILD)/libuser.a $(BUILD)/libtls.a
 $(BUILD)/bench/%: tests/bench/%.c $(SKELS) $(BUILD)/libuser.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(BUILD)/libuser.a -o $@ $(LDLIBS)
+# epoll against io_uring, the event-loop choice of lbtls (docs/lbtls.md)
+$(BUILD)/bench/bench_loop: LDLIBS += -luring
 
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Itls-tier \
 	      -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
@@ -129,7 +133,10 @@ fuzz: $(FUZZ_BINS)
 		$$f -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/$$n || exit 1; \
 	done
 
-bench: bench-xdp bench-steer
+# The whole stack against nginx and HAProxy: docs/performance.md and its
+# plot; the last line printed is "bench: hs_ratio_vs_nginx=R ...".
+bench: all
+	tests/bench/bench_report.sh $(BUILD)
 bench-xdp: $(BUILD)/bench/bench_xdp
 	$(BUILD)/bench/bench_xdp
 bench-steer: $(BUILD)/bench/bench_steer
@@ -137,6 +144,9 @@ bench-steer: $(BUILD)/bench/bench_steer
 # lbtls against nginx and HAProxy, one core each (about 6 minutes)
 bench-tls: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
 	tests/bench/bench_tls.sh $(BUILD)
+# the event loop: epoll against io_uring on lbtls's I/O pattern
+bench-loop: $(BUILD)/bench/bench_loop
+	tests/bench/bench_loop.sh $(BUILD)
 
 # --- the whole system (docker/stack.sh; STACK, IFACE, DOMAIN, WORKERS) ------
 run: deps $(PROGS)
