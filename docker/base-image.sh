@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Build the project's offline base image once: a minimal Debian bookworm
 # (debootstrap --variant=minbase) with python3-flask and gunicorn from
-# Debian's packages, imported with `docker import`. Skips when the image
-# exists already (--force rebuilds it). No image registry is involved:
-# only the Debian mirror.
+# Debian's packages, plus the shared libraries lbctl and lbtls link
+# (docker/lb/Dockerfile), imported with `docker import`. Skips when the
+# image exists already with the same package list (a label records it: an
+# lb-base built from an older list is rebuilt once); --force rebuilds it.
+# No image registry is involved: only the Debian mirror.
 #
 # Usage: docker/base-image.sh [--force]
 # Environment: BASE_IMAGE (default lb-base:bookworm), DEBIAN_MIRROR (default
@@ -16,7 +18,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 image=${BASE_IMAGE:-lb-base:bookworm}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=${SUITE:-bookworm}
-packages=python3-flask,gunicorn
+# The Flask app's, then lbctl's and lbtls's run-time libraries (ldd
+# build/lbctl build/lbtls; docker/lb/Dockerfile lists the same).
+packages=python3-flask,gunicorn,libbpf1,libxdp1,libelf1,zlib1g,libssl3,libyaml-0-2,libjansson4
+label=xdp-tls-lb.base-packages
 force=0
 [ "${1:-}" = --force ] && force=1
 
@@ -26,9 +31,21 @@ engine_answers || die "base-image: no Docker engine answers (run docker/dockerd-
 exec 9>/var/lock/xdp-tls-lb-base-image.lock
 flock 9
 
+# An image this script built carries its package list as a label; one built
+# from another list (or before the label existed: its description says
+# xdp-tls-lb) is rebuilt. Any other image of that name (a user's own
+# BASE_IMAGE) is left alone.
 if [ "$force" -eq 0 ] && "$DOCKER" image inspect "$image" >/dev/null 2>&1; then
-	echo "base-image: $image exists ($(image_size_mb "$image") MB), skipping"
-	exit 0
+	have=$("$DOCKER" image inspect -f "{{index .Config.Labels \"$label\"}}" "$image" 2>/dev/null || true)
+	desc=$("$DOCKER" image inspect -f '{{index .Config.Labels "org.opencontainers.image.description"}}' "$image" 2>/dev/null || true)
+	if [ "$have" = "$packages" ]; then
+		echo "base-image: $image exists ($(image_size_mb "$image") MB), skipping"
+		exit 0
+	elif [ -z "$have" ] && [[ $desc != *xdp-tls-lb* ]]; then
+		echo "base-image: $image exists and is not one of ours, skipping"
+		exit 0
+	fi
+	echo "base-image: $image was built with other packages (${have:-python3-flask,gunicorn}), rebuilding"
 fi
 
 [ "$(id -u)" -eq 0 ] || die "base-image: must run as root (debootstrap)"
@@ -82,9 +99,14 @@ find "$root/var/log" -type f -delete
 : >"$root/etc/machine-id"
 rm -f "$root/etc/hostname" "$root/etc/resolv.conf"
 
-# Check what the app needs before importing.
+# Check what the app, lbctl and lbtls need before importing.
 chroot "$root" python3 -c 'import flask, gunicorn' ||
 	die "base-image: flask or gunicorn missing from the root file system"
+for lib in libbpf.so.1 libxdp.so.1 libelf.so.1 libz.so.1 libssl.so.3 \
+	libcrypto.so.3 libyaml-0.so.2 libjansson.so.4; do
+	chroot "$root" ldconfig -p | grep -qF "$lib " ||
+		die "base-image: $lib missing from the root file system"
+done
 
 echo "base-image: importing as $image"
 tar --numeric-owner -C "$root" --exclude='./dev/*' --exclude='./proc/*' \
@@ -93,7 +115,8 @@ tar --numeric-owner -C "$root" --exclude='./dev/*' --exclude='./proc/*' \
 		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 		--change 'ENV LANG=C.UTF-8' \
 		--change 'CMD ["python3"]' \
-		--change "LABEL org.opencontainers.image.description=\"Debian $suite minbase with python3-flask and gunicorn (xdp-tls-lb)\"" \
+		--change "LABEL org.opencontainers.image.description=\"Debian $suite minbase with python3-flask, gunicorn and lbctl/lbtls run-time libraries (xdp-tls-lb)\"" \
+		--change "LABEL $label=$packages" \
 		--message "debootstrap --variant=minbase --include=$packages $suite" \
 		- "$image" >/dev/null
 

@@ -43,3 +43,16 @@ image_size_mb() {
 	bytes=$("$DOCKER" image inspect --format '{{.Size}}' "$1" 2>/dev/null) || return 1
 	echo $(((bytes + 500000) / 1000000))
 }
+
+# lb_image_ref BUILD_DIR BASE: the tag of the lbctl+lbtls image for these
+# binaries on this base (docker/build-lb-image.sh builds it): a hash of
+# both binaries, the Dockerfile and the base image's id, so new binaries
+# make a new tag and two build directories never share one.
+lb_image_ref() {
+	local base_id
+	base_id=$("$DOCKER" image inspect -f '{{.Id}}' "$2" 2>/dev/null) || return 1
+	echo "${LB_IMAGE_NAME:-lb-bin}:$({
+		cat "$1/lbctl" "$1/lbtls" "$(dirname "${BASH_SOURCE[0]}")/lb/Dockerfile"
+		echo "$base_id"
+	} | sha256sum | cut -c1-12)"
+}

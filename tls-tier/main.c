@@ -3,22 +3,31 @@
  * lbtls: TLS-terminating HTTP/1.1 reverse proxy. Command line only; the
  * master (master.c) does the work.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* setns */
+#endif
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "master.h"
 #include "tls.h"
 
 #define DEFAULT_CONFIG "/etc/lbtls/lbtls.yaml"
+#define NETNS_RUN_DIR "/var/run/netns" /* where `ip netns add` puts them */
 
 static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "test", no_argument, NULL, 't' },
 	{ "workers", required_argument, NULL, 'w' },
+	{ "netns", required_argument, NULL, 'n' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -27,6 +36,7 @@ static const char *const opt_help[] = {
 	"FILE  configuration file (default " DEFAULT_CONFIG ")",
 	"      check the configuration and certificates, then exit",
 	"N     worker processes, 1..256 (default: the file's, else one per CPU)",
+	"NAME  run in the network namespace " NETNS_RUN_DIR "/NAME (ip netns)",
 	"      show this help",
 };
 
@@ -34,13 +44,58 @@ static void usage(FILE *f)
 {
 	unsigned i;
 
-	fprintf(f, "Usage: lbtls [-t] [-c FILE] [--workers N]\n"
+	fprintf(f, "Usage: lbtls [-t] [-c FILE] [--workers N] [--netns NAME]\n"
 		   "TLS-terminating HTTP/1.1 reverse proxy.\n\n");
 	for (i = 0; long_opts[i].name; i++)
 		fprintf(f, "  -%c, --%-8s %s\n",
 			long_opts[i].val == 'w' ? 'w' : long_opts[i].val,
 			long_opts[i].name, opt_help[i]);
 	fprintf(f, "\nSignals: HUP reloads, TERM/INT/QUIT stop gracefully.\n");
+}
+
+/*
+ * --netns NAME: move into the named network namespace before anything else
+ * (configuration, sockets, workers), as `ip netns exec NAME` would, but
+ * without its mount namespace: lbtls only needs the network. The same as
+ * lbctl's --netns (user/instance.c), kept local to the command line.
+ */
+static int enter_netns(const char *name)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") ||
+	    !strcmp(name, "..")) {
+		fprintf(stderr,
+			"lbtls: --netns expects a name from 'ip netns list', got '%s'\n",
+			name);
+		return -EINVAL;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR,
+			     name) >= sizeof(path)) {
+		fprintf(stderr,
+			"lbtls: network namespace name too long: '%s'\n", name);
+		return -ENAMETOOLONG;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		fprintf(stderr,
+			"lbtls: cannot open network namespace '%s' (%s): %s\n",
+			name, path, strerror(err));
+		return -err;
+	}
+	if (setns(fd, CLONE_NEWNET)) {
+		err = errno;
+		fprintf(stderr,
+			"lbtls: cannot enter network namespace '%s' (%s): %s%s\n",
+			name, path, strerror(err),
+			err == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+		close(fd);
+		return -err;
+	}
+	close(fd);
+	return 0;
 }
 
 static int test_config(const char *path)
@@ -68,13 +123,14 @@ static int test_config(const char *path)
 int main(int argc, char **argv)
 {
 	struct master_opts opts = { .config_path = DEFAULT_CONFIG };
+	const char *netns = NULL;
 	bool test = false;
 	unsigned long n;
 	char *end;
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:tw:h", long_opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, ":c:tw:n:h", long_opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'c':
@@ -94,6 +150,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			opts.workers = n;
+			break;
+		case 'n':
+			netns = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -116,6 +175,8 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
+	if (netns && enter_netns(netns))
+		return 1;
 	if (test)
 		return test_config(opts.config_path);
 	return master__run(&opts);

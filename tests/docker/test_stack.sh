@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # The whole stack as `make run` builds it (docker/stack.sh), under a stack
 # name of its own, checked from its client namespace through XDP and lbtls
-# to the Flask containers. Prints one line per check and ends with
-# "N passed, N failed". Cleans up through a trap even when a check fails.
+# to the Flask containers: lbctl's agent and lbtls run as the compose
+# services `agent` and `lbtls` (host network, --netns into the stack's
+# balancer namespace), and the pool is scaled with `docker-compose up
+# --scale flaskapp=N`. Prints one line per check and ends with "N passed,
+# N failed". Cleans up through a trap even when a check fails (containers,
+# network, namespaces, BPF pins, XDP); Docker or BPF missing is a failure,
+# never a skip.
 #
 # Usage: bash tests/docker/test_stack.sh BUILD_DIR
 set -u
@@ -16,10 +21,14 @@ export WEBSITE_PREFIX=$STACK-
 CLIENT_NS=$STACK-client
 HOST_NS=$STACK-host
 VIP4=198.18.0.100
+STATE=/run/xdp-tls-lb/$STACK
 LOGDIR=$BUILD/tests/docker/$STACK
 mkdir -p "$LOGDIR"
 pass=0
 fail=0
+# Only 'ok'/'FAIL' lines and the summary go to stdout.
+DOCKER=docker
+[ -x /usr/bin/docker ] && DOCKER=/usr/bin/docker
 
 check() { # check DESCRIPTION COMMAND...
 	local what=$1
@@ -33,11 +42,52 @@ check() { # check DESCRIPTION COMMAND...
 	fi
 }
 
+# The stack's compose project, as a user scales it (docker/stack.sh keeps
+# the variables in compose.env).
+dc() {
+	docker-compose --env-file "$STATE/compose.env" -f docker/docker-compose.yml "$@"
+}
+
+project_containers() { # every container of this stack's compose project
+	"$DOCKER" ps -aq --filter "label=com.docker.compose.project=$STACK"
+}
+
+# What docker/stack.sh down must leave: no container, network, namespace,
+# bridge port or BPF pin of this stack (XDP lived on the namespace's veth,
+# so it goes with it). Prints what is left.
+nothing_left() {
+	local left=""
+	[ -z "$(project_containers)" ] || left="$left containers:$(project_containers | tr '\n' ' ')"
+	"$DOCKER" network inspect "$STACK-flask" >/dev/null 2>&1 && left="$left network:$STACK-flask"
+	ip netns list | grep -qw "$HOST_NS" && left="$left netns:$HOST_NS"
+	ip netns list | grep -qw "$CLIENT_NS" && left="$left netns:$CLIENT_NS"
+	ip link show "${STACK:0:10}-br" >/dev/null 2>&1 && left="$left link:${STACK:0:10}-br"
+	[ -e "/sys/fs/bpf/$STACK" ] && left="$left pins:/sys/fs/bpf/$STACK"
+	[ -e "$STATE" ] && left="$left state:$STATE"
+	[ -z "$left" ] || echo "left behind:$left"
+	[ -z "$left" ]
+}
+
+# docker/stack.sh down, then whatever it missed, removed by force (only
+# this stack's own: its project's containers, network, namespaces, pins).
 cleanup() {
+	local ids
+	trap - EXIT INT TERM
 	docker/stack.sh down >>"$LOGDIR/stack.log" 2>&1
-	ip netns list | grep -qw "$HOST_NS" && echo "cleanup: $HOST_NS left behind"
+	nothing_left >/dev/null && { rm -f "/run/lbctl/$STACK.lock"; return; }
+	echo "cleanup: $(nothing_left); removing by force"
+	ids=$(project_containers)
+	# shellcheck disable=SC2086 # ids are words
+	[ -z "$ids" ] || "$DOCKER" rm -f $ids >/dev/null 2>&1
+	"$DOCKER" network rm "$STACK-flask" >/dev/null 2>&1
+	ip link del "${STACK:0:10}-br" 2>/dev/null
+	ip netns del "$CLIENT_NS" 2>/dev/null
+	ip netns del "$HOST_NS" 2>/dev/null
+	rm -rf "/sys/fs/bpf/$STACK" "$STATE" "/run/lbctl/$STACK.lock"
+	nothing_left || echo "cleanup: could not remove everything"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 in_client() {
 	ip netns exec "$CLIENT_NS" "$@"
@@ -76,11 +126,69 @@ client_in_xff() {
 }
 
 # lbtls's view of one upstream over all its workers (its /metrics, in the
-# host namespace): "0" once every worker has it down.
+# host namespace): "0" once every worker has it down, "" once it left the
+# pool (a removed container).
 upstream_up() {
 	ip netns exec "$HOST_NS" curl -sf --max-time 2 http://127.0.0.1:9145/metrics |
 		grep -E "^lbtls_upstream_up\{[^}]*$1[^}]*\} " | awk '{print $2}' |
 		sort -u | tr -d '\n'
+}
+
+# The compose services: running, host network, all capabilities dropped
+# but the named ones, not privileged.
+services_run_in_compose() {
+	local svc id want got
+	for svc in agent lbtls; do
+		id=$(dc ps -q "$svc") || return 1
+		[ -n "$id" ] || {
+			echo "no container for the service $svc"
+			return 1
+		}
+		case $svc in
+		agent) want="running host [ALL] false NET_ADMIN SYS_ADMIN" ;;
+		lbtls) want="running host [ALL] false SYS_ADMIN" ;;
+		esac
+		got="$("$DOCKER" inspect -f '{{.State.Status}} {{.HostConfig.NetworkMode}} {{.HostConfig.CapDrop}} {{.HostConfig.Privileged}}' "$id")"
+		got="$got $("$DOCKER" inspect -f '{{range .HostConfig.CapAdd}}{{println .}}{{end}}' "$id" |
+			sed 's/^CAP_//' | grep . | sort | tr '\n' ' ' | sed 's/ $//')"
+		echo "$svc: $got"
+		[ "$got" = "$want" ] || return 1
+	done
+}
+
+# lbtls's listeners in the balancer's namespace (its metrics on 9145; the
+# VIP's ports reach its workers through sk_lookup) belong to a process of
+# the lbtls container: the container entered $HOST_NS with --netns.
+lbtls_listens_from_its_container() {
+	local id pid
+	id=$(dc ps -q lbtls) || return 1
+	pid=$(ip netns exec "$HOST_NS" ss -Hltnp "sport = :9145" |
+		grep -o 'lbtls",pid=[0-9]*' | head -n1 | cut -d= -f2)
+	echo "lbtls container ${id:0:12}, listener pid ${pid:-none}"
+	[ -n "$pid" ] && grep -q "$id" "/proc/$pid/cgroup"
+}
+
+# docker/stack.sh up on a running stack: succeeds, recreates neither
+# service (same containers), and the stack still serves.
+up_again_changes_nothing() {
+	local before after
+	before=$(dc ps -q agent lbtls | sort)
+	docker/stack.sh up || return 1
+	after=$(dc ps -q agent lbtls | sort)
+	echo "before: $before; after: $after"
+	[ -n "$before" ] && [ "$before" = "$after" ] && versions_answer
+}
+
+# lbtls --netns with a namespace that does not exist: a non-zero exit and
+# a message naming the namespace and the cause.
+lbtls_netns_missing() {
+	local out rc=0
+	out=$("$BUILD/lbtls" --netns "$STACK-missing" -t -c /dev/null 2>&1) || rc=$?
+	echo "exit $rc: $out"
+	[ "$rc" != 0 ] && echo "$out" | grep -q "network namespace '$STACK-missing'.*No such file or directory" || return 1
+	out=$("$BUILD/lbtls" --netns ../etc -t -c /dev/null 2>&1) || rc=$?
+	echo "exit $rc: $out"
+	[ "$rc" != 0 ] && echo "$out" | grep -q "'../etc'"
 }
 
 stop_website2_under_load() {
@@ -126,27 +234,30 @@ website2_back() {
 	return 1
 }
 
-# Two more containers with the pool's labels (docker run: compose's fixed
-# container_name and ipv4_address keep website1..3 from --scale) join
-# lbtls's pool from the engine's events within 2 s of being healthy, then
-# leave it on docker stop with no request failing. Removed in any case.
-scale_by_labels() {
-	local net=${FLASK_NETWORK:-$STACK-flask} names=() ips=() n v ip i
-	local t_healthy="" t_seen="" st fails=0 total=0 seen gone=0 rc=1
-	for v in 2 3; do
-		n=${WEBSITE_PREFIX}website$((v + 2))
-		docker run -d --name "$n" --network "$net" --read-only \
-			--cap-drop ALL --label xdp-tls-lb.upstream=flaskapp \
-			--label xdp-tls-lb.port=5000 "${APP_IMAGE:-lb-flask}:$v" \
-			>/dev/null && names+=("$n")
-		ips+=("$(docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$n")")
+# The pool scaled with compose, as a user would: `up -d --scale flaskapp=2`
+# adds two containers (five Flask containers in all) that lbtls discovers
+# by their labels; they must serve within 2 s of being healthy. Then
+# `--scale flaskapp=0` removes them under load with no request failing.
+# The trap's `stack.sh down` removes them in any case.
+scale_with_compose() {
+	local ids=() ips=() id ip i net=${FLASK_NETWORK:-$STACK-flask}
+	local t_healthy="" t_seen="" st fails=0 total=0 seen gone=0 n
+	local t_up
+	t_up=$(date +%s.%N)
+	dc up -d --no-build --scale flaskapp=2 >>"$LOGDIR/compose.log" 2>&1 || return 1
+	mapfile -t ids < <(dc ps -q flaskapp)
+	for id in "${ids[@]}"; do
+		ips+=("$("$DOCKER" inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$id")")
 	done
-	echo "started: ${names[*]} at ${ips[*]}"
+	n=$("$DOCKER" ps -q --filter "label=com.docker.compose.project=$STACK" \
+		--filter label=xdp-tls-lb.upstream=flaskapp | wc -l)
+	echo "scaled: ${#ids[@]} flaskapp containers at ${ips[*]}; $n Flask containers in all"
+	[ "${#ids[@]}" = 2 ] && [ "$n" = 5 ] || return 1
 	# bounded: 40 s for both healthchecks (the first runs after 5 s)
 	for i in $(seq 400); do
-		[ "${#names[@]}" = 2 ] || break
-		if [ "$(docker inspect -f '{{.State.Health.Status}}' "${names[@]}" | sort -u)" = healthy ]; then
+		if [ "$("$DOCKER" inspect -f '{{.State.Health.Status}}' "${ids[@]}" | sort -u)" = healthy ]; then
 			t_healthy=$(date +%s.%N)
+			echo "both healthy $(echo "$t_healthy - $t_up" | bc) s after docker-compose up"
 			break
 		fi
 		sleep 0.1
@@ -163,32 +274,34 @@ scale_by_labels() {
 		done
 		if [ "$seen" = 2 ]; then
 			t_seen=$(date +%s.%N)
-			echo "both served requests $(echo "$t_seen - $t_healthy" | bc) s after they were healthy"
+			echo "both served requests $(echo "$t_seen - $t_healthy" | bc) s after they were healthy" |
+				tee "$LOGDIR/scale.txt"
 			break
 		fi
 	done
-	if [ -n "$t_seen" ]; then
-		docker stop "${names[@]}" >/dev/null &
-		# bounded: 20 requests at least, 300 or 20 s at most
-		for i in $(seq 300); do
-			st=$(in_client curl -s -o /dev/null -w '%{http_code}' --max-time 5 -k \
-				--resolve "$DOMAIN:443:$VIP4" "https://$DOMAIN/")
-			total=$((total + 1))
-			[ "$st" = 200 ] || fails=$((fails + 1))
-			gone=0
-			for ip in "${ips[@]}"; do
-				[ "$(upstream_up "$ip:5000")" = 0 ] && gone=$((gone + 1))
-			done
-			[ "$i" -ge 20 ] && [ "$gone" = 2 ] && break
-			[ "$(echo "$(date +%s.%N) - $t_seen > 20" | bc)" = 1 ] && break
+	[ -n "$t_seen" ] || {
+		echo "the new containers did not serve within 2 s of being healthy"
+		return 1
+	}
+	dc up -d --no-build --scale flaskapp=0 >>"$LOGDIR/compose.log" 2>&1 &
+	# bounded: 20 requests at least, 300 or 20 s at most
+	for i in $(seq 300); do
+		st=$(in_client curl -s -o /dev/null -w '%{http_code}' --max-time 5 -k \
+			--resolve "$DOMAIN:443:$VIP4" "https://$DOMAIN/")
+		total=$((total + 1))
+		[ "$st" = 200 ] || fails=$((fails + 1))
+		gone=0
+		for ip in "${ips[@]}"; do
+			case $(upstream_up "$ip:5000") in "" | 0) gone=$((gone + 1)) ;; esac
 		done
-		wait
-		echo "after docker stop: $gone of 2 left the pool; $total requests, $fails failed"
-		[ "$(echo "$t_seen - $t_healthy <= 2" | bc)" = 1 ] &&
-			[ "$gone" = 2 ] && [ "$fails" = 0 ] && versions_answer && rc=0
-	fi
-	[ "${#names[@]}" = 0 ] || docker rm -f "${names[@]}" >/dev/null
-	return $rc
+		[ "$i" -ge 20 ] && [ "$gone" = 2 ] && break
+		[ "$(echo "$(date +%s.%N) - $t_seen > 20" | bc)" = 1 ] && break
+	done
+	wait
+	n=$(dc ps -q flaskapp | wc -l)
+	echo "after --scale flaskapp=0: $n flaskapp containers, $gone of 2 left the pool; $total requests, $fails failed" |
+		tee -a "$LOGDIR/scale.txt"
+	[ "$n" = 0 ] && [ "$gone" = 2 ] && [ "$fails" = 0 ] && versions_answer
 }
 
 [ "$(id -u)" = 0 ] || {
@@ -196,28 +309,54 @@ scale_by_labels() {
 	echo "0 passed, 1 failed"
 	exit 1
 }
-for tool in docker docker-compose curl bc ip; do
+for tool in docker docker-compose curl bc ip ss; do
 	command -v "$tool" >/dev/null || {
 		echo "FAIL $tool is missing (make deps)"
 		echo "0 passed, 1 failed"
 		exit 1
 	}
 done
+# Docker and BPF are what this test is about: without them it fails.
+"$DOCKER" info >/dev/null 2>&1 || docker/dockerd-up.sh >>"$LOGDIR/stack.log" 2>&1
+"$DOCKER" info >/dev/null 2>&1 || {
+	echo "FAIL no Docker engine answers (docker/dockerd-up.sh; see $LOGDIR/stack.log)"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || {
+	echo "FAIL no BPF file system on /sys/fs/bpf (and it cannot be mounted)"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+
+check "lbtls --netns with a missing namespace fails, naming it" lbtls_netns_missing
 
 check "docker/stack.sh up (make run) brings the stack up" \
 	docker/stack.sh up
+check "agent and lbtls run as compose services, host network, named caps only" \
+	services_run_in_compose
+check "lbtls's listener in $HOST_NS belongs to its container (--netns)" \
+	lbtls_listens_from_its_container
 check "the three versions answer through XDP and lbtls" versions_answer
 check "HTTP redirects to HTTPS with the query kept" redirect_keeps_query
 check "Flask sees the client's address in X-Forwarded-For" client_in_xff
 check "lbtls workers are registered and XDP is attached" \
 	bash -c "$BUILD/lbctl --instance $STACK --netns $HOST_NS status | grep -q 'lbh (native)'"
+check "docker/stack.sh up again changes nothing and the stack serves" \
+	up_again_changes_nothing
 check "docker stop website2 under load: nothing fails once it is dropped" \
 	stop_website2_under_load
 check "website2 started again serves again" website2_back
-check "two more labelled containers join within 2 s of healthy and leave on stop" \
-	scale_by_labels
+check "up --scale flaskapp=2: the new ones serve within 2 s of healthy, leave on --scale 0" \
+	scale_with_compose
+[ -f "$LOGDIR/scale.txt" ] && sed 's/^/     /' "$LOGDIR/scale.txt"
 check "docker/stack.sh down (make stop) removes what it made" \
-	bash -c "docker/stack.sh down && ! ip netns list | grep -qw $HOST_NS"
+	bash -c "docker/stack.sh down"
+check "nothing of the stack is left (containers, network, namespaces, pins)" \
+	nothing_left
+check "docker/stack.sh down again does nothing, successfully" \
+	bash -c "docker/stack.sh down"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
