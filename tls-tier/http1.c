@@ -40,11 +40,6 @@
 
 /* --- characters and spans ------------------------------------------------- */
 
-static bool is_alpha(unsigned char c)
-{
-	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-}
-
 static bool is_digit(unsigned char c)
 {
 	return c >= '0' && c <= '9';
@@ -60,12 +55,44 @@ static int hex_value(unsigned char c)
 	return -1;
 }
 
-/* RFC 9110 5.6.2 tchar */
+/* Character classes, one table lookup per byte (every head byte passes). */
+#define CC_TCHAR 1 /* RFC 9110 5.6.2 tchar */
+#define CC_HOST 2 /* RFC 3986 uri-host and ":" port, no userinfo */
+
+static const unsigned char cc_table[256] = {
+#define CC_ALNUM (CC_TCHAR | CC_HOST)
+	['0' ... '9'] = CC_ALNUM,
+	['A' ... 'Z'] = CC_ALNUM,
+	['a' ... 'z'] = CC_ALNUM,
+	['!'] = CC_TCHAR | CC_HOST,
+	['#'] = CC_TCHAR,
+	['$'] = CC_TCHAR | CC_HOST,
+	['%'] = CC_TCHAR | CC_HOST,
+	['&'] = CC_TCHAR | CC_HOST,
+	['\''] = CC_TCHAR | CC_HOST,
+	['*'] = CC_TCHAR | CC_HOST,
+	['+'] = CC_TCHAR | CC_HOST,
+	['-'] = CC_TCHAR | CC_HOST,
+	['.'] = CC_TCHAR | CC_HOST,
+	['^'] = CC_TCHAR,
+	['_'] = CC_TCHAR | CC_HOST,
+	['`'] = CC_TCHAR,
+	['|'] = CC_TCHAR,
+	['~'] = CC_TCHAR | CC_HOST,
+	['('] = CC_HOST,
+	[')'] = CC_HOST,
+	[','] = CC_HOST,
+	[';'] = CC_HOST,
+	['='] = CC_HOST,
+	[':'] = CC_HOST,
+	['['] = CC_HOST,
+	[']'] = CC_HOST,
+#undef CC_ALNUM
+};
+
 static bool is_tchar(unsigned char c)
 {
-	if (is_alpha(c) || is_digit(c))
-		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c);
+	return cc_table[c] & CC_TCHAR;
 }
 
 static bool is_ows(unsigned char c)
@@ -94,19 +121,19 @@ static bool mem_ieq(const char *a, const char *b, size_t n)
 	return true;
 }
 
-static bool span_ieq(struct http1_span s, const char *lit)
+/* Inlined: most calls differ in length and cost one compare. */
+static inline __attribute__((always_inline)) bool
+span_ieq_n(struct http1_span s, const char *lit, size_t n)
 {
-	size_t n = strlen(lit);
-
 	return s.len == n && mem_ieq(s.p, lit, n);
 }
 
-static bool span_eq(struct http1_span s, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	return s.len == n && memcmp(s.p, lit, n) == 0;
-}
+/* Against a string literal: the length is known at compile time, so most
+ * header names are told apart by one compare ("" rejects a non-literal). */
+#define span_ieq(s, lit) span_ieq_n((s), "" lit "", sizeof(lit) - 1)
+#define span_eq(s, lit)                \
+	((s).len == sizeof(lit) - 1 && \
+	 memcmp((s).p, "" lit "", sizeof(lit) - 1) == 0)
 
 /*
  * Next non-empty element of a comma-separated list (RFC 9110 5.6.1), OWS
@@ -180,13 +207,9 @@ static bool host_ok(struct http1_span h)
 {
 	size_t i;
 
-	for (i = 0; i < h.len; i++) {
-		unsigned char c = h.p[i];
-
-		if (!is_alpha(c) && !is_digit(c) &&
-		    !strchr("-._~!$&'()*+,;=:[]%", c))
+	for (i = 0; i < h.len; i++)
+		if (!(cc_table[(unsigned char)h.p[i]] & CC_HOST))
 			return false;
-	}
 	return true;
 }
 
@@ -305,14 +328,9 @@ static bool parse_absolute(struct http1_span t, struct http1_span *authority)
 
 static bool method_idempotent(struct http1_span m)
 {
-	static const char *const idem[] = { "GET",   "HEAD", "OPTIONS",
-					    "TRACE", "PUT",  "DELETE" };
-	size_t i;
-
-	for (i = 0; i < sizeof(idem) / sizeof(idem[0]); i++)
-		if (span_eq(m, idem[i]))
-			return true;
-	return false;
+	return span_eq(m, "GET") || span_eq(m, "HEAD") ||
+	       span_eq(m, "OPTIONS") || span_eq(m, "TRACE") ||
+	       span_eq(m, "PUT") || span_eq(m, "DELETE");
 }
 
 /* request-line = method SP request-target SP HTTP-version */
@@ -350,6 +368,7 @@ static int request_semantics(struct http1_request *req,
 	const struct http1_header *h;
 	struct http1_span conn_close = { "close", 5 };
 	bool have_cl = false, have_host = false, close = false, ka = false;
+	bool other_expect = false;
 	size_t i, te = 0;
 	bool te_chunked = false;
 
@@ -373,9 +392,16 @@ static int request_semantics(struct http1_request *req,
 			close |= list_has(h->value, conn_close);
 			ka |= list_has_str(h->value, "keep-alive");
 		} else if (span_ieq(h->name, "expect")) {
-			if (req->minor == 1 &&
-			    span_ieq(h->value, "100-continue"))
-				req->expect_continue = true;
+			/* RFC 9110 10.1.1: 100-continue is ignored in 1.0;
+			 * any other expectation cannot be met (417). */
+			struct http1_span rest = h->value, e;
+
+			while (list_next(&rest, &e)) {
+				if (!span_ieq(e, "100-continue"))
+					other_expect = true;
+				else if (req->minor == 1)
+					req->expect_continue = true;
+			}
 		} else if (span_ieq(h->name, "upgrade")) {
 			if (h->value.len)
 				req->upgrade = true;
@@ -395,6 +421,8 @@ static int request_semantics(struct http1_request *req,
 			return -413;
 		req->body = HTTP1_BODY_LENGTH;
 	}
+	if (other_expect)
+		return -417;
 	req->keep_alive = !close && (req->minor == 1 || ka);
 	req->idempotent = method_idempotent(req->method);
 	return 0;
@@ -593,14 +621,18 @@ void http1_chunked__init(struct http1_chunked *c, uint64_t max_total)
 	c->max_total = max_total;
 }
 
-ssize_t http1_chunked__scan(struct http1_chunked *c, const char *buf,
-			    size_t len, bool *done)
+/* Scan; with 'data', stop right after the first run of chunk data and
+ * set *data to its length (the run is the last *data bytes consumed). */
+static ssize_t chunked_run(struct http1_chunked *c, const char *buf, size_t len,
+			   bool *done, size_t *data)
 {
 	size_t i = 0, n;
 	unsigned char ch;
 	int d;
 
 	*done = c->state == CH_DONE;
+	if (data)
+		*data = 0;
 	while (i < len && c->state != CH_DONE) {
 		if (c->state == CH_DATA) {
 			n = len - i;
@@ -611,6 +643,10 @@ ssize_t http1_chunked__scan(struct http1_chunked *c, const char *buf,
 			c->total += n;
 			if (!c->chunk_left)
 				c->state = CH_DATA_CR;
+			if (data) {
+				*data = n;
+				break;
+			}
 			continue;
 		}
 		ch = buf[i++];
@@ -712,6 +748,18 @@ ssize_t http1_chunked__scan(struct http1_chunked *c, const char *buf,
 	return (ssize_t)i;
 }
 
+ssize_t http1_chunked__scan(struct http1_chunked *c, const char *buf,
+			    size_t len, bool *done)
+{
+	return chunked_run(c, buf, len, done, NULL);
+}
+
+ssize_t http1_chunked__decode(struct http1_chunked *c, const char *buf,
+			      size_t len, size_t *data, bool *done)
+{
+	return chunked_run(c, buf, len, done, data);
+}
+
 /* --- the head sent upstream ------------------------------------------------- */
 
 struct out_buf {
@@ -735,6 +783,8 @@ static void out_str(struct out_buf *o, const char *s)
 	out_mem(o, s, strlen(s));
 }
 
+#define out_lit(o, lit) out_mem((o), "" lit "", sizeof(lit) - 1)
+
 static void out_span(struct out_buf *o, struct http1_span s)
 {
 	out_mem(o, s.p, s.len);
@@ -752,24 +802,23 @@ static void out_u64(struct out_buf *o, uint64_t v)
 	out_mem(o, d + i, sizeof(d) - i);
 }
 
-static bool hop_by_hop(const struct http1_request *req,
+/* conns[0..nconns): the request's Connection headers */
+static bool hop_by_hop(const struct http1_header *const *conns, size_t nconns,
 		       const struct http1_header *h)
 {
-	static const char *const hop[] = { "connection",       "keep-alive",
-					   "proxy-connection", "te",
-					   "trailer",	       "upgrade" };
 	size_t i;
 
-	for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (span_ieq(h->name, hop[i]))
-			return true;
+	if (span_ieq(h->name, "connection") ||
+	    span_ieq(h->name, "keep-alive") ||
+	    span_ieq(h->name, "proxy-connection") || span_ieq(h->name, "te") ||
+	    span_ieq(h->name, "trailer") || span_ieq(h->name, "upgrade"))
+		return true;
 	/* Never let Connection strip the framing or the Host. */
-	if (span_ieq(h->name, "content-length") ||
+	if (!nconns || span_ieq(h->name, "content-length") ||
 	    span_ieq(h->name, "transfer-encoding") || span_ieq(h->name, "host"))
 		return false;
-	for (i = 0; i < req->num_headers; i++)
-		if (span_ieq(req->headers[i].name, "connection") &&
-		    list_has(req->headers[i].value, h->name))
+	for (i = 0; i < nconns; i++)
+		if (list_has(conns[i]->value, h->name))
 			return true;
 	return false;
 }
@@ -780,10 +829,10 @@ ssize_t http1__write_upstream_head(const struct http1_request *req,
 {
 	struct out_buf o = { out, cap, 0, false };
 	struct http1_span target = req->target, authority;
-	const struct http1_header *h;
+	const struct http1_header *h, *conns[HTTP1_MAX_HEADERS];
 	const char *addr = fwd->client_addr ? fwd->client_addr : "";
-	bool xff = false;
-	size_t i;
+	bool xff = false, have_host = false;
+	size_t i, nconns = 0;
 
 	if (parse_absolute(req->target, &authority)) {
 		/* origin-form: path and query after the authority */
@@ -791,71 +840,81 @@ ssize_t http1__write_upstream_head(const struct http1_request *req,
 		target.len = req->target.p + req->target.len - target.p;
 	}
 	out_span(&o, req->method);
-	out_str(&o, " ");
+	out_lit(&o, " ");
 	if (!target.len || target.p[0] == '?')
-		out_str(&o, "/");
+		out_lit(&o, "/");
 	out_span(&o, target);
-	out_str(&o, " HTTP/1.1\r\n");
+	out_lit(&o, " HTTP/1.1\r\n");
 
-	if (!http1__find(req->headers, req->num_headers, "host")) {
-		out_str(&o, "Host: ");
+	for (i = 0; i < req->num_headers; i++) {
+		h = &req->headers[i];
+		if (span_ieq(h->name, "connection"))
+			conns[nconns++] = h;
+		else if (span_ieq(h->name, "host"))
+			have_host = true;
+	}
+	if (!have_host) {
+		out_lit(&o, "Host: ");
 		if (req->host.len)
 			out_span(&o, req->host);
 		else if (fwd->host)
 			out_str(&o, fwd->host);
-		out_str(&o, "\r\n");
+		out_lit(&o, "\r\n");
 	}
 	for (i = 0; i < req->num_headers; i++) {
 		h = &req->headers[i];
-		if (hop_by_hop(req, h) ||
+		/* Expect is answered here (100 Continue or 417), never
+		 * forwarded, as nginx does. */
+		if (hop_by_hop(conns, nconns, h) ||
+		    span_ieq(h->name, "expect") ||
 		    span_ieq(h->name, "x-forwarded-for") ||
 		    span_ieq(h->name, "x-forwarded-proto") ||
 		    span_ieq(h->name, "x-real-ip"))
 			continue;
 		out_span(&o, h->name);
-		out_str(&o, ": ");
+		out_lit(&o, ": ");
 		/* Framing headers go out in one canonical spelling. */
 		if (span_ieq(h->name, "host"))
 			out_span(&o, req->host);
 		else if (span_ieq(h->name, "content-length"))
 			out_u64(&o, req->content_length);
 		else if (span_ieq(h->name, "transfer-encoding"))
-			out_str(&o, "chunked");
+			out_lit(&o, "chunked");
 		else
 			out_span(&o, h->value);
-		out_str(&o, "\r\n");
+		out_lit(&o, "\r\n");
 	}
 
 	/* $proxy_add_x_forwarded_for: the client's list, then its address */
-	out_str(&o, "X-Forwarded-For: ");
+	out_lit(&o, "X-Forwarded-For: ");
 	for (i = 0; i < req->num_headers; i++) {
 		h = &req->headers[i];
 		if (!span_ieq(h->name, "x-forwarded-for") || !h->value.len ||
-		    hop_by_hop(req, h))
+		    hop_by_hop(conns, nconns, h))
 			continue;
 		if (xff)
-			out_str(&o, ", ");
+			out_lit(&o, ", ");
 		out_span(&o, h->value);
 		xff = true;
 	}
 	if (xff)
-		out_str(&o, ", ");
+		out_lit(&o, ", ");
 	out_str(&o, addr);
-	out_str(&o, "\r\nX-Forwarded-Proto: ");
+	out_lit(&o, "\r\nX-Forwarded-Proto: ");
 	out_str(&o, fwd->proto ? fwd->proto : "https");
-	out_str(&o, "\r\nX-Real-IP: ");
+	out_lit(&o, "\r\nX-Real-IP: ");
 	out_str(&o, addr);
-	out_str(&o, "\r\nConnection: keep-alive\r\n\r\n");
+	out_lit(&o, "\r\nConnection: keep-alive\r\n\r\n");
 	return o.short_ ? -1 : (ssize_t)o.len;
 }
 
 const struct http1_header *http1__find(const struct http1_header *h, size_t n,
 				       const char *name)
 {
-	size_t i;
+	size_t i, len = strlen(name);
 
 	for (i = 0; i < n; i++)
-		if (span_ieq(h[i].name, name))
+		if (span_ieq_n(h[i].name, name, len))
 			return &h[i];
 	return NULL;
 }

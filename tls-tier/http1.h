@@ -55,9 +55,10 @@ struct http1_request {
 	uint64_t content_length;
 	struct http1_span host; /* Host value, empty if none (1.0) */
 	bool keep_alive; /* 1.1 without "close", or 1.0 with "keep-alive" */
-	bool expect_continue;
+	bool expect_continue; /* 1.1 with Expect: 100-continue */
 	bool idempotent; /* RFC 9110 9.2.2: safe to retry on another server */
-	bool upgrade; /* Upgrade/CONNECT: lbtls answers 501 */
+	bool upgrade; /* an Upgrade header (not honoured: stripped upstream),
+			 or CONNECT (answered 501) */
 };
 
 struct http1_response {
@@ -77,8 +78,10 @@ struct http1_response {
  * needed, or a negative HTTP status: -400 malformed (bad syntax, CL with TE,
  * bad or duplicate CL, duplicate Host, 1.1 without Host, obs-fold, NUL/CR/LF
  * in a field), -431 line or head too long, -413 declared body over the
- * limit, -501 transfer coding other than a final "chunked", or a method
- * lbtls does not proxy (CONNECT), -505 HTTP version other than 1.0/1.1.
+ * limit, -417 an Expect other than 100-continue, -501 transfer coding other
+ * than a final "chunked", or a method lbtls does not proxy (CONNECT), -505
+ * HTTP version other than 1.0/1.1. Errors about the framing (400, 413,
+ * 501) win over 417.
  * Leading empty lines before the request line are skipped (RFC 9112 2.2).
  *
  * Each call parses from buf[0] again: call it only when the bytes received
@@ -120,6 +123,16 @@ void http1_chunked__init(struct http1_chunked *c, uint64_t max_total);
 ssize_t http1_chunked__scan(struct http1_chunked *c, const char *buf,
 			    size_t len, bool *done);
 
+/*
+ * De-chunking: as http1_chunked__scan(), but stops right after the first
+ * run of chunk data in buf and sets *data to its length. The returned count
+ * is the framing bytes before the run plus the run itself, so the data are
+ * the last *data bytes consumed (*data is 0 when buf held framing only).
+ * Call again on the rest for the next run.
+ */
+ssize_t http1_chunked__decode(struct http1_chunked *c, const char *buf,
+			      size_t len, size_t *data, bool *done);
+
 /* What the proxy adds when it forwards a request. */
 struct http1_forward {
 	/* textual, no port: "198.18.1.10", "fd00::1" */
@@ -130,10 +143,12 @@ struct http1_forward {
 
 /*
  * Write the request head sent upstream into out[0..cap): request line as
- * HTTP/1.1, the client's headers minus hop-by-hop ones (Connection,
+ * HTTP/1.1 whatever the client's version (an HTTP/1.0 request without Host
+ * gets fwd->host), the client's headers minus hop-by-hop ones (Connection,
  * Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, and every header the
- * Connection header names; Transfer-Encoding kept as the body is relayed
- * chunked), X-Forwarded-For appended to any it had, X-Forwarded-Proto and
+ * Connection header names, so an upgrade request goes as a plain one; the
+ * Transfer-Encoding kept as the body is relayed chunked) and minus Expect
+ * (lbtls answers it), X-Forwarded-For appended to any it had, X-Forwarded-Proto and
  * X-Real-IP set (client values replaced), Host kept, and
  * "Connection: keep-alive". Returns bytes written, or -1 if cap is short.
  */

@@ -54,7 +54,7 @@ require_flask "$python"
 require_built "$lbtls" "$build"
 [ "$missing" -eq 0 ] || finish
 
-# --- ports: eight free loopback ports in a row -------------------------------
+# --- ports: nine free loopback ports in a row --------------------------------
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # Below the ephemeral range, where no client socket can be holding them.
 read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range
@@ -64,7 +64,7 @@ base=
 for _ in $(seq 1 50); do
 	b=$((lo + RANDOM % (top - lo)))
 	free=1
-	for o in 0 1 2 3 4 5 6 7; do
+	for o in 0 1 2 3 4 5 6 7 8; do
 		if port_busy $((b + o)); then free=0; fi
 	done
 	if [ "$free" -eq 1 ]; then
@@ -78,6 +78,40 @@ done
 }
 https=$base http=$((base + 1)) admin=$((base + 2))
 be=($((base + 3)) $((base + 4)) $((base + 5)))
+stream=$((base + 8)) # the streaming Flask backend (HTTP/1.0, slow client)
+
+# raw PART1 [PART2]: one TLS connection; sends PART1 (backslash escapes as
+# in printf), and with PART2 waits for a response head (an interim one)
+# before sending PART2; prints all it received until the server closed.
+cat >"$tmp/raw.py" <<'EOF'
+import socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+esc = lambda a: a.encode().decode("unicode_escape").encode("latin-1")
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))))
+s.settimeout(10)  # a guard against hanging, not a measurement
+got = b""
+try:
+    s.sendall(esc(sys.argv[2]))
+    if len(sys.argv) > 3:
+        while b"\r\n\r\n" not in got:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        s.sendall(esc(sys.argv[3]))
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+except (OSError, ssl.SSLError) as e:
+    got += b"\n[raw.py: %s]" % str(e).encode()
+sys.stdout.buffer.write(got)
+EOF
+raw() { "$python" "$tmp/raw.py" "$https" "$@"; }
+first_line() { head -1 <<<"$1" | tr -d '\r'; }
 
 # --- certificates -------------------------------------------------------------
 mkcert() { # mkcert DIR
@@ -277,6 +311,41 @@ check "pipelining: three responses in order" \
 resp=$(printf 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n' |
 	timeout 10 openssl s_client -quiet -connect "127.0.0.1:$https" 2>/dev/null)
 check "malformed request answered 400" grep -q '^HTTP/1.1 400' <<<"$resp"
+
+# --- Upgrade: not honoured, the request goes on without it (as nginx) ----------
+out=$(curl -sk -w '\n%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+	"https://127.0.0.1:$https/echo-headers")
+check "websocket Upgrade request answered by the backend ($(tail -1 <<<"$out"))" \
+	test "$(tail -1 <<<"$out")" = 200
+check "websocket Upgrade: backend sees no Upgrade, Connection: keep-alive" \
+	bash -c '! grep -q "\"Upgrade\"" <<<"$1" &&
+		grep -q "\"Connection\":\"keep-alive\"" <<<"$1" &&
+		grep -q "\"Sec-Websocket-Key\"" <<<"$1"' _ "$out"
+out=$(raw 'GET /echo-headers HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n')
+check "h2c upgrade not honoured: 200 over HTTP/1.1 ($(first_line "$out"))" \
+	bash -c 'grep -q "^HTTP/1.1 200" <<<"$1" && ! grep -q "^HTTP/1.1 101" <<<"$1"' _ "$out"
+check "h2c upgrade: backend sees neither Upgrade nor HTTP2-Settings" \
+	bash -c 'grep -q "\"body_length\":0" <<<"$1" &&
+		! grep -qi "\"upgrade\"\|\"http2-settings\"" <<<"$1"' _ "$out"
+
+# --- Expect: 100-continue answered by lbtls, never forwarded ---------------------
+out=$(raw 'PUT /echo-headers HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n' 'hello')
+check "Expect: 100-continue: 100 Continue before the body ($(first_line "$out"))" \
+	test "$(first_line "$out")" = "HTTP/1.1 100 Continue"
+check "Expect: 100-continue: body relayed, Expect not forwarded" \
+	bash -c 'grep -q "^HTTP/1.1 200" <<<"$1" && grep -q "\"body_length\":5" <<<"$1" &&
+		! grep -qi "\"expect\"" <<<"$1"' _ "$out"
+out=$(raw 'PUT /echo-headers HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello')
+check "Expect: 100-continue with the body already sent: no 100 ($(first_line "$out"))" \
+	bash -c 'grep -q "^HTTP/1.1 200" <<<"$1" && ! grep -q "100 Continue" <<<"$1" &&
+		grep -q "\"body_length\":5" <<<"$1"' _ "$out"
+out=$(raw 'PUT /echo-headers HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5000000000\r\n\r\n')
+check "Expect: 100-continue over the body limit: 413 without 100 ($(first_line "$out"))" \
+	bash -c 'grep -q "^HTTP/1.1 413" <<<"$1" && ! grep -q "100 Continue" <<<"$1"' _ "$out"
+out=$(raw 'PUT /echo-headers HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 5\r\n\r\nhello')
+check "unknown expectation answered 417 ($(first_line "$out"))" \
+	test "$(first_line "$out")" = "HTTP/1.1 417 Expectation Failed"
 
 # --- TLS --------------------------------------------------------------------------------
 sc() { timeout 10 openssl s_client -connect "127.0.0.1:$https" "$@" 2>/dev/null; }
@@ -501,6 +570,133 @@ for _ in $(seq 1 50); do
 done
 check "upstream keep-alive: idle connections closed after keepalive_timeout" \
 	test "$expired" -eq 1
+
+# --- HTTP/1.0 clients and a slow client, through a streaming Flask backend ------
+cat >"$tmp/stream_app.py" <<'EOF'
+import sys
+from flask import Flask, Response, jsonify, request
+app = Flask(__name__)
+LINES = [("line %03d of a streamed answer\n" % i).encode() for i in range(50)]
+BLOCK = bytes(range(256)) * 4096  # 1 MiB
+
+@app.route("/chunked")
+def chunked():  # no length: werkzeug sends it chunked
+    return Response((l for l in LINES), mimetype="text/plain")
+
+@app.route("/proto")
+def proto():
+    return jsonify(protocol=request.environ.get("SERVER_PROTOCOL"),
+                   headers=dict(request.headers))
+
+@app.route("/big")
+def big():
+    n = int(request.args.get("mb", "20"))
+    return Response((BLOCK for _ in range(n)), mimetype="application/octet-stream",
+                    headers={"Content-Length": str(n * len(BLOCK))})
+
+app.run(host="127.0.0.1", port=int(sys.argv[1]), threaded=True)
+EOF
+"$python" "$tmp/stream_app.py" "$stream" >"$tmp/stream.log" 2>&1 &
+pids+=($!)
+check "streaming Flask backend answers" wait_http "http://127.0.0.1:$stream/proto"
+"$python" -c 'import sys; sys.stdout.write("".join("line %03d of a streamed answer\n" % i for i in range(50)))' \
+	>"$tmp/chunked.want"
+write_conf "$tmp/lbtls.yaml" "upstream:
+  servers: [127.0.0.1:$stream]
+  health: {enabled: false}"
+kill -HUP "$master"
+for _ in $(seq 1 50); do # until the new generation answers
+	curl -sk "https://127.0.0.1:$https/proto" | grep -q protocol && break
+	sleep 0.1
+done
+hdr=$(curl -sk -D - -o "$tmp/chunked.got" "https://127.0.0.1:$https/chunked")
+check "HTTP/1.1 client: chunked response relayed chunked" \
+	bash -c 'grep -qi "^Transfer-Encoding: chunked" <<<"$1" && cmp -s "$2" "$3"' \
+	_ "$hdr" "$tmp/chunked.got" "$tmp/chunked.want"
+hdr=$(curl -sk --http1.0 -D - -o "$tmp/chunked.got" "https://127.0.0.1:$https/chunked")
+check "HTTP/1.0 client: chunked response de-chunked, whole" \
+	cmp -s "$tmp/chunked.got" "$tmp/chunked.want"
+check "HTTP/1.0 client: no Transfer-Encoding, Connection: close" \
+	bash -c '! grep -qi "^Transfer-Encoding" <<<"$1" &&
+		grep -qi "^Connection: close" <<<"$1"' _ "$hdr"
+raw 'GET /chunked HTTP/1.0\r\n\r\n' >"$tmp/raw10.out"
+"$python" -c 'import sys
+d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(d.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in d else b"")' \
+	"$tmp/raw10.out" "$tmp/raw10.body"
+check "HTTP/1.0 client: the bytes on the wire are the data alone (no chunk framing)" \
+	cmp -s "$tmp/raw10.body" "$tmp/chunked.want"
+out=$(raw 'GET /proto HTTP/1.0\r\n\r\n')
+check "HTTP/1.0 request goes upstream as HTTP/1.1, Host added" \
+	bash -c 'grep -q "\"protocol\":\"HTTP/1.1\"" <<<"$1" &&
+		grep -q "\"Host\":\"127.0.0.1:$2\"" <<<"$1"' _ "$out" "$https"
+out=$(raw 'GET /proto HTTP/1.0\r\nHost: h10.example\r\nConnection: keep-alive\r\n\r\nGET /proto HTTP/1.0\r\nHost: h10.example\r\n\r\n')
+check "HTTP/1.0 keep-alive client: two answers on one connection, Host kept" \
+	bash -c '[ "$(grep -c "^HTTP/1.1 200" <<<"$1")" -eq 2 ] &&
+		[ "$(grep -o "\"Host\":\"h10.example\"" <<<"$1" | wc -l)" -eq 2 ]' _ "$out"
+conn_hdrs=$(grep -i '^Connection:' <<<"$out" | tr -d '\r' | paste -sd,)
+check "HTTP/1.0: Connection: keep-alive only when the client asked ($conn_hdrs)" \
+	test "$conn_hdrs" = "Connection: keep-alive,Connection: close"
+
+# A client reading a 20 MiB answer slowly: it arrives whole, and lbtls
+# buffers at most its 64 KiB per connection: the workers' RSS does not
+# follow the response size (back-pressure holds the rest in the backend).
+for _ in $(seq 1 100); do # the old generation has drained
+	[ "$(workers | wc -l)" -eq 2 ] && break
+	sleep 0.1
+done
+cat >"$tmp/slow.py" <<'EOF'
+import hashlib, socket, ssl, sys, time
+port, pids = int(sys.argv[1]), sys.argv[2:]
+def rss():
+    t = 0
+    for p in pids:
+        try:
+            for l in open("/proc/%s/status" % p):
+                if l.startswith("VmRSS:"):
+                    t += int(l.split()[1])
+        except OSError:
+            pass
+    return t
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+raw = socket.socket()
+raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+raw.connect(("127.0.0.1", port))
+s = ctx.wrap_socket(raw)
+s.settimeout(30)  # a guard against hanging, not a measurement
+base = peak = rss()
+s.sendall(b"GET /big?mb=20 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+head, body, n, reads, in_body = b"", hashlib.sha256(), 0, 0, False
+while True:
+    d = s.recv(16384)
+    if not d:
+        break
+    if not in_body:
+        head += d
+        if b"\r\n\r\n" not in head:
+            continue
+        head, d = head.split(b"\r\n\r\n", 1)
+        in_body = True
+    body.update(d)
+    n += len(d)
+    reads += 1
+    if reads % 32 == 0:
+        peak = max(peak, rss())
+        time.sleep(0.02)  # slow reader: its socket stays full
+want = hashlib.sha256((bytes(range(256)) * 4096) * 20).hexdigest()
+print("status=%s bytes=%d intact=%d growth_kb=%d" % (
+    head.split(b"\r\n")[0].decode(errors="replace").replace(" ", "_"),
+    n, body.hexdigest() == want, peak - base))
+EOF
+# shellcheck disable=SC2046 # one argument per worker pid
+res=$("$python" "$tmp/slow.py" "$https" $(workers) 2>&1)
+check "slow client, 20 MiB answer: arrives whole and intact ($res)" \
+	grep -q "^status=HTTP/1.1_200_OK bytes=20971520 intact=1 " <<<"$res"
+growth=$(sed -n 's/.*growth_kb=\(-\{0,1\}[0-9]*\).*/\1/p' <<<"$res")
+check "slow client: workers' memory stays bounded (RSS +${growth:-?} KiB for 20 MiB)" \
+	test "${growth:-99999}" -lt 8192
 
 # --- upstream errors: 502 and 504 with the configured error page -----------------
 echo '<html><body>lbtls test error page</body></html>' >"$tmp/50x.html"

@@ -97,6 +97,12 @@ static const struct req_case req_cases[] = {
 	  .minor = 1 },
 	{ "expect_ignored_in_1_0",
 	  "PUT /u HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", .flags = F_IDEM },
+	{ "expect_list_100_continue",
+	  "PUT /u" H11 "Expect: , 100-continue ,\r\nContent-Length: 3\r\n\r\n",
+	  .body = HTTP1_BODY_LENGTH, .cl = 3, .flags = F_KA | F_EXPECT | F_IDEM,
+	  .minor = 1 },
+	{ "expect_empty_ignored", "PUT /u" H11 "Expect:\r\n\r\n",
+	  .flags = F_KA | F_IDEM, .minor = 1 },
 	{ "method_post_not_idempotent", "POST /" H11 "\r\n", .flags = F_KA,
 	  .minor = 1 },
 	{ "method_patch_not_idempotent", "PATCH /" H11 "\r\n", .flags = F_KA,
@@ -109,6 +115,10 @@ static const struct req_case req_cases[] = {
 	  .minor = 1 },
 	{ "upgrade_flag",
 	  "GET /" H11 "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+	  .flags = F_KA | F_IDEM | F_UPGRADE, .minor = 1 },
+	{ "upgrade_h2c_flag",
+	  "GET /" H11 "Connection: Upgrade, HTTP2-Settings\r\n"
+	  "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
 	  .flags = F_KA | F_IDEM | F_UPGRADE, .minor = 1 },
 	{ "empty_header_value", "GET /" H11 "X-Empty:\r\nX-Ws:   \r\n\r\n",
 	  .flags = F_KA | F_IDEM, .minor = 1 },
@@ -151,6 +161,25 @@ static const struct req_case req_cases[] = {
 	{ "version_0_9", "GET / HTTP/0.9\r\n\r\n", .want = -505 },
 	{ "connect", "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
 	  .want = -501 },
+
+	/* expectations other than 100-continue: 417 (RFC 9110 10.1.1) */
+	{ "expect_unknown_417",
+	  "POST /" H11 "Expect: 200-ok\r\nContent-Length: 3\r\n\r\n",
+	  .want = -417 },
+	{ "expect_100_continue_and_other_417",
+	  "POST /" H11 "Expect: 100-continue, foo\r\nContent-Length: 3\r\n\r\n",
+	  .want = -417 },
+	{ "expect_second_header_unknown_417",
+	  "POST /" H11 "Expect: 100-continue\r\nExpect: x=1\r\n\r\n",
+	  .want = -417 },
+	{ "expect_unknown_in_1_0_417", "GET / HTTP/1.0\r\nExpect: foo\r\n\r\n",
+	  .want = -417 },
+	{ "expect_unknown_body_over_limit_413",
+	  "POST /" H11 "Expect: foo\r\nContent-Length: 1001\r\n\r\n",
+	  .want = -413 },
+	{ "expect_100_body_over_limit_413",
+	  "POST /" H11 "Expect: 100-continue\r\nContent-Length: 1001\r\n\r\n",
+	  .want = -413 },
 	{ "bare_lf_line_ends", "GET / HTTP/1.1\nHost: a\n\n", .want = -400 },
 	{ "bare_cr_in_request_line", "GET /\rx" H11 "\r\n", .want = -400 },
 
@@ -966,6 +995,165 @@ static void test_upstream_head_hop_by_hop_and_framing(void **state)
 		"\r\n");
 }
 
+static void test_upstream_head_upgrade_and_expect_stripped(void **state)
+{
+	(void)state;
+	/* websocket without websocket support: a plain GET goes upstream */
+	expect_upstream("GET /chat HTTP/1.1\r\n"
+			"Host: a\r\n"
+			"Connection: keep-alive, Upgrade\r\n"
+			"Upgrade: websocket\r\n"
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+			"Sec-WebSocket-Version: 13\r\n"
+			"\r\n",
+			"GET /chat HTTP/1.1\r\n"
+			"Host: a\r\n"
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+			"Sec-WebSocket-Version: 13\r\n"
+			"X-Forwarded-For: 198.18.1.10\r\n"
+			"X-Forwarded-Proto: https\r\n"
+			"X-Real-IP: 198.18.1.10\r\n"
+			"Connection: keep-alive\r\n"
+			"\r\n");
+	/* h2c: neither Upgrade nor HTTP2-Settings (named by Connection) */
+	expect_upstream("GET / HTTP/1.1\r\n"
+			"Host: a\r\n"
+			"Connection: Upgrade, HTTP2-Settings\r\n"
+			"Upgrade: h2c\r\n"
+			"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+			"\r\n",
+			"GET / HTTP/1.1\r\n"
+			"Host: a\r\n"
+			"X-Forwarded-For: 198.18.1.10\r\n"
+			"X-Forwarded-Proto: https\r\n"
+			"X-Real-IP: 198.18.1.10\r\n"
+			"Connection: keep-alive\r\n"
+			"\r\n");
+	/* Expect is answered by lbtls, never forwarded */
+	expect_upstream("PUT /u HTTP/1.1\r\n"
+			"Host: a\r\n"
+			"expect: 100-continue\r\n"
+			"Content-Length: 3\r\n"
+			"\r\n",
+			"PUT /u HTTP/1.1\r\n"
+			"Host: a\r\n"
+			"Content-Length: 3\r\n"
+			"X-Forwarded-For: 198.18.1.10\r\n"
+			"X-Forwarded-Proto: https\r\n"
+			"X-Real-IP: 198.18.1.10\r\n"
+			"Connection: keep-alive\r\n"
+			"\r\n");
+}
+
+static void test_upstream_head_1_0_keeps_host(void **state)
+{
+	(void)state;
+	/* 1.1 upstream on a kept-alive connection, the client's Host kept,
+	 * its keep-alive wish is between it and lbtls */
+	expect_upstream("POST /f?x=1 HTTP/1.0\r\n"
+			"Host: h.example:8443\r\n"
+			"Connection: keep-alive\r\n"
+			"Content-Length: 2\r\n"
+			"\r\n",
+			"POST /f?x=1 HTTP/1.1\r\n"
+			"Host: h.example:8443\r\n"
+			"Content-Length: 2\r\n"
+			"X-Forwarded-For: 198.18.1.10\r\n"
+			"X-Forwarded-Proto: https\r\n"
+			"X-Real-IP: 198.18.1.10\r\n"
+			"Connection: keep-alive\r\n"
+			"\r\n");
+}
+
+/* --- de-chunking ------------------------------------------------------------------- */
+
+static const char dechunk_in[] = "5\r\nhello\r\n"
+				 "3;ext=\"a b\"\r\n wo\r\n"
+				 "A\r\nrld, 10 by\r\n"
+				 "0\r\nX-Trailer: t\r\n\r\n"
+				 "NEXT";
+static const char dechunk_want[] = "hello world, 10 by";
+
+/* De-chunk in[0..len) fed in pieces ending at the cuts; returns the data. */
+static size_t dechunk(const char *in, size_t len, const size_t *cuts,
+		      size_t ncuts, char *out, size_t *consumed, bool *done)
+{
+	struct http1_chunked c;
+	size_t pos = 0, have = 0, i, data, end;
+	ssize_t n;
+
+	http1_chunked__init(&c, 0);
+	*done = false;
+	for (i = 0; i <= ncuts && !*done; i++) {
+		end = i < ncuts ? cuts[i] : len;
+		/* the caller keeps what was not consumed and adds to it */
+		while (pos < end && !*done) {
+			n = http1_chunked__decode(&c, in + pos, end - pos,
+						  &data, done);
+			assert_true(n > 0);
+			assert_true(data <= (size_t)n);
+			memcpy(out + have, in + pos + n - data, data);
+			have += data;
+			pos += n;
+		}
+	}
+	*consumed = pos;
+	return have;
+}
+
+static void test_dechunk_every_split(void **state)
+{
+	size_t len = sizeof(dechunk_in) - 1, body = len - 4;
+	size_t cut, consumed, got, cuts[64], i;
+	char out[64];
+	bool done;
+
+	(void)state;
+	for (cut = 0; cut <= len; cut++) {
+		got = dechunk(dechunk_in, len, &cut, 1, out, &consumed, &done);
+		assert_true(done);
+		assert_int_equal(consumed, body); /* "NEXT" is not the body's */
+		assert_int_equal(got, strlen(dechunk_want));
+		assert_memory_equal(out, dechunk_want, got);
+	}
+	/* byte by byte */
+	for (i = 0; i < body && i < 64; i++)
+		cuts[i] = i + 1;
+	got = dechunk(dechunk_in, len, cuts, body < 64 ? body : 64, out,
+		      &consumed, &done);
+	assert_true(done);
+	assert_int_equal(consumed, body);
+	assert_memory_equal(out, dechunk_want, got);
+	assert_int_equal(got, strlen(dechunk_want));
+}
+
+static void test_dechunk_one_run_per_call(void **state)
+{
+	struct http1_chunked c;
+	size_t data;
+	bool done;
+	ssize_t n;
+
+	(void)state;
+	http1_chunked__init(&c, 0);
+	/* framing, then the first run only */
+	n = http1_chunked__decode(&c, dechunk_in, sizeof(dechunk_in) - 1, &data,
+				  &done);
+	assert_int_equal(n, 8); /* "5\r\nhello" */
+	assert_int_equal(data, 5);
+	assert_false(done);
+	/* bad framing is still an error, on the call that reaches it */
+	http1_chunked__init(&c, 0);
+	assert_int_equal(
+		http1_chunked__decode(&c, "5\r\nhelloX", 9, &data, &done), 8);
+	assert_int_equal(http1_chunked__decode(&c, "X", 1, &data, &done), -400);
+	/* over the limit */
+	http1_chunked__init(&c, 4);
+	assert_int_equal(
+		http1_chunked__decode(&c, "5\r\nhello\r\n", 10, &data, &done),
+		-413);
+}
+
 /* --- runner ----------------------------------------------------------------------- */
 
 #define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
@@ -1025,6 +1213,11 @@ int main(void)
 		cmocka_unit_test(test_upstream_head_1_0_without_host),
 		cmocka_unit_test(test_upstream_head_absolute_form),
 		cmocka_unit_test(test_upstream_head_hop_by_hop_and_framing),
+		cmocka_unit_test(
+			test_upstream_head_upgrade_and_expect_stripped),
+		cmocka_unit_test(test_upstream_head_1_0_keeps_host),
+		cmocka_unit_test(test_dechunk_every_split),
+		cmocka_unit_test(test_dechunk_one_run_per_call),
 	};
 	int fails = 0;
 
