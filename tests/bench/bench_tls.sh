@@ -36,6 +36,8 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [[ $build == /* ]] || build=$root/$build
 conf=$root/tests/bench/conf
+# shellcheck source=tests/bench/lib/common.sh
+. "$root/tests/bench/lib/common.sh"
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
@@ -79,29 +81,6 @@ server_pid=
 backend_pid=
 wrk_pid=
 
-descendants() { # descendants PID: PID and all its descendants, one a line
-	local p=$1 t c
-	echo "$p"
-	for t in /proc/"$p"/task/*/children; do
-		[ -r "$t" ] || continue
-		for c in $(cat "$t" 2>/dev/null); do descendants "$c"; done
-	done
-}
-kill_tree() { # kill_tree PID: TERM, a bounded wait, then KILL what is left
-	local pid=$1 all p
-	[ -n "$pid" ] || return 0
-	all=$(descendants "$pid")
-	kill -TERM "$pid" 2>/dev/null
-	for _ in $(seq 1 50); do
-		# gone, or a zombie waiting for us
-		[[ $(cat /proc/"$pid"/stat 2>/dev/null) =~ \)\ [ZX] ]] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	for p in $all; do kill -KILL "$p" 2>/dev/null; done
-	wait "$pid" 2>/dev/null
-	return 0
-}
 cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$wrk_pid" ] && kill -KILL "$wrk_pid" 2>/dev/null
@@ -163,26 +142,9 @@ haproxy -c -q -f "$tmp/haproxy.cfg" 2>"$tmp/check.err" >&2 ||
 	die "lbtls -t: $(cat "$tmp/check.err")"
 
 # --- wrk without session resumption ----------------------------------------------
-# wrk closes a connection with SSL_shutdown + SSL_clear and reuses the SSL
-# object, and SSL_clear keeps a cleanly closed session: the next connection
-# resumes it (a TLS 1.3 PSK handshake, no certificate signature). This shim
-# drops the session first, so every connection is a full handshake.
-cat >"$tmp/noresume.c" <<'EOF'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <openssl/ssl.h>
-int SSL_clear(SSL *s)
-{
-	static int (*real)(SSL *);
-
-	if (!real)
-		real = (int (*)(SSL *))dlsym(RTLD_NEXT, "SSL_clear");
-	SSL_set_session(s, NULL);
-	return real(s);
-}
-EOF
-cc -O2 -shared -fPIC -o "$tmp/noresume.so" "$tmp/noresume.c" -ldl ||
-	die "cannot build the wrk no-resumption shim"
+# wrk reuses its SSL object and would resume every session (PSK, no
+# certificate signature): the shim (lib/common.sh) drops it first
+build_noresume_shim "$tmp/noresume.so"
 
 # --- servers ------------------------------------------------------------------------
 start_backend() {
@@ -265,36 +227,12 @@ check_tls() { # check_tls NAME
 }
 
 # --- measurement ----------------------------------------------------------------------
-# utime+stime+cutime+cstime of PID and its live descendants, in ticks: a
-# child that exits (a respawned lbtls worker) moves into its parent's cutime
-cpu_ticks() { # cpu_ticks PID
-	local sum=0 p f
-	for p in $(descendants "$1"); do
-		f=$(cat /proc/"$p"/stat 2>/dev/null) || continue
-		f=${f##*) } # fields from 3 on; comm may hold spaces
-		set -- $f
-		sum=$((sum + ${12} + ${13} + ${14} + ${15}))
-	done
-	echo "$sum"
-}
-core_busy() { # core_busy CPU: busy ticks of that core (all tasks, irq, softirq)
-	awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
-}
 lbtls_handshakes() { # "full resumed" from lbtls's /metrics
 	curl -s "http://127.0.0.1:$LBTLS_METRICS_PORT/metrics" |
 		awk '/^lbtls_handshakes_total\{type="full"\}/ {f = $2}
 		     /^lbtls_handshakes_total\{type="resumed"\}/ {r = $2}
 		     END {printf "%d %d\n", f, r}'
 }
-to_ms() { # to_ms "1.23ms" | "456.78us" | "1.20s"
-	awk -v v="$1" 'BEGIN {
-		if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
-		else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 }
-		else if (v ~ /m$/) { sub(/m$/, "", v); print v * 60000 }
-		else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 }
-		else print "nan" }'
-}
-
 run_wrk() { # run_wrk SCENARIO SECONDS OUTFILE
 	local scen=$1 secs=$2 out=$3 port=${PORT[$cur]} preload=$tmp/noresume.so
 	[ "${4:-}" = resume ] && preload=
