@@ -145,7 +145,7 @@ bench-steer: $(BUILD)/bench/bench_steer
 bench-tls: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
 	tests/bench/bench_tls.sh $(BUILD)
 # the event loop: epoll against io_uring on lbtls's I/O pattern
-bench-loop: $(BUILD)/bench/bench_loop
+bench-loop: $(BUILD)/bench/bench_loop $(BUILD)/bench/fast_backend
 	tests/bench/bench_loop.sh $(BUILD)
 
 # --- the whole system (docker/stack.sh; STACK, IFACE, DOMAIN, WORKERS) ------
