@@ -109,18 +109,7 @@ trap cleanup EXIT
 trap 'echo "bench-loop: interrupted" >&2; exit 130' INT TERM
 
 # --- ports: a free loopback block above 20000, below the ephemeral range -------
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-base=
-for _ in $(seq 1 50); do
-	b=$((20000 + RANDOM % 12000))
-	free=1
-	for o in 0 1 2 3 4; do port_busy $((b + o)) && free=0; done
-	if [ "$free" -eq 1 ]; then
-		base=$b
-		break
-	fi
-done
-[ -n "$base" ] || die "no free block of 5 loopback ports above 20000"
+base=$(free_port_block 5) || die "no free block of 5 loopback ports above 20000"
 BACKEND_PORT=$base
 declare -A PORT
 i=1

@@ -98,3 +98,24 @@ EOC
 	cc -O2 -shared -fPIC -o "$out" "${out%.so}.c" -ldl ||
 		die "cannot build the wrk no-resumption shim"
 }
+
+# port_busy PORT: something listens on 127.0.0.1:PORT.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# free_port_block N: prints the first of N consecutive free loopback ports,
+# above 20000 and below the ephemeral range; fails when 50 tries found none.
+free_port_block() {
+	local n=$1 b o free _
+	for _ in $(seq 1 50); do
+		b=$((20000 + RANDOM % 12000))
+		free=1
+		for ((o = 0; o < n; o++)); do
+			port_busy $((b + o)) && free=0
+		done
+		if [ "$free" -eq 1 ]; then
+			echo "$b"
+			return 0
+		fi
+	done
+	return 1
+}
