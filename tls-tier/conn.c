@@ -33,6 +33,8 @@
 #include "worker.h"
 
 #define IN_EXTRA (16 * 1024) /* room for body bytes beyond a full head */
+#define IN_SMALL 8192 /* first client read buffer (client_header_buffer_size) */
+#define OUT_CAP 4096
 #define UIN_CAP (64 * 1024)
 #define RES_MAX_HEAD (32 * 1024)
 #define UOUT_EXTRA 4096 /* X-Forwarded-* and friends */
@@ -55,6 +57,15 @@ enum cstate {
 };
 
 enum rstate { R_HEAD, R_BODY, R_DONE };
+
+/* What the access log and error messages keep of a request head: only
+ * while a request is in flight (from a per-worker cache, ri_get()). */
+struct req_info {
+	struct req_info *next; /* in the cache */
+	size_t method_len, target_len, ref_len, ua_len;
+	char method[32];
+	char target[1024], ref[256], ua[256];
+};
 
 struct conn {
 	struct loop_io io; /* first: the epoll callback casts back */
@@ -79,19 +90,18 @@ struct conn {
 	bool close_after;
 	struct sockaddr_storage peer;
 	char peer_str[INET6_ADDRSTRLEN];
+	/* only while in use: in_ready(), out_ready(), given back by arm() */
 	struct buf in, out;
 	size_t head_seen; /* head bytes the parser has already seen */
 	uint64_t head_deadline, idle_deadline, linger_deadline;
 	uint64_t deadline; /* of the state arm() left it in; timer <= it */
 	uint64_t t_client_io;
 
-	/* the request in progress */
-	struct http1_request req;
-	char method[32];
-	char log_target[1024], log_ref[256], log_ua[256];
-	size_t method_len, log_target_len, log_ref_len, log_ua_len;
+	/* the request in progress (its parsed head is in req_scratch only
+	 * during the event that parsed it) */
+	struct req_info *ri; /* NULL until a head was parsed */
 	int minor;
-	bool keep_alive, idempotent, has_req;
+	bool keep_alive, idempotent;
 	enum http1_body rb;
 	uint64_t rb_left;
 	struct http1_chunked rchunk;
@@ -109,7 +119,7 @@ struct conn {
 	size_t uout_off;
 	struct buf uin;
 	enum rstate rs;
-	struct http1_response res;
+	bool res_keep_alive; /* the upstream connection may be reused */
 	bool up_eof;
 	bool up_rd_ready; /* as rd_ready, for the upstream socket */
 	enum http1_body sb;
@@ -217,46 +227,125 @@ static int buf_alloc(struct buf *b, size_t cap)
 }
 
 /*
- * Upstream buffers (36 + 64 KiB) live only while a request is in flight.
- * Freeing them each time made glibc trim the heap top and fault it back in
- * on the next request (page faults and brk per request), so finished ones
- * wait here for the next request. One list per process = per worker.
+ * Buffers live only while they hold bytes or a request is in flight: an
+ * idle connection (handshake, keep-alive, waiting for its first request)
+ * holds neither in nor out, nor the upstream ones (36 + 64 KiB). Freeing
+ * them each time made glibc trim the heap top and fault it back in on the
+ * next request (page faults and brk per request), so finished ones wait
+ * here for the next request. One cache per buffer size, one set per
+ * process = per worker.
  */
 #define BUF_CACHE 64
 
 static struct buf_cache {
 	char *d[BUF_CACHE];
-	size_t cap[BUF_CACHE];
+	size_t cap; /* the one size this cache holds */
 	int n;
-} uin_cache, uout_cache;
+} uin_cache, uout_cache, in_cache, in_big_cache, out_cache;
 
 static int buf_get(struct buf_cache *bc, struct buf *b, size_t cap)
 {
-	int i;
-
-	for (i = bc->n - 1; i >= 0; i--) {
-		if (bc->cap[i] != cap)
-			continue;
-		b->d = bc->d[i];
+	if (bc->cap != cap) {
+		/* another size (a new configuration): drop the old ones */
+		while (bc->n)
+			free(bc->d[--bc->n]);
+		bc->cap = cap;
+	}
+	if (bc->n) {
+		b->d = bc->d[--bc->n];
 		b->cap = cap;
 		b->s = b->e = 0;
-		bc->n--;
-		bc->d[i] = bc->d[bc->n];
-		bc->cap[i] = bc->cap[bc->n];
 		return 0;
 	}
 	return buf_alloc(b, cap);
 }
 
+/* A buffer that grew (out, by buf_reserve) is not of the cache's size. */
 static void buf_put(struct buf_cache *bc, struct buf *b)
 {
-	if (b->d && bc->n < BUF_CACHE) {
-		bc->d[bc->n] = b->d;
-		bc->cap[bc->n++] = b->cap;
+	if (b->d && b->cap == bc->cap && bc->n < BUF_CACHE) {
+		bc->d[bc->n++] = b->d;
 		memset(b, 0, sizeof(*b));
 		return;
 	}
 	buf_free(b);
+}
+
+/*
+ * Parser output: the spans point into in (uin) and are used only within
+ * the event that parsed them (note_request copies what the access log
+ * needs, the upstream head is written at once; got_res_head copies the
+ * response head out), so one of each per worker instead of 2 x 3.2 KiB of
+ * header arrays per connection.
+ */
+static struct http1_request req_scratch;
+static struct http1_response res_scratch;
+
+#define RI_CACHE 64
+
+static struct req_info *ri_cache;
+static int ri_cached;
+
+static struct req_info *ri_get(void)
+{
+	struct req_info *ri = ri_cache;
+
+	if (!ri)
+		return malloc(sizeof(*ri));
+	ri_cache = ri->next;
+	ri_cached--;
+	return ri;
+}
+
+static void ri_put(struct conn *c)
+{
+	struct req_info *ri = c->ri;
+
+	if (!ri)
+		return;
+	c->ri = NULL;
+	if (ri_cached >= RI_CACHE) {
+		free(ri);
+		return;
+	}
+	ri->next = ri_cache;
+	ri_cache = ri;
+	ri_cached++;
+}
+
+static void in_put(struct conn *c)
+{
+	buf_put(c->in.cap == IN_SMALL ? &in_cache : &in_big_cache, &c->in);
+}
+
+/*
+ * Room to read a request into: in starts small and grows once to
+ * header_total + IN_EXTRA when a head does not fit (nginx's
+ * client_header_buffer_size and large_client_header_buffers). No span
+ * points into in between events (req_scratch), and head_seen and rb_ready
+ * count from in.s, so moving the bytes is safe.
+ */
+static int in_ready(struct conn *c)
+{
+	struct buf nb;
+
+	if (!c->in.d)
+		return buf_get(&in_cache, &c->in, IN_SMALL);
+	if (buf_room(&c->in))
+		return 0;
+	if (buf_get(&in_big_cache, &nb,
+		    c->w->cfg->limits.header_total + IN_EXTRA))
+		return -ENOMEM;
+	nb.e = buf_len(&c->in);
+	memcpy(nb.d, c->in.d + c->in.s, nb.e);
+	in_put(c);
+	c->in = nb;
+	return 0;
+}
+
+static int out_ready(struct conn *c)
+{
+	return c->out.d ? 0 : buf_get(&out_cache, &c->out, OUT_CAP);
 }
 
 /* --- time --------------------------------------------------------------- */
@@ -363,8 +452,9 @@ static void conn_close(struct conn *c)
 		SSL_free(c->ssl);
 	c->ssl = NULL;
 	loop__io_close(&w->loop, &c->io);
-	free(c->in.d);
-	free(c->out.d);
+	in_put(c);
+	buf_put(&out_cache, &c->out);
+	ri_put(c);
 	buf_put(&uout_cache, &c->uout);
 	buf_put(&uin_cache, &c->uin);
 	if (c->prev)
@@ -447,7 +537,8 @@ static void local_response(struct conn *c, int status, const char *headers,
 	c->close_after |= close || !c->keep_alive || c->w->draining;
 	c->status = status;
 	c->body_sent = len;
-	if (buf_printf(
+	if (out_ready(c) ||
+	    buf_printf(
 		    &c->out,
 		    "HTTP/1.1 %d %s\r\nServer: lbtls\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: %s\r\n\r\n",
 		    status, reason(status), headers ? headers : "", type, len,
@@ -489,16 +580,16 @@ static void request_done(struct conn *c)
 	if (log__access_enabled() && c->status) {
 		memset(&e, 0, sizeof(e));
 		e.remote_addr = c->peer_str;
-		if (c->has_req) {
-			e.method = c->method;
-			e.method_len = c->method_len;
-			e.target = c->log_target;
-			e.target_len = c->log_target_len;
+		if (c->ri) {
+			e.method = c->ri->method;
+			e.method_len = c->ri->method_len;
+			e.target = c->ri->target;
+			e.target_len = c->ri->target_len;
 			e.minor = c->minor;
-			e.referer = c->log_ref;
-			e.referer_len = c->log_ref_len;
-			e.user_agent = c->log_ua;
-			e.user_agent_len = c->log_ua_len;
+			e.referer = c->ri->ref;
+			e.referer_len = c->ri->ref_len;
+			e.user_agent = c->ri->ua;
+			e.user_agent_len = c->ri->ua_len;
 		}
 		e.status = c->status;
 		e.body_bytes = c->body_sent;
@@ -510,7 +601,7 @@ static void request_done(struct conn *c)
 	}
 	c->status = 0;
 	c->body_sent = 0;
-	c->has_req = false;
+	ri_put(c);
 	c->server = -1;
 	c->tried = 0;
 }
@@ -543,23 +634,28 @@ static size_t copy_span(char *dst, size_t cap, struct http1_span s)
 	return n;
 }
 
-static void note_request(struct conn *c)
+static int note_request(struct conn *c)
 {
 	const struct http1_header *h;
+	struct req_info *ri = c->ri ? c->ri : ri_get();
 
-	c->has_req = true;
-	c->method_len = copy_span(c->method, sizeof(c->method), c->req.method);
-	c->log_target_len =
-		copy_span(c->log_target, sizeof(c->log_target), c->req.target);
-	h = http1__find(c->req.headers, c->req.num_headers, "Referer");
-	c->log_ref_len =
-		h ? copy_span(c->log_ref, sizeof(c->log_ref), h->value) : 0;
-	h = http1__find(c->req.headers, c->req.num_headers, "User-Agent");
-	c->log_ua_len =
-		h ? copy_span(c->log_ua, sizeof(c->log_ua), h->value) : 0;
-	c->minor = c->req.minor;
-	c->keep_alive = c->req.keep_alive;
-	c->idempotent = c->req.idempotent;
+	if (!ri)
+		return -ENOMEM;
+	c->ri = ri;
+	ri->method_len =
+		copy_span(ri->method, sizeof(ri->method), req_scratch.method);
+	ri->target_len =
+		copy_span(ri->target, sizeof(ri->target), req_scratch.target);
+	h = http1__find(req_scratch.headers, req_scratch.num_headers,
+			"Referer");
+	ri->ref_len = h ? copy_span(ri->ref, sizeof(ri->ref), h->value) : 0;
+	h = http1__find(req_scratch.headers, req_scratch.num_headers,
+			"User-Agent");
+	ri->ua_len = h ? copy_span(ri->ua, sizeof(ri->ua), h->value) : 0;
+	c->minor = req_scratch.minor;
+	c->keep_alive = req_scratch.keep_alive;
+	c->idempotent = req_scratch.idempotent;
+	return 0;
 }
 
 static bool host_ok(const char *h, size_t n)
@@ -655,14 +751,14 @@ notfound:
 /* Port 80: ACME challenges from the webroot, everything else to https. */
 static void plain_request(struct conn *c)
 {
-	struct http1_span t = origin_target(c->req.target);
+	struct http1_span t = origin_target(req_scratch.target);
 	struct http1_span path = t;
 	char hostbuf[300], loc[64];
 	const char *host;
 	size_t hlen;
 	char *q;
 
-	if (c->req.body != HTTP1_BODY_NONE)
+	if (req_scratch.body != HTTP1_BODY_NONE)
 		c->close_after = true; /* we will not read it */
 	q = memchr(t.p, '?', t.len);
 	if (q)
@@ -676,8 +772,8 @@ static void plain_request(struct conn *c)
 		error_response(c, 400, true);
 		return;
 	}
-	host = c->req.host.p;
-	hlen = c->req.host.len;
+	host = req_scratch.host.p;
+	hlen = req_scratch.host.len;
 	if (!hlen) {
 		/* HTTP/1.0 without Host: the address it reached us on */
 		struct sockaddr_storage ss;
@@ -711,7 +807,8 @@ static void plain_request(struct conn *c)
 		snprintf(loc, sizeof(loc), ":%u", c->w->https_port);
 	c->status = 301;
 	c->close_after |= !c->keep_alive || c->w->draining;
-	if (buf_printf(
+	if (out_ready(c) ||
+	    buf_printf(
 		    &c->out,
 		    "HTTP/1.1 301 Moved Permanently\r\nServer: lbtls\r\nLocation: https://%.*s%s%.*s\r\nContent-Type: text/html\r\nContent-Length: 0\r\n%sConnection: %s\r\n\r\n",
 		    (int)hlen, host, loc, (int)t.len, t.p, c->w->served_by,
@@ -739,7 +836,8 @@ static void start_proxy(struct conn *c, size_t head_len)
 		return;
 	}
 	c->uout.s = c->uout.e = 0;
-	n = http1__write_upstream_head(&c->req, &fwd, c->uout.d, c->uout.cap);
+	n = http1__write_upstream_head(&req_scratch, &fwd, c->uout.d,
+				       c->uout.cap);
 	if (n < 0) {
 		error_response(c, 431, true);
 		return;
@@ -748,8 +846,8 @@ static void start_proxy(struct conn *c, size_t head_len)
 	 * client gets a chunked response de-chunked (write_res_head). */
 	c->uout.e = n;
 	c->uout_off = 0;
-	c->rb = c->req.body;
-	c->rb_left = c->req.content_length;
+	c->rb = req_scratch.body;
+	c->rb_left = req_scratch.content_length;
 	c->rb_ready = 0;
 	c->rb_started = false;
 	c->rb_framed = c->rb == HTTP1_BODY_NONE ||
@@ -767,9 +865,10 @@ static void start_proxy(struct conn *c, size_t head_len)
 	 * e.g. 413, got its final status instead) and unless body bytes came
 	 * with the head already. An upstream's own 1xx are dropped.
 	 */
-	if (c->req.expect_continue && !c->rb_framed &&
+	if (req_scratch.expect_continue && !c->rb_framed &&
 	    buf_len(&c->in) == head_len &&
-	    buf_add(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25))
+	    (out_ready(c) ||
+	     buf_add(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25)))
 		c->close_after = true;
 }
 
@@ -809,7 +908,7 @@ static bool parse_head(struct conn *c)
 		return c->client_eof;
 	}
 	c->head_seen = len;
-	r = http1__parse_request(c->in.d + c->in.s, len, &lim, &c->req);
+	r = http1__parse_request(c->in.d + c->in.s, len, &lim, &req_scratch);
 	if (r > 0)
 		c->head_seen = 0;
 	if (r == 0) {
@@ -826,7 +925,11 @@ static bool parse_head(struct conn *c)
 		error_response(c, -r, true);
 		return true;
 	}
-	note_request(c);
+	if (note_request(c)) {
+		c->keep_alive = false;
+		error_response(c, 500, true);
+		return true;
+	}
 	/* An Upgrade (websocket, h2c) is not honoured: the request goes on
 	 * as a plain HTTP/1.1 one without it, as nginx does unless told to
 	 * pass Upgrade. CONNECT was answered 501 by the parser. */
@@ -854,8 +957,8 @@ static int up_start(struct conn *c)
 				     now_ms(c), c->tried);
 		if (idx < 0) {
 			log_warn("no live upstream for %.*s %.*s from %s",
-				 (int)c->method_len, c->method,
-				 (int)c->log_target_len, c->log_target,
+				 (int)c->ri->method_len, c->ri->method,
+				 (int)c->ri->target_len, c->ri->target,
 				 c->peer_str);
 			error_response(c, 502, !c->rb_framed);
 			return -EHOSTUNREACH;
@@ -915,8 +1018,8 @@ static void up_failed(struct conn *c, int status, enum up_fail kind,
 	}
 	log_warn("upstream %s: %s (client %s, %.*s %.*s)",
 		 w->up.servers[c->server].name, why, c->peer_str,
-		 (int)c->method_len, c->method, (int)c->log_target_len,
-		 c->log_target);
+		 (int)c->ri->method_len, c->ri->method, (int)c->ri->target_len,
+		 c->ri->target);
 	up_release(c, false);
 	if (c->res_started) {
 		conn_close(c);
@@ -936,7 +1039,7 @@ static void up_failed(struct conn *c, int status, enum up_fail kind,
 /* Client-facing copy of the response head. */
 static int write_res_head(struct conn *c)
 {
-	const struct http1_response *r = &c->res;
+	const struct http1_response *r = &res_scratch;
 	const struct http1_header *conn_hdr;
 	bool closing;
 	size_t i, need;
@@ -956,7 +1059,7 @@ static int write_res_head(struct conn *c)
 	       sizeof("Connection: keep-alive\r\n\r\n");
 	for (i = 0; i < r->num_headers; i++)
 		need += r->headers[i].name.len + r->headers[i].value.len + 4;
-	if (buf_reserve(&c->out, need))
+	if (out_ready(c) || buf_reserve(&c->out, need))
 		return -ENOMEM;
 	p = c->out.d + c->out.e;
 	/* the parser took three digits 100..599 */
@@ -1017,9 +1120,10 @@ static void got_res_head(struct conn *c, int len)
 	upstream__success(&w->up, c->server);
 	METRIC_ADD(ms->requests, 1);
 	METRIC_ADD(ms->latency_us, (now_ms(c) - c->t_up_start) * 1000);
-	c->status = c->res.status;
-	c->sb = c->res.body;
-	c->sb_left = c->res.content_length;
+	c->status = res_scratch.status;
+	c->res_keep_alive = res_scratch.keep_alive;
+	c->sb = res_scratch.body;
+	c->sb_left = res_scratch.content_length;
 	c->sb_ready = 0;
 	if (c->sb == HTTP1_BODY_CHUNKED)
 		http1_chunked__init(&c->schunk, 0);
@@ -1141,17 +1245,17 @@ static bool up_recv(struct conn *c)
 		progress = true;
 	}
 	while (c->rs == R_HEAD && buf_len(&c->uin)) {
-		struct http1_span m = { c->method, c->method_len };
+		struct http1_span m = { c->ri->method, c->ri->method_len };
 
 		r = http1__parse_response(c->uin.d + c->uin.s, buf_len(&c->uin),
-					  RES_MAX_HEAD, m, &c->res);
+					  RES_MAX_HEAD, m, &res_scratch);
 		if (r == 0 && buf_len(&c->uin) < RES_MAX_HEAD)
 			break;
 		if (r <= 0) {
 			up_failed(c, 502, F_FINAL, "invalid response head");
 			return true;
 		}
-		if (c->res.status >= 100 && c->res.status < 200) {
+		if (res_scratch.status >= 100 && res_scratch.status < 200) {
 			buf_consume(&c->uin,
 				    r); /* interim: ours already went */
 			continue;
@@ -1235,7 +1339,10 @@ static bool client_can_read(struct conn *c)
 	case C_IDLE:
 	case C_HEAD:
 	case C_PROXY:
-		return !c->client_eof && buf_room(&c->in);
+		/* in is taken (or grown, for a head) by client_read() */
+		return !c->client_eof &&
+		       (!c->in.d || buf_room(&c->in) ||
+			(c->state != C_PROXY && c->in.cap == IN_SMALL));
 	default:
 		return false;
 	}
@@ -1258,6 +1365,10 @@ static bool client_read(struct conn *c)
 	if (!client_can_read(c) ||
 	    !(c->rd_ready || (c->ssl && SSL_has_pending(c->ssl))))
 		return false;
+	if (in_ready(c)) {
+		conn_close(c);
+		return true;
+	}
 	room = buf_room(&c->in);
 	n = c_read(c, c->in.d + c->in.e, room);
 	if (n == -EAGAIN) {
@@ -1353,7 +1464,7 @@ static void up_done(struct conn *c)
 	if (!c->uc || c->rs != R_DONE || !c->rb_framed || c->rb_ready ||
 	    c->uout_off != c->uout.e)
 		return;
-	up_release(c, c->res.keep_alive && !c->up_eof &&
+	up_release(c, c->res_keep_alive && !c->up_eof &&
 			      buf_len(&c->uin) == c->sb_ready &&
 			      c->sb != HTTP1_BODY_UNTIL_CLOSE);
 }
@@ -1371,7 +1482,7 @@ static bool maybe_finish(struct conn *c)
 	if (c->state != C_PROXY || c->rs != R_DONE)
 		return false;
 	body_sent = c->rb_framed && !c->rb_ready && c->uout_off == c->uout.e;
-	up_release(c, body_sent && c->res.keep_alive && !buf_len(&c->uin) &&
+	up_release(c, body_sent && c->res_keep_alive && !buf_len(&c->uin) &&
 			      !c->up_eof && c->sb != HTTP1_BODY_UNTIL_CLOSE);
 	if (!body_sent)
 		c->close_after = true; /* the rest of its body is unread */
@@ -1429,6 +1540,14 @@ static void arm(struct conn *c)
 	uint32_t ev = 0, uev = 0;
 	uint64_t dl = UINT64_MAX;
 
+	/* No request in flight: empty buffers go back to the cache (an idle
+	 * connection holds none); a lingering one reads into a stack buffer. */
+	if (c->state != C_PROXY && c->state != C_LOCAL) {
+		if (c->in.d && (!buf_len(&c->in) || c->state == C_LINGER))
+			in_put(c);
+		if (c->out.d && !buf_len(&c->out))
+			buf_put(&out_cache, &c->out);
+	}
 	switch (c->state) {
 	case C_HANDSHAKE:
 		ev = c->hs_want_write ? EPOLLOUT : EPOLLIN;
@@ -1637,9 +1756,6 @@ int conn__accept(struct worker *w, struct worker_listener *l, int fd,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto fail;
-	if (buf_alloc(&c->in, cfg->limits.header_total + IN_EXTRA) ||
-	    buf_alloc(&c->out, 4096))
-		goto fail;
 	if (l->tls) {
 		c->ssl = tls__ssl_new(w->tls, fd);
 		if (!c->ssl)
@@ -1694,10 +1810,6 @@ fail:
 	ERR_clear_error();
 	if (c) {
 		SSL_free(c->ssl);
-		free(c->in.d);
-		free(c->out.d);
-		free(c->uout.d);
-		free(c->uin.d);
 		free(c);
 	}
 	close(fd);

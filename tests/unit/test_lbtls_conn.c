@@ -12,7 +12,11 @@
  * - a client that does not read: the response is not retried on upstream
  *   events (write() to the client is not called again until EPOLLOUT),
  *   the upstream is no longer read once the buffer is full
- *   (back-pressure), and when the client reads, every byte arrives.
+ *   (back-pressure), and when the client reads, every byte arrives;
+ * - memory: a connection idle after its handshake, and between keep-alive
+ *   requests, holds no buffer (in, out, upstream ones) and no request
+ *   info; a request head larger than the first client buffer grows it
+ *   and goes upstream whole.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -473,6 +477,132 @@ static void test_slow_client_waits_for_epollout(void **state)
 	drop_listener(l);
 }
 
+/* --- memory: idle connections hold no buffers --------------------------------- */
+
+static void assert_no_buffers(const struct conn *c)
+{
+	assert_null(c->in.d);
+	assert_null(c->out.d);
+	assert_null(c->uin.d);
+	assert_null(c->uout.d);
+	assert_null(c->ri);
+}
+
+/* Run the loop until the backend has a whole request head. */
+static size_t backend_head(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	ssize_t r;
+	int i;
+
+	for (i = 0; i < 500 && !memmem(buf, len, "\r\n\r\n", 4); i++) {
+		loop__run_once(&W.loop, 5);
+		r = recv(fd, buf + len, cap - len, MSG_DONTWAIT);
+		if (r > 0)
+			len += r;
+	}
+	assert_non_null(memmem(buf, len, "\r\n\r\n", 4));
+	return len;
+}
+
+/* Run the loop until the client has read a whole "ok" response. */
+static void client_ok(struct client *cl)
+{
+	char buf[4096];
+	size_t len = 0;
+	int i, r;
+
+	for (i = 0; i < 500; i++) {
+		loop__run_once(&W.loop, 5);
+		r = SSL_read(cl->ssl, buf + len, sizeof(buf) - 1 - len);
+		if (r <= 0) {
+			assert_int_equal(SSL_get_error(cl->ssl, r),
+					 SSL_ERROR_WANT_READ);
+			continue;
+		}
+		len += r;
+		buf[len] = 0;
+		if (strstr(buf, "\r\n\r\nok"))
+			break;
+	}
+	assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(buf, "\r\nConnection: keep-alive\r\n\r\nok"));
+}
+
+static void test_idle_holds_no_buffers(void **state)
+{
+	static const char small[] = "GET /small HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char ok[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	static const char ok_close[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+	struct worker_listener *l = add_listener(true);
+	static char big[24 * 1024], head[32 * 1024];
+	char pad[1001];
+	struct client cl;
+	struct conn *c;
+	int bfd = -1, i, n;
+	size_t hlen;
+
+	(void)state;
+	client_start(&cl, 0, 0);
+	handshake_all(&cl, 1);
+	for (i = 0; i < 10; i++)
+		loop__run_once(&W.loop, 2);
+	c = W.conns;
+	assert_non_null(c);
+	/* handshake done, waiting for the first request */
+	assert_int_equal(c->state, C_HEAD);
+	assert_no_buffers(c);
+
+	/* a head of 16 KiB: more than the first buffer holds */
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = 0;
+	n = snprintf(big, sizeof(big), "GET /big-head HTTP/1.1\r\nHost: a\r\n");
+	for (i = 0; i < 16; i++)
+		n += snprintf(big + n, sizeof(big) - n, "X-Pad-%d: %s\r\n", i,
+			      pad);
+	n += snprintf(big + n, sizeof(big) - n, "X-Last: end\r\n\r\n");
+	assert_true(n > IN_SMALL + 4096);
+	assert_int_equal(SSL_write(cl.ssl, big, n), n);
+	for (i = 0; i < 500 && bfd < 0; i++) {
+		loop__run_once(&W.loop, 5);
+		bfd = accept4(backend_lfd, NULL, NULL, SOCK_CLOEXEC);
+	}
+	assert_true(bfd >= 0);
+	hlen = backend_head(bfd, head, sizeof(head));
+	assert_non_null(memmem(head, hlen, "GET /big-head HTTP/1.1\r\n", 24));
+	assert_non_null(memmem(head, hlen, pad, sizeof(pad) - 1));
+	assert_non_null(memmem(head, hlen, "\r\nX-Last: end\r\n", 15));
+	assert_int_equal(c->state, C_PROXY);
+	assert_int_equal(c->in.cap, cfg.limits.header_total + IN_EXTRA);
+	assert_int_equal(send(bfd, ok, sizeof(ok) - 1, 0), sizeof(ok) - 1);
+	client_ok(&cl);
+	for (i = 0; i < 5; i++)
+		loop__run_once(&W.loop, 1);
+	/* keep-alive, between requests */
+	assert_int_equal(c->state, C_IDLE);
+	assert_no_buffers(c);
+
+	/* the next request: a small buffer again, the pooled upstream */
+	assert_int_equal(SSL_write(cl.ssl, small, sizeof(small) - 1),
+			 sizeof(small) - 1);
+	hlen = backend_head(bfd, head, sizeof(head));
+	assert_non_null(memmem(head, hlen, "GET /small HTTP/1.1\r\n", 21));
+	assert_int_equal(c->state, C_PROXY);
+	assert_int_equal(c->in.cap, IN_SMALL);
+	assert_int_equal(send(bfd, ok_close, sizeof(ok_close) - 1, 0),
+			 sizeof(ok_close) - 1);
+	client_ok(&cl);
+	for (i = 0; i < 5; i++)
+		loop__run_once(&W.loop, 1);
+	assert_int_equal(c->state, C_IDLE);
+	assert_no_buffers(c);
+	client_free(&cl);
+	close(bfd);
+	drop_listener(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_accept_defers_handshakes_tls12),
 		cmocka_unit_test(test_accept_plain_redirect),
 		cmocka_unit_test(test_slow_client_waits_for_epollout),
+		cmocka_unit_test(test_idle_holds_no_buffers),
 	};
 
 	return cmocka_run_group_tests_name("lbtls_conn", tests, group_setup,
