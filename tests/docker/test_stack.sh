@@ -217,7 +217,8 @@ stop_website2_under_load() {
 		echo "lbtls never marked website2 down"
 		return 1
 	fi
-	echo "website2 down after $(echo "$t_down - $t0" | bc) s; $total requests, $fails_after failed after that"
+	echo "website2 detected down $(echo "$t_down - $t0" | bc) s after docker stop; $total requests, $fails_after failed after that" |
+		tee "$LOGDIR/stop.txt"
 	[ "$fails_after" = 0 ]
 }
 
@@ -347,6 +348,7 @@ check "docker/stack.sh up again changes nothing and the stack serves" \
 	up_again_changes_nothing
 check "docker stop website2 under load: nothing fails once it is dropped" \
 	stop_website2_under_load
+[ -f "$LOGDIR/stop.txt" ] && sed 's/^/     /' "$LOGDIR/stop.txt"
 check "website2 started again serves again" website2_back
 check "up --scale flaskapp=2: the new ones serve within 2 s of healthy, leave on --scale 0" \
 	scale_with_compose
