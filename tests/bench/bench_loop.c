@@ -63,6 +63,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench_http.h"
+
 #define HEAD_MAX 8192 /* a request head */
 #define RESP_MAX 16384 /* a whole upstream response */
 #define OUT_MAX (RESP_MAX + 64) /* the response to the client */
@@ -172,38 +174,6 @@ static void sqe_tag(struct io_uring_sqe *sqe, void *p, unsigned int tag)
 }
 
 /* --- HTTP: the part both loops share ------------------------------------ */
-
-/* The value of header NAME in the head [p, end), or NULL. */
-static const char *find_header(const char *p, const char *end, const char *name)
-{
-	size_t n = strlen(name);
-
-	while (p < end) {
-		const char *eol = memchr(p, '\n', end - p);
-
-		if (!eol)
-			break;
-		if ((size_t)(eol - p) > n && !strncasecmp(p, name, n) &&
-		    p[n] == ':') {
-			p += n + 1;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			return p;
-		}
-		p = eol + 1;
-	}
-	return NULL;
-}
-
-static bool value_has(const char *v, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (; *v && *v != '\r' && *v != '\n'; v++)
-		if (!strncasecmp(v, word, n))
-			return true;
-	return false;
-}
 
 /*
  * Copy the head [p, p + len) (ending in CRLF CRLF) to DST without its

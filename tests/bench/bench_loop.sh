@@ -124,26 +124,11 @@ done
 [ "$i" -le 5 ] || die "at most 4 servers"
 
 # --- certificate and the no-resumption shim ------------------------------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
-	-subj "/CN=bench.test" -addext "subjectAltName=DNS:bench.test" \
-	2>"$tmp/openssl.err" ||
-	die "openssl could not make the certificate: $(cat "$tmp/openssl.err")"
+make_cert "$tmp" bench.test
 # wrk resumes TLS sessions (SSL_clear keeps a cleanly closed session)
 build_noresume_shim "$tmp/noresume.so"
 
 # --- backend and servers -------------------------------------------------------
-start_backend() {
-	taskset -c "$CLIENT_CPU" "$backend_bin" "127.0.0.1:$BACKEND_PORT" \
-		>"$tmp/backend.out" 2>&1 &
-	backend_pid=$!
-	for _ in $(seq 1 50); do
-		grep -q listening "$tmp/backend.out" && return 0
-		kill -0 "$backend_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	die "fast_backend did not start: $(cat "$tmp/backend.out")"
-}
 backend_reqs() { # cumulative requests the backend answered
 	local n
 	n=$(grep -c 'conns=' "$tmp/backend.out")
@@ -166,7 +151,7 @@ start_server() { # start_server NAME
 		--upstream "127.0.0.1:$BACKEND_PORT")
 	case $s in
 	*-plain) args+=(--plain) ;;
-	*) args+=(--cert "$tmp/cert.pem" --key "$tmp/key.pem") ;;
+	*) args+=(--cert "$tmp/fullchain.pem" --key "$tmp/privkey.pem") ;;
 	esac
 	[[ $s == uring* ]] && args+=(--recv "$URING_RECV")
 	# an io_uring listener is released asynchronously after its exit
@@ -281,7 +266,7 @@ measure() { # measure SCENARIO ROUND: one run against $cur ($server_pid)
 say "$(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(openssl version | awk '{print $1, $2}'), liburing $(dpkg-query -W -f='${Version}' liburing2 2>/dev/null || echo '?'), kernel $(uname -r)"
 say "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $ncpu CPUs; server on CPU $SERVER_CPU, wrk and fast_backend on CPU $CLIENT_CPU"
 say "uring servers: recv $URING_RECV; $ROUNDS rounds x ${DURATION}s (+${WARMUP}s warm-up with syscall counting); ka: $KA_CONNS conns; hs: $HS_CONNS conns, Connection: close"
-start_backend
+start_fast_backend "$backend_bin" "$CLIENT_CPU" "127.0.0.1:$BACKEND_PORT" "$tmp/backend.out"
 declare -A run
 for round in $(seq 1 "$ROUNDS"); do
 	for s in "${SERVERS[@]}"; do

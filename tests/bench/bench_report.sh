@@ -293,10 +293,7 @@ backend_reqs() { # sum of the three fast_backends' request counters
 }
 
 # --- certificate and configurations --------------------------------------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-keyout "$tmp/privkey.pem" -out "$tmp/fullchain.pem" -days 2 \
-	-subj "/CN=$NAME" -addext "subjectAltName=DNS:$NAME" 2>"$tmp/openssl.err" ||
-	die "openssl could not make the certificate: $(cat "$tmp/openssl.err")"
+make_cert "$tmp" "$NAME"
 cat "$tmp/fullchain.pem" "$tmp/privkey.pem" >"$tmp/haproxy.pem"
 echo '<html><body><h1>50x: the backend is not available</h1></body></html>' >"$tmp/50x.html"
 printf 'HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n%s\n' \

@@ -103,10 +103,7 @@ declare -A PORT=([lbtls]=$((base + 1)) [nginx]=$((base + 2)) [haproxy]=$((base +
 LBTLS_METRICS_PORT=$((base + 4))
 
 # --- certificate: ECDSA P-256, self-signed, one name ---------------------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-keyout "$tmp/privkey.pem" -out "$tmp/fullchain.pem" -days 2 \
-	-subj "/CN=$NAME" -addext "subjectAltName=DNS:$NAME" 2>"$tmp/openssl.err" ||
-	die "openssl could not make the certificate: $(cat "$tmp/openssl.err")"
+make_cert "$tmp" "$NAME"
 cat "$tmp/fullchain.pem" "$tmp/privkey.pem" >"$tmp/haproxy.pem"
 
 # --- configurations from the templates ------------------------------------------
@@ -136,17 +133,6 @@ haproxy -c -q -f "$tmp/haproxy.cfg" 2>"$tmp/check.err" >&2 ||
 build_noresume_shim "$tmp/noresume.so"
 
 # --- servers ------------------------------------------------------------------------
-start_backend() {
-	taskset -c "$CLIENT_CPU" "$backend_bin" "127.0.0.1:$BACKEND_PORT" \
-		>"$tmp/backend.out" 2>&1 &
-	backend_pid=$!
-	for _ in $(seq 1 50); do
-		grep -q listening "$tmp/backend.out" && return 0
-		kill -0 "$backend_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	die "fast_backend did not start: $(cat "$tmp/backend.out")"
-}
 backend_counts() { # prints "conns reqs" (cumulative)
 	local n
 	n=$(grep -c 'conns=' "$tmp/backend.out")
@@ -356,7 +342,7 @@ say "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $ncpu CPUs, kernel
 say "server on CPU $SERVER_CPU; wrk (1 thread) and fast_backend share CPU $CLIENT_CPU"
 say "TLS 1.3, $CIPHERSUITE, X25519, ECDSA P-256; access logs off; ports $base..$((base + 4))"
 say "$ROUNDS rounds x ${DURATION}s per scenario (+${WARMUP}s warm-up); hs: $HS_CONNS conns with 'Connection: close'; ka: $KA_CONNS keep-alive conns"
-start_backend
+start_fast_backend "$backend_bin" "$CLIENT_CPU" "127.0.0.1:$BACKEND_PORT" "$tmp/backend.out"
 resumption_check
 for s in "${SERVERS[@]}"; do
 	cur=$s

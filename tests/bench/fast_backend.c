@@ -29,6 +29,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench_http.h"
+
 #define BUF_SIZE 16384
 #define OUT_SIZE 65536
 #define MAX_EVENTS 256
@@ -63,38 +65,6 @@ struct client {
 };
 
 static unsigned long long n_conns, n_reqs, n_open;
-
-/* Case-insensitive search for a header name at a line start in [p, end). */
-static const char *find_header(const char *p, const char *end, const char *name)
-{
-	size_t n = strlen(name);
-
-	while (p < end) {
-		const char *eol = memchr(p, '\n', end - p);
-
-		if (!eol)
-			break;
-		if ((size_t)(eol - p) > n && !strncasecmp(p, name, n) &&
-		    p[n] == ':') {
-			p += n + 1;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			return p;
-		}
-		p = eol + 1;
-	}
-	return NULL;
-}
-
-static int value_has(const char *v, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (; *v && *v != '\r' && *v != '\n'; v++)
-		if (!strncasecmp(v, word, n))
-			return 1;
-	return 0;
-}
 
 static void client_close(int ep, struct client *c)
 {

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers shared by tests/bench/bench_report.sh and bench_tls.sh (sourced,
+# Helpers shared by tests/bench/bench_report.sh, bench_tls.sh and bench_loop.sh (sourced,
 # not run): process trees, CPU and memory from /proc, the wrk
 # no-resumption shim. The caller defines die().
 
@@ -118,4 +118,26 @@ free_port_block() {
 		fi
 	done
 	return 1
+}
+
+# make_cert DIR NAME: a self-signed ECDSA P-256 certificate for NAME in
+# Let's Encrypt's file names, DIR/fullchain.pem and DIR/privkey.pem
+make_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$1/privkey.pem" -out "$1/fullchain.pem" -days 2 \
+		-subj "/CN=$2" -addext "subjectAltName=DNS:$2" 2>"$1/openssl.err" ||
+		die "openssl could not make the certificate: $(cat "$1/openssl.err")"
+}
+
+# start_fast_backend BIN CPU ADDR:PORT OUT: fast_backend pinned to CPU,
+# its output in OUT; sets backend_pid once it listens
+start_fast_backend() {
+	taskset -c "$2" "$1" "$3" >"$4" 2>&1 &
+	backend_pid=$!
+	for _ in $(seq 1 50); do
+		grep -q listening "$4" && return 0
+		kill -0 "$backend_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	die "fast_backend $3 did not start: $(cat "$4")"
 }
