@@ -700,6 +700,9 @@ static void parse_upstream(struct parser *p, yaml_node_t *n)
 		} else if (!strcmp(key, "send_timeout")) {
 			get_duration(p, "send_timeout", v,
 				     &up->send_timeout_ms);
+		} else if (!strcmp(key, "retry_non_idempotent")) {
+			get_bool(p, "upstream.retry_non_idempotent", v,
+				 &up->retry_non_idempotent);
 		} else {
 			perr(p, k, "unknown setting 'upstream.%s'", key);
 		}
@@ -731,6 +734,12 @@ static void parse_limits(struct parser *p, yaml_node_t *n)
 		} else if (!strcmp(key, "header_timeout")) {
 			get_duration(p, "limits.header_timeout", v,
 				     &l->header_timeout_ms);
+		} else if (!strcmp(key, "client_body_timeout")) {
+			get_duration(p, "limits.client_body_timeout", v,
+				     &l->body_timeout_ms);
+		} else if (!strcmp(key, "underscores_in_headers")) {
+			get_bool(p, "limits.underscores_in_headers", v,
+				 &l->underscores_in_headers);
 		} else if (!strcmp(key, "keepalive_timeout")) {
 			get_duration(p, "limits.keepalive_timeout", v,
 				     &l->keepalive_timeout_ms);
@@ -1000,6 +1009,7 @@ void config__defaults(struct lbtls_config *cfg)
 	cfg->limits.header_total = 32768;
 	cfg->limits.body = 1024 * 1024 * 1024;
 	cfg->limits.header_timeout_ms = 10000;
+	cfg->limits.body_timeout_ms = 60000; /* nginx's client_body_timeout */
 	cfg->limits.keepalive_timeout_ms = 75000;
 	cfg->limits.max_connections = 16384;
 	cfg->log_level = LOG_LVL_INFO;

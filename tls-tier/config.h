@@ -88,6 +88,9 @@ struct cfg_upstream {
 	unsigned connect_timeout_ms;
 	unsigned read_timeout_ms;
 	unsigned send_timeout_ms;
+	/* resend a non-idempotent request whose head may have reached a
+	 * server (nginx's proxy_next_upstream non_idempotent); off */
+	bool retry_non_idempotent;
 	struct cfg_docker docker;
 };
 
@@ -96,7 +99,9 @@ struct cfg_limits {
 	size_t header_total;
 	uint64_t body;
 	unsigned header_timeout_ms;
+	unsigned body_timeout_ms; /* between two reads of a request body */
 	unsigned keepalive_timeout_ms;
+	bool underscores_in_headers; /* forward names with '_' (nginx's) */
 	unsigned max_connections; /* per worker */
 };
 

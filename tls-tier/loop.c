@@ -30,7 +30,8 @@ int loop__init(struct loop *l)
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0)
 		return -errno;
-	l->now = loop__now_ms();
+	l->clock = loop__now_ms;
+	l->now = l->clock();
 	return 0;
 }
 
@@ -208,7 +209,7 @@ int loop__run_once(struct loop *l, int max_ms)
 	n = epoll_wait(l->epfd, evs, LOOP_BATCH, timeout);
 	if (n < 0 && errno != EINTR)
 		return -errno;
-	l->now = loop__now_ms();
+	l->now = l->clock();
 	for (i = 0; i < n; i++) {
 		struct loop_io *io = evs[i].data.ptr;
 

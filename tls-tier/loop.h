@@ -33,6 +33,7 @@ struct loop_timer {
 struct loop {
 	int epfd;
 	uint64_t now; /* cached monotonic ms, refreshed per iteration */
+	uint64_t (*clock)(void); /* loop__now_ms; tests inject their own */
 	struct loop_timer **heap;
 	int nheap, capheap;
 	void **deferred;
