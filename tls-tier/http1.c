@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * HTTP/1.x message framing for lbtls (RFC 9112, RFC 9110).
+ * HTTP/1.x parsing for lbtls (RFC 9112, RFC 9110): heads, chunked bodies,
+ * request targets. The writers are in http1_write.c.
  *
  * The head parsers are stateless: they parse buf[0..len) from the start on
  * every call and answer 0 until the head is complete, so the event loop only
@@ -23,20 +24,23 @@
  *   (case-insensitive, one header); anything else is 501;
  * - the request-target must be origin-form, "*" (OPTIONS only) or an
  *   absolute http/https URI without userinfo; no '#', no byte outside
- *   0x21..0x7e. In absolute-form the target's authority is the host
- *   (RFC 9112 3.2.2), and the upstream head carries origin-form;
+ *   0x21..0x7e. In absolute-form the target's authority (up to the first
+ *   '/', '?' or '#') is the host (RFC 9112 3.2.2), and the upstream head
+ *   carries origin-form;
+ * - a chunk size over HTTP1_MAX_CHUNK (1 TiB) is an error;
  * - a Host value must look like uri-host[:port] (RFC 9110 7.2).
  */
 #include <string.h>
 
 #include "http1.h"
+#include "http1_int.h"
 
 #define HTTP1_DEFAULT_MAX_LINE 8192
 #define HTTP1_DEFAULT_MAX_HEAD 65536
 #define HTTP1_CHUNK_LINE_MAX 4096 /* chunk size line, extensions included */
 #define HTTP1_TRAILER_MAX 8192 /* whole trailer section */
 #define HTTP1_MAX_EMPTY_LINES 8 /* skipped before a request line */
-#define HTTP1_SIZE_MAX ((uint64_t)INT64_MAX) /* CL and chunk size: < 2^63 */
+#define HTTP1_SIZE_MAX ((uint64_t)INT64_MAX) /* Content-Length: < 2^63 */
 
 /* --- characters and spans ------------------------------------------------- */
 
@@ -106,35 +110,6 @@ static bool is_field_char(unsigned char c)
 	return c == '\t' || c == ' ' || (c > 0x20 && c != 0x7f);
 }
 
-static unsigned char lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? c | 0x20 : c;
-}
-
-static bool mem_ieq(const char *a, const char *b, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (lower(a[i]) != lower(b[i]))
-			return false;
-	return true;
-}
-
-/* Inlined: most calls differ in length and cost one compare. */
-static inline __attribute__((always_inline)) bool
-span_ieq_n(struct http1_span s, const char *lit, size_t n)
-{
-	return s.len == n && mem_ieq(s.p, lit, n);
-}
-
-/* Against a string literal: the length is known at compile time, so most
- * header names are told apart by one compare ("" rejects a non-literal). */
-#define span_ieq(s, lit) span_ieq_n((s), "" lit "", sizeof(lit) - 1)
-#define span_eq(s, lit)                \
-	((s).len == sizeof(lit) - 1 && \
-	 memcmp((s).p, "" lit "", sizeof(lit) - 1) == 0)
-
 /*
  * Next non-empty element of a comma-separated list (RFC 9110 5.6.1), OWS
  * trimmed. Returns false when the list is exhausted.
@@ -164,12 +139,12 @@ static bool list_next(struct http1_span *rest, struct http1_span *elem)
 	}
 }
 
-static bool list_has(struct http1_span list, struct http1_span tok)
+bool http1_list_has(struct http1_span list, struct http1_span tok)
 {
 	struct http1_span e;
 
 	while (list_next(&list, &e))
-		if (e.len == tok.len && mem_ieq(e.p, tok.p, e.len))
+		if (e.len == tok.len && http1_mem_ieq(e.p, tok.p, e.len))
 			return true;
 	return false;
 }
@@ -178,7 +153,7 @@ static bool list_has_str(struct http1_span list, const char *tok)
 {
 	struct http1_span t = { tok, strlen(tok) };
 
-	return list_has(list, t);
+	return http1_list_has(list, t);
 }
 
 /* 1*DIGIT, below 2^63 */
@@ -308,22 +283,65 @@ static int parse_version(const char *p, size_t n, int *minor)
 
 /* --- requests --------------------------------------------------------------- */
 
-/* absolute-form: http(s)://authority[path-abempty][?query] */
-static bool parse_absolute(struct http1_span t, struct http1_span *authority)
+/* Length of an http:// or https:// prefix (any case), else 0. */
+static size_t scheme_len(struct http1_span t)
 {
-	size_t s, i;
+	if (t.len >= 7 && http1_mem_ieq(t.p, "http://", 7))
+		return 7;
+	if (t.len >= 8 && http1_mem_ieq(t.p, "https://", 8))
+		return 8;
+	return 0;
+}
 
-	if (t.len >= 7 && mem_ieq(t.p, "http://", 7))
-		s = 7;
-	else if (t.len >= 8 && mem_ieq(t.p, "https://", 8))
-		s = 8;
-	else
+/* The authority of an absolute-form target, and what follows it. */
+static bool split_absolute(struct http1_span t, struct http1_span *authority,
+			   struct http1_span *rest)
+{
+	size_t s = scheme_len(t), i;
+
+	if (!s)
 		return false;
-	for (i = s; i < t.len && t.p[i] != '/' && t.p[i] != '?'; i++)
+	/* RFC 3986 3.2: the authority ends at the first '/', '?' or '#'; a
+	 * '/' in the query belongs to the query. */
+	for (i = s;
+	     i < t.len && t.p[i] != '/' && t.p[i] != '?' && t.p[i] != '#'; i++)
 		;
 	authority->p = t.p + s;
 	authority->len = i - s;
-	return authority->len && host_ok(*authority);
+	rest->p = t.p + i;
+	rest->len = t.len - i;
+	return true;
+}
+
+/* absolute-form: http(s)://authority[path-abempty][?query] */
+static bool parse_absolute(struct http1_span t, struct http1_span *authority)
+{
+	struct http1_span rest;
+
+	return split_absolute(t, authority, &rest) && authority->len &&
+	       host_ok(*authority);
+}
+
+struct http1_span http1_target_rest(struct http1_span target)
+{
+	struct http1_span authority, rest;
+
+	return split_absolute(target, &authority, &rest) ? rest : target;
+}
+
+struct http1_span http1__target_path(struct http1_span target)
+{
+	struct http1_span p = http1_target_rest(target);
+	size_t i;
+
+	for (i = 0; i < p.len && p.p[i] != '?' && p.p[i] != '#'; i++)
+		;
+	p.len = i;
+	if (!p.len) {
+		p.p = "/";
+		p.len = 1;
+	}
+	return p;
 }
 
 static bool method_idempotent(struct http1_span m)
@@ -389,7 +407,7 @@ static int request_semantics(struct http1_request *req,
 			te++;
 			te_chunked = span_ieq(h->value, "chunked");
 		} else if (span_ieq(h->name, "connection")) {
-			close |= list_has(h->value, conn_close);
+			close |= http1_list_has(h->value, conn_close);
 			ka |= list_has_str(h->value, "keep-alive");
 		} else if (span_ieq(h->name, "expect")) {
 			/* RFC 9110 10.1.1: 100-continue is ignored in 1.0;
@@ -662,7 +680,7 @@ static ssize_t chunked_run(struct http1_chunked *c, const char *buf, size_t len,
 		case CH_SIZE:
 			d = hex_value(ch);
 			if (d >= 0) {
-				if (c->chunk_left > (HTTP1_SIZE_MAX - d) / 16)
+				if (c->chunk_left > (HTTP1_MAX_CHUNK - d) / 16)
 					return -400;
 				c->chunk_left = c->chunk_left * 16 + d;
 				c->state = CH_SIZE;
@@ -758,154 +776,6 @@ ssize_t http1_chunked__decode(struct http1_chunked *c, const char *buf,
 			      size_t len, size_t *data, bool *done)
 {
 	return chunked_run(c, buf, len, done, data);
-}
-
-/* --- the head sent upstream ------------------------------------------------- */
-
-struct out_buf {
-	char *p;
-	size_t cap, len;
-	bool short_;
-};
-
-static void out_mem(struct out_buf *o, const char *s, size_t n)
-{
-	if (o->short_ || n > o->cap - o->len) {
-		o->short_ = true;
-		return;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-}
-
-static void out_str(struct out_buf *o, const char *s)
-{
-	out_mem(o, s, strlen(s));
-}
-
-#define out_lit(o, lit) out_mem((o), "" lit "", sizeof(lit) - 1)
-
-static void out_span(struct out_buf *o, struct http1_span s)
-{
-	out_mem(o, s.p, s.len);
-}
-
-static void out_u64(struct out_buf *o, uint64_t v)
-{
-	char d[24];
-	size_t i = sizeof(d);
-
-	do {
-		d[--i] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	out_mem(o, d + i, sizeof(d) - i);
-}
-
-/* conns[0..nconns): the request's Connection headers */
-static bool hop_by_hop(const struct http1_header *const *conns, size_t nconns,
-		       const struct http1_header *h)
-{
-	size_t i;
-
-	if (span_ieq(h->name, "connection") ||
-	    span_ieq(h->name, "keep-alive") ||
-	    span_ieq(h->name, "proxy-connection") || span_ieq(h->name, "te") ||
-	    span_ieq(h->name, "trailer") || span_ieq(h->name, "upgrade"))
-		return true;
-	/* Never let Connection strip the framing or the Host. */
-	if (!nconns || span_ieq(h->name, "content-length") ||
-	    span_ieq(h->name, "transfer-encoding") || span_ieq(h->name, "host"))
-		return false;
-	for (i = 0; i < nconns; i++)
-		if (list_has(conns[i]->value, h->name))
-			return true;
-	return false;
-}
-
-ssize_t http1__write_upstream_head(const struct http1_request *req,
-				   const struct http1_forward *fwd, char *out,
-				   size_t cap)
-{
-	struct out_buf o = { out, cap, 0, false };
-	struct http1_span target = req->target, authority;
-	const struct http1_header *h, *conns[HTTP1_MAX_HEADERS];
-	const char *addr = fwd->client_addr ? fwd->client_addr : "";
-	bool xff = false, have_host = false;
-	size_t i, nconns = 0;
-
-	if (parse_absolute(req->target, &authority)) {
-		/* origin-form: path and query after the authority */
-		target.p = authority.p + authority.len;
-		target.len = req->target.p + req->target.len - target.p;
-	}
-	out_span(&o, req->method);
-	out_lit(&o, " ");
-	if (!target.len || target.p[0] == '?')
-		out_lit(&o, "/");
-	out_span(&o, target);
-	out_lit(&o, " HTTP/1.1\r\n");
-
-	for (i = 0; i < req->num_headers; i++) {
-		h = &req->headers[i];
-		if (span_ieq(h->name, "connection"))
-			conns[nconns++] = h;
-		else if (span_ieq(h->name, "host"))
-			have_host = true;
-	}
-	if (!have_host) {
-		out_lit(&o, "Host: ");
-		if (req->host.len)
-			out_span(&o, req->host);
-		else if (fwd->host)
-			out_str(&o, fwd->host);
-		out_lit(&o, "\r\n");
-	}
-	for (i = 0; i < req->num_headers; i++) {
-		h = &req->headers[i];
-		/* Expect is answered here (100 Continue or 417), never
-		 * forwarded, as nginx does. */
-		if (hop_by_hop(conns, nconns, h) ||
-		    span_ieq(h->name, "expect") ||
-		    span_ieq(h->name, "x-forwarded-for") ||
-		    span_ieq(h->name, "x-forwarded-proto") ||
-		    span_ieq(h->name, "x-real-ip"))
-			continue;
-		out_span(&o, h->name);
-		out_lit(&o, ": ");
-		/* Framing headers go out in one canonical spelling. */
-		if (span_ieq(h->name, "host"))
-			out_span(&o, req->host);
-		else if (span_ieq(h->name, "content-length"))
-			out_u64(&o, req->content_length);
-		else if (span_ieq(h->name, "transfer-encoding"))
-			out_lit(&o, "chunked");
-		else
-			out_span(&o, h->value);
-		out_lit(&o, "\r\n");
-	}
-
-	/* $proxy_add_x_forwarded_for: the client's list, then its address */
-	out_lit(&o, "X-Forwarded-For: ");
-	for (i = 0; i < req->num_headers; i++) {
-		h = &req->headers[i];
-		if (!span_ieq(h->name, "x-forwarded-for") || !h->value.len ||
-		    hop_by_hop(conns, nconns, h))
-			continue;
-		if (xff)
-			out_lit(&o, ", ");
-		out_span(&o, h->value);
-		xff = true;
-	}
-	if (xff)
-		out_lit(&o, ", ");
-	out_str(&o, addr);
-	out_lit(&o, "\r\nX-Forwarded-Proto: ");
-	out_str(&o, fwd->proto ? fwd->proto : "https");
-	out_lit(&o, "\r\nX-Real-IP: ");
-	out_str(&o, addr);
-	out_lit(&o, "\r\nConnection: keep-alive\r\n\r\n");
-	return o.short_ ? -1 : (ssize_t)o.len;
 }
 
 const struct http1_header *http1__find(const struct http1_header *h, size_t n,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * HTTP/1.x message framing for lbtls (RFC 9112): request and response heads,
- * the chunked body scanner, and the request head lbtls sends upstream.
+ * HTTP/1.x for lbtls (RFC 9112), the one home of its grammar: request and
+ * response heads, the chunked body scanner, request targets and hosts, and
+ * the heads lbtls writes (upstream request, client response, redirect).
+ * http1.c parses, http1_write.c writes; both share http1_int.h.
  *
  * The parser never allocates and never copies: every span points into the
  * caller's buffer, which must stay unchanged while the spans are used.
@@ -17,6 +19,15 @@
 #include <sys/types.h>
 
 #define HTTP1_MAX_HEADERS 100
+/*
+ * Largest chunk-size accepted, requests and responses alike: 1 TiB. RFC 9112
+ * sets no bound; a smaller one than 2^63 keeps any sum of sizes far from
+ * overflow and rejects absurd framing early (nginx and HAProxy also refuse
+ * sizes near 2^63). A body's total is limited separately (max_total).
+ */
+#define HTTP1_MAX_CHUNK (1ULL << 40)
+/* Longest origin-form target a redirect carries (longer: 400). */
+#define HTTP1_MAX_REDIRECT_TARGET 8192
 
 struct http1_span {
 	const char *p;
@@ -117,8 +128,9 @@ void http1_chunked__init(struct http1_chunked *c, uint64_t max_total);
  * Scan buf[0..len) of chunked body. Returns how many bytes belong to the
  * body (forward them verbatim), sets *done when the last chunk and trailer
  * section have ended (bytes past that belong to the next message). Returns
- * -400 on bad framing (non-hex size, size overflow over 2^63, missing CRLF,
- * over-long size or trailer line), -413 when the total passes max_total.
+ * -400 on bad framing (non-hex size, a size over HTTP1_MAX_CHUNK, missing
+ * CRLF, over-long size or trailer line), -413 when the total passes
+ * max_total.
  */
 ssize_t http1_chunked__scan(struct http1_chunked *c, const char *buf,
 			    size_t len, bool *done);
@@ -135,26 +147,92 @@ ssize_t http1_chunked__decode(struct http1_chunked *c, const char *buf,
 
 /* What the proxy adds when it forwards a request. */
 struct http1_forward {
-	/* textual, no port: "198.18.1.10", "fd00::1" */
+	/* textual, no port: "198.18.1.10", "fd00::1": X-Real-IP,
+	 * X-Forwarded-For */
 	const char *client_addr;
-	const char *proto; /* "https" or "http" */
-	const char *host; /* used when the request had no Host (1.0) */
+	const char *proto; /* "https" or "http": X-Forwarded-Proto */
+	const char *host; /* Host when the request had none (HTTP/1.0) */
+	uint16_t port; /* the port the client connected to: X-Forwarded-Port
+			  (0: none sent) */
+	bool underscores; /* forward header names containing '_' (nginx's
+			     underscores_in_headers on); false: drop them */
 };
 
 /*
  * Write the request head sent upstream into out[0..cap): request line as
- * HTTP/1.1 whatever the client's version (an HTTP/1.0 request without Host
- * gets fwd->host), the client's headers minus hop-by-hop ones (Connection,
- * Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, and every header the
- * Connection header names, so an upgrade request goes as a plain one; the
- * Transfer-Encoding kept as the body is relayed chunked) and minus Expect
- * (lbtls answers it), X-Forwarded-For appended to any it had, X-Forwarded-Proto and
- * X-Real-IP set (client values replaced), Host kept, and
- * "Connection: keep-alive". Returns bytes written, or -1 if cap is short.
+ * HTTP/1.1 whatever the client's version, with the target in origin-form
+ * (RFC 9112 3.2.2: an absolute-form target loses scheme://authority, and
+ * the authority becomes the Host); an HTTP/1.0 request without Host gets
+ * fwd->host. Then the client's headers minus:
+ * - hop-by-hop ones (Connection, Keep-Alive, Proxy-Connection, TE,
+ *   Trailer, Upgrade, and every header the Connection header names, so an
+ *   upgrade request goes as a plain one; Transfer-Encoding is kept as the
+ *   body is relayed chunked);
+ * - Expect (lbtls answers it);
+ * - names containing '_' unless fwd->underscores (a backend may fold
+ *   X_Real_IP into X-Real-IP: nginx drops them by default too);
+ * - the ones lbtls sets: X-Forwarded-Proto, X-Real-IP, X-Forwarded-Host,
+ *   X-Forwarded-Port (client values replaced), and Forwarded (stripped: a
+ *   backend trusting it could be lied to).
+ * X-Forwarded-For is the client's list with fwd->client_addr appended;
+ * X-Forwarded-Host is the Host sent upstream; X-Forwarded-Port is
+ * fwd->port; then "Connection: keep-alive". Returns bytes written, or -1 if
+ * cap is short.
  */
 ssize_t http1__write_upstream_head(const struct http1_request *req,
 				   const struct http1_forward *fwd, char *out,
 				   size_t cap);
+
+/* The client-facing copy of an upstream response head. */
+struct http1_client_head {
+	bool dechunk; /* the body goes out de-chunked: no Transfer-Encoding */
+	bool close; /* Connection: close, else keep-alive */
+	const char *extra; /* header lines to add, each ending in CRLF, or "" */
+};
+
+/* An upper bound of what http1__write_client_head() writes. */
+size_t http1__client_head_size(const struct http1_response *res,
+			       const struct http1_client_head *o);
+
+/*
+ * Write the client's copy of res into out, which holds at least
+ * http1__client_head_size() bytes: the status line as HTTP/1.1 (reason
+ * kept), the headers minus Connection, Keep-Alive, Proxy-Connection and
+ * every header a Connection header lists (never Content-Length or
+ * Transfer-Encoding: the framing lbtls relays by), minus Transfer-Encoding
+ * when o->dechunk, then o->extra, "Connection: close" or "Connection:
+ * keep-alive", and the blank line. Returns the bytes written.
+ */
+size_t http1__write_client_head(const struct http1_response *res,
+				const struct http1_client_head *o, char *out);
+
+/*
+ * The port-80 answer: "301 Moved Permanently" to
+ * https://HOST[:https_port]/path?query, HOST being the request's host
+ * without its port (the Host header, or the absolute-form authority), or
+ * fallback_host when it had none (HTTP/1.0; e.g. "198.18.0.1" or
+ * "[fd00::1]"). https_port 443 or 0 adds no port. 'extra' (header lines,
+ * each ending in CRLF, or "") is appended as is, then Connection: close or
+ * keep-alive. Returns bytes written, -400 when the host or target is not
+ * acceptable (characters other than letters, digits, ".-_:[]" in the host,
+ * a target longer than HTTP1_MAX_REDIRECT_TARGET, or neither origin- nor
+ * absolute-form), or -1 when cap is short.
+ */
+ssize_t http1__write_redirect(const struct http1_request *req,
+			      const char *fallback_host, uint16_t https_port,
+			      const char *extra, bool close, char *out,
+			      size_t cap);
+
+/*
+ * The path of a request target, without query (or fragment), for matching
+ * local paths (ACME): absolute-form loses scheme://authority, and one
+ * without a path gives "/". The span points into target, or is "/".
+ */
+struct http1_span http1__target_path(struct http1_span target);
+
+/* The reason phrase lbtls sends with a status it answers itself ("Error"
+ * for one it does not know). */
+const char *http1__reason(int status);
 
 /* Case-insensitive header lookup; the first match, or NULL. */
 const struct http1_header *http1__find(const struct http1_header *h, size_t n,

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "../../tls-tier/http1.c"
+#include "../../tls-tier/http1_write.c"
 
 #define CHECK(cond)                                                            \
 	do {                                                                   \
@@ -94,8 +95,12 @@ static ssize_t scan_split(const char *buf, size_t len, const size_t *cuts,
 
 static void check_upstream(const struct http1_request *req, size_t head)
 {
-	static const struct http1_forward fwd = { "198.18.1.10", "https",
-						  "backend.example" };
+	static const struct http1_forward fwd = {
+		.client_addr = "198.18.1.10",
+		.proto = "https",
+		.host = "backend.example",
+		.port = 443,
+	};
 	struct http1_request again;
 	size_t cap = 2 * head + 512;
 	char *out = malloc(cap), *exact;
@@ -107,9 +112,10 @@ static void check_upstream(const struct http1_request *req, size_t head)
 	CHECK(w > 0 && (size_t)w <= cap);
 	r = http1__parse_request(out, w, &lim_big, &again);
 	if (r == -431) {
-		/* up to five fields more, or the joined X-Forwarded-For line
-		 * or the head grew past the limits */
-		CHECK(req->num_headers + 5 > HTTP1_MAX_HEADERS ||
+		/* up to seven fields more (Host, X-Forwarded-*, X-Real-IP,
+		 * Connection), or the joined X-Forwarded-For line or the head
+		 * grew past the limits */
+		CHECK(req->num_headers + 7 > HTTP1_MAX_HEADERS ||
 		      (size_t)w > lim_big.max_line);
 	} else {
 		CHECK(r == w);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../../tls-tier/http1.c"
+#include "../../tls-tier/http1_write.c"
 
 static const struct http1_limits test_lim = {
 	.max_line = 256,
@@ -587,7 +588,13 @@ static const struct chunk_case chunk_cases[] = {
 	  .done = true, .total = 1 },
 	{ "incomplete_data", "5\r\nhel", .want = 6 },
 	{ "incomplete_size_line", "5;ext", .want = 5 },
-	{ "max_size_accepted", "7fffffffffffffff\r\nab", .want = 20 },
+	{ "max_size_accepted", "10000000000\r\nab", .want = 15 },
+	{ "max_size_leading_zeros", "0000010000000000\r\nab", .want = 20 },
+	/* finding 11c: sizes up to 2^63 were accepted (9593e43) */
+	{ "size_over_max_chunk", "10000000001\r\n", .want = -400 },
+	{ "size_2_63_minus_1", "7fffffffffffffff\r\nab", .want = -400 },
+	{ "size_over_max_chunk_with_limit", "10000000001\r\n", .want = -400,
+	  .max_total = 1ULL << 50 },
 	{ "max_total_reached", "5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n",
 	  .want = 26, .done = true, .total = 11, .max_total = 11 },
 	{ "max_total_passed_413", "5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n",
@@ -858,9 +865,11 @@ static const struct http1_forward fwd = {
 	.client_addr = "198.18.1.10",
 	.proto = "https",
 	.host = "backend.example",
+	.port = 443,
 };
 
-static void expect_upstream(const char *in, const char *want)
+static void expect_upstream_fwd(const struct http1_forward *f, const char *in,
+				const char *want)
 {
 	struct http1_request req, again;
 	size_t n = strlen(want), cap;
@@ -871,7 +880,7 @@ static void expect_upstream(const char *in, const char *want)
 			 strlen(in));
 	out = malloc(n + 64);
 	assert_non_null(out);
-	w = http1__write_upstream_head(&req, &fwd, out, n + 64);
+	w = http1__write_upstream_head(&req, f, out, n + 64);
 	if (w != (ssize_t)n || memcmp(out, want, n))
 		fail_msg("got %zd bytes:\n%.*s\nwant:\n%s", w,
 			 (int)(w > 0 ? w : 0), out, want);
@@ -886,10 +895,15 @@ static void expect_upstream(const char *in, const char *want)
 	for (cap = 0; cap < n; cap++) {
 		out = malloc(cap ? cap : 1);
 		assert_non_null(out);
-		assert_int_equal(
-			http1__write_upstream_head(&req, &fwd, out, cap), -1);
+		assert_int_equal(http1__write_upstream_head(&req, f, out, cap),
+				 -1);
 		free(out);
 	}
+}
+
+static void expect_upstream(const char *in, const char *want)
+{
+	expect_upstream_fwd(&fwd, in, want);
 }
 
 static void test_upstream_head_rewrite(void **state)
@@ -913,6 +927,8 @@ static void test_upstream_head_rewrite(void **state)
 			"X-Forwarded-For: 203.0.113.7, 198.18.1.10\r\n"
 			"X-Forwarded-Proto: https\r\n"
 			"X-Real-IP: 198.18.1.10\r\n"
+			"X-Forwarded-Host: example.com\r\n"
+			"X-Forwarded-Port: 443\r\n"
 			"Connection: keep-alive\r\n"
 			"\r\n");
 }
@@ -927,6 +943,8 @@ static void test_upstream_head_1_0_without_host(void **state)
 			"X-Forwarded-For: 198.18.1.10\r\n"
 			"X-Forwarded-Proto: https\r\n"
 			"X-Real-IP: 198.18.1.10\r\n"
+			"X-Forwarded-Host: backend.example\r\n"
+			"X-Forwarded-Port: 443\r\n"
 			"Connection: keep-alive\r\n"
 			"\r\n");
 }
@@ -941,6 +959,8 @@ static void test_upstream_head_absolute_form(void **state)
 		"X-Forwarded-For: 198.18.1.10\r\n"
 		"X-Forwarded-Proto: https\r\n"
 		"X-Real-IP: 198.18.1.10\r\n"
+		"X-Forwarded-Host: h.example\r\n"
+		"X-Forwarded-Port: 443\r\n"
 		"Connection: keep-alive\r\n"
 		"\r\n");
 	expect_upstream("GET HTTPS://h.example:8443/a/b HTTP/1.0\r\n\r\n",
@@ -949,6 +969,8 @@ static void test_upstream_head_absolute_form(void **state)
 			"X-Forwarded-For: 198.18.1.10\r\n"
 			"X-Forwarded-Proto: https\r\n"
 			"X-Real-IP: 198.18.1.10\r\n"
+			"X-Forwarded-Host: h.example:8443\r\n"
+			"X-Forwarded-Port: 443\r\n"
 			"Connection: keep-alive\r\n"
 			"\r\n");
 }
@@ -975,6 +997,8 @@ static void test_upstream_head_hop_by_hop_and_framing(void **state)
 		"X-Forwarded-For: 198.18.1.10\r\n"
 		"X-Forwarded-Proto: https\r\n"
 		"X-Real-IP: 198.18.1.10\r\n"
+		"X-Forwarded-Host: a\r\n"
+		"X-Forwarded-Port: 443\r\n"
 		"Connection: keep-alive\r\n"
 		"\r\n");
 	expect_upstream(
@@ -991,6 +1015,8 @@ static void test_upstream_head_hop_by_hop_and_framing(void **state)
 		"X-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, 198.18.1.10\r\n"
 		"X-Forwarded-Proto: https\r\n"
 		"X-Real-IP: 198.18.1.10\r\n"
+		"X-Forwarded-Host: a\r\n"
+		"X-Forwarded-Port: 443\r\n"
 		"Connection: keep-alive\r\n"
 		"\r\n");
 }
@@ -1013,6 +1039,8 @@ static void test_upstream_head_upgrade_and_expect_stripped(void **state)
 			"X-Forwarded-For: 198.18.1.10\r\n"
 			"X-Forwarded-Proto: https\r\n"
 			"X-Real-IP: 198.18.1.10\r\n"
+			"X-Forwarded-Host: a\r\n"
+			"X-Forwarded-Port: 443\r\n"
 			"Connection: keep-alive\r\n"
 			"\r\n");
 	/* h2c: neither Upgrade nor HTTP2-Settings (named by Connection) */
@@ -1027,6 +1055,8 @@ static void test_upstream_head_upgrade_and_expect_stripped(void **state)
 			"X-Forwarded-For: 198.18.1.10\r\n"
 			"X-Forwarded-Proto: https\r\n"
 			"X-Real-IP: 198.18.1.10\r\n"
+			"X-Forwarded-Host: a\r\n"
+			"X-Forwarded-Port: 443\r\n"
 			"Connection: keep-alive\r\n"
 			"\r\n");
 	/* Expect is answered by lbtls, never forwarded */
@@ -1041,6 +1071,8 @@ static void test_upstream_head_upgrade_and_expect_stripped(void **state)
 			"X-Forwarded-For: 198.18.1.10\r\n"
 			"X-Forwarded-Proto: https\r\n"
 			"X-Real-IP: 198.18.1.10\r\n"
+			"X-Forwarded-Host: a\r\n"
+			"X-Forwarded-Port: 443\r\n"
 			"Connection: keep-alive\r\n"
 			"\r\n");
 }
@@ -1061,8 +1093,409 @@ static void test_upstream_head_1_0_keeps_host(void **state)
 			"X-Forwarded-For: 198.18.1.10\r\n"
 			"X-Forwarded-Proto: https\r\n"
 			"X-Real-IP: 198.18.1.10\r\n"
+			"X-Forwarded-Host: h.example:8443\r\n"
+			"X-Forwarded-Port: 443\r\n"
 			"Connection: keep-alive\r\n"
 			"\r\n");
+}
+
+/* Finding 11a: a '/' in the query is not the start of the path. */
+static void test_upstream_head_absolute_query_slash(void **state)
+{
+	(void)state;
+	expect_upstream("GET http://h.example?x=/y HTTP/1.1\r\nHost: h\r\n\r\n",
+			"GET /?x=/y HTTP/1.1\r\n"
+			"Host: h.example\r\n"
+			"X-Forwarded-For: 198.18.1.10\r\n"
+			"X-Forwarded-Proto: https\r\n"
+			"X-Real-IP: 198.18.1.10\r\n"
+			"X-Forwarded-Host: h.example\r\n"
+			"X-Forwarded-Port: 443\r\n"
+			"Connection: keep-alive\r\n"
+			"\r\n");
+	expect_upstream(
+		"GET https://h.example:8443 HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET / HTTP/1.1\r\n"
+		"Host: h.example:8443\r\n"
+		"X-Forwarded-For: 198.18.1.10\r\n"
+		"X-Forwarded-Proto: https\r\n"
+		"X-Real-IP: 198.18.1.10\r\n"
+		"X-Forwarded-Host: h.example:8443\r\n"
+		"X-Forwarded-Port: 443\r\n"
+		"Connection: keep-alive\r\n"
+		"\r\n");
+}
+
+/* Finding 2: X_Real_IP went upstream (9593e43), and gunicorn read it as
+ * X-Real-IP. Dropped unless the switch says otherwise. */
+static void test_upstream_head_underscores(void **state)
+{
+	static const char in[] = "GET / HTTP/1.1\r\n"
+				 "Host: a\r\n"
+				 "X_Real_IP: 6.6.6.6\r\n"
+				 "X_Forwarded_For: 6.6.6.6\r\n"
+				 "My_Header: 1\r\n"
+				 "My-Header: 2\r\n"
+				 "\r\n";
+	struct http1_forward allow = fwd;
+
+	(void)state;
+	expect_upstream(in, "GET / HTTP/1.1\r\n"
+			    "Host: a\r\n"
+			    "My-Header: 2\r\n"
+			    "X-Forwarded-For: 198.18.1.10\r\n"
+			    "X-Forwarded-Proto: https\r\n"
+			    "X-Real-IP: 198.18.1.10\r\n"
+			    "X-Forwarded-Host: a\r\n"
+			    "X-Forwarded-Port: 443\r\n"
+			    "Connection: keep-alive\r\n"
+			    "\r\n");
+	allow.underscores = true;
+	expect_upstream_fwd(&allow, in,
+			    "GET / HTTP/1.1\r\n"
+			    "Host: a\r\n"
+			    "X_Real_IP: 6.6.6.6\r\n"
+			    "X_Forwarded_For: 6.6.6.6\r\n"
+			    "My_Header: 1\r\n"
+			    "My-Header: 2\r\n"
+			    "X-Forwarded-For: 198.18.1.10\r\n"
+			    "X-Forwarded-Proto: https\r\n"
+			    "X-Real-IP: 198.18.1.10\r\n"
+			    "X-Forwarded-Host: a\r\n"
+			    "X-Forwarded-Port: 443\r\n"
+			    "Connection: keep-alive\r\n"
+			    "\r\n");
+}
+
+/* X-Forwarded-Host and -Port are lbtls's (9593e43 passed the client's);
+ * Forwarded is stripped; no port given: no X-Forwarded-Port. */
+static void test_upstream_head_forwarded_set_or_stripped(void **state)
+{
+	static const char in[] = "GET / HTTP/1.1\r\n"
+				 "Host: Shop.Example:8443\r\n"
+				 "X-Forwarded-Host: evil.example\r\n"
+				 "X-Forwarded-Port: 1\r\n"
+				 "Forwarded: for=6.6.6.6;proto=https\r\n"
+				 "forwarded: by=x\r\n"
+				 "\r\n";
+	struct http1_forward noport = fwd;
+
+	(void)state;
+	expect_upstream(in, "GET / HTTP/1.1\r\n"
+			    "Host: Shop.Example:8443\r\n"
+			    "X-Forwarded-For: 198.18.1.10\r\n"
+			    "X-Forwarded-Proto: https\r\n"
+			    "X-Real-IP: 198.18.1.10\r\n"
+			    "X-Forwarded-Host: Shop.Example:8443\r\n"
+			    "X-Forwarded-Port: 443\r\n"
+			    "Connection: keep-alive\r\n"
+			    "\r\n");
+	noport.port = 0;
+	noport.proto = "http";
+	expect_upstream_fwd(&noport, "GET / HTTP/1.0\r\n\r\n",
+			    "GET / HTTP/1.1\r\n"
+			    "Host: backend.example\r\n"
+			    "X-Forwarded-For: 198.18.1.10\r\n"
+			    "X-Forwarded-Proto: http\r\n"
+			    "X-Real-IP: 198.18.1.10\r\n"
+			    "X-Forwarded-Host: backend.example\r\n"
+			    "Connection: keep-alive\r\n"
+			    "\r\n");
+}
+
+/* --- the client's copy of a response head ---------------------------------------- */
+
+static void expect_client_head(const char *in, const char *method,
+			       const struct http1_client_head *o,
+			       const char *want)
+{
+	struct http1_span m = { method, strlen(method) };
+	struct http1_response res, again;
+	size_t size, n;
+	char *out;
+
+	assert_int_equal(http1__parse_response(in, strlen(in), 0, m, &res),
+			 strlen(in));
+	size = http1__client_head_size(&res, o);
+	out = malloc(size);
+	assert_non_null(out);
+	n = http1__write_client_head(&res, o, out);
+	assert_true(n <= size);
+	if (n != strlen(want) || memcmp(out, want, n))
+		fail_msg("got %zu bytes:\n%.*s\nwant:\n%s", n, (int)n, out,
+			 want);
+	/* what the client gets parses, as HTTP/1.1 */
+	assert_int_equal(http1__parse_response(out, n, 0, m, &again), n);
+	assert_int_equal(again.status, res.status);
+	assert_int_equal(again.minor, 1);
+	free(out);
+}
+
+static void test_client_head(void **state)
+{
+	struct http1_client_head ka = { .extra = "" };
+	struct http1_client_head close_extra = {
+		.close = true,
+		.extra = "X-Served-By: h/worker-0\r\n",
+	};
+	struct http1_client_head dechunk = { .dechunk = true, .close = true };
+
+	(void)state;
+	/* hop-by-hop dropped, as the Connection header lists them; the
+	 * framing stays even when listed */
+	expect_client_head("HTTP/1.0 200 OK\r\n"
+			   "Content-Length: 2\r\n"
+			   "Connection: keep-alive, X-Hop,content-length\r\n"
+			   "Keep-Alive: timeout=5\r\n"
+			   "Proxy-Connection: close\r\n"
+			   "x-hop: 1\r\n"
+			   "X-Hop-Not: 2\r\n"
+			   "connection: x-other\r\n"
+			   "X-Other: 3\r\n"
+			   "\r\n",
+			   "GET", &ka,
+			   "HTTP/1.1 200 OK\r\n"
+			   "Content-Length: 2\r\n"
+			   "X-Hop-Not: 2\r\n"
+			   "Connection: keep-alive\r\n"
+			   "\r\n");
+	expect_client_head("HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n", "GET",
+			   &close_extra,
+			   "HTTP/1.1 404 \r\n"
+			   "Content-Length: 0\r\n"
+			   "X-Served-By: h/worker-0\r\n"
+			   "Connection: close\r\n"
+			   "\r\n");
+	/* an HTTP/1.0 client: data alone, delimited by the close */
+	expect_client_head("HTTP/1.1 200 OK\r\n"
+			   "Transfer-Encoding: chunked\r\n"
+			   "Connection: Transfer-Encoding\r\n"
+			   "Content-Type: text/plain\r\n"
+			   "\r\n",
+			   "GET", &dechunk,
+			   "HTTP/1.1 200 OK\r\n"
+			   "Content-Type: text/plain\r\n"
+			   "Connection: close\r\n"
+			   "\r\n");
+	expect_client_head("HTTP/1.1 200 OK\r\n"
+			   "Transfer-Encoding: chunked\r\n"
+			   "\r\n",
+			   "GET", &ka,
+			   "HTTP/1.1 200 OK\r\n"
+			   "Transfer-Encoding: chunked\r\n"
+			   "Connection: keep-alive\r\n"
+			   "\r\n");
+}
+
+/* The size is a bound for every head: the most headers, the longest
+ * reason, nothing dropped. */
+static void test_client_head_size_bound(void **state)
+{
+	static char in[16384];
+	struct http1_client_head o = { .extra = "X-Served-By: a\r\n" };
+	struct http1_span get = { "GET", 3 };
+	struct http1_response res;
+	char *p = in, *out;
+	size_t size, n;
+	int i, r;
+
+	(void)state;
+	p += sprintf(p, "HTTP/1.1 599 %0200d\r\n", 7);
+	for (i = 0; i < HTTP1_MAX_HEADERS; i++)
+		p += sprintf(p, "X-%d:%s\r\n", i, i % 2 ? "" : "v");
+	p += sprintf(p, "\r\n");
+	r = http1__parse_response(in, p - in, 0, get, &res);
+	assert_int_equal(r, p - in);
+	size = http1__client_head_size(&res, &o);
+	out = malloc(size);
+	assert_non_null(out);
+	n = http1__write_client_head(&res, &o, out);
+	assert_true(n <= size);
+	free(out);
+}
+
+/* --- the port-80 redirect --------------------------------------------------------- */
+
+static void expect_redirect(const char *in, const char *fallback, uint16_t port,
+			    const char *want_location)
+{
+	struct http1_request req;
+	char out[16384], want[16384];
+	ssize_t w, n;
+	size_t cap;
+
+	assert_int_equal(http1__parse_request(in, strlen(in), NULL, &req),
+			 strlen(in));
+	n = snprintf(want, sizeof(want),
+		     "HTTP/1.1 301 Moved Permanently\r\n"
+		     "Server: lbtls\r\n"
+		     "Location: %s\r\n"
+		     "Content-Type: text/html\r\n"
+		     "Content-Length: 0\r\n"
+		     "X-Served-By: h/worker-1\r\n"
+		     "Connection: keep-alive\r\n"
+		     "\r\n",
+		     want_location);
+	w = http1__write_redirect(&req, fallback, port,
+				  "X-Served-By: h/worker-1\r\n", false, out,
+				  sizeof(out));
+	if (w != n || memcmp(out, want, n))
+		fail_msg("got %zd bytes:\n%.*s\nwant:\n%s", w,
+			 (int)(w > 0 ? w : 0), out, want);
+	for (cap = 0; cap < (size_t)n; cap += 7)
+		assert_int_equal(
+			http1__write_redirect(&req, fallback, port,
+					      "X-Served-By: h/worker-1\r\n",
+					      false, out, cap),
+			-1);
+}
+
+/* Finding 11a: at 9593e43 conn.c's origin_target() cut
+ * "http://h.example?x=/y" at the first '/' and redirected to
+ * https://h.example/y. */
+static void test_redirect_absolute_form(void **state)
+{
+	(void)state;
+	expect_redirect("GET http://h.example?x=/y HTTP/1.1\r\nHost: h\r\n\r\n",
+			NULL, 443, "https://h.example/?x=/y");
+	expect_redirect("GET http://h.example HTTP/1.1\r\nHost: h\r\n\r\n",
+			NULL, 0, "https://h.example/");
+	expect_redirect("GET HTTP://h.example:80/a/b?c=/d HTTP/1.1\r\n"
+			"Host: h\r\n\r\n",
+			NULL, 8443, "https://h.example:8443/a/b?c=/d");
+}
+
+static void test_redirect_origin_form(void **state)
+{
+	(void)state;
+	expect_redirect("GET /p?q=1 HTTP/1.1\r\nHost: a.example:80\r\n\r\n",
+			NULL, 443, "https://a.example/p?q=1");
+	expect_redirect("GET / HTTP/1.1\r\nHost: [fd00::1]:80\r\n\r\n", NULL,
+			8443, "https://[fd00::1]:8443/");
+	/* HTTP/1.0 without Host: the address the client reached */
+	expect_redirect("GET /x HTTP/1.0\r\n\r\n", "198.18.0.1", 443,
+			"https://198.18.0.1/x");
+	expect_redirect("GET /x HTTP/1.0\r\n\r\n", "[fd00::1]", 4443,
+			"https://[fd00::1]:4443/x");
+}
+
+static void test_redirect_refused(void **state)
+{
+	static char in[9000];
+	struct http1_request req;
+	char out[512];
+	int n;
+
+	(void)state;
+	/* a Host the parser accepts but a Location should not carry */
+	n = sprintf(in, "GET / HTTP/1.1\r\nHost: a'b\r\n\r\n");
+	assert_int_equal(http1__parse_request(in, n, NULL, &req), n);
+	assert_int_equal(http1__write_redirect(&req, NULL, 443, "", true, out,
+					       sizeof(out)),
+			 -400);
+	/* no Host, no fallback */
+	n = sprintf(in, "GET / HTTP/1.0\r\n\r\n");
+	assert_int_equal(http1__parse_request(in, n, NULL, &req), n);
+	assert_int_equal(http1__write_redirect(&req, NULL, 443, "", true, out,
+					       sizeof(out)),
+			 -400);
+	/* asterisk-form */
+	n = sprintf(in, "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(http1__parse_request(in, n, NULL, &req), n);
+	assert_int_equal(http1__write_redirect(&req, NULL, 443, "", true, out,
+					       sizeof(out)),
+			 -400);
+	/* a target over 8192 bytes */
+	n = sprintf(in, "GET /%08192d HTTP/1.1\r\nHost: a\r\n\r\n", 0);
+	assert_int_equal(
+		http1__parse_request(
+			in, n, &(struct http1_limits){ 9000, 9100, 0 }, &req),
+		n);
+	assert_int_equal(http1__write_redirect(&req, NULL, 443, "", true, out,
+					       sizeof(out)),
+			 -400);
+	/* close */
+	n = sprintf(in, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(http1__parse_request(in, n, NULL, &req), n);
+	n = http1__write_redirect(&req, NULL, 443, NULL, true, out,
+				  sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(memmem(out, n, "\r\nConnection: close\r\n\r\n", 23));
+}
+
+/* --- request targets ------------------------------------------------------------- */
+
+static void expect_path(const char *target, const char *want)
+{
+	struct http1_span t = { target, strlen(target) };
+	struct http1_span p = http1__target_path(t);
+
+	if (p.len != strlen(want) || memcmp(p.p, want, p.len))
+		fail_msg("'%s': got '%.*s', want '%s'", target, (int)p.len, p.p,
+			 want);
+}
+
+static void test_target_path(void **state)
+{
+	(void)state;
+	expect_path("/.well-known/acme-challenge/tok?x=1",
+		    "/.well-known/acme-challenge/tok");
+	expect_path("/", "/");
+	expect_path("/a/b", "/a/b");
+	expect_path("http://h.example/.well-known/acme-challenge/t",
+		    "/.well-known/acme-challenge/t");
+	expect_path("http://h.example?x=/y", "/");
+	expect_path("HTTPS://h.example", "/");
+	expect_path("http://h.example:80/p#f", "/p");
+	expect_path("*", "*");
+}
+
+/* --- chunk sizes, both directions ------------------------------------------------- */
+
+/* Finding 11c: requests (a body limit, or none) and responses (none),
+ * scanned or de-chunked, refuse a size over HTTP1_MAX_CHUNK. */
+static void test_chunk_size_bound_both_sides(void **state)
+{
+	static const uint64_t limits[] = { 0, 1ULL << 20, UINT64_MAX };
+	static const char over[] = "10000000001\r\n";
+	static const char at[] = "10000000000\r\n";
+	struct http1_chunked c;
+	size_t i, data;
+	bool done;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		http1_chunked__init(&c, limits[i]);
+		assert_int_equal(http1_chunked__scan(&c, over, 13, &done),
+				 -400);
+		http1_chunked__init(&c, limits[i]);
+		assert_int_equal(
+			http1_chunked__decode(&c, over, 13, &data, &done),
+			-400);
+		/* at the bound: accepted, unless the body limit says 413 */
+		http1_chunked__init(&c, limits[i]);
+		assert_int_equal(http1_chunked__scan(&c, at, 13, &done),
+				 limits[i] == 1ULL << 20 ? -413 : 13);
+	}
+	/* a response's body, parsed from its head on */
+	{
+		static const char res_in[] = "HTTP/1.1 200 OK\r\n"
+					     "Transfer-Encoding: chunked\r\n"
+					     "\r\n"
+					     "ffffffffffffffff\r\n";
+		struct http1_span get = { "GET", 3 };
+		struct http1_response res;
+		int head = http1__parse_response(res_in, sizeof(res_in) - 1, 0,
+						 get, &res);
+
+		assert_true(head > 0);
+		assert_int_equal(res.body, HTTP1_BODY_CHUNKED);
+		http1_chunked__init(&c, 0);
+		assert_int_equal(http1_chunked__scan(&c, res_in + head,
+						     sizeof(res_in) - 1 - head,
+						     &done),
+				 -400);
+	}
 }
 
 /* --- de-chunking ------------------------------------------------------------------- */
@@ -1216,6 +1649,16 @@ int main(void)
 		cmocka_unit_test(
 			test_upstream_head_upgrade_and_expect_stripped),
 		cmocka_unit_test(test_upstream_head_1_0_keeps_host),
+		cmocka_unit_test(test_upstream_head_absolute_query_slash),
+		cmocka_unit_test(test_upstream_head_underscores),
+		cmocka_unit_test(test_upstream_head_forwarded_set_or_stripped),
+		cmocka_unit_test(test_client_head),
+		cmocka_unit_test(test_client_head_size_bound),
+		cmocka_unit_test(test_redirect_absolute_form),
+		cmocka_unit_test(test_redirect_origin_form),
+		cmocka_unit_test(test_redirect_refused),
+		cmocka_unit_test(test_target_path),
+		cmocka_unit_test(test_chunk_size_bound_both_sides),
 		cmocka_unit_test(test_dechunk_every_split),
 		cmocka_unit_test(test_dechunk_one_run_per_call),
 	};
