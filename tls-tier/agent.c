@@ -39,12 +39,12 @@ static void agent_io(struct loop_io *io, uint32_t events)
 	if (!(events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) &&
 	    recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 		return;
-	loop__io_close(&w->loop, io);
+	loop__io_close(&w->px.loop, io);
 	w->link.fd = -1; /* closed with the io */
-	if (w->draining)
+	if (w->px.draining)
 		return;
 	log_warn("the agent at %s went away; registering again",
-		 w->cfg->agent_socket);
+		 w->px.cfg->agent_socket);
 	agent_register(w);
 }
 
@@ -57,26 +57,26 @@ static void agent_register(struct worker *w)
 {
 	char why[200];
 
-	if (w->draining)
+	if (w->px.draining)
 		return;
 	if (agent_link__register(&w->link, why, sizeof(why))) {
 		if (!w->link_warned)
 			log_warn("%s; retrying every %d ms", why,
 				 AGENT_RETRY_MS);
 		w->link_warned = true;
-		loop__timer_set(&w->loop, &w->link_retry,
-				w->loop.now + AGENT_RETRY_MS);
+		loop__timer_set(&w->px.loop, &w->link_retry,
+				w->px.loop.now + AGENT_RETRY_MS);
 		return;
 	}
 	w->link_warned = false;
 	log_info("registered with the agent at %s (worker id %d)",
-		 w->cfg->agent_socket, w->slot);
+		 w->px.cfg->agent_socket, w->slot);
 	loop__io_init(&w->link_io, w->link.fd, agent_io);
-	if (loop__io_set(&w->loop, &w->link_io, EPOLLIN | EPOLLRDHUP)) {
-		loop__io_close(&w->loop, &w->link_io);
+	if (loop__io_set(&w->px.loop, &w->link_io, EPOLLIN | EPOLLRDHUP)) {
+		loop__io_close(&w->px.loop, &w->link_io);
 		w->link.fd = -1;
-		loop__timer_set(&w->loop, &w->link_retry,
-				w->loop.now + AGENT_RETRY_MS);
+		loop__timer_set(&w->px.loop, &w->link_retry,
+				w->px.loop.now + AGENT_RETRY_MS);
 	}
 }
 
@@ -88,12 +88,12 @@ int worker__agent_start(struct worker *w)
 	w->link.fd = -1;
 	w->link_io.fd = -1;
 	loop__timer_init(&w->link_retry, agent_retry);
-	if (!w->cfg->agent_socket[0])
+	if (!w->px.cfg->agent_socket[0])
 		return 0;
 	/* The worker id is the slot: stable across reloads and respawns,
 	 * so a new generation replaces the old one in the agent. */
-	err = agent_link__init(&w->link, w->cfg->agent_socket, w->slot,
-			       w->cfg->agent_weight);
+	err = agent_link__init(&w->link, w->px.cfg->agent_socket, w->slot,
+			       w->px.cfg->agent_weight);
 	for (i = 0; i < w->nlis && !err; i++)
 		if (w->lis[i].addr->agent)
 			err = agent_link__add_listener(

@@ -14,12 +14,13 @@
 
 #include "health.h"
 #include "log.h"
-#include "worker.h"
+#include "pool.h"
+#include "upstream.h"
 
 struct probe {
 	struct loop_io io; /* first: the epoll callback casts back */
 	struct loop_timer timer;
-	struct worker *w;
+	struct health *h;
 	int server;
 	bool running;
 	bool connecting;
@@ -33,33 +34,49 @@ struct probe {
 struct health {
 	struct probe probes[CFG_MAX_SERVERS];
 	unsigned n;
+	struct loop *loop;
+	struct upstream *up;
+	const struct cfg_health *cfg;
+	health_cb cb;
+	void *data;
 };
 
 static void probe_arm_next(struct probe *p)
 {
-	struct loop *l = &p->w->loop;
-
-	loop__timer_set(l, &p->timer, p->next_start);
+	loop__timer_set(p->h->loop, &p->timer, p->next_start);
 }
 
 static void probe_done(struct probe *p, bool ok, const char *why)
 {
-	struct worker *w = p->w;
-	const struct cfg_health *h = &w->cfg->upstream.health;
+	struct health *h = p->h;
+	const char *name = h->up->servers[p->server].name;
 	int change;
 
-	loop__io_close(&w->loop, &p->io);
+	loop__io_close(h->loop, &p->io);
 	p->running = false;
-	change = upstream__health_result(&w->up, p->server, ok, h->rise,
-					 h->fall);
+	change = upstream__health_result(h->up, p->server, ok, h->cfg->rise,
+					 h->cfg->fall);
 	if (change > 0)
-		log_warn("upstream %s is up (health check %s)",
-			 w->up.servers[p->server].name, h->path);
+		log_warn("upstream %s is up (health check %s)", name,
+			 h->cfg->path);
 	else if (change < 0)
-		log_warn("upstream %s is down: health check %s: %s",
-			 w->up.servers[p->server].name, h->path, why);
+		log_warn("upstream %s is down: health check %s: %s", name,
+			 h->cfg->path, why);
 	if (change)
-		worker__publish_health(w);
+		h->cb(h->data, p->server, change > 0 ? HEALTH_UP : HEALTH_DOWN);
+	probe_arm_next(p);
+}
+
+/* No probe this round: not the server's fault, so no result either. */
+static void probe_skip(struct probe *p, int err)
+{
+	struct health *h = p->h;
+
+	loop__io_close(h->loop, &p->io);
+	p->running = false;
+	log_err("health check of %s not run: %s",
+		h->up->servers[p->server].name, strerror(err));
+	h->cb(h->data, p->server, HEALTH_LOCAL_ERROR);
 	probe_arm_next(p);
 }
 
@@ -83,7 +100,7 @@ static void probe_io(struct loop_io *io, uint32_t events)
 		n = send(io->fd, p->req + p->sent, p->req_len - p->sent,
 			 MSG_NOSIGNAL);
 		if (n < 0 && errno == EAGAIN) {
-			loop__io_set(&p->w->loop, io, EPOLLOUT);
+			loop__io_set(p->h->loop, io, EPOLLOUT);
 			return;
 		}
 		if (n < 0) {
@@ -95,7 +112,7 @@ static void probe_io(struct loop_io *io, uint32_t events)
 	n = recv(io->fd, p->res + p->res_len, sizeof(p->res) - 1 - p->res_len,
 		 0);
 	if (n < 0 && errno == EAGAIN) {
-		loop__io_set(&p->w->loop, io, EPOLLIN);
+		loop__io_set(p->h->loop, io, EPOLLIN);
 		return;
 	}
 	if (n <= 0) {
@@ -106,7 +123,7 @@ static void probe_io(struct loop_io *io, uint32_t events)
 	p->res_len += n;
 	p->res[p->res_len] = 0;
 	if (p->res_len < 12 && !memchr(p->res, '\n', p->res_len)) {
-		loop__io_set(&p->w->loop, io, EPOLLIN);
+		loop__io_set(p->h->loop, io, EPOLLIN);
 		return;
 	}
 	/* "HTTP/1.x 2xx" or 3xx */
@@ -119,13 +136,13 @@ static void probe_io(struct loop_io *io, uint32_t events)
 
 static void probe_start(struct probe *p)
 {
-	struct worker *w = p->w;
-	struct upstream_server *s = &w->up.servers[p->server];
-	const struct cfg_health *h = &w->cfg->upstream.health;
+	struct loop *l = p->h->loop;
+	struct upstream_server *s = &p->h->up->servers[p->server];
+	const struct cfg_health *h = p->h->cfg;
 	int fd;
 
-	p->next_start = w->loop.now + h->interval_ms;
-	if (p->server >= (int)w->up.n || s->removed) {
+	p->next_start = l->now + h->interval_ms;
+	if (p->server >= (int)p->h->up->n || s->removed) {
 		probe_arm_next(p); /* gone: idle until its slot is used again */
 		return;
 	}
@@ -137,7 +154,10 @@ static void probe_start(struct probe *p)
 	fd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0) {
-		probe_done(p, false, strerror(errno));
+		if (pool__local_error(errno))
+			probe_skip(p, errno);
+		else
+			probe_done(p, false, strerror(errno));
 		return;
 	}
 	loop__io_init(&p->io, fd, probe_io);
@@ -152,11 +172,11 @@ static void probe_start(struct probe *p)
 		}
 		p->connecting = true;
 	}
-	if (loop__io_set(&w->loop, &p->io, EPOLLOUT)) {
-		probe_done(p, false, "epoll");
+	if (loop__io_set(l, &p->io, EPOLLOUT)) {
+		probe_skip(p, errno);
 		return;
 	}
-	loop__timer_set(&w->loop, &p->timer, w->loop.now + h->timeout_ms);
+	loop__timer_set(l, &p->timer, l->now + h->timeout_ms);
 }
 
 static void probe_timer(struct loop_timer *t)
@@ -171,49 +191,62 @@ static void probe_timer(struct loop_timer *t)
 	probe_start(p);
 }
 
-void health__sync(struct worker *w)
+void health__sync(struct health *h)
 {
-	struct health *h = w->health;
 	unsigned i;
 
 	if (!h)
 		return;
-	for (i = h->n; i < w->up.n; i++) {
+	for (i = h->n; i < h->up->n; i++) {
 		struct probe *p = &h->probes[i];
 
-		p->w = w;
+		p->h = h;
 		p->server = i;
 		p->io.fd = -1;
 		loop__timer_init(&p->timer, probe_timer);
 		/* Spread the first probes; start soon after the server joins. */
-		loop__timer_set(&w->loop, &p->timer,
-				w->loop.now + 10 + (i - h->n) * 7);
+		loop__timer_set(h->loop, &p->timer,
+				h->loop->now + 10 + (i - h->n) * 7);
 	}
-	h->n = w->up.n;
+	h->n = h->up->n;
 }
 
-int health__start(struct worker *w)
+int health__start(struct loop *l, struct upstream *up,
+		  const struct cfg_health *cfg, health_cb cb, void *data,
+		  struct health **out)
 {
-	if (!w->cfg->upstream.health.enabled)
+	struct health *h;
+
+	*out = NULL;
+	if (!cfg->enabled)
 		return 0;
-	w->health = calloc(1, sizeof(*w->health));
-	if (!w->health)
+	h = calloc(1, sizeof(*h));
+	if (!h)
 		return -ENOMEM;
-	health__sync(w);
+	h->loop = l;
+	h->up = up;
+	h->cfg = cfg;
+	h->cb = cb;
+	h->data = data;
+	health__sync(h);
+	*out = h;
 	return 0;
 }
 
-void health__stop(struct worker *w)
+/*
+ * The probes' events may still be queued in the batch being dispatched
+ * (a reload stops the checks from a signal event): closed, their io reads
+ * fd -1, and the memory is freed only after the batch.
+ */
+void health__stop(struct health *h)
 {
-	struct health *h = w->health;
 	unsigned i;
 
 	if (!h)
 		return;
 	for (i = 0; i < h->n; i++) {
-		loop__timer_del(&w->loop, &h->probes[i].timer);
-		loop__io_close(&w->loop, &h->probes[i].io);
+		loop__timer_del(h->loop, &h->probes[i].timer);
+		loop__io_close(h->loop, &h->probes[i].io);
 	}
-	free(h);
-	w->health = NULL;
+	loop__defer_free(h->loop, h);
 }

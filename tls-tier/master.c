@@ -241,7 +241,7 @@ static void spawn(struct master *m, int slot)
 	struct metrics_block *blk;
 	struct proc *p;
 	unsigned i, n = 0;
-	pid_t pid;
+	pid_t pid, self = getpid();
 
 	p = find_proc(m, 0);
 	blk = metrics__claim(m->shm, slot, m->gen, &m->cfg->upstream);
@@ -280,7 +280,7 @@ static void spawn(struct master *m, int slot)
 		if (m->docker.fd >= 0)
 			close(m->docker.fd);
 		worker__main(m->cfg, m->tls, blk, &m->shm->discovered, mine, n,
-			     slot, m->gen);
+			     slot, m->gen, self);
 	}
 	blk->pid = pid;
 	p->pid = pid;

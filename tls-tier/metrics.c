@@ -74,6 +74,7 @@ void metrics__retire(struct metrics_shm *m, struct metrics_block *blk)
 	r->handshakes_resumed += blk->handshakes_resumed;
 	r->handshake_errors += blk->handshake_errors;
 	r->accepted += blk->accepted;
+	r->local_errors += blk->local_errors;
 	for (i = 0; i < blk->nservers; i++) {
 		struct metrics_server *s = find_server(r, blk->servers[i].name);
 
@@ -127,6 +128,7 @@ static void sum_blocks(struct metrics_shm *m, struct metrics_block *t)
 		t->handshakes_resumed += b->handshakes_resumed;
 		t->handshake_errors += b->handshake_errors;
 		t->accepted += b->accepted;
+		t->local_errors += b->local_errors;
 		t->active += b->active;
 		for (j = 0; j < b->nservers; j++) {
 			struct metrics_server *s =
@@ -168,11 +170,15 @@ size_t metrics__render(struct metrics_shm *m, char *buf, size_t cap)
 	     "lbtls_connections_accepted_total %llu\n"
 	     "# HELP lbtls_connections_active Client connections open now.\n"
 	     "# TYPE lbtls_connections_active gauge\n"
-	     "lbtls_connections_active %lld\n",
+	     "lbtls_connections_active %lld\n"
+	     "# HELP lbtls_local_resource_errors_total Local resources that ran out (EMFILE, ENFILE, ENOBUFS, ENOMEM); never counted against a backend.\n"
+	     "# TYPE lbtls_local_resource_errors_total counter\n"
+	     "lbtls_local_resource_errors_total %llu\n",
 	     (unsigned long long)t.handshakes_full,
 	     (unsigned long long)t.handshakes_resumed,
 	     (unsigned long long)t.handshake_errors,
-	     (unsigned long long)t.accepted, (long long)t.active);
+	     (unsigned long long)t.accepted, (long long)t.active,
+	     (unsigned long long)t.local_errors);
 	emit(&o,
 	     "# HELP lbtls_upstream_up Whether a worker considers the server usable.\n"
 	     "# TYPE lbtls_upstream_up gauge\n");

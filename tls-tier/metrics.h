@@ -38,6 +38,7 @@ struct metrics_block {
 	uint64_t handshakes_resumed;
 	uint64_t handshake_errors;
 	uint64_t accepted;
+	uint64_t local_errors; /* EMFILE, ENOBUFS...: never a backend's fault */
 	int64_t active; /* gauge: open client connections */
 	uint32_t nservers;
 	uint32_t pad;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * A worker's accept path and client connections (tls-tier/worker.c,
- * tls-tier/conn.c) driven in-process: a real listening socket, real
+ * tls-tier/client.c, tls-tier/txn.c) driven in-process: a real listening socket, real
  * OpenSSL clients on loopback, a TLS context with a certificate made here,
  * a backend socket the test answers itself, and the worker's own epoll
  * loop run one pass at a time. Checks:
@@ -18,6 +18,7 @@
  *   info; a request head larger than the first client buffer grows it
  *   and goes upstream whole.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +31,8 @@
 #include <openssl/x509.h>
 
 #include "../../tls-tier/worker.c"
-#include "../../tls-tier/conn.c"
+#include "../../tls-tier/client.c"
+#include "../../tls-tier/txn.c"
 
 /* --- write() on the worker's side of one client, counted ---------------------
  * OpenSSL's socket BIO writes with write(2); this definition takes the place
@@ -132,13 +134,16 @@ static int group_setup(void **state)
 	s->weight = 1;
 	snprintf(s->name, sizeof(s->name), "127.0.0.1:%u", ntohs(sin.sin_port));
 	cfg.upstream.nservers = 1;
-	if (tls__random_key(&key) || tls__ctx_new(&cfg, &key, &W.tls, stderr))
+	if (tls__random_key(&key) ||
+	    tls__ctx_new(&cfg, &key, &W.px.tls, stderr))
 		return -1;
-	if (loop__init(&W.loop) || upstream__init(&W.up, &cfg.upstream, 1))
+	if (loop__init(&W.px.loop) ||
+	    upstream__init(&W.px.up, &cfg.upstream, 1))
 		return -1;
-	W.cfg = &cfg;
-	W.m = &mb;
-	W.https_port = 8443;
+	pool__init(&W.px.pool, &W.px.loop, &W.px.up, cfg.upstream.keepalive);
+	W.px.cfg = &cfg;
+	W.px.m = &mb;
+	W.px.https_port = 8443;
 	snprintf(W.who, sizeof(W.who), "worker 0");
 	cctx = SSL_CTX_new(TLS_client_method());
 	if (!cctx)
@@ -152,10 +157,10 @@ static int group_teardown(void **state)
 	char cmd[64];
 
 	(void)state;
-	conn__close_all(&W);
-	pool__flush(&W);
-	loop__fini(&W.loop);
-	tls__ctx_free(W.tls);
+	client__close_all(&W.px);
+	pool__flush(&W.px.pool, -1);
+	loop__fini(&W.px.loop);
+	tls__ctx_free(W.px.tls);
 	SSL_CTX_free(cctx);
 	close(backend_lfd);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -179,16 +184,16 @@ static struct worker_listener *add_listener(bool tls)
 	l->w = &W;
 	l->tls = tls;
 	l->addr = &lis_addr;
-	assert_int_equal(loop__io_set(&W.loop, &l->io, EPOLLIN), 0);
+	assert_int_equal(loop__io_set(&W.px.loop, &l->io, EPOLLIN), 0);
 	return l;
 }
 
 static void drop_listener(struct worker_listener *l)
 {
-	conn__close_all(&W);
-	loop__io_close(&W.loop, &l->io);
+	client__close_all(&W.px);
+	loop__io_close(&W.px.loop, &l->io);
 	W.nlis--;
-	loop__run_once(&W.loop, 0); /* frees the closed connections */
+	loop__run_once(&W.px.loop, 0); /* frees the closed connections */
 }
 
 static int connect_to(uint16_t port, int rcvbuf)
@@ -206,14 +211,14 @@ static int connect_to(uint16_t port, int rcvbuf)
 	return fd;
 }
 
-struct client {
+struct tclient {
 	int fd;
 	SSL *ssl;
 	bool done;
 };
 
 /* Start a TLS client: its ClientHello is on the wire when this returns. */
-static void client_start(struct client *cl, int max_version, int rcvbuf)
+static void client_start(struct tclient *cl, int max_version, int rcvbuf)
 {
 	cl->fd = connect_to(lis_addr.port, rcvbuf);
 	cl->ssl = SSL_new(cctx);
@@ -227,7 +232,7 @@ static void client_start(struct client *cl, int max_version, int rcvbuf)
 	cl->done = false;
 }
 
-static void client_free(struct client *cl)
+static void client_free(struct tclient *cl)
 {
 	SSL_free(cl->ssl);
 	close(cl->fd);
@@ -242,12 +247,12 @@ static bool has_input(int fd)
 }
 
 /* Run the worker's loop and the clients' handshakes until all are done. */
-static void handshake_all(struct client *cl, int n)
+static void handshake_all(struct tclient *cl, int n)
 {
 	int i, left = n, round;
 
 	for (round = 0; round < 2000 && left; round++) {
-		loop__run_once(&W.loop, 5);
+		loop__run_once(&W.px.loop, 5);
 		for (i = 0; i < n; i++) {
 			if (cl[i].done)
 				continue;
@@ -269,7 +274,7 @@ static void accept_defers_handshakes(int max_version, int want_version)
 {
 	enum { N = ACCEPT_BATCH + 5 };
 	struct worker_listener *l = add_listener(true);
-	struct client cl[N];
+	struct tclient cl[N];
 	uint64_t full0 = mb.handshakes_full;
 	int i;
 
@@ -277,7 +282,7 @@ static void accept_defers_handshakes(int max_version, int want_version)
 		client_start(&cl[i], max_version, 0);
 	/* One wakeup of the listener. */
 	accept_io(&l->io, EPOLLIN);
-	assert_int_equal(W.nconns, ACCEPT_BATCH);
+	assert_int_equal(W.px.nclients, ACCEPT_BATCH);
 	assert_int_equal(mb.handshakes_full, full0);
 	for (i = 0; i < N; i++)
 		if (has_input(cl[i].fd))
@@ -286,17 +291,17 @@ static void accept_defers_handshakes(int max_version, int want_version)
 	/* The rest come from later wakeups; every handshake completes from
 	 * its own readiness events. */
 	handshake_all(cl, N);
-	assert_int_equal(W.nconns, N);
+	assert_int_equal(W.px.nclients, N);
 	for (i = 0; i < N; i++) {
 		assert_int_equal(SSL_version(cl[i].ssl), want_version);
 		client_free(&cl[i]);
 	}
 	/* the server side counts a handshake once it read the Finished */
 	for (i = 0; i < 50 && mb.handshakes_full < full0 + N; i++)
-		loop__run_once(&W.loop, 5);
+		loop__run_once(&W.px.loop, 5);
 	assert_int_equal(mb.handshakes_full, full0 + N);
 	drop_listener(l);
-	assert_int_equal(W.nconns, 0);
+	assert_int_equal(W.px.nclients, 0);
 }
 
 static void test_accept_defers_handshakes_tls13(void **state)
@@ -324,9 +329,9 @@ static void test_accept_plain_redirect(void **state)
 	fd = connect_to(lis_addr.port, 0);
 	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), sizeof(req) - 1);
 	accept_io(&l->io, EPOLLIN);
-	assert_int_equal(W.nconns, 1);
+	assert_int_equal(W.px.nclients, 1);
 	for (i = 0; i < 200 && !memmem(buf, n, "\r\n\r\n", 4); i++) {
-		loop__run_once(&W.loop, 5);
+		loop__run_once(&W.px.loop, 5);
 		r = recv(fd, buf + n, sizeof(buf) - 1 - n, MSG_DONTWAIT);
 		if (r > 0)
 			n += r;
@@ -376,8 +381,8 @@ static void test_slow_client_waits_for_epollout(void **state)
 	static const char req[] = "GET /big HTTP/1.1\r\nHost: a\r\n\r\n";
 	struct worker_listener *l = add_listener(true);
 	struct backend b = { -1, 0 };
-	struct client cl;
-	struct conn *c;
+	struct tclient cl;
+	struct client *c;
 	char head[4096], resp[2 * 16384], *p;
 	unsigned char buf[16384];
 	size_t hlen = 0;
@@ -392,14 +397,14 @@ static void test_slow_client_waits_for_epollout(void **state)
 			 sizeof(req) - 1);
 	/* lbtls connects upstream and sends the request */
 	for (i = 0; i < 500 && b.fd < 0; i++) {
-		loop__run_once(&W.loop, 5);
+		loop__run_once(&W.px.loop, 5);
 		b.fd = accept4(backend_lfd, NULL, NULL, SOCK_CLOEXEC);
 	}
 	assert_true(b.fd >= 0);
 	n = 32768; /* a backend socket that does not hold the whole body */
 	setsockopt(b.fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n));
 	for (i = 0; i < 500 && !memmem(head, hlen, "\r\n\r\n", 4); i++) {
-		loop__run_once(&W.loop, 5);
+		loop__run_once(&W.px.loop, 5);
 		r = recv(b.fd, head + hlen, sizeof(head) - hlen, MSG_DONTWAIT);
 		if (r > 0)
 			hlen += r;
@@ -410,18 +415,19 @@ static void test_slow_client_waits_for_epollout(void **state)
 	assert_int_equal(send(b.fd, head, n, 0), n);
 
 	/* The client reads nothing: its socket fills, then lbtls's buffer. */
-	c = W.conns;
+	c = W.px.clients;
 	assert_non_null(c);
 	for (i = 0; i < 2000; i++) {
 		backend_push(&b);
-		loop__run_once(&W.loop, 1);
-		if (c->uc && !buf_room(&c->uin) && (c->io.events & EPOLLOUT))
+		loop__run_once(&W.px.loop, 1);
+		if (c->txn->uc && !buf__room(&c->txn->uin) &&
+		    (c->io.events & EPOLLOUT))
 			break;
 	}
-	assert_non_null(c->uc);
-	assert_int_equal(buf_len(&c->uin), UIN_CAP); /* bounded */
+	assert_non_null(c->txn->uc);
+	assert_int_equal(buf_len(&c->txn->uin), UIN_CAP); /* bounded */
 	assert_true(c->io.events & EPOLLOUT); /* waits to be writable */
-	assert_false(c->uc->io.events & EPOLLIN); /* back-pressure */
+	assert_false(c->txn->uc->io.events & EPOLLIN); /* back-pressure */
 	assert_true(b.sent < BIG);
 
 	/* Upstream events while the client is still full: no write to it
@@ -429,8 +435,8 @@ static void test_slow_client_waits_for_epollout(void **state)
 	counted_fd = c->io.fd;
 	counted_writes = 0;
 	for (i = 0; i < 10; i++) {
-		conn__upstream_event(c, EPOLLIN);
-		loop__run_once(&W.loop, 1);
+		up_event(c->txn->uc, EPOLLIN, c->txn);
+		loop__run_once(&W.px.loop, 1);
 	}
 	assert_int_equal(counted_writes, 0);
 
@@ -439,8 +445,8 @@ static void test_slow_client_waits_for_epollout(void **state)
 	hlen = 0;
 	for (i = 0; i < 200000 && got < BIG; i++) {
 		backend_push(&b);
-		loop__run_once(&W.loop, 0);
-		assert_true(c->uin.cap <= UIN_CAP);
+		loop__run_once(&W.px.loop, 0);
+		assert_true(!c->txn || c->txn->uin.cap <= UIN_CAP);
 		r = SSL_read(cl.ssl, buf, sizeof(buf));
 		if (r <= 0) {
 			assert_int_equal(SSL_get_error(cl.ssl, r),
@@ -479,13 +485,11 @@ static void test_slow_client_waits_for_epollout(void **state)
 
 /* --- memory: idle connections hold no buffers --------------------------------- */
 
-static void assert_no_buffers(const struct conn *c)
+static void assert_no_buffers(const struct client *c)
 {
 	assert_null(c->in.d);
 	assert_null(c->out.d);
-	assert_null(c->uin.d);
-	assert_null(c->uout.d);
-	assert_null(c->ri);
+	assert_null(c->txn); /* which holds the upstream buffers */
 }
 
 /* Run the loop until the backend has a whole request head. */
@@ -496,7 +500,7 @@ static size_t backend_head(int fd, char *buf, size_t cap)
 	int i;
 
 	for (i = 0; i < 500 && !memmem(buf, len, "\r\n\r\n", 4); i++) {
-		loop__run_once(&W.loop, 5);
+		loop__run_once(&W.px.loop, 5);
 		r = recv(fd, buf + len, cap - len, MSG_DONTWAIT);
 		if (r > 0)
 			len += r;
@@ -506,14 +510,14 @@ static size_t backend_head(int fd, char *buf, size_t cap)
 }
 
 /* Run the loop until the client has read a whole "ok" response. */
-static void client_ok(struct client *cl)
+static void client_ok(struct tclient *cl)
 {
 	char buf[4096];
 	size_t len = 0;
 	int i, r;
 
 	for (i = 0; i < 500; i++) {
-		loop__run_once(&W.loop, 5);
+		loop__run_once(&W.px.loop, 5);
 		r = SSL_read(cl->ssl, buf + len, sizeof(buf) - 1 - len);
 		if (r <= 0) {
 			assert_int_equal(SSL_get_error(cl->ssl, r),
@@ -539,8 +543,8 @@ static void test_idle_holds_no_buffers(void **state)
 	struct worker_listener *l = add_listener(true);
 	static char big[24 * 1024], head[32 * 1024];
 	char pad[1001];
-	struct client cl;
-	struct conn *c;
+	struct tclient cl;
+	struct client *c;
 	int bfd = -1, i, n;
 	size_t hlen;
 
@@ -548,8 +552,8 @@ static void test_idle_holds_no_buffers(void **state)
 	client_start(&cl, 0, 0);
 	handshake_all(&cl, 1);
 	for (i = 0; i < 10; i++)
-		loop__run_once(&W.loop, 2);
-	c = W.conns;
+		loop__run_once(&W.px.loop, 2);
+	c = W.px.clients;
 	assert_non_null(c);
 	/* handshake done, waiting for the first request */
 	assert_int_equal(c->state, C_HEAD);
@@ -566,7 +570,7 @@ static void test_idle_holds_no_buffers(void **state)
 	assert_true(n > IN_SMALL + 4096);
 	assert_int_equal(SSL_write(cl.ssl, big, n), n);
 	for (i = 0; i < 500 && bfd < 0; i++) {
-		loop__run_once(&W.loop, 5);
+		loop__run_once(&W.px.loop, 5);
 		bfd = accept4(backend_lfd, NULL, NULL, SOCK_CLOEXEC);
 	}
 	assert_true(bfd >= 0);
@@ -579,7 +583,7 @@ static void test_idle_holds_no_buffers(void **state)
 	assert_int_equal(send(bfd, ok, sizeof(ok) - 1, 0), sizeof(ok) - 1);
 	client_ok(&cl);
 	for (i = 0; i < 5; i++)
-		loop__run_once(&W.loop, 1);
+		loop__run_once(&W.px.loop, 1);
 	/* keep-alive, between requests */
 	assert_int_equal(c->state, C_IDLE);
 	assert_no_buffers(c);
@@ -595,7 +599,7 @@ static void test_idle_holds_no_buffers(void **state)
 			 sizeof(ok_close) - 1);
 	client_ok(&cl);
 	for (i = 0; i < 5; i++)
-		loop__run_once(&W.loop, 1);
+		loop__run_once(&W.px.loop, 1);
 	assert_int_equal(c->state, C_IDLE);
 	assert_no_buffers(c);
 	client_free(&cl);

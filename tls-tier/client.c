@@ -1,0 +1,918 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Client connections. pump() moves every byte it can (handshake, reading,
+ * the transaction's steps, writing) until nothing moves, then arm() sets
+ * epoll and the connection's single timer from the state it stopped in.
+ * Each step returns what happened (progress, blocked, closed); a closed
+ * connection is freed only after the current batch of events.
+ *
+ * Re-trying every direction after each step is what keeps TLS (which
+ * buffers records of its own) and full-duplex bodies from stalling. A
+ * socket is read again only once epoll reported it or the last read filled
+ * the buffer (rd_ready), or OpenSSL holds bytes (SSL_has_pending): epoll is
+ * level-triggered, so what a short read left behind is reported.
+ *
+ * Draining (reload, graceful stop) closes nothing under a client's feet:
+ * each connection's next response says "Connection: close" and the
+ * connection closes after it; an idle one goes at its keep-alive timeout
+ * or at the worker's shutdown_timeout.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <openssl/err.h>
+
+#include "client.h"
+#include "local.h"
+#include "log.h"
+#include "proxy.h"
+#include "txn.h"
+
+#define IN_EXTRA (16 * 1024) /* room for body bytes beyond a full head */
+#define IN_SMALL 8192 /* first read buffer (client_header_buffer_size) */
+#define OUT_CAP 4096
+#define LINGER_MS 2000
+
+enum cstate {
+	C_HANDSHAKE,
+	C_IDLE, /* keep-alive, waiting for the next request */
+	C_HEAD, /* reading a request head */
+	C_PROXY, /* a transaction runs */
+	C_LOCAL, /* sending an answer of our own */
+	C_LINGER, /* response sent, write side shut, draining input */
+};
+
+enum step {
+	S_BLOCKED = 0,
+	S_PROGRESS = 1,
+	S_CLOSED = 2, /* the connection is gone: touch nothing */
+};
+
+struct client {
+	struct loop_io io; /* first: the epoll callback casts back */
+	struct loop_timer timer;
+	struct proxy *px;
+	struct client *next, *prev;
+	SSL *ssl;
+	enum cstate state;
+	bool hs_want_write, rd_wants_write, wr_wants_read;
+	/* The socket may have bytes for us: set by its events, cleared by
+	 * EAGAIN or a short read. */
+	bool rd_ready;
+	/* The last write would block: no write is tried again before epoll
+	 * reports the socket writable (or readable, for a TLS write that
+	 * needs to read). Meanwhile the upstream is read only until the
+	 * transaction's buffer is full (back-pressure). */
+	bool wr_blocked;
+	bool client_eof;
+	bool close_after; /* the response being sent closes the connection */
+	uint16_t local_port; /* the port the client reached; 0: not known yet */
+	struct sockaddr_storage peer;
+	char peer_str[INET6_ADDRSTRLEN];
+	/* only while in use (in_ready, out_ready); given back by arm() */
+	struct buf in, out;
+	size_t head_seen; /* head bytes the parser has already seen */
+	uint64_t head_deadline, idle_deadline, linger_deadline;
+	uint64_t deadline; /* of the state arm() left it in; timer <= it */
+	uint64_t t_client_io;
+	uint64_t t_start_us;
+	/* the request in progress */
+	struct txn *txn; /* NULL between requests and for bad heads */
+	int status; /* of a local answer */
+	uint64_t body_sent;
+};
+
+/* Parser output, used only within the event that parsed it: one per
+ * worker instead of 3.2 KiB of header array per connection. */
+static struct http1_request req_scratch;
+
+static void pump(struct client *c);
+
+/* A transaction's upstream moved. */
+static void wake(void *owner)
+{
+	pump(owner);
+}
+
+/* --- buffers ------------------------------------------------------------ */
+
+static void in_put(struct client *c)
+{
+	struct proxy *px = c->px;
+
+	buf__put(c->in.cap == IN_SMALL ? &px->in_cache : &px->in_big_cache,
+		 &c->in);
+}
+
+/*
+ * Room to read a request into: in starts small and grows once to
+ * header_total + IN_EXTRA when a head does not fit (nginx's
+ * client_header_buffer_size and large_client_header_buffers). No span
+ * points into in between events, and head_seen and the transaction's
+ * counts start at in.s, so moving the bytes is safe.
+ */
+static int in_ready(struct client *c)
+{
+	struct proxy *px = c->px;
+	struct buf nb;
+
+	if (!c->in.d)
+		return buf__get(&px->in_cache, &c->in, IN_SMALL);
+	if (buf__room(&c->in))
+		return 0;
+	if (buf__get(&px->in_big_cache, &nb,
+		     px->cfg->limits.header_total + IN_EXTRA))
+		return -ENOMEM;
+	nb.e = buf_len(&c->in);
+	memcpy(nb.d, c->in.d + c->in.s, nb.e);
+	in_put(c);
+	c->in = nb;
+	return 0;
+}
+
+static int out_ready(struct client *c)
+{
+	return c->out.d ? 0 : buf__get(&c->px->out_cache, &c->out, OUT_CAP);
+}
+
+static uint64_t now_ms(const struct client *c)
+{
+	return c->px->loop.now;
+}
+
+/* --- TLS or plain I/O ------------------------------------------------------ */
+
+static ssize_t c_read(struct client *c, char *p, size_t n)
+{
+	ssize_t r;
+
+	if (!c->ssl) {
+		r = recv(c->io.fd, p, n, 0);
+		if (r >= 0)
+			return r;
+		return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+	}
+	/* The error queue is empty here: every failure path below, and
+	 * handshake() and linger(), clear it (ERR_clear_error per call
+	 * cost ~10 % of a keep-alive request's instructions). */
+	c->rd_wants_write = false;
+	r = SSL_read(c->ssl, p, n);
+	if (r > 0)
+		return r;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return -EAGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		c->rd_wants_write = true;
+		return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		ERR_clear_error();
+		return -EIO;
+	}
+}
+
+static ssize_t c_write(struct client *c, const char *p, size_t n)
+{
+	ssize_t r;
+
+	if (!c->ssl) {
+		r = send(c->io.fd, p, n, MSG_NOSIGNAL);
+		if (r >= 0)
+			return r;
+		return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+	}
+	c->wr_wants_read = false; /* the queue is empty: see c_read() */
+	r = SSL_write(c->ssl, p, n);
+	if (r > 0)
+		return r;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_WRITE:
+		return -EAGAIN;
+	case SSL_ERROR_WANT_READ:
+		c->wr_wants_read = true;
+		return -EAGAIN;
+	default:
+		ERR_clear_error();
+		return -EIO;
+	}
+}
+
+/* --- lifetime ----------------------------------------------------------- */
+
+static void txn_drop(struct client *c)
+{
+	if (c->txn)
+		txn__free(c->txn);
+	c->txn = NULL;
+}
+
+static enum step client_close(struct client *c)
+{
+	struct proxy *px = c->px;
+
+	txn_drop(c);
+	loop__timer_del(&px->loop, &c->timer);
+	if (c->ssl)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
+	loop__io_close(&px->loop, &c->io);
+	in_put(c);
+	buf__put(&px->out_cache, &c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		px->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	px->nclients--;
+	METRIC_ADD(px->m->active, -1);
+	loop__defer_free(&px->loop, c);
+	if (px->client_gone)
+		px->client_gone(px);
+	return S_CLOSED;
+}
+
+/*
+ * Close after the response: send close_notify and FIN, then read and drop
+ * what the client still sends for a moment. Closing with unread input
+ * would send RST, which can destroy the response before the client reads
+ * it (nginx's lingering_close, for the same reason).
+ */
+static void linger(struct client *c)
+{
+	txn_drop(c);
+	if (c->ssl) {
+		ERR_clear_error();
+		SSL_shutdown(c->ssl);
+		ERR_clear_error();
+	}
+	shutdown(c->io.fd, SHUT_WR);
+	c->state = C_LINGER;
+	c->linger_deadline = now_ms(c) + LINGER_MS;
+}
+
+/* --- local answers ------------------------------------------------------- */
+
+/* Whatever was being answered, answer 'status' instead. */
+static enum step answer_error(struct client *c, int status, bool close)
+{
+	struct local_answer a = { .close = close || c->close_after ||
+					   c->px->draining };
+
+	if (c->txn && !c->txn->keep_alive)
+		a.close = true;
+	if (out_ready(c) || local__error(c->px, &c->out, status, &a))
+		return client_close(c);
+	c->status = a.status;
+	c->body_sent = a.body_len;
+	c->close_after = a.close;
+	c->state = C_LOCAL;
+	return S_PROGRESS;
+}
+
+/* The address the client reached, "ip:port" or "[ip6]:port", for an
+ * HTTP/1.0 request without Host. */
+static void local_host(const struct client *c, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "localhost";
+	unsigned port = 0;
+
+	if (getsockname(c->io.fd, (struct sockaddr *)&ss, &sl))
+		ss.ss_family = AF_UNSPEC;
+	if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+			  ip, sizeof(ip));
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else if (ss.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip,
+			  sizeof(ip));
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+		 port);
+}
+
+static uint16_t local_port(struct client *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (c->local_port || getsockname(c->io.fd, (struct sockaddr *)&ss, &sl))
+		return c->local_port;
+	c->local_port = ntohs(ss.ss_family == AF_INET6 ?
+				      ((struct sockaddr_in6 *)&ss)->sin6_port :
+				      ((struct sockaddr_in *)&ss)->sin_port);
+	return c->local_port;
+}
+
+/* --- end of a request ---------------------------------------------------- */
+
+static void log_request(struct client *c)
+{
+	struct proxy *px = c->px;
+	struct txn *t = c->txn;
+	struct access_entry e;
+
+	if (c->status > 0 && c->status < METRICS_MAX_STATUS)
+		METRIC_ADD(px->m->status[c->status], 1);
+	if (!log__access_enabled() || !c->status)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.remote_addr = c->peer_str;
+	if (t) {
+		e.method = t->ri.method;
+		e.method_len = t->ri.method_len;
+		e.target = t->ri.target;
+		e.target_len = t->ri.target_len;
+		e.minor = t->minor;
+		e.referer = t->ri.ref;
+		e.referer_len = t->ri.ref_len;
+		e.user_agent = t->ri.ua;
+		e.user_agent_len = t->ri.ua_len;
+	}
+	e.status = c->status;
+	e.body_bytes = c->body_sent;
+	e.upstream = t && t->server >= 0 ? px->up.servers[t->server].name : "-";
+	e.start_us = c->t_start_us;
+	e.duration_us = proxy__wall_us() - c->t_start_us;
+	log__access(&e);
+}
+
+/* The response is out: the next request, or close. */
+static enum step finish(struct client *c)
+{
+	log_request(c);
+	txn_drop(c);
+	c->status = 0;
+	c->body_sent = 0;
+	if (c->close_after || c->client_eof) {
+		linger(c);
+		return S_PROGRESS;
+	}
+	c->state = C_IDLE;
+	c->idle_deadline = now_ms(c) + c->px->cfg->limits.keepalive_timeout_ms;
+	return S_PROGRESS;
+}
+
+static enum step txn_aborted(struct client *c)
+{
+	struct txn *t = c->txn;
+
+	if (!t->abort_status)
+		return client_close(c);
+	return answer_error(c, t->abort_status, t->close);
+}
+
+/* --- request heads ------------------------------------------------------- */
+
+/* An https request: a transaction to an upstream. */
+static enum step start_txn(struct client *c, const struct http1_request *req,
+			   size_t head_len)
+{
+	struct proxy *px = c->px;
+	struct http1_forward fwd = {
+		.client_addr = c->peer_str,
+		.proto = "https",
+		.port = local_port(c),
+		.underscores = px->cfg->limits.underscores_in_headers,
+	};
+	char host[INET6_ADDRSTRLEN + 8];
+	struct txn *t = c->txn;
+	enum txn_result r;
+
+	if (!req->host.len) {
+		local_host(c, host, sizeof(host));
+		fwd.host = host;
+	}
+	t->peer = &c->peer;
+	t->peer_str = c->peer_str;
+	t->src = &c->in;
+	t->dst = &c->out;
+	t->wake = wake;
+	t->owner = c;
+	t->close = c->close_after;
+	t->t_start_us = c->t_start_us;
+	c->state = C_PROXY;
+	if (out_ready(c))
+		return client_close(c);
+	r = txn__start(t, req, &fwd);
+	/* The upstream head is built: the client's copy can go. */
+	buf_consume(&c->in, head_len);
+	if (r == TXN_ABORTED)
+		return txn_aborted(c);
+	/*
+	 * Expect is not forwarded: as nginx, lbtls itself tells a 1.1 client
+	 * to send its body, once the request is accepted (a rejected one got
+	 * its final status instead) and unless body bytes came with the head
+	 * already. An upstream's own 1xx are dropped.
+	 */
+	if (req->expect_continue && !t->rb_framed && !buf_len(&c->in) &&
+	    buf__add(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25))
+		return client_close(c);
+	return S_PROGRESS;
+}
+
+/* A request on a plain listener: answered here (local.h). */
+static enum step plain_request(struct client *c,
+			       const struct http1_request *req, size_t head_len)
+{
+	struct proxy *px = c->px;
+	struct local_answer a = { .close = c->close_after || !req->keep_alive ||
+					   px->draining };
+	char host[INET6_ADDRSTRLEN + 8] = "";
+
+	if (!req->host.len)
+		local_host(c, host, sizeof(host));
+	if (out_ready(c) || local__port80(px, &c->out, req, host, &a))
+		return client_close(c);
+	buf_consume(&c->in, head_len);
+	c->status = a.status;
+	c->body_sent = a.body_len;
+	c->close_after = a.close;
+	c->state = C_LOCAL;
+	return S_PROGRESS;
+}
+
+static enum step parse_head(struct client *c)
+{
+	struct proxy *px = c->px;
+	const struct lbtls_config *cfg = px->cfg;
+	struct http1_limits lim = {
+		.max_line = cfg->limits.header_line,
+		.max_head = cfg->limits.header_total,
+		.max_body = cfg->limits.body,
+	};
+	size_t len = buf_len(&c->in);
+	int r;
+
+	if (!len)
+		return c->client_eof ? client_close(c) : S_BLOCKED;
+	if (c->state == C_IDLE) {
+		c->state = C_HEAD;
+		c->head_deadline = now_ms(c) + cfg->limits.header_timeout_ms;
+		c->t_start_us = proxy__wall_us();
+	}
+	/* Re-parse only when a line may have ended (http1.h): a client
+	 * sending a byte at a time must not cost O(head^2). */
+	if (len == c->head_seen ||
+	    (!memchr(c->in.d + c->in.s + c->head_seen, '\n',
+		     len - c->head_seen) &&
+	     len - c->head_seen < lim.max_line && len < lim.max_head))
+		return c->client_eof ? client_close(c) : S_BLOCKED;
+	c->head_seen = len;
+	r = http1__parse_request(c->in.d + c->in.s, len, &lim, &req_scratch);
+	if (r == 0) {
+		if (len >= cfg->limits.header_total)
+			return answer_error(c, 431, true);
+		return c->client_eof ? client_close(c) : S_BLOCKED;
+	}
+	if (r < 0)
+		return answer_error(c, -r, true);
+	c->head_seen = 0;
+	c->txn = txn__new(px, &req_scratch);
+	if (!c->txn) {
+		proxy__local_error(px, ENOMEM, "request");
+		return answer_error(c, 503, true);
+	}
+	if (!c->ssl)
+		return plain_request(c, &req_scratch, r);
+	return start_txn(c, &req_scratch, r);
+}
+
+/* --- the pump -------------------------------------------------------------- */
+
+static bool can_read(const struct client *c)
+{
+	switch (c->state) {
+	case C_IDLE:
+	case C_HEAD:
+	case C_PROXY:
+		/* in is taken (or grown, for a head) by client_read() */
+		return !c->client_eof &&
+		       (!c->in.d || buf__room((struct buf *)&c->in) ||
+			(c->state != C_PROXY && c->in.cap == IN_SMALL));
+	default:
+		return false;
+	}
+}
+
+static enum step client_read(struct client *c)
+{
+	size_t room;
+	ssize_t n;
+
+	if (c->state == C_LINGER) {
+		char junk[4096];
+
+		n = recv(c->io.fd, junk, sizeof(junk), 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return client_close(c);
+		return S_BLOCKED;
+	}
+	/* OpenSSL may hold decrypted or raw bytes the socket no longer shows. */
+	if (!can_read(c) ||
+	    !(c->rd_ready || (c->ssl && SSL_has_pending(c->ssl))))
+		return S_BLOCKED;
+	if (in_ready(c)) {
+		proxy__local_error(c->px, ENOMEM, "client buffer");
+		return client_close(c);
+	}
+	room = buf__room(&c->in);
+	n = c_read(c, c->in.d + c->in.e, room);
+	if (n == -EAGAIN) {
+		c->rd_ready = false;
+		return S_BLOCKED;
+	}
+	if (n < 0)
+		return client_close(c);
+	if (n == 0)
+		c->client_eof = true;
+	/* A short read took what was there (a TLS read returns at most one
+	 * record: the rest, if any, is in the socket and epoll says so). */
+	if ((size_t)n < room)
+		c->rd_ready = false;
+	c->in.e += n;
+	c->t_client_io = now_ms(c);
+	if (c->state == C_PROXY) {
+		c->txn->t_src = c->t_client_io;
+		c->txn->src_eof = c->client_eof;
+	}
+	return S_PROGRESS;
+}
+
+static bool pending(const struct client *c)
+{
+	return buf_len(&c->out) || (c->state == C_PROXY && c->txn->sb_ready);
+}
+
+/*
+ * Response head in out, body bytes ready: move what fits in out's free
+ * space behind the head, so a small response goes out as one TLS record
+ * and one write instead of two (out never grows for this). In C_PROXY the
+ * body always follows everything queued in out.
+ */
+static void coalesce_body(struct client *c)
+{
+	const char *p;
+	size_t k, room;
+
+	if (c->state != C_PROXY || !buf_len(&c->out))
+		return;
+	k = txn__body(c->txn, &p);
+	room = buf__room(&c->out);
+	if (k > room)
+		k = room;
+	if (!k)
+		return;
+	memcpy(c->out.d + c->out.e, p, k);
+	c->out.e += k;
+	txn__body_sent(c->txn, k);
+}
+
+static enum step client_write(struct client *c)
+{
+	enum step r = S_BLOCKED;
+	const char *p;
+	size_t len;
+	bool body;
+	ssize_t n;
+
+	if (c->wr_blocked)
+		return S_BLOCKED;
+	coalesce_body(c);
+	while (pending(c)) {
+		body = !buf_len(&c->out);
+		if (body) {
+			len = txn__body(c->txn, &p);
+		} else {
+			p = c->out.d + c->out.s;
+			len = buf_len(&c->out);
+		}
+		n = c_write(c, p, len);
+		if (n == -EAGAIN) {
+			c->wr_blocked = true;
+			break;
+		}
+		if (n < 0)
+			return client_close(c);
+		r = S_PROGRESS;
+		c->t_client_io = now_ms(c);
+		if (body)
+			txn__body_sent(c->txn, n);
+		else
+			buf_consume(&c->out, n);
+	}
+	return r;
+}
+
+static enum step maybe_finish(struct client *c)
+{
+	struct txn *t = c->txn;
+
+	if (pending(c))
+		return S_BLOCKED;
+	if (c->state == C_LOCAL)
+		return finish(c);
+	if (c->state != C_PROXY || !txn__res_done(t))
+		return S_BLOCKED;
+	txn__finish(t);
+	c->status = t->status;
+	c->body_sent = t->body_sent;
+	c->close_after = t->close;
+	return finish(c);
+}
+
+static enum step handshake(struct client *c)
+{
+	struct proxy *px = c->px;
+	int r;
+
+	ERR_clear_error();
+	r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		/* whatever a callback left (a ticket that did not open) */
+		ERR_clear_error();
+		if (SSL_session_reused(c->ssl))
+			METRIC_ADD(px->m->handshakes_resumed, 1);
+		else
+			METRIC_ADD(px->m->handshakes_full, 1);
+		c->state = C_HEAD;
+		/* The first request may have come with the Finished. */
+		c->rd_ready = true;
+		c->t_start_us = proxy__wall_us();
+		return S_PROGRESS;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		c->hs_want_write = false;
+		return S_BLOCKED;
+	case SSL_ERROR_WANT_WRITE:
+		c->hs_want_write = true;
+		return S_BLOCKED;
+	default:
+		if (log__access_enabled() ||
+		    px->cfg->log_level >= LOG_LVL_DEBUG) {
+			char e[256];
+
+			log_debug("TLS handshake with %s failed: %s",
+				  c->peer_str, tls__err_str(e, sizeof(e)));
+		}
+		ERR_clear_error();
+		METRIC_ADD(px->m->handshake_errors, 1);
+		return client_close(c);
+	}
+}
+
+static enum step proxy_step(struct client *c)
+{
+	switch (txn__step(c->txn)) {
+	case TXN_ABORTED:
+		return txn_aborted(c);
+	case TXN_PROGRESS:
+		return S_PROGRESS;
+	default:
+		return S_BLOCKED;
+	}
+}
+
+/* S_PROGRESS: the transaction aborted while arming; pump again. */
+static enum step arm(struct client *c)
+{
+	const struct lbtls_config *cfg = c->px->cfg;
+	struct loop *l = &c->px->loop;
+	uint64_t dl = UINT64_MAX, send_dl;
+	uint32_t ev = 0;
+
+	/* No request in flight: empty buffers go back to the cache (an idle
+	 * connection holds none); a lingering one reads into a stack buffer. */
+	if (c->state != C_PROXY && c->state != C_LOCAL) {
+		if (c->in.d && (!buf_len(&c->in) || c->state == C_LINGER))
+			in_put(c);
+		if (c->out.d && !buf_len(&c->out))
+			buf__put(&c->px->out_cache, &c->out);
+	}
+	send_dl = c->t_client_io + cfg->upstream.send_timeout_ms;
+	switch (c->state) {
+	case C_HANDSHAKE:
+		ev = c->hs_want_write ? EPOLLOUT : EPOLLIN;
+		dl = c->head_deadline;
+		break;
+	case C_IDLE:
+		dl = c->idle_deadline;
+		break;
+	case C_HEAD:
+		dl = c->head_deadline;
+		break;
+	case C_PROXY:
+		dl = txn__arm(c->txn);
+		if (c->txn->aborted)
+			return S_PROGRESS;
+		/* a client that does not take its response */
+		if (pending(c) && send_dl < dl)
+			dl = send_dl;
+		if (dl == UINT64_MAX)
+			dl = send_dl;
+		break;
+	case C_LOCAL:
+		dl = send_dl;
+		break;
+	case C_LINGER:
+		ev = EPOLLIN;
+		dl = c->linger_deadline;
+		break;
+	}
+	/* A TLS read that needs the socket writable (or a write that needs
+	 * it readable) waits for that, not for the readiness that would
+	 * wake us again at once: level-triggered epoll would spin. */
+	if (can_read(c) && !c->rd_wants_write)
+		ev |= EPOLLIN;
+	if (c->state != C_HANDSHAKE && pending(c) && !c->wr_wants_read)
+		ev |= EPOLLOUT;
+	if (c->rd_wants_write)
+		ev |= EPOLLOUT;
+	if (c->wr_wants_read)
+		ev |= EPOLLIN;
+	if (loop__io_set(l, &c->io, ev)) {
+		proxy__local_error(c->px, errno, "epoll");
+		return client_close(c);
+	}
+	/*
+	 * Deadlines mostly move later (every byte of a request or response
+	 * pushes them): the heap is only touched when the new one is earlier
+	 * than the armed one; a timer that fires before c->deadline is armed
+	 * again for it (client_timeout). Two heap updates per request saved.
+	 */
+	c->deadline = dl;
+	if (c->timer.idx < 0 || dl < c->timer.at)
+		loop__timer_set(l, &c->timer, dl);
+	return S_BLOCKED;
+}
+
+static void pump(struct client *c)
+{
+	enum step r, any;
+
+	do {
+		do {
+			any = S_BLOCKED;
+			if (c->state == C_HANDSHAKE) {
+				if ((r = handshake(c)) == S_CLOSED)
+					return;
+				any |= r;
+				if (c->state == C_HANDSHAKE)
+					break;
+			}
+			if ((r = client_read(c)) == S_CLOSED)
+				return;
+			any |= r;
+			if (c->state == C_IDLE || c->state == C_HEAD) {
+				if ((r = parse_head(c)) == S_CLOSED)
+					return;
+				any |= r;
+			}
+			if (c->state == C_PROXY) {
+				if ((r = proxy_step(c)) == S_CLOSED)
+					return;
+				any |= r;
+			}
+			if ((r = client_write(c)) == S_CLOSED)
+				return;
+			any |= r;
+			if ((r = maybe_finish(c)) == S_CLOSED)
+				return;
+			any |= r;
+		} while (any == S_PROGRESS);
+		r = arm(c);
+	} while (r == S_PROGRESS);
+}
+
+/* --- events ----------------------------------------------------------------- */
+
+static void client_io(struct loop_io *io, uint32_t events)
+{
+	struct client *c = (struct client *)io;
+
+	/* EPOLLOUT wakes a TLS read that waited for the socket to drain. */
+	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || c->rd_wants_write)
+		c->rd_ready = true;
+	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) ||
+	    (c->wr_wants_read && (events & EPOLLIN)))
+		c->wr_blocked = false;
+	pump(c);
+}
+
+static void client_timeout(struct loop_timer *tm)
+{
+	struct client *c =
+		(struct client *)((char *)tm - offsetof(struct client, timer));
+	uint64_t now = now_ms(c);
+
+	if (now < c->deadline) {
+		/* armed for an earlier deadline that has moved on since */
+		loop__timer_set(&c->px->loop, tm, c->deadline);
+		return;
+	}
+	switch (c->state) {
+	case C_HEAD:
+		/* slowloris: the head did not arrive in time */
+		if (answer_error(c, 408, true) == S_CLOSED)
+			return;
+		break;
+	case C_PROXY:
+		/* The client does not take its response: its own doing, the
+		 * upstream is released without blame. */
+		if (pending(c) &&
+		    now >= c->t_client_io +
+				    c->px->cfg->upstream.send_timeout_ms) {
+			client_close(c);
+			return;
+		}
+		txn__timeout(c->txn); /* pump() sees an abort */
+		break;
+	default:
+		client_close(c);
+		return;
+	}
+	pump(c);
+}
+
+int client__accept(struct proxy *px, bool tls, int fd,
+		   const struct sockaddr_storage *peer)
+{
+	struct client *c;
+	int one = 1;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto fail;
+	if (tls) {
+		c->ssl = tls__ssl_new(px->tls, fd);
+		if (!c->ssl)
+			goto fail;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	loop__io_init(&c->io, fd, client_io);
+	loop__timer_init(&c->timer, client_timeout);
+	c->px = px;
+	c->peer = *peer;
+	if (peer->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)peer;
+
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12],
+				  c->peer_str, sizeof(c->peer_str));
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, c->peer_str,
+				  sizeof(c->peer_str));
+	} else {
+		inet_ntop(AF_INET,
+			  &((const struct sockaddr_in *)peer)->sin_addr,
+			  c->peer_str, sizeof(c->peer_str));
+	}
+	c->state = c->ssl ? C_HANDSHAKE : C_HEAD;
+	c->head_deadline = px->loop.now + px->cfg->limits.header_timeout_ms;
+	c->t_client_io = px->loop.now;
+	c->t_start_us = proxy__wall_us();
+	c->next = px->clients;
+	if (px->clients)
+		px->clients->prev = c;
+	px->clients = c;
+	px->nclients++;
+	METRIC_ADD(px->m->accepted, 1);
+	METRIC_ADD(px->m->active, 1);
+	/*
+	 * No handshake step here: the ClientHello (or a port 80 request) is
+	 * read when epoll reports the socket, so a burst of new connections
+	 * does not run its key exchanges and signatures ahead of the
+	 * requests of established connections in one wakeup. Level-triggered
+	 * epoll reports bytes that arrived before the socket was added.
+	 */
+	if (arm(c) == S_CLOSED)
+		return -ENOMEM;
+	return 0;
+fail:
+	ERR_clear_error();
+	if (c) {
+		SSL_free(c->ssl);
+		free(c);
+	}
+	close(fd);
+	return -ENOMEM;
+}
+
+void client__close_all(struct proxy *px)
+{
+	while (px->clients)
+		client_close(px->clients);
+}

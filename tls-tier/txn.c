@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Transactions: the request body out of the client's input, the upstream
+ * exchange in both directions, the retry policy and the phase deadlines,
+ * with nginx's meanings:
+ * - proxy_connect_timeout while connecting;
+ * - send_timeout while request bytes wait for the upstream to take them;
+ * - client_body_timeout between two reads of a request body: a slow,
+ *   stalled or vanished client is answered 408 or dropped, never held
+ *   against the backend;
+ * - proxy_read_timeout between two reads of the response, armed only once
+ *   the whole request has been sent (or the response has started), and
+ *   only while there is room to read.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "pool.h"
+#include "proxy.h"
+#include "txn.h"
+
+#define UIN_CAP (64 * 1024)
+#define RES_MAX_HEAD (32 * 1024)
+#define UOUT_EXTRA 4096 /* X-Forwarded-* and friends */
+#define TXN_CACHE 64
+
+static struct txn *txn_cache;
+static int txn_cached;
+
+static size_t copy_span(char *dst, size_t cap, struct http1_span s)
+{
+	size_t n = s.len < cap ? s.len : cap;
+
+	memcpy(dst, s.p, n);
+	return n;
+}
+
+struct txn *txn__new(struct proxy *px, const struct http1_request *req)
+{
+	struct req_info *ri;
+	const struct http1_header *h;
+	struct txn *t = txn_cache;
+
+	if (t) {
+		txn_cache = t->next_free;
+		txn_cached--;
+	} else if (!(t = malloc(sizeof(*t)))) {
+		return NULL;
+	}
+	/* everything up to the request info, which is written below */
+	memset(t, 0, offsetof(struct txn, ri));
+	memset((char *)t + offsetof(struct txn, minor), 0,
+	       sizeof(*t) - offsetof(struct txn, minor));
+	t->px = px;
+	t->server = -1;
+	ri = &t->ri;
+	ri->method_len = copy_span(ri->method, sizeof(ri->method), req->method);
+	ri->target_len = copy_span(ri->target, sizeof(ri->target), req->target);
+	h = http1__find(req->headers, req->num_headers, "Referer");
+	ri->ref_len = h ? copy_span(ri->ref, sizeof(ri->ref), h->value) : 0;
+	h = http1__find(req->headers, req->num_headers, "User-Agent");
+	ri->ua_len = h ? copy_span(ri->ua, sizeof(ri->ua), h->value) : 0;
+	t->minor = req->minor;
+	t->keep_alive = req->keep_alive;
+	t->idempotent = req->idempotent;
+	t->rb = req->body;
+	t->rb_left = req->content_length;
+	t->rb_framed = t->rb == HTTP1_BODY_NONE ||
+		       (t->rb == HTTP1_BODY_LENGTH && !t->rb_left);
+	if (t->rb == HTTP1_BODY_CHUNKED)
+		http1_chunked__init(&t->rchunk, px->cfg->limits.body);
+	t->t_src = px->loop.now;
+	return t;
+}
+
+static void up_release(struct txn *t, bool reuse)
+{
+	struct pool_conn *uc = t->uc;
+
+	if (!uc)
+		return;
+	t->uc = NULL;
+	t->px->up.servers[t->server].active--;
+	pool__release(uc, reuse);
+}
+
+void txn__free(struct txn *t)
+{
+	struct proxy *px = t->px;
+
+	up_release(t, false);
+	buf__put(&px->uout_cache, &t->uout);
+	buf__put(&px->uin_cache, &t->uin);
+	if (txn_cached >= TXN_CACHE) {
+		free(t);
+		return;
+	}
+	t->next_free = txn_cache;
+	txn_cache = t;
+	txn_cached++;
+}
+
+/* Every request byte has gone upstream. */
+static bool request_sent(const struct txn *t)
+{
+	return t->rb_framed && !t->rb_ready && t->uout_off == t->uout.e;
+}
+
+/*
+ * The one early way out. The client connection survives only when the
+ * request body was consumed whole: body bytes left in the input would be
+ * parsed as the next request.
+ */
+static enum txn_result txn_abort(struct txn *t, int status)
+{
+	t->aborted = true;
+	up_release(t, false);
+	t->rs = R_DONE;
+	t->sb_ready = 0;
+	if (t->res_started) {
+		/* a response is half out: only closing tells the client */
+		t->abort_status = 0;
+		t->close = true;
+		return TXN_ABORTED;
+	}
+	t->abort_status = status;
+	if (t->rb_framed) {
+		buf_consume(t->src, t->rb_ready);
+		t->rb_ready = 0;
+	} else {
+		t->close = true;
+	}
+	return TXN_ABORTED;
+}
+
+static void up_event(struct pool_conn *pc, uint32_t events, void *data);
+
+static enum txn_result up_start(struct txn *t)
+{
+	struct proxy *px = t->px;
+	int idx, err;
+
+	for (;;) {
+		idx = upstream__pick(&px->up, (struct sockaddr *)t->peer,
+				     px->loop.now, t->tried);
+		if (idx < 0) {
+			log_warn("no live upstream for %.*s %.*s from %s",
+				 (int)t->ri.method_len, t->ri.method,
+				 (int)t->ri.target_len, t->ri.target,
+				 t->peer_str);
+			return txn_abort(t, 502);
+		}
+		t->server = idx;
+		t->tried |= 1ULL << idx;
+		err = pool__acquire(&px->pool, idx, up_event, t, &t->uc);
+		if (err && pool__local_error(err)) {
+			proxy__local_error(px, err, "upstream connection");
+			return txn_abort(t, 503);
+		}
+		if (err) {
+			log_warn("upstream %s: connect: %s",
+				 px->up.servers[idx].name, strerror(-err));
+			upstream__fail(&px->up, idx, px->loop.now);
+			METRIC_ADD(px->m->servers[idx].failures, 1);
+			proxy__publish_health(px);
+			continue;
+		}
+		px->up.servers[idx].active++;
+		t->uout_off = 0;
+		t->head_sent = false;
+		t->uin.s = t->uin.e = 0;
+		t->up_eof = false;
+		/* Nothing to read before the request is sent: wait for epoll. */
+		t->up_rd_ready = false;
+		t->rs = R_HEAD;
+		t->t_up_start = t->t_up_read = t->t_up_write = px->loop.now;
+		return TXN_PROGRESS;
+	}
+}
+
+enum up_fail {
+	F_CONNECT, /* nothing reached the server */
+	F_IO, /* error or close before any response byte */
+	F_FINAL, /* timeout or bad response: the server's, never resent */
+};
+
+/*
+ * The upstream failed. It counts against the server unless a connection
+ * from the pool broke before any answer (the server may have timed it out
+ * as we sent). Resend on another server when nothing of the request is
+ * lost and resending is safe (RFC 9110 9.2.2): the head never reached a
+ * server, or the method is idempotent, or the operator allows it.
+ */
+static enum txn_result up_failed(struct txn *t, int status, enum up_fail kind,
+				 const char *why)
+{
+	struct proxy *px = t->px;
+	bool reused = t->uc && t->uc->reused;
+	bool stale = reused && kind == F_IO;
+
+	if (!stale) {
+		upstream__fail(&px->up, t->server, px->loop.now);
+		METRIC_ADD(px->m->servers[t->server].failures, 1);
+		proxy__publish_health(px);
+	}
+	log_warn("upstream %s: %s (client %s, %.*s %.*s)",
+		 px->up.servers[t->server].name, why, t->peer_str,
+		 (int)t->ri.method_len, t->ri.method, (int)t->ri.target_len,
+		 t->ri.target);
+	up_release(t, false);
+	if (!t->res_started && !t->rb_started && kind != F_FINAL &&
+	    (kind == F_CONNECT || !t->head_sent || t->idempotent ||
+	     px->cfg->upstream.retry_non_idempotent)) {
+		if (stale) /* the server itself may be fine */
+			t->tried &= ~(1ULL << t->server);
+		return up_start(t);
+	}
+	return txn_abort(t, status);
+}
+
+enum txn_result txn__start(struct txn *t, const struct http1_request *req,
+			   const struct http1_forward *fwd)
+{
+	struct proxy *px = t->px;
+	ssize_t n;
+
+	if ((!t->uout.d &&
+	     buf__get(&px->uout_cache, &t->uout,
+		      px->cfg->limits.header_total + UOUT_EXTRA)) ||
+	    (!t->uin.d && buf__get(&px->uin_cache, &t->uin, UIN_CAP))) {
+		proxy__local_error(px, ENOMEM, "request buffers");
+		return txn_abort(t, 503);
+	}
+	/* Always HTTP/1.1 upstream, on a kept-alive connection; an HTTP/1.0
+	 * client gets a chunked response de-chunked. */
+	n = http1__write_upstream_head(req, fwd, t->uout.d, t->uout.cap);
+	if (n < 0)
+		return txn_abort(t, 431);
+	t->uout.e = n;
+	return up_start(t);
+}
+
+/* Frame the next slice of request body out of src. */
+static enum txn_result frame_req_body(struct txn *t)
+{
+	size_t avail = buf_len(t->src);
+	bool done = false;
+	ssize_t m;
+
+	if (t->rb_ready || t->rb_framed || !avail)
+		return TXN_BLOCKED;
+	if (t->rb == HTTP1_BODY_LENGTH) {
+		m = avail < t->rb_left ? avail : t->rb_left;
+		t->rb_left -= m;
+		done = !t->rb_left;
+	} else {
+		m = http1_chunked__scan(&t->rchunk, t->src->d + t->src->s,
+					avail, &done);
+		if (m < 0) /* 400 bad framing, 413 over the limit */
+			return txn_abort(t, -m);
+	}
+	t->rb_ready = m;
+	t->rb_framed = done;
+	return TXN_PROGRESS;
+}
+
+/* Request bytes to the upstream. */
+static enum txn_result up_send(struct txn *t)
+{
+	struct pool_conn *uc = t->uc;
+	enum txn_result r = TXN_BLOCKED;
+	const char *p;
+	size_t len;
+	ssize_t n;
+
+	while (t->uc && !uc->connecting) {
+		if (t->uout_off < t->uout.e) {
+			p = t->uout.d + t->uout_off;
+			len = t->uout.e - t->uout_off;
+		} else {
+			if (frame_req_body(t) == TXN_ABORTED)
+				return TXN_ABORTED;
+			if (!t->rb_ready)
+				break;
+			p = t->src->d + t->src->s;
+			len = t->rb_ready;
+		}
+		n = send(uc->io.fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n < 0)
+			return up_failed(t, 502, F_IO, strerror(errno));
+		r = TXN_PROGRESS;
+		t->t_up_write = t->px->loop.now;
+		if (t->uout_off < t->uout.e) {
+			t->uout_off += n;
+			t->head_sent = true;
+		} else {
+			t->rb_started = true;
+			t->rb_ready -= n;
+			buf_consume(t->src, n);
+		}
+		if (request_sent(t)) /* the read deadline starts now */
+			t->t_up_read = t->px->loop.now;
+	}
+	return r;
+}
+
+static int write_res_head(struct txn *t, const struct http1_response *res)
+{
+	struct proxy *px = t->px;
+	struct http1_client_head o;
+	size_t need;
+
+	/* An HTTP/1.0 client cannot read chunked (RFC 9112 7.1): it gets the
+	 * data alone, delimited by closing the connection. */
+	t->dechunk = t->minor == 0 && t->sb == HTTP1_BODY_CHUNKED;
+	t->close |= !t->keep_alive || px->draining ||
+		    t->sb == HTTP1_BODY_UNTIL_CLOSE || t->src_eof || t->dechunk;
+	o.dechunk = t->dechunk;
+	o.close = t->close;
+	o.extra = px->served_by;
+	need = http1__client_head_size(res, &o);
+	if (buf__reserve(t->dst, need))
+		return -ENOMEM;
+	t->dst->e += http1__write_client_head(res, &o, t->dst->d + t->dst->e);
+	return 0;
+}
+
+static enum txn_result got_res_head(struct txn *t,
+				    const struct http1_response *res, int len)
+{
+	struct proxy *px = t->px;
+	struct metrics_server *ms = &px->m->servers[t->server];
+
+	upstream__success(&px->up, t->server);
+	METRIC_ADD(ms->requests, 1);
+	METRIC_ADD(ms->latency_us, (px->loop.now - t->t_up_start) * 1000);
+	t->status = res->status;
+	t->res_keep_alive = res->keep_alive;
+	t->sb = res->body;
+	t->sb_left = res->content_length;
+	t->sb_ready = 0;
+	if (t->sb == HTTP1_BODY_CHUNKED)
+		http1_chunked__init(&t->schunk, 0);
+	if (write_res_head(t, res)) {
+		proxy__local_error(px, ENOMEM, "response head");
+		return txn_abort(t, 503);
+	}
+	t->res_started = true;
+	buf_consume(&t->uin, len);
+	t->rs = t->sb == HTTP1_BODY_NONE ||
+				(t->sb == HTTP1_BODY_LENGTH && !t->sb_left) ?
+			R_DONE :
+			R_BODY;
+	return TXN_PROGRESS;
+}
+
+/* Response bytes from the upstream. */
+static enum txn_result up_recv(struct txn *t)
+{
+	static struct http1_response res; /* spans used in this call only */
+	enum txn_result r = TXN_BLOCKED;
+	size_t room;
+	ssize_t n;
+	int h;
+
+	while (t->uc && !t->uc->connecting && t->rs != R_DONE && !t->up_eof &&
+	       t->up_rd_ready && (room = buf__room(&t->uin))) {
+		n = recv(t->uc->io.fd, t->uin.d + t->uin.e, room, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			t->up_rd_ready = false;
+			break;
+		}
+		/* Drained: level-triggered epoll reports what comes next. */
+		if (n > 0 && (size_t)n < room)
+			t->up_rd_ready = false;
+		r = TXN_PROGRESS;
+		if (n == 0) {
+			/* What is buffered still gets parsed and framed. */
+			t->up_eof = true;
+			break;
+		}
+		if (n < 0) {
+			if (t->rs == R_HEAD)
+				return up_failed(t, 502, F_IO, strerror(errno));
+			log_warn("upstream %s: %s in the response body",
+				 t->px->up.servers[t->server].name,
+				 strerror(errno));
+			return txn_abort(t, 0);
+		}
+		t->uin.e += n;
+		t->t_up_read = t->px->loop.now;
+	}
+	while (t->rs == R_HEAD && buf_len(&t->uin)) {
+		struct http1_span m = { t->ri.method, t->ri.method_len };
+
+		h = http1__parse_response(t->uin.d + t->uin.s, buf_len(&t->uin),
+					  RES_MAX_HEAD, m, &res);
+		if (h == 0 && buf_len(&t->uin) < RES_MAX_HEAD)
+			break;
+		if (h <= 0)
+			return up_failed(t, 502, F_FINAL,
+					 "invalid response head");
+		if (res.status < 200) { /* interim: ours already went */
+			buf_consume(&t->uin, h);
+			continue;
+		}
+		return got_res_head(t, &res, h);
+	}
+	if (t->rs == R_HEAD && t->up_eof)
+		return up_failed(t, 502, F_IO, "closed before a response");
+	return r;
+}
+
+/* Frame the next slice of response body. */
+static enum txn_result frame_res_body(struct txn *t)
+{
+	const char *name = t->px->up.servers[t->server].name;
+	size_t avail = buf_len(&t->uin), data;
+	bool done = false;
+	ssize_t m;
+
+	if (t->rs != R_BODY || t->sb_ready)
+		return TXN_BLOCKED;
+	if (!avail) {
+		if (!t->up_eof)
+			return TXN_BLOCKED;
+		if (t->sb == HTTP1_BODY_UNTIL_CLOSE) {
+			t->rs = R_DONE;
+			return TXN_PROGRESS;
+		}
+		log_warn(
+			"upstream %s: closed in the middle of the response body",
+			name);
+		return txn_abort(t, 0);
+	}
+	switch (t->sb) {
+	case HTTP1_BODY_LENGTH:
+		m = avail < t->sb_left ? avail : t->sb_left;
+		t->sb_left -= m;
+		done = !t->sb_left;
+		break;
+	case HTTP1_BODY_CHUNKED:
+		if (t->dechunk) {
+			/* framing before the data run is dropped here */
+			m = http1_chunked__decode(&t->schunk,
+						  t->uin.d + t->uin.s, avail,
+						  &data, &done);
+			if (m >= 0) {
+				buf_consume(&t->uin, m - data);
+				m = data;
+			}
+		} else {
+			m = http1_chunked__scan(&t->schunk, t->uin.d + t->uin.s,
+						avail, &done);
+		}
+		if (m < 0) {
+			log_warn("upstream %s: bad chunked framing", name);
+			return txn_abort(t, 0);
+		}
+		break;
+	default:
+		m = avail;
+		break;
+	}
+	t->sb_ready = m;
+	if (done)
+		t->rs = R_DONE;
+	return TXN_PROGRESS;
+}
+
+/*
+ * Response framed to its end and request fully sent: the upstream is free
+ * now, even while a slow client still drains the body from uin. Nothing
+ * is pooled with unread bytes (a body after a 204, say).
+ */
+static void up_done(struct txn *t)
+{
+	if (!t->uc || t->rs != R_DONE || !request_sent(t))
+		return;
+	up_release(t, t->res_keep_alive && !t->up_eof &&
+			      buf_len(&t->uin) == t->sb_ready &&
+			      t->sb != HTTP1_BODY_UNTIL_CLOSE);
+}
+
+enum txn_result txn__step(struct txn *t)
+{
+	enum txn_result r, any = TXN_BLOCKED;
+
+	if (t->aborted) /* from an event or a timer since the last step */
+		return TXN_ABORTED;
+	/* The client left before its body was whole: nothing to answer. */
+	if (t->src_eof && !t->rb_framed && !buf_len(t->src)) {
+		log_info("client %s closed in the middle of its request body",
+			 t->peer_str);
+		return txn_abort(t, 0);
+	}
+	if ((r = up_send(t)) == TXN_ABORTED)
+		return r;
+	any |= r;
+	if ((r = up_recv(t)) == TXN_ABORTED)
+		return r;
+	any |= r;
+	if ((r = frame_res_body(t)) == TXN_ABORTED)
+		return r;
+	any |= r;
+	up_done(t);
+	return any;
+}
+
+void txn__body_sent(struct txn *t, size_t n)
+{
+	t->sb_ready -= n;
+	t->body_sent += n;
+	buf_consume(&t->uin, n);
+}
+
+/* The body is not whole and everything received went upstream: the
+ * client is who we wait for. */
+static bool waits_for_client(const struct txn *t)
+{
+	return !t->rb_framed && !buf_len(t->src) && !t->src_eof;
+}
+
+static bool reads_upstream(const struct txn *t)
+{
+	return t->uc && !t->uc->connecting && t->rs != R_DONE && !t->up_eof &&
+	       (request_sent(t) || t->res_started);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+uint64_t txn__arm(struct txn *t)
+{
+	const struct lbtls_config *cfg = t->px->cfg;
+	uint64_t dl = UINT64_MAX, now = t->px->loop.now;
+	uint32_t uev = 0;
+
+	if (waits_for_client(t))
+		dl = t->t_src + cfg->limits.body_timeout_ms;
+	if (!t->uc)
+		return dl;
+	if (t->uc->connecting) {
+		uev = EPOLLOUT;
+		dl = min_u64(dl,
+			     t->t_up_start + cfg->upstream.connect_timeout_ms);
+	} else {
+		if (t->uout_off < t->uout.e || t->rb_ready) {
+			uev |= EPOLLOUT;
+			dl = min_u64(dl, t->t_up_write +
+						 cfg->upstream.send_timeout_ms);
+		}
+		if (t->rs != R_DONE && !t->up_eof) {
+			if (buf__room(&t->uin))
+				uev |= EPOLLIN;
+			else /* a slow client holds us: not the server's time */
+				t->t_up_read = now;
+		}
+		if (reads_upstream(t))
+			dl = min_u64(dl, t->t_up_read +
+						 cfg->upstream.read_timeout_ms);
+	}
+	if (loop__io_set(&t->px->loop, &t->uc->io, uev)) {
+		proxy__local_error(t->px, errno, "epoll");
+		txn_abort(t, 503);
+		return 0;
+	}
+	return dl;
+}
+
+enum txn_result txn__timeout(struct txn *t)
+{
+	const struct lbtls_config *cfg = t->px->cfg;
+	uint64_t now = t->px->loop.now;
+
+	if (t->uc && t->uc->connecting) {
+		if (now >= t->t_up_start + cfg->upstream.connect_timeout_ms)
+			return up_failed(t, 504, F_CONNECT,
+					 "connect timed out");
+	} else if (t->uc && (t->uout_off < t->uout.e || t->rb_ready)) {
+		if (now >= t->t_up_write + cfg->upstream.send_timeout_ms)
+			return up_failed(t, 504, F_FINAL, "send timed out");
+	}
+	if (waits_for_client(t) &&
+	    now >= t->t_src + cfg->limits.body_timeout_ms) {
+		log_info("client %s: request body timed out (%.*s %.*s)",
+			 t->peer_str, (int)t->ri.method_len, t->ri.method,
+			 (int)t->ri.target_len, t->ri.target);
+		return txn_abort(t, 408);
+	}
+	if (reads_upstream(t) &&
+	    now >= t->t_up_read + cfg->upstream.read_timeout_ms) {
+		if (t->res_started) {
+			upstream__fail(&t->px->up, t->server, now);
+			METRIC_ADD(t->px->m->servers[t->server].failures, 1);
+			log_warn(
+				"upstream %s: read timed out in the response body",
+				t->px->up.servers[t->server].name);
+			return txn_abort(t, 0);
+		}
+		return up_failed(t, 504, F_FINAL, "read timed out");
+	}
+	return TXN_BLOCKED;
+}
+
+bool txn__finish(struct txn *t)
+{
+	bool consumed = request_sent(t);
+
+	up_release(t, consumed && t->res_keep_alive && !buf_len(&t->uin) &&
+			      !t->up_eof && t->sb != HTTP1_BODY_UNTIL_CLOSE);
+	if (!consumed)
+		t->close = true; /* the rest of its body is unread */
+	return consumed;
+}
+
+static void up_event(struct pool_conn *pc, uint32_t events, void *data)
+{
+	struct txn *t = data;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (pc->connecting) {
+		if (getsockopt(pc->io.fd, SOL_SOCKET, SO_ERROR, &err, &len))
+			err = errno;
+		if (!err && (events & (EPOLLERR | EPOLLHUP)))
+			err = ECONNREFUSED;
+		if (err) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "connect: %s",
+				 strerror(err));
+			up_failed(t, 502, F_CONNECT, why);
+			t->wake(t->owner);
+			return;
+		}
+		pc->connecting = false;
+	}
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		t->up_rd_ready = true;
+	t->wake(t->owner);
+}
