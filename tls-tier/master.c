@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -80,6 +81,44 @@ static void log_lines(char *text)
 		log_err("%s", line);
 }
 
+/*
+ * Each worker needs two descriptors per connection (client, upstream) and
+ * some for listeners, probes and logs; the master holds every listener.
+ * Raise RLIMIT_NOFILE to that (the hard limit too, when privileged), or
+ * refuse the configuration: running into EMFILE later fails requests.
+ */
+static int fd_limit_check(const struct lbtls_config *cfg)
+{
+	rlim_t worker =
+		2 * (rlim_t)cfg->limits.max_connections + CFG_MAX_SERVERS + 64;
+	rlim_t master = (rlim_t)cfg->workers * 2 * CFG_MAX_LISTEN + 64;
+	rlim_t need = worker > master ? worker : master;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return -errno;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		struct rlimit want = { need, rl.rlim_max };
+
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+			want.rlim_max = need; /* needs CAP_SYS_RESOURCE */
+		if (setrlimit(RLIMIT_NOFILE, &want)) {
+			log_err("%s: limits.max_connections %u needs %llu open files per worker, but RLIMIT_NOFILE is %llu (hard limit %llu) and cannot be raised: %s; raise it (ulimit -n, systemd LimitNOFILE=, docker --ulimit nofile=) or lower limits.max_connections",
+				cfg->path, cfg->limits.max_connections,
+				(unsigned long long)need,
+				(unsigned long long)rl.rlim_cur,
+				(unsigned long long)rl.rlim_max,
+				strerror(errno));
+			return -EMFILE;
+		}
+		log_info(
+			"RLIMIT_NOFILE raised from %llu to %llu for limits.max_connections %u",
+			(unsigned long long)rl.rlim_cur,
+			(unsigned long long)need, cfg->limits.max_connections);
+	}
+	return 0;
+}
+
 static int load(struct master *m, struct lbtls_config **cfgp,
 		struct tls_ctx **tlsp)
 {
@@ -113,6 +152,14 @@ out:
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 		cfg->workers = n > 0 && n <= CFG_MAX_WORKERS ? n : 1;
+	}
+	err = fd_limit_check(cfg);
+	if (err) {
+		tls__ctx_free(*tlsp);
+		*tlsp = NULL;
+		config__free(cfg);
+		free(cfg);
+		return err;
 	}
 	*cfgp = cfg;
 	return 0;
