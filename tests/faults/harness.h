@@ -1104,8 +1104,9 @@ static inline ssize_t fclient__fill(struct fclient *c)
 		return got;
 	}
 	e = SSL_get_error(c->ssl, 0);
-	if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_SYSCALL) &&
-	    (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (e == SSL_ERROR_WANT_READ ||
+	    (e == SSL_ERROR_SYSCALL &&
+	     (errno == EAGAIN || errno == EWOULDBLOCK)))
 		c->error = FC_TIMEOUT;
 	else
 		c->error = FC_CLOSED; /* close_notify, FIN or RST */
@@ -1220,12 +1221,21 @@ static inline int fclient__wait_close(struct fclient *c)
 	return c->error;
 }
 
-/* Has the server sent something (or closed) that is not read yet? */
+/*
+ * Has the server sent application data (or closed) that is not read yet?
+ * A non-blocking read, so that TLS 1.3 session tickets do not count.
+ */
 static inline bool fclient__readable(struct fclient *c)
 {
-	struct pollfd pfd = { c->fd, POLLIN, 0 };
+	int fl = fcntl(c->fd, F_GETFL);
+	bool r;
 
-	return c->len || SSL_pending(c->ssl) || poll(&pfd, 1, 0) > 0;
+	if (c->len)
+		return true;
+	fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
+	r = fclient__fill(c) > 0 || c->error == FC_CLOSED;
+	fcntl(c->fd, F_SETFL, fl);
+	return r;
 }
 
 /* GET PATH on a new connection: the status (-1: no response). */
