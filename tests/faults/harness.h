@@ -467,6 +467,14 @@ static inline int fproxy__start(struct fproxy *p, const char *fmt, ...)
 
 		if (waitpid(p->pid, &p->status, WNOHANG) == p->pid) {
 			p->pid = 0;
+			/* the harness's own failures (setrlimit, exec) */
+			if (WIFEXITED(p->status) &&
+			    (WEXITSTATUS(p->status) == 126 ||
+			     WEXITSTATUS(p->status) == 127)) {
+				fprintf(stderr, "harness: could not run %s\n",
+					bin);
+				return -1;
+			}
 			return 1;
 		}
 		fd1 = fh_connect_plain(p->https);
@@ -508,6 +516,26 @@ static inline bool fproxy__log_has(const struct fproxy *p, const char *s)
 	fclose(f);
 	buf[n] = 0;
 	return strstr(buf, s) != NULL;
+}
+
+/* Does the log contain the number N, not as part of a longer one? */
+static inline bool fproxy__log_has_number(const struct fproxy *p, long long n)
+{
+	char buf[65536], want[32], *s;
+	size_t k, wl;
+	FILE *f = fopen(p->log, "re");
+
+	if (!f)
+		return false;
+	k = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[k] = 0;
+	wl = snprintf(want, sizeof(want), "%lld", n);
+	for (s = buf; (s = strstr(s, want)); s += wl)
+		if ((s == buf || !isdigit((unsigned char)s[-1])) &&
+		    !isdigit((unsigned char)s[wl]))
+			return true;
+	return false;
 }
 
 /* Kill master and workers (stopped ones too), remove the dir. */
