@@ -384,7 +384,7 @@ static inline const char *fh_lbtls_path(void)
 static inline int fproxy__init(struct fproxy *p)
 {
 	memset(p, 0, sizeof(*p));
-	snprintf(p->dir, sizeof(p->dir), "/tmp/lbtls-faults.XXXXXX");
+	snprintf(p->dir, sizeof(p->dir), "/tmp/lbtls-fharness.XXXXXX");
 	if (!mkdtemp(p->dir)) {
 		p->dir[0] = 0;
 		return -1;
@@ -555,7 +555,7 @@ static inline void fproxy__stop(struct fproxy *p)
 		kill(p->worker, SIGKILL);
 		p->worker = 0;
 	}
-	if (p->dir[0] && !strncmp(p->dir, "/tmp/lbtls-faults.", 18)) {
+	if (p->dir[0] && !strncmp(p->dir, "/tmp/lbtls-fharness.", 20)) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
 		if (system(cmd))
 			fprintf(stderr, "could not remove %s\n", p->dir);
@@ -1352,6 +1352,16 @@ static inline double fmetrics__get(int admin_port, const char *series)
 		found = true;
 	}
 	return found ? sum : -1;
+}
+
+/* lbtls_upstream_up of one backend (summed over workers: one here). */
+static inline long long fmetrics__up(const struct fproxy *p,
+				     const struct fbackend *be)
+{
+	char s[128];
+
+	snprintf(s, sizeof(s), "lbtls_upstream_up{server=\"%s\"}", be->name);
+	return (long long)fmetrics__get(p->admin, s);
 }
 
 /* lbtls_upstream_failures_total of one backend. */

@@ -33,6 +33,9 @@ static void stalled_backend_is_504_and_one_failure(void **state)
 	expect_status(&f->r, 504);
 	expect_eq(fmetrics__failures(&f->p, &f->be[0]), 1,
 		  "lbtls_upstream_failures_total of the backend");
+	/* max_fails: 1 */
+	expect_eq(fmetrics__up(&f->p, &f->be[0]), 0,
+		  "lbtls_upstream_up of the backend");
 }
 
 /* 10 of 100 body bytes, then close: the client's connection is closed. */
@@ -96,6 +99,8 @@ static void slow_answer_within_read_timeout_is_200(void **state)
 	assert_string_equal(f->r.body, "ok");
 	expect_eq(fmetrics__failures(&f->p, &f->be[0]), 0,
 		  "lbtls_upstream_failures_total of the backend");
+	expect_eq(fmetrics__up(&f->p, &f->be[0]), 1,
+		  "lbtls_upstream_up of the backend");
 }
 
 int main(void)

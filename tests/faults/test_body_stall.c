@@ -36,8 +36,13 @@ static void stalled_body_gets_408_and_spares_the_backend(void **state)
 	fclient__read_response(a, &f->r, false);
 	expect_status(&f->r, 408);
 	expect_closed(a);
+	expect_ge((long long)fmetrics__get(
+			  f->p.admin, "lbtls_requests_total{code=\"408\"}"),
+		  1, "lbtls_requests_total{code=\"408\"}");
 	expect_eq(fmetrics__failures(&f->p, &f->be[0]), 0,
 		  "lbtls_upstream_failures_total of the backend");
+	expect_eq(fmetrics__up(&f->p, &f->be[0]), 1,
+		  "lbtls_upstream_up of the backend");
 	/* client B, right after, from the same single backend */
 	fh_get(f->p.https, "/b", &f->r);
 	expect_status(&f->r, 200);

@@ -103,6 +103,8 @@ static void emfile_at_runtime_is_not_a_backend_failure(void **state)
 	expect_eq(fbackend__count(&f->be[0], "/during"), 0,
 		  "requests for /during the backend saw");
 	/* the backend was not marked down: the next request is served */
+	expect_eq(fmetrics__up(&f->p, &f->be[0]), 1,
+		  "lbtls_upstream_up of the backend");
 	fh_get(f->p.https, "/after", &f->r);
 	expect_status(&f->r, 200);
 	expect_eq(fmetrics__failures(&f->p, &f->be[0]), 0,
