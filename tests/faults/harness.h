@@ -348,7 +348,8 @@ static inline long long fproc__nofile_soft(pid_t pid)
 struct fproxy {
 	char dir[64];
 	char conf[128], log[128], crt[128], key[128];
-	pid_t pid; /* the master, leader of its own process group */
+	pid_t pid; /* the master */
+	pid_t pgid; /* its process group: master and workers */
 	pid_t worker;
 	int https, http, admin;
 	/* RLIMIT_NOFILE for lbtls, when set_nofile */
@@ -401,21 +402,11 @@ static inline int fproxy__init(struct fproxy *p)
 	return fh_make_cert(p->crt, p->key);
 }
 
-/*
- * Write the config (one worker, https/http/admin on 127.0.0.1, the error
- * log on lbtls's stderr = DIR/lbtls.log) with the test's own YAML (its
- * upstream: and limits: sections) appended, start lbtls and wait until it
- * accepts on https and admin and its worker exists.
- * Returns 0 when ready, 1 when lbtls exited (p->status), -1 otherwise.
- */
-static inline int fproxy__start(struct fproxy *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static inline int fproxy__start(struct fproxy *p, const char *fmt, ...)
+/* One try of fproxy__start(): EXTRA is the test's YAML. */
+static inline int fproxy_spawn(struct fproxy *p, const char *extra)
 {
 	const char *bin = fh_lbtls_path();
 	uint64_t end;
-	va_list ap;
 	FILE *f;
 
 	f = fopen(p->conf, "w");
@@ -434,11 +425,9 @@ static inline int fproxy__start(struct fproxy *p, const char *fmt, ...)
 		"log:\n"
 		"  access: \"off\"\n"
 		"  level: info\n"
-		"shutdown_timeout: 1s\n",
-		p->https, p->http, p->crt, p->key, p->admin);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
+		"shutdown_timeout: 1s\n"
+		"%s",
+		p->https, p->http, p->crt, p->key, p->admin, extra);
 	fclose(f);
 
 	fflush(NULL);
@@ -461,6 +450,7 @@ static inline int fproxy__start(struct fproxy *p, const char *fmt, ...)
 		_exit(127);
 	}
 	setpgid(p->pid, p->pid);
+	p->pgid = p->pid;
 	end = fh_now_ms() + WAIT_MS;
 	while (fh_now_ms() < end) {
 		int fd1, fd2;
@@ -488,6 +478,45 @@ static inline int fproxy__start(struct fproxy *p, const char *fmt, ...)
 		fh_sleep_ms(10);
 	}
 	return -1;
+}
+
+static inline bool fproxy__log_has(const struct fproxy *p, const char *s);
+
+/*
+ * Write the config (one worker, https/http/admin on 127.0.0.1, the error
+ * log on lbtls's stderr = DIR/lbtls.log) with the test's own YAML (its
+ * upstream: and limits: sections) appended, start lbtls and wait until it
+ * accepts on https and admin and its worker exists. A port taken by
+ * someone else between fh_free_port() and lbtls's bind() means new ports
+ * and another try.
+ * Returns 0 when ready, 1 when lbtls exited (p->status), -1 otherwise.
+ */
+static inline int fproxy__start(struct fproxy *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static inline int fproxy__start(struct fproxy *p, const char *fmt, ...)
+{
+	char *extra = NULL;
+	va_list ap;
+	int rc = -1, i;
+
+	va_start(ap, fmt);
+	if (vasprintf(&extra, fmt, ap) < 0)
+		extra = NULL;
+	va_end(ap);
+	if (!extra)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		rc = fproxy_spawn(p, extra);
+		if (rc != 1 || !fproxy__log_has(p, "Address already in use"))
+			break;
+		unlink(p->log);
+		p->https = fh_free_port();
+		p->http = fh_free_port();
+		p->admin = fh_free_port();
+	}
+	free(extra);
+	return rc;
 }
 
 static inline void fproxy__dump_log(const struct fproxy *p)
@@ -545,8 +574,9 @@ static inline void fproxy__stop(struct fproxy *p)
 
 	if (getenv("FAULTS_VERBOSE"))
 		fproxy__dump_log(p);
+	if (p->pgid > 0)
+		kill(-p->pgid, SIGKILL);
 	if (p->pid > 0) {
-		kill(-p->pid, SIGKILL);
 		kill(p->pid, SIGKILL);
 		waitpid(p->pid, NULL, 0);
 		p->pid = 0;
