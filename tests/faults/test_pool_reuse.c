@@ -119,7 +119,9 @@ static void half_closed_idle_connection_is_not_reused(void **state)
 	expect_status(&f->r, 200);
 	assert_true(fbackend__wait_stage(&f->be[0], 1));
 	fbackend__go(&f->be[0]);
-	assert_true(fbackend__wait_stage(&f->be[0], 3));
+	/* ordering only: lbtls closing its end is what 9593e43 does (an
+	 * idle connection stays in epoll), a check before reuse need not */
+	fbackend__wait_stage(&f->be[0], 3);
 	fh_get(f->p.https, "/b", &f->r);
 	expect_status(&f->r, 200);
 	assert_string_equal(f->r.body, "ok");
