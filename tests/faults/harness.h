@@ -402,6 +402,35 @@ static inline int fproxy__init(struct fproxy *p)
 	return fh_make_cert(p->crt, p->key);
 }
 
+/*
+ * lbtls's default max_connections (16384 per worker) needs more open files
+ * than a test machine may allow (this VM's hard RLIMIT_NOFILE is 20000),
+ * and lbtls is to refuse to start below what it needs: unless the test's
+ * YAML sets limits.max_connections, add FH_MAX_CONNECTIONS to its limits:
+ * section (or a section of its own). Takes and returns a malloc'd string.
+ */
+#define FH_MAX_CONNECTIONS 256
+
+static inline char *fh_with_max_connections(char *yaml)
+{
+	const char *lim = strstr(yaml, "limits:\n");
+	char *out = NULL;
+	int n;
+
+	if (strstr(yaml, "max_connections:"))
+		return yaml;
+	if (lim && (lim == yaml || lim[-1] == '\n')) {
+		lim += strlen("limits:\n");
+		n = asprintf(&out, "%.*s  max_connections: %d\n%s",
+			     (int)(lim - yaml), yaml, FH_MAX_CONNECTIONS, lim);
+	} else {
+		n = asprintf(&out, "%slimits:\n  max_connections: %d\n", yaml,
+			     FH_MAX_CONNECTIONS);
+	}
+	free(yaml);
+	return n < 0 ? NULL : out;
+}
+
 /* One try of fproxy__start(): EXTRA is the test's YAML. */
 static inline int fproxy_spawn(struct fproxy *p, const char *extra)
 {
@@ -504,6 +533,9 @@ static inline int fproxy__start(struct fproxy *p, const char *fmt, ...)
 	if (vasprintf(&extra, fmt, ap) < 0)
 		extra = NULL;
 	va_end(ap);
+	if (!extra)
+		return -1;
+	extra = fh_with_max_connections(extra);
 	if (!extra)
 		return -1;
 	for (i = 0; i < 3; i++) {
