@@ -1493,6 +1493,16 @@ static inline const char *fresp__summary(const struct fresp *r)
 				 fresp__summary(r));                          \
 	} while (0)
 
+/* The whole body, as expected. */
+#define expect_body(r, want)                                                   \
+	do {                                                                   \
+		if (!(r)->complete || strcmp((r)->body, (want)))               \
+			fail_msg("body '%.60s'%s, expected '%s' (%s)",         \
+				 (r)->body,                                    \
+				 (r)->complete ? "" : " (incomplete)", (want), \
+				 fresp__summary(r));                           \
+	} while (0)
+
 /* The response says Connection: close. */
 #define expect_conn_close(r)                                        \
 	do {                                                        \

@@ -96,7 +96,7 @@ static void slow_answer_within_read_timeout_is_200(void **state)
 	start(f, fb_script_normal, 300, "3s");
 	fh_get(f->p.https, "/slow", &f->r);
 	expect_status(&f->r, 200);
-	assert_string_equal(f->r.body, "ok");
+	expect_body(&f->r, "ok");
 	expect_eq(fmetrics__failures(&f->p, &f->be[0]), 0,
 		  "lbtls_upstream_failures_total of the backend");
 	expect_eq(fmetrics__up(&f->p, &f->be[0]), 1,

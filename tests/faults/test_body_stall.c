@@ -87,7 +87,7 @@ static void slow_steady_body_is_not_cut_by_read_timeout(void **state)
 	}
 	fclient__read_response(a, &f->r, false);
 	expect_status(&f->r, 200);
-	assert_string_equal(f->r.body, "ok");
+	expect_body(&f->r, "ok");
 	expect_eq(fmetrics__failures(&f->p, &f->be[0]), 0,
 		  "lbtls_upstream_failures_total of the backend");
 }

@@ -54,7 +54,7 @@ static void bytes_after_204_never_reach_the_next_client(void **state)
 	expect_status(&f->r, 204);
 	fh_get(f->p.https, "/b", &f->r);
 	expect_status(&f->r, 200);
-	assert_string_equal(f->r.body, "ok");
+	expect_body(&f->r, "ok");
 	expect_eq(fbackend__count_on(&f->be[0], 0), 1,
 		  "requests on the connection that sent the extra bytes");
 }
@@ -86,7 +86,7 @@ static void late_bytes_after_204_never_reach_the_next_client(void **state)
 	assert_true(fbackend__wait_stage(&f->be[0], 1));
 	request_while_busy(f, &f->c[0]);
 	expect_status(&f->r, 200);
-	assert_string_equal(f->r.body, "ok");
+	expect_body(&f->r, "ok");
 	expect_eq(fbackend__count_on(&f->be[0], 0), 1,
 		  "requests on the connection that sent the extra bytes");
 }
@@ -124,7 +124,7 @@ static void half_closed_idle_connection_is_not_reused(void **state)
 	fbackend__wait_stage(&f->be[0], 3);
 	fh_get(f->p.https, "/b", &f->r);
 	expect_status(&f->r, 200);
-	assert_string_equal(f->r.body, "ok");
+	expect_body(&f->r, "ok");
 	expect_eq(fbackend__count_on(&f->be[0], 0), 1,
 		  "requests on the half-closed connection");
 	expect_eq(fmetrics__failures(&f->p, &f->be[0]), 0,
@@ -144,7 +144,7 @@ static void half_closed_connection_is_not_reused_by_a_busy_worker(void **state)
 	expect_eq(fbackend__count_on(&f->be[0], 0), 1,
 		  "requests on the half-closed connection");
 	expect_status(&f->r, 200);
-	assert_string_equal(f->r.body, "ok");
+	expect_body(&f->r, "ok");
 	expect_eq(fmetrics__failures(&f->p, &f->be[0]), 0,
 		  "lbtls_upstream_failures_total of the backend");
 }
