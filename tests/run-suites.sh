@@ -9,7 +9,7 @@
 # Usage: tests/run-suites.sh BUILD_DIR      (SUITES="unit bpf" to pick)
 set -u
 build=${1:-build}
-suites=${SUITES:-unit fuzz bpf net tls docker}
+suites=${SUITES:-unit faults fuzz bpf net tls docker}
 suite_timeout=${SUITE_TIMEOUT:-900}
 total_pass=0
 total_fail=0
