@@ -119,9 +119,13 @@ FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Itls-tier \
 $(BUILD)/fuzz/%: tests/fuzz/%.c
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $< -o $@ $(LDLIBS)
+# The target is compiled on its own so that its .d lists what it includes
+# (with two sources in one command, the .d names only the last one).
 $(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) $^ -o $@ $(LDLIBS)
+	$(CLANG) $(FUZZ_FLAGS) -MF $@.d -MT $@ -c $< -o $@.o
+	$(CLANG) $(filter-out -MMD -MP,$(FUZZ_FLAGS)) tests/fuzz/replay_main.c \
+		$@.o -o $@ $(LDLIBS)
 
 test: all
 	@tests/run-suites.sh $(BUILD)

@@ -234,6 +234,18 @@ struct http1_span http1__target_path(struct http1_span target);
  * for one it does not know). */
 const char *http1__reason(int status);
 
+/*
+ * The head of an answer lbtls makes itself (error pages, ACME files):
+ * "HTTP/1.1 STATUS REASON", "Server: lbtls", 'headers' (lines each ending
+ * in CRLF, or NULL), Content-Type, Content-Length, 'extra' (the same, e.g.
+ * X-Served-By), then Connection: close or keep-alive. Returns bytes
+ * written, or -1 when cap is short.
+ */
+ssize_t http1__write_local_head(int status, const char *headers,
+				const char *type, uint64_t length,
+				const char *extra, bool close, char *out,
+				size_t cap);
+
 /* Case-insensitive header lookup; the first match, or NULL. */
 const struct http1_header *http1__find(const struct http1_header *h, size_t n,
 				       const char *name);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The HTTP/1.x heads lbtls writes: the request sent upstream, the client's
- * copy of the response, the port-80 redirect. The grammar they share with
+ * copy of the response, the port-80 redirect, its own answers. The grammar they share with
  * the parser (lists, targets) comes from http1.c through http1_int.h.
  *
  * Every writer checks its room as it goes (out_buf), except the client
@@ -367,4 +367,32 @@ const char *http1__reason(int status)
 	default:
 		return "Error";
 	}
+}
+
+ssize_t http1__write_local_head(int status, const char *headers,
+				const char *type, uint64_t length,
+				const char *extra, bool close, char *out,
+				size_t cap)
+{
+	struct out_buf o = { out, cap, 0, false };
+
+	out_lit(&o, "HTTP/1.1 ");
+	out_u64(&o, status >= 100 && status <= 599 ? status : 500);
+	out_lit(&o, " ");
+	out_str(&o, http1__reason(status));
+	out_lit(&o, "\r\nServer: lbtls\r\n");
+	if (headers)
+		out_str(&o, headers);
+	out_lit(&o, "Content-Type: ");
+	out_str(&o, type ? type : "text/plain");
+	out_lit(&o, "\r\nContent-Length: ");
+	out_u64(&o, length);
+	out_lit(&o, "\r\n");
+	if (extra)
+		out_str(&o, extra);
+	if (close)
+		out_lit(&o, "Connection: close\r\n\r\n");
+	else
+		out_lit(&o, "Connection: keep-alive\r\n\r\n");
+	return o.short_ ? -1 : (ssize_t)o.len;
 }

@@ -38,31 +38,49 @@ int tls__random_key(struct tls_ticket_key *key)
 	return RAND_bytes((unsigned char *)key, sizeof(*key)) == 1 ? 0 : -EIO;
 }
 
-static int load_ticket_keys(struct tls_ctx *t, const char *path)
+/*
+ * Read nginx's 80-byte keys from 'path'. Returns 0, -errno, -EINVAL when
+ * the size is not a multiple of 80, or -E2BIG with *found set when the file
+ * holds more than TLS_MAX_TICKET_KEYS keys (cutting the list silently would
+ * drop the keys that open tickets issued before a rotation).
+ */
+static int load_ticket_keys(struct tls_ctx *t, const char *path, size_t *found)
 {
 	unsigned char buf[TLS_TICKET_KEY_LEN * TLS_MAX_TICKET_KEYS];
-	ssize_t n;
+	unsigned char rest[TLS_TICKET_KEY_LEN];
+	size_t len = 0, total;
+	ssize_t n = 0;
 	int fd, err = 0;
 	unsigned i;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf));
+	while (len < sizeof(buf) &&
+	       (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
+		len += n;
+	/* count what does not fit, to say how much there was */
+	total = len;
+	while (len == sizeof(buf) && (n = read(fd, rest, sizeof(rest))) > 0)
+		total += n;
 	if (n < 0)
 		err = -errno;
-	else if (n == 0 || n % TLS_TICKET_KEY_LEN)
+	else if (total == 0 || total % TLS_TICKET_KEY_LEN)
 		err = -EINVAL;
+	else if (total > sizeof(buf))
+		err = -E2BIG;
 	close(fd);
+	*found = total / TLS_TICKET_KEY_LEN;
 	if (err)
 		goto out;
-	t->nkeys = n / TLS_TICKET_KEY_LEN;
+	t->nkeys = len / TLS_TICKET_KEY_LEN;
 	/* nginx's 80-byte layout: name[16], HMAC key[32], AES key[32]. */
 	for (i = 0; i < t->nkeys; i++)
 		memcpy(&t->keys[i], buf + i * TLS_TICKET_KEY_LEN,
 		       TLS_TICKET_KEY_LEN);
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(rest, sizeof(rest));
 	return err;
 }
 
@@ -331,8 +349,18 @@ int tls__ctx_new(const struct lbtls_config *cfg,
 	if (!t->aes)
 		goto fail;
 	if (*cfg->tls.ticket_key_file) {
-		e = load_ticket_keys(t, cfg->tls.ticket_key_file);
-		if (e) {
+		size_t found = 0;
+
+		e = load_ticket_keys(t, cfg->tls.ticket_key_file, &found);
+		if (e == -E2BIG) {
+			if (errs)
+				fprintf(errs,
+					"%s:%d: session ticket key '%s': %zu keys, at most %d\n",
+					cfg->path, cfg->tls.ticket_key_line,
+					cfg->tls.ticket_key_file, found,
+					TLS_MAX_TICKET_KEYS);
+			nerr++;
+		} else if (e) {
 			if (errs)
 				fprintf(errs,
 					"%s:%d: session ticket key '%s': %s\n",

@@ -10,7 +10,11 @@
  * - the chunked scanner over the whole input, in one go, split at a
  *   position taken from the data, and (for short inputs) byte by byte: the
  *   answers must agree;
- * - the response parser for GET and HEAD, then the chunked body if any.
+ * - the response parser for GET and HEAD, then the chunked body if any;
+ * - for a parsed request, the port-80 redirect (bounded, parses back as a
+ *   301 whose Location holds the target's path) and http1__target_path()
+ *   (a span inside the target, or "/").
+ * The response side has its own target, fuzz_http1_res.c.
  * Invariants: a head length is <= len, spans lie inside the buffer, a scan
  * never returns more than it was given.
  */
@@ -138,6 +142,43 @@ static void check_upstream(const struct http1_request *req, size_t head)
 	free(out);
 }
 
+/* The port-80 answer and the local path of a parsed request. */
+static void check_redirect(const struct http1_request *req)
+{
+	static const struct http1_span get = { "GET", 3 };
+	struct http1_span path = http1__target_path(req->target);
+	struct http1_response res;
+	const struct http1_header *loc;
+	size_t cap = req->target.len + req->host.len + 512;
+	char *out = malloc(cap), *exact;
+	ssize_t w;
+
+	CHECK(out != NULL);
+	CHECK(path.len > 0);
+	if (!(path.len == 1 && path.p[0] == '/'))
+		check_span(path, req->target.p, req->target.len);
+	CHECK(memchr(path.p, '?', path.len) == NULL);
+	w = http1__write_redirect(req, "[fd00::1]", 8443, "X-A: b\r\n", false,
+				  out, cap);
+	if (w == -400) {
+		free(out);
+		return;
+	}
+	CHECK(w > 0 && (size_t)w <= cap);
+	CHECK(http1__parse_response(out, w, w, get, &res) == w);
+	CHECK(res.status == 301 && res.keep_alive);
+	loc = http1__find(res.headers, res.num_headers, "location");
+	CHECK(loc != NULL && loc->value.len > 8 &&
+	      !memcmp(loc->value.p, "https://", 8));
+	CHECK(memmem(loc->value.p, loc->value.len, path.p, path.len) != NULL);
+	exact = malloc(w - 1 ? w - 1 : 1);
+	CHECK(exact != NULL);
+	CHECK(http1__write_redirect(req, "[fd00::1]", 8443, "X-A: b\r\n", false,
+				    exact, w - 1) == -1);
+	free(exact);
+	free(out);
+}
+
 static void fuzz_requests(const char *buf, size_t len,
 			  const struct http1_limits *lim, bool upstream)
 {
@@ -169,8 +210,10 @@ static void fuzz_requests(const char *buf, size_t len,
 		if (req.body == HTTP1_BODY_CHUNKED)
 			CHECK(req.minor == 1);
 		CHECK(req.body != HTTP1_BODY_UNTIL_CLOSE);
-		if (upstream)
+		if (upstream) {
 			check_upstream(&req, r);
+			check_redirect(&req);
+		}
 		pos += r;
 		if (req.body == HTTP1_BODY_LENGTH) {
 			if (req.content_length > len - pos)

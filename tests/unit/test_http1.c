@@ -1423,6 +1423,45 @@ static void test_redirect_refused(void **state)
 	assert_non_null(memmem(out, n, "\r\nConnection: close\r\n\r\n", 23));
 }
 
+/* --- lbtls's own answers ----------------------------------------------------------- */
+
+static void test_local_head(void **state)
+{
+	static const char want[] = "HTTP/1.1 404 Not Found\r\n"
+				   "Server: lbtls\r\n"
+				   "Retry-After: 1\r\n"
+				   "Content-Type: text/html\r\n"
+				   "Content-Length: 153\r\n"
+				   "X-Served-By: h/worker-0\r\n"
+				   "Connection: close\r\n"
+				   "\r\n";
+	struct http1_span get = { "GET", 3 };
+	struct http1_response res;
+	char out[256];
+	ssize_t n;
+	size_t cap;
+
+	(void)state;
+	n = http1__write_local_head(404, "Retry-After: 1\r\n", "text/html", 153,
+				    "X-Served-By: h/worker-0\r\n", true, out,
+				    sizeof(out));
+	assert_int_equal(n, sizeof(want) - 1);
+	assert_memory_equal(out, want, n);
+	for (cap = 0; cap < (size_t)n; cap++)
+		assert_int_equal(http1__write_local_head(
+					 404, "Retry-After: 1\r\n", "text/html",
+					 153, "X-Served-By: h/worker-0\r\n",
+					 true, out, cap),
+				 -1);
+	n = http1__write_local_head(200, NULL, "text/plain", 0, "", false, out,
+				    sizeof(out));
+	assert_int_equal(http1__parse_response(out, n, 0, get, &res), n);
+	assert_int_equal(res.status, 200);
+	assert_true(res.keep_alive);
+	assert_string_equal(http1__reason(413), "Content Too Large");
+	assert_string_equal(http1__reason(299), "Error");
+}
+
 /* --- request targets ------------------------------------------------------------- */
 
 static void expect_path(const char *target, const char *want)
@@ -1658,6 +1697,7 @@ int main(void)
 		cmocka_unit_test(test_redirect_origin_form),
 		cmocka_unit_test(test_redirect_refused),
 		cmocka_unit_test(test_target_path),
+		cmocka_unit_test(test_local_head),
 		cmocka_unit_test(test_chunk_size_bound_both_sides),
 		cmocka_unit_test(test_dechunk_every_split),
 		cmocka_unit_test(test_dechunk_one_run_per_call),

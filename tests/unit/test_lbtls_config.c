@@ -2,7 +2,9 @@
 /*
  * lbtls configuration (tls-tier/config.c) on real files: a good one is
  * accepted with the right values, each bad one is refused with
- * "FILE:LINE: reason" naming the line at fault.
+ * "FILE:LINE: reason" naming the line at fault. Files the configuration
+ * names but tls.c reads (session ticket keys) are checked here too, with
+ * the same error format.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +20,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "tls.h"
 
 struct fixture {
 	char dir[64];
@@ -282,6 +285,54 @@ static void test_missing_file(void **state)
 		strstr(f->errs, "/nonexistent/lbtls.yaml: cannot open"));
 }
 
+/* Finding 11b: at 9593e43 a file of 17 keys was cut to its first 16
+ * without a word; now tls__ctx_new() refuses it, naming file, count and
+ * maximum at the configuration line. */
+static void test_ticket_keys_over_max(void **state)
+{
+	struct fixture *f = *state;
+	char ticket[160], yaml[512], what[256];
+	struct tls_ctx *t = NULL;
+	unsigned char key[TLS_TICKET_KEY_LEN];
+	unsigned n, i;
+	FILE *fp, *errs;
+
+	snprintf(ticket, sizeof(ticket), "%s/ticket.key", f->dir);
+	memset(key, 0x5a, sizeof(key));
+	for (n = TLS_MAX_TICKET_KEYS; n <= TLS_MAX_TICKET_KEYS + 1; n++) {
+		fp = fopen(ticket, "w");
+		assert_non_null(fp);
+		for (i = 0; i < n; i++)
+			assert_int_equal(fwrite(key, sizeof(key), 1, fp), 1);
+		fclose(fp);
+		snprintf(yaml, sizeof(yaml),
+			 "listen: {https: 127.0.0.1:8443}\n" /* 1 */
+			 "tls:\n" /* 2 */
+			 "  certificates:\n" /* 3 */
+			 "    - fullchain: @CERT@\n" /* 4 */
+			 "      privkey: @KEY@\n" /* 5 */
+			 "  session_ticket_key: %s\n" /* 6 */
+			 "upstream: {servers: [127.0.0.1:5001]}\n",
+			 ticket);
+		assert_int_equal(load(f, yaml), 0);
+		free(f->errs);
+		f->errs = NULL;
+		errs = open_memstream(&f->errs, &f->errs_len);
+		assert_non_null(errs);
+		/* the certificate files are empty: this fails in any case */
+		assert_int_not_equal(tls__ctx_new(&f->cfg, NULL, &t, errs), 0);
+		fclose(errs);
+		if (n == TLS_MAX_TICKET_KEYS) {
+			assert_null(strstr(f->errs, "session ticket key"));
+			continue;
+		}
+		snprintf(what, sizeof(what),
+			 "session ticket key '%s': 17 keys, at most 16",
+			 ticket);
+		assert_error_at(f, 6, what);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +348,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_syntax_error, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_ticket_keys_over_max,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup,
 						teardown),
 	};
