@@ -744,8 +744,9 @@ static void parse_limits(struct parser *p, yaml_node_t *n)
 			get_duration(p, "limits.keepalive_timeout", v,
 				     &l->keepalive_timeout_ms);
 		} else if (!strcmp(key, "max_connections")) {
-			get_uint(p, "limits.max_connections", v, 1, 1000000,
-				 &l->max_connections);
+			l->max_connections_set =
+				!get_uint(p, "limits.max_connections", v, 1,
+					  1000000, &l->max_connections);
 		} else {
 			perr(p, k, "unknown setting 'limits.%s'", key);
 		}

@@ -103,6 +103,7 @@ struct cfg_limits {
 	unsigned keepalive_timeout_ms;
 	bool underscores_in_headers; /* forward names with '_' (nginx's) */
 	unsigned max_connections; /* per worker */
+	bool max_connections_set; /* written in the file, not the default */
 };
 
 struct cfg_tls {

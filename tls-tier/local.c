@@ -13,58 +13,26 @@
 #define ACME_MAX_FILE (64 * 1024)
 #define ACME_PREFIX "/.well-known/acme-challenge/"
 
-static const char *reason(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 301:
-		return "Moved Permanently";
-	case 400:
-		return "Bad Request";
-	case 404:
-		return "Not Found";
-	case 408:
-		return "Request Timeout";
-	case 413:
-		return "Content Too Large";
-	case 414:
-		return "URI Too Long";
-	case 417:
-		return "Expectation Failed";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 501:
-		return "Not Implemented";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	case 504:
-		return "Gateway Timeout";
-	case 505:
-		return "HTTP Version Not Supported";
-	default:
-		return "Error";
-	}
-}
+/* Room for a head of our own, besides the configured served_by line. */
+#define LOCAL_HEAD_MAX 256
 
 static int respond(const struct proxy *px, struct buf *out, int status,
 		   const char *type, const char *body, size_t len,
 		   struct local_answer *a)
 {
+	ssize_t n;
+
 	a->status = status;
 	a->body_len = len;
-	if (buf__printf(
-		    out,
-		    "HTTP/1.1 %d %s\r\nServer: lbtls\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: %s\r\n\r\n",
-		    status, reason(status), type, len, px->served_by,
-		    a->close ? "close" : "keep-alive") ||
-	    buf__add(out, body, len))
+	if (buf__reserve(out, LOCAL_HEAD_MAX + strlen(px->served_by) + len))
 		return -ENOMEM;
-	return 0;
+	n = http1__write_local_head(status, NULL, type, len, px->served_by,
+				    a->close, out->d + out->e,
+				    out->cap - out->e);
+	if (n < 0)
+		return -ENOMEM;
+	out->e += n;
+	return buf__add(out, body, len);
 }
 
 int local__error(const struct proxy *px, struct buf *out, int status,
@@ -80,7 +48,7 @@ int local__error(const struct proxy *px, struct buf *out, int status,
 	n = snprintf(
 		page, sizeof(page),
 		"<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n<hr><center>lbtls</center>\r\n</body>\r\n</html>\r\n",
-		status, reason(status), status, reason(status));
+		status, http1__reason(status), status, http1__reason(status));
 	return respond(px, out, status, "text/html", page, n, a);
 }
 

@@ -84,39 +84,55 @@ static void log_lines(char *text)
 /*
  * Each worker needs two descriptors per connection (client, upstream) and
  * some for listeners, probes and logs; the master holds every listener.
- * Raise RLIMIT_NOFILE to that (the hard limit too, when privileged), or
- * refuse the configuration: running into EMFILE later fails requests.
+ * Raise RLIMIT_NOFILE to that (the hard limit too, when privileged). When
+ * that is not possible, a max_connections written in the file is refused
+ * (running into EMFILE later would fail requests); the default is lowered
+ * to what the limit holds, as a warning.
  */
-static int fd_limit_check(const struct lbtls_config *cfg)
-{
-	rlim_t worker =
-		2 * (rlim_t)cfg->limits.max_connections + CFG_MAX_SERVERS + 64;
-	rlim_t master = (rlim_t)cfg->workers * 2 * CFG_MAX_LISTEN + 64;
-	rlim_t need = worker > master ? worker : master;
-	struct rlimit rl;
+#define FD_SLACK (CFG_MAX_SERVERS + 64)
 
+static int fd_limit_check(struct lbtls_config *cfg)
+{
+	rlim_t master = (rlim_t)cfg->workers * 2 * CFG_MAX_LISTEN + 64;
+	rlim_t need = 2 * (rlim_t)cfg->limits.max_connections + FD_SLACK;
+	struct rlimit rl, want;
+	unsigned fit;
+	int err;
+
+	if (need < master)
+		need = master;
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return -errno;
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-		struct rlimit want = { need, rl.rlim_max };
-
-		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
-			want.rlim_max = need; /* needs CAP_SYS_RESOURCE */
-		if (setrlimit(RLIMIT_NOFILE, &want)) {
-			log_err("%s: limits.max_connections %u needs %llu open files per worker, but RLIMIT_NOFILE is %llu (hard limit %llu) and cannot be raised: %s; raise it (ulimit -n, systemd LimitNOFILE=, docker --ulimit nofile=) or lower limits.max_connections",
-				cfg->path, cfg->limits.max_connections,
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return 0;
+	want.rlim_cur = need;
+	want.rlim_max = rl.rlim_max; /* raising it needs CAP_SYS_RESOURCE */
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+		want.rlim_max = need;
+	if (!setrlimit(RLIMIT_NOFILE, &want))
+		return 0;
+	err = errno;
+	if (!cfg->limits.max_connections_set && rl.rlim_max > master &&
+	    rl.rlim_max > FD_SLACK + 2) {
+		/* the default: as many as the hard limit holds */
+		want.rlim_cur = want.rlim_max = rl.rlim_max;
+		if (!setrlimit(RLIMIT_NOFILE, &want)) {
+			fit = (rl.rlim_max - FD_SLACK) / 2;
+			log_warn(
+				"limits.max_connections: the default %u needs %llu open files per worker, RLIMIT_NOFILE allows %llu: using %u",
+				cfg->limits.max_connections,
 				(unsigned long long)need,
-				(unsigned long long)rl.rlim_cur,
-				(unsigned long long)rl.rlim_max,
-				strerror(errno));
-			return -EMFILE;
+				(unsigned long long)rl.rlim_max, fit);
+			cfg->limits.max_connections = fit;
+			return 0;
 		}
-		log_info(
-			"RLIMIT_NOFILE raised from %llu to %llu for limits.max_connections %u",
-			(unsigned long long)rl.rlim_cur,
-			(unsigned long long)need, cfg->limits.max_connections);
+		err = errno;
 	}
-	return 0;
+	log_err("%s: limits.max_connections %u needs %llu open files per worker, but RLIMIT_NOFILE is %llu (hard limit %llu) and cannot be raised: %s; raise it (ulimit -n, systemd LimitNOFILE=, docker --ulimit nofile=) or lower limits.max_connections",
+		cfg->path, cfg->limits.max_connections,
+		(unsigned long long)need, (unsigned long long)rl.rlim_cur,
+		(unsigned long long)rl.rlim_max, strerror(err));
+	return -EMFILE;
 }
 
 static int load(struct master *m, struct lbtls_config **cfgp,
