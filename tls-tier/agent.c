@@ -2,7 +2,7 @@
 /*
  * A worker's registration with the lbctl agent (DESIGN.md D3): the worker's
  * agent listeners (config: agent.socket) go to the agent, which places them
- * in the SOCKMAP so that XDP and sk_lookup steer connections to this worker.
+ * in the SOCKMAP so that sk_lookup steers connections to this worker.
  * The link stays open; if the agent goes away the worker goes on serving
  * from the pinned state and registers again every AGENT_RETRY_MS.
  */
@@ -99,7 +99,8 @@ int worker__agent_start(struct worker *w)
 			err = agent_link__add_listener(
 				&w->link, w->lis[i].io.fd,
 				w->lis[i].tls ? LB_LISTENER_HTTPS :
-						LB_LISTENER_HTTP);
+						LB_LISTENER_HTTP,
+				w->lis[i].addr->ss.ss_family);
 	if (err) {
 		errno = -err;
 		log_err("cannot prepare the agent registration: %s",

@@ -23,13 +23,16 @@ int agent_link__init(struct agent_link *l, const char *path, uint32_t worker,
 	return 0;
 }
 
-int agent_link__add_listener(struct agent_link *l, int fd, int which)
+int agent_link__add_listener(struct agent_link *l, int fd, int which,
+			     int family)
 {
 	if (l->nfds == LB_MAX_LISTENERS || which < 0 ||
-	    which >= LB_MAX_LISTENERS)
+	    which >= LB_LISTENER_KINDS ||
+	    (family != AF_INET && family != AF_INET6))
 		return -EINVAL;
 	l->fds[l->nfds] = fd;
-	l->listener[l->nfds++] = which;
+	l->listener[l->nfds] = which;
+	l->family[l->nfds++] = family == AF_INET6 ? LB_FAMILY_V6 : LB_FAMILY_V4;
 	return 0;
 }
 
@@ -55,6 +58,7 @@ int agent_link__register(struct agent_link *l, char *why, size_t len)
 
 	agent_link__lost(l);
 	memcpy(r.listener, l->listener, sizeof(r.listener));
+	memcpy(r.family, l->family, sizeof(r.family));
 	cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;

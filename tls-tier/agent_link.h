@@ -19,13 +19,16 @@ struct agent_link {
 	uint32_t weight;
 	int nfds;
 	int fds[LB_MAX_LISTENERS];
-	uint8_t listener[LB_MAX_LISTENERS];
+	uint8_t listener[LB_MAX_LISTENERS]; /* enum lb_listener */
+	uint8_t family[LB_MAX_LISTENERS]; /* enum lb_family */
 };
 
 int agent_link__init(struct agent_link *l, const char *path, uint32_t worker,
 		     uint32_t weight);
-/* which: LB_LISTENER_HTTPS or LB_LISTENER_HTTP. The fd stays the caller's. */
-int agent_link__add_listener(struct agent_link *l, int fd, int which);
+/* which: LB_LISTENER_HTTPS or LB_LISTENER_HTTP; family: AF_INET or
+ * AF_INET6, the socket's own. The fd stays the caller's. */
+int agent_link__add_listener(struct agent_link *l, int fd, int which,
+			     int family);
 /*
  * Connect and register; waits at most about a second for the answer.
  * Returns 0 (then watch l->fd: readable or hung up means the agent left;

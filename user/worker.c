@@ -51,9 +51,10 @@ int worker__del_all(const struct dataplane *dp, __u32 vip_index)
 	return 0;
 }
 
-int worker__has_socket(const struct dataplane *dp, __u8 listener, __u32 id)
+int worker__has_socket(const struct dataplane *dp, __u8 listener, __u8 family,
+		       __u32 id)
 {
-	__u32 slot = LB_SOCKET_SLOT(listener, id);
+	__u32 slot = LB_SOCKET_SLOT(listener, family, id);
 	__u64 cookie;
 
 	return !bpf_map_lookup_elem(dp->fds[DP_SOCKETS], &slot, &cookie);
@@ -66,7 +67,7 @@ static int worker__cmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
+int worker__list(const struct dataplane *dp, const struct vip *vip,
 		 const __u32 *ring, struct worker *out)
 {
 	struct lb_worker_key key, next;
@@ -78,13 +79,13 @@ int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
 				     started ? &key : NULL, &next)) {
 		key = next;
 		started = 1;
-		if (key.vip_index != vip->index ||
+		if (key.vip_index != vip->meta.index ||
 		    bpf_map_lookup_elem(dp->fds[DP_VIP_WORKERS], &key,
 					&out[n].st))
 			continue;
 		out[n].id = key.worker;
-		out[n].has_socket =
-			worker__has_socket(dp, vip->listener, key.worker);
+		out[n].has_socket = worker__has_socket(
+			dp, vip->meta.listener, vip->key.family, key.worker);
 		out[n].slots = 0;
 		n++;
 	}
@@ -98,7 +99,7 @@ int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
 	return n;
 }
 
-int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
+int ring__rebuild(const struct dataplane *dp, const struct vip *vip,
 		  size_t *moved)
 {
 	__u32 m = dp->cfg.ring_size, *old = NULL, *new = NULL, *changed = NULL;
@@ -121,12 +122,12 @@ int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
 		mw[i].id = ws[i].id;
 		mw[i].weight = live ? ws[i].st.weight : 0;
 	}
-	err = dataplane__ring_read(dp, vip->index, old);
+	err = dataplane__ring_read(dp, vip->meta.index, old);
 	err = err ?: maglev__build(mw, n, m, old, new);
 	if (err)
 		goto out;
 	*moved = maglev__diff(old, new, m, changed);
-	err = dataplane__ring_write(dp, vip->index, new, changed, *moved);
+	err = dataplane__ring_write(dp, vip->meta.index, new, changed, *moved);
 out:
 	free(ws);
 	free(old);
