@@ -153,8 +153,7 @@ static void start_drain(struct worker *w)
 		return;
 	w->draining = true;
 	w->drain_deadline = w->loop.now + w->cfg->shutdown_timeout_ms;
-	/* Keep the agent link: closing it now would take this slot out of the
-	 * rings although the next generation has registered it already. */
+	agent_link__stop(&w->agent);
 	/* Our copies only: the master and the next generation keep the
 	 * sockets open, so no queued connection is lost. */
 	for (i = 0; i < w->nlis; i++)

@@ -47,11 +47,7 @@ struct worker {
 	char served_by[96]; /* header line or "" */
 	char who[32]; /* "worker 3", for the error log */
 	uint16_t https_port; /* for the port 80 redirect */
-	/* Registration with the lbctl agent (cfg->agent_socket), agent.c */
-	struct agent_link link;
-	struct loop_io link_io;
-	struct loop_timer link_retry;
-	bool link_warned;
+	struct agent_link agent; /* cfg->agent_socket, agent.c */
 	/* servers discovered by the master (upstream.docker), shared memory */
 	const struct upstream_set *dyn;
 	uint32_t dyn_seq; /* the last one applied */

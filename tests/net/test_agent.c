@@ -3,7 +3,8 @@
  * The lbctl agent and CLI with real processes: the agent (build/lbctl agent,
  * in the test's host namespace), four worker processes that each own two
  * listening sockets on loopback (127.0.0.1:0 and [::1]:0, as lbtls), register
- * them with the agent (tls-tier/agent_link.c, the code lbtls uses) and greet every connection with "worker N", and clients in the
+ * them with the agent (tls-tier/agent_link.c on tls-tier/loop.c, the code
+ * lbtls uses) and greet every connection with "worker N", and clients in the
  * client namespace connecting to the VIP through native XDP and sk_lookup.
  * Asserted: every client lands on the worker its ring slot names (v4 and
  * v6); the listeners are reachable through the VIP only; sockets of the
@@ -28,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/epoll.h>
 #include "../../tls-tier/agent_link.c"
 #include "topology.h"
 
@@ -40,6 +42,7 @@ static struct topo topo;
 static char lbctl[PATH_MAX], instance[32], dir[64], config[128],
 	bad_config[128], sock_path[108], agent_log[128];
 static pid_t agent_pid = -1, workers[NWORKERS];
+static struct loop *worker_loop;
 
 /* --- helpers ------------------------------------------------------------ */
 
@@ -160,6 +163,36 @@ static int request(int family, const char *src)
 
 /* --- the worker process -------------------------------------------------- */
 
+/* A worker greets every line on a connection with "worker ID PORT4 PORT6",
+ * the ports of its loopback listeners, on the loop lbtls runs. */
+static char greet[64];
+
+static void greeter_io(struct loop_io *io, uint32_t events)
+{
+	char buf[64];
+
+	(void)events;
+	if (recv(io->fd, buf, sizeof(buf), 0) <= 0 ||
+	    send(io->fd, greet, strlen(greet), MSG_NOSIGNAL) < 0) {
+		loop__io_close(worker_loop, io);
+		loop__defer_free(worker_loop, io);
+	}
+}
+
+static void greeter_accept(struct loop_io *io, uint32_t events)
+{
+	struct loop_io *c;
+	int fd;
+
+	(void)events;
+	fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	c = malloc(sizeof(*c));
+	loop__io_init(c, fd, greeter_io);
+	loop__io_set(worker_loop, c, EPOLLIN);
+}
+
 /* 127.0.0.1:0 or [::1]:0 (IPv6 only), as lbtls binds its agent listeners */
 static int loopback_listener(int family, unsigned *port)
 {
@@ -171,7 +204,7 @@ static int loopback_listener(int family, unsigned *port)
 	socklen_t len = sizeof(ss);
 	int fd, on = 1;
 
-	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 ||
 	    (family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on))) ||
@@ -187,58 +220,35 @@ static int loopback_listener(int family, unsigned *port)
 	return fd;
 }
 
-/* Greets every line on a connection with "worker ID PORT4 PORT6", the
- * ports of its loopback listeners. */
 static void worker_main(int id)
 {
-	struct pollfd pf[64];
+	static struct loop loop;
+	static struct loop_io lis[2];
+	static const int families[2] = { AF_INET, AF_INET6 };
 	struct agent_link link;
-	char why[200], buf[64], greet[64];
-	unsigned p4, p6;
-	int l4, l6, n = 0, i;
+	unsigned port[2];
+	int i;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	l4 = loopback_listener(AF_INET, &p4);
-	l6 = loopback_listener(AF_INET6, &p6);
-	snprintf(greet, sizeof(greet), "worker %d %u %u\n", id, p4, p6);
-	agent_link__init(&link, sock_path, id, 1);
-	agent_link__add_listener(&link, l4, LB_LISTENER_HTTPS, AF_INET);
-	agent_link__add_listener(&link, l6, LB_LISTENER_HTTPS, AF_INET6);
-	pf[n++] = (struct pollfd){ .fd = l4, .events = POLLIN };
-	pf[n++] = (struct pollfd){ .fd = l6, .events = POLLIN };
-	pf[n++] = (struct pollfd){ .fd = -1, .events = POLLIN };
-	for (;;) {
-		if (link.fd < 0 &&
-		    agent_link__register(&link, why, sizeof(why)))
-			usleep(100000); /* agent not there (yet): retry */
-		pf[2].fd = link.fd;
-		if (poll(pf, n, 100) <= 0)
-			continue;
-		if (pf[2].revents) { /* the agent left: register again */
-			agent_link__lost(&link);
-			pf[2].revents = 0;
-		}
-		for (i = 0; i < 2; i++)
-			if ((pf[i].revents & POLLIN) && n < 64) {
-				int c = accept4(pf[i].fd, NULL, NULL,
-						SOCK_CLOEXEC);
-
-				if (c >= 0)
-					pf[n++] = (struct pollfd){
-						.fd = c, .events = POLLIN
-					};
-			}
-		for (i = 3; i < n; i++) {
-			if (!pf[i].revents)
-				continue;
-			if (recv(pf[i].fd, buf, sizeof(buf), 0) <= 0 ||
-			    send(pf[i].fd, greet, strlen(greet), MSG_NOSIGNAL) <
-				    0) {
-				close(pf[i].fd);
-				pf[i--] = pf[--n];
-			}
-		}
+	worker_loop = &loop;
+	if (loop__init(&loop) ||
+	    agent_link__init(&link, &loop, sock_path, id, 1))
+		_exit(1);
+	for (i = 0; i < 2; i++) {
+		loop__io_init(&lis[i], loopback_listener(families[i], &port[i]),
+			      greeter_accept);
+		if (loop__io_set(&loop, &lis[i], EPOLLIN) ||
+		    agent_link__add_listener(&link, lis[i].fd,
+					     LB_LISTENER_HTTPS, families[i]))
+			_exit(1);
 	}
+	snprintf(greet, sizeof(greet), "worker %d %u %u\n", id, port[0],
+		 port[1]);
+	/* registers, and again whenever the agent comes back */
+	agent_link__start(&link);
+	for (;;)
+		if (loop__run_once(&loop, -1))
+			_exit(1);
 }
 
 static pid_t spawn_worker(int id)
@@ -642,24 +652,31 @@ static void test_listeners_reachable_only_through_vip(void **state)
 	assert_int_equal(request(4, topo.addr4[0]), w);
 }
 
-/* Register one socket as worker 200 with the real link: refused, and the
- * agent's log names why. */
+/* Register one socket as worker 200 with the real link; the agent's log
+ * must name the refusal. */
 static void assert_refused(int fd, int family, const char *message)
 {
+	struct loop loop;
 	struct agent_link link;
-	char why[200];
+	char cmd[256];
+	int i;
 
-	assert_int_equal(agent_link__init(&link, sock_path, 200, 1), 0);
+	assert_int_equal(loop__init(&loop), 0);
+	assert_int_equal(agent_link__init(&link, &loop, sock_path, 200, 1), 0);
 	assert_int_equal(
 		agent_link__add_listener(&link, fd, LB_LISTENER_HTTPS, family),
 		0);
-	assert_int_not_equal(agent_link__register(&link, why, sizeof(why)), 0);
-	assert_non_null(strstr(why, message));
-	assert_int_equal(
-		run(NULL, 0,
-		    "grep -q 'registration of worker 200 refused: %s' %s",
-		    message, agent_log),
-		0);
+	agent_link__start(&link);
+	for (i = 0; i < 50 && link.state == AGENT_LINK_WAITING; i++)
+		loop__run_once(&loop, 100);
+	assert_int_equal(link.state, AGENT_LINK_IDLE); /* refused */
+	agent_link__stop(&link);
+	agent_link__close(&link);
+	loop__fini(&loop);
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q 'registration of worker 200 refused: %s' %s", message,
+		 agent_log);
+	assert_int_equal(run(NULL, 0, "%s", cmd), 0);
 }
 
 static void test_wrong_sockets_refused(void **state)
