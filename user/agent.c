@@ -106,7 +106,8 @@ static void agent__rebuild_all(struct agent *a)
 		return;
 	n = vip__list(&a->dp, vips);
 	for (i = 0; i < n; i++) {
-		err = ring__rebuild(&a->dp, &vips[i], &moved);
+		err = ring__rebuild(&a->dp, &vips[i].meta, vips[i].key.family,
+				    &moved);
 		vip__format(&vips[i].key, name, sizeof(name));
 		if (err)
 			log_msg("cannot rebuild the ring of %s: %s", name,

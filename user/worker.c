@@ -67,8 +67,8 @@ static int worker__cmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-int worker__list(const struct dataplane *dp, const struct vip *vip,
-		 const __u32 *ring, struct worker *out)
+int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
+		 __u8 family, const __u32 *ring, struct worker *out)
 {
 	struct lb_worker_key key, next;
 	int n = 0, started = 0, i;
@@ -79,13 +79,13 @@ int worker__list(const struct dataplane *dp, const struct vip *vip,
 				     started ? &key : NULL, &next)) {
 		key = next;
 		started = 1;
-		if (key.vip_index != vip->meta.index ||
+		if (key.vip_index != vip->index ||
 		    bpf_map_lookup_elem(dp->fds[DP_VIP_WORKERS], &key,
 					&out[n].st))
 			continue;
 		out[n].id = key.worker;
-		out[n].has_socket = worker__has_socket(
-			dp, vip->meta.listener, vip->key.family, key.worker);
+		out[n].has_socket = worker__has_socket(dp, vip->listener,
+						       family, key.worker);
 		out[n].slots = 0;
 		n++;
 	}
@@ -99,8 +99,8 @@ int worker__list(const struct dataplane *dp, const struct vip *vip,
 	return n;
 }
 
-int ring__rebuild(const struct dataplane *dp, const struct vip *vip,
-		  size_t *moved)
+int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
+		  __u8 family, size_t *moved)
 {
 	__u32 m = dp->cfg.ring_size, *old = NULL, *new = NULL, *changed = NULL;
 	struct maglev_worker mw[LB_MAX_WORKERS];
@@ -114,7 +114,7 @@ int ring__rebuild(const struct dataplane *dp, const struct vip *vip,
 	changed = malloc(m * sizeof(*changed));
 	if (!ws || !old || !new || !changed)
 		goto out;
-	n = worker__list(dp, vip, NULL, ws);
+	n = worker__list(dp, vip, family, NULL, ws);
 	for (i = 0; i < n; i++) {
 		int live = ws[i].has_socket &&
 			   !(ws[i].st.flags & (LB_WF_DRAINED | LB_WF_DOWN));
@@ -122,12 +122,12 @@ int ring__rebuild(const struct dataplane *dp, const struct vip *vip,
 		mw[i].id = ws[i].id;
 		mw[i].weight = live ? ws[i].st.weight : 0;
 	}
-	err = dataplane__ring_read(dp, vip->meta.index, old);
+	err = dataplane__ring_read(dp, vip->index, old);
 	err = err ?: maglev__build(mw, n, m, old, new);
 	if (err)
 		goto out;
 	*moved = maglev__diff(old, new, m, changed);
-	err = dataplane__ring_write(dp, vip->meta.index, new, changed, *moved);
+	err = dataplane__ring_write(dp, vip->index, new, changed, *moved);
 out:
 	free(ws);
 	free(old);

@@ -9,7 +9,6 @@
 
 #include <stddef.h>
 #include "dataplane.h"
-#include "vip.h"
 
 struct worker {
 	__u32 id;
@@ -24,10 +23,11 @@ int worker__put(const struct dataplane *dp, __u32 vip_index, __u32 id,
 		const struct lb_worker_state *st);
 int worker__del(const struct dataplane *dp, __u32 vip_index, __u32 id);
 int worker__del_all(const struct dataplane *dp, __u32 vip_index);
-/* Workers of one VIP sorted by id, with socket presence, and their slot
- * counts in 'ring' if given; returns the count (<= LB_MAX_WORKERS). */
-int worker__list(const struct dataplane *dp, const struct vip *vip,
-		 const __u32 *ring, struct worker *out);
+/* Workers of one VIP (family: its key's) sorted by id, with socket
+ * presence, and their slot counts in 'ring' if given; returns the count
+ * (<= LB_MAX_WORKERS). */
+int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
+		 __u8 family, const __u32 *ring, struct worker *out);
 /* Does the worker have a socket for this listener and family (enum
  * lb_family) in lb_sockets? */
 int worker__has_socket(const struct dataplane *dp, __u8 listener, __u8 family,
@@ -35,7 +35,7 @@ int worker__has_socket(const struct dataplane *dp, __u8 listener, __u8 family,
 
 /* Rebuild the VIP's ring from its workers, starting from the ring in use so
  * only the slots that must move do; write only the changed slots. */
-int ring__rebuild(const struct dataplane *dp, const struct vip *vip,
-		  size_t *moved);
+int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
+		  __u8 family, size_t *moved);
 
 #endif /* LB_WORKER_H */
