@@ -42,8 +42,8 @@ struct {
 	__type(value, struct lb_flow);
 } lb_flows SEC(".maps");
 
-/* LB_SOCKET_SLOT(listener, worker) -> that listening socket, placed by the
- * lbctl agent when the worker registers (SCM_RIGHTS). */
+/* LB_SOCKET_SLOT(listener, family, worker) -> that listening socket, put
+ * there by the lbctl agent when the worker registers (SCM_RIGHTS). */
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKMAP);
 	__uint(max_entries, LB_MAX_LISTENERS *LB_MAX_WORKERS);

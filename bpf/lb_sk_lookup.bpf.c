@@ -40,14 +40,16 @@ static __always_inline int lb_sk_tuple(const struct bpf_sk_lookup *ctx,
 	return 0;
 }
 
+/* The worker's listener of the VIP's kind and of the connection's family:
+ * the kernel assigns only a socket of the connection's own family. */
 static __always_inline struct bpf_sock *
-lb_worker_sock(const struct lb_vip_meta *vip, __u32 worker)
+lb_worker_sock(const struct lb_vip_meta *vip, __u8 family, __u32 worker)
 {
 	__u32 slot;
 
-	if (worker >= LB_MAX_WORKERS || vip->listener >= LB_MAX_LISTENERS)
+	if (worker >= LB_MAX_WORKERS || vip->listener >= LB_LISTENER_KINDS)
 		return NULL;
-	slot = LB_SOCKET_SLOT(vip->listener, worker);
+	slot = LB_SOCKET_SLOT(vip->listener, family, worker);
 	return bpf_map_lookup_elem(&lb_sockets, &slot);
 }
 
@@ -63,7 +65,7 @@ static __always_inline __u32 lb_fallback(const struct lb_vip_meta *vip,
 		return LB_WORKER_NONE;
 	for (i = 1; i <= LB_SK_FALLBACK_SLOTS; i++) {
 		worker = lb_slot_worker(&s, i);
-		*sk = lb_worker_sock(vip, worker);
+		*sk = lb_worker_sock(vip, fkey->family, worker);
 		if (*sk)
 			return worker;
 	}
@@ -107,7 +109,7 @@ static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 	flow = bpf_map_lookup_elem(&lb_flows, &fkey);
 	if (flow) {
 		worker = flow->worker;
-		sk = lb_worker_sock(vip, worker);
+		sk = lb_worker_sock(vip, fkey.family, worker);
 		reason = LB_R_SK_FLOW;
 	}
 	if (!sk) {
@@ -116,7 +118,7 @@ static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 			lb_count(LB_R_SK_NO_WORKER);
 			return SK_PASS;
 		}
-		sk = lb_worker_sock(vip, worker);
+		sk = lb_worker_sock(vip, fkey.family, worker);
 		reason = LB_R_SK_COMPUTED;
 	}
 	if (!sk) {

@@ -12,7 +12,8 @@
 
 #define LB_MAX_VIPS 64
 #define LB_MAX_WORKERS 256
-#define LB_MAX_LISTENERS 2 /* per worker: LB_LISTENER_HTTPS, LB_LISTENER_HTTP */
+#define LB_LISTENER_KINDS 2 /* LB_LISTENER_HTTPS, LB_LISTENER_HTTP */
+#define LB_MAX_LISTENERS 4 /* per worker: each kind, IPv4 and IPv6 */
 #define LB_RING_SIZE_DEFAULT 65537
 #define LB_FLOWS_MAX 262144
 #define LB_IP6_EXT_MAX 4 /* extension headers walked before giving up */
@@ -69,8 +70,15 @@ struct lb_vip_meta {
 	__u8 flags; /* none defined yet: 0 */
 };
 
-/* lb_sockets slot of a worker's listener. */
-#define LB_SOCKET_SLOT(listener, worker) ((listener)*LB_MAX_WORKERS + (worker))
+/*
+ * lb_sockets slot of a worker's listener of one kind and address family
+ * (enum lb_family). A worker's listeners are bound to loopback, one per
+ * family (DESIGN.md D3): only sk_lookup reaches them, and it assigns a
+ * connection to a socket of the connection's own family.
+ */
+#define LB_SOCKET_SLOT(listener, family, worker)                          \
+	((((listener)*2 + ((family) == LB_FAMILY_V6)) * LB_MAX_WORKERS) + \
+	 (worker))
 
 /* Connection 4-tuple as the client sent it: src = client, dst = VIP. */
 struct lb_flow_key {

@@ -4,8 +4,11 @@
  *
  * A worker connects a SOCK_SEQPACKET unix socket to the agent (default
  * /run/lbctl/<instance>.sock) and sends one struct lb_register with its
- * listening sockets attached as SCM_RIGHTS, in the order of listener[]. The
- * agent answers one struct lb_register_reply. The connection then stays open
+ * listening sockets attached as SCM_RIGHTS, in the order of listener[] and
+ * family[]. Each is a listening TCP socket of the family it is sent for
+ * (the agent checks), bound to loopback so that nothing reaches it but the
+ * connections to a VIP that sk_lookup steers there. The agent answers one
+ * struct lb_register_reply. The connection then stays open
  * and idle: when it closes (the worker exited or died) the agent takes the
  * worker out of every ring at once. When the agent restarts, workers connect
  * again and send the same message; traffic keeps flowing meanwhile from the
@@ -20,7 +23,7 @@
 #include "lb_kern_user.h"
 
 #define LB_PROTO_MAGIC 0x4c42524du /* "LBRM" */
-#define LB_PROTO_VERSION 1
+#define LB_PROTO_VERSION 2 /* 2: family[] (listeners per family) */
 
 struct lb_register {
 	__u32 magic;
@@ -29,7 +32,7 @@ struct lb_register {
 	__u32 worker; /* id, < LB_MAX_WORKERS, unique among live workers */
 	__u32 weight; /* 1..LB_MAX_WEIGHT */
 	__u8 listener[LB_MAX_LISTENERS]; /* enum lb_listener of each fd */
-	__u8 pad[6];
+	__u8 family[LB_MAX_LISTENERS]; /* enum lb_family of each fd */
 };
 
 struct lb_register_reply {

@@ -832,9 +832,11 @@ out:
 }
 
 /*
- * agent: {socket: PATH, weight: N}. Each worker then also gets an https and
- * a plain listener of its own on [::]:0, which it hands to the lbctl agent
- * (DESIGN.md D3): XDP and sk_lookup steer connections to them.
+ * agent: {socket: PATH, weight: N}. Each worker then also gets https and
+ * plain listeners of its own on 127.0.0.1:0 and [::1]:0, which it hands to
+ * the lbctl agent (DESIGN.md D3): sk_lookup steers connections to a VIP to
+ * them. On loopback nothing else reaches them: not drain, weights or XDP's
+ * filters bypassed by a client that finds the port.
  */
 static void parse_agent(struct parser *p, yaml_node_t *v)
 {
@@ -870,23 +872,35 @@ static void parse_agent(struct parser *p, yaml_node_t *v)
 static void add_agent_listeners(struct parser *p, yaml_node_t *root)
 {
 	struct lbtls_config *cfg = p->cfg;
-	struct sockaddr_in6 any = { .sin6_family = AF_INET6 };
-	struct cfg_addr a = { .len = sizeof(any), .agent = true };
+	struct sockaddr_in v4 = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 v6 = { .sin6_family = AF_INET6,
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct cfg_addr a[2] = {
+		{ .len = sizeof(v4),
+		  .agent = true,
+		  .text = "127.0.0.1:0 (agent)" },
+		{ .len = sizeof(v6), .agent = true, .text = "[::1]:0 (agent)" },
+	};
+	unsigned i;
 
 	if (!cfg->agent_socket[0])
 		return;
-	if (cfg->nhttps == CFG_MAX_LISTEN || cfg->nhttp == CFG_MAX_LISTEN) {
+	if (cfg->nhttps > CFG_MAX_LISTEN - 2 ||
+	    cfg->nhttp > CFG_MAX_LISTEN - 2) {
 		perr(p, root,
 		     "no room for the agent's listeners: at most %d "
 		     "listen addresses each",
-		     CFG_MAX_LISTEN - 1);
+		     CFG_MAX_LISTEN - 2);
 		return;
 	}
-	memcpy(&a.ss, &any, sizeof(any));
-	a.line = root->start_mark.line + 1;
-	snprintf(a.text, sizeof(a.text), "[::]:0 (agent)");
-	cfg->https[cfg->nhttps++] = a;
-	cfg->http[cfg->nhttp++] = a;
+	memcpy(&a[0].ss, &v4, sizeof(v4));
+	memcpy(&a[1].ss, &v6, sizeof(v6));
+	for (i = 0; i < 2; i++) {
+		a[i].line = root->start_mark.line + 1;
+		cfg->https[cfg->nhttps++] = a[i];
+		cfg->http[cfg->nhttp++] = a[i];
+	}
 }
 
 static void parse_root_key(struct parser *p, yaml_node_t *k, yaml_node_t *v)

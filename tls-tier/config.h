@@ -38,7 +38,7 @@ struct cfg_addr {
 	char text[80]; /* as written: "127.0.0.1:443", "[::1]:443" */
 	uint16_t port;
 	int line;
-	bool agent; /* made for the lbctl agent: [::]:0, dual-stack, no
+	bool agent; /* made for the lbctl agent: 127.0.0.1:0 or [::1]:0, no
 		       SO_REUSEPORT, registered by the worker */
 };
 

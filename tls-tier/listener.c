@@ -13,7 +13,7 @@
 
 int listener__open(const struct cfg_addr *addr, bool reuseport)
 {
-	int fd, one = 1, v6only, err;
+	int fd, one = 1, err;
 
 	fd = socket(addr->ss.ss_family,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -24,12 +24,9 @@ int listener__open(const struct cfg_addr *addr, bool reuseport)
 	if (reuseport &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
 		goto fail;
-	/* "[::]:443" should not also take IPv4: list 0.0.0.0:443 for that.
-	 * An agent listener is one socket for both families: the agent puts
-	 * it in the SOCKMAP for IPv4 and IPv6 VIPs alike. */
-	v6only = !addr->agent;
+	/* "[::]:443" should not also take IPv4: list 0.0.0.0:443 for that. */
 	if (addr->ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)))
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
 		goto fail;
 	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len))
 		goto fail;

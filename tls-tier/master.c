@@ -7,7 +7,6 @@
  * a reload never drops a connection waiting in an accept queue.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +42,16 @@ struct proc {
 	struct metrics_block *blk;
 };
 
+/* A scraper: its request, then its answer, written as it reads. The
+ * master never waits for one: at most ADMIN_MAX of them, each with at most
+ * one answer (< METRICS_BUF + a head) for at most ADMIN_TIMEOUT_MS. */
 struct admin_conn {
 	int fd; /* -1: free */
 	uint64_t since;
 	char buf[2048];
 	size_t len;
+	char *out; /* the answer, once the request is read */
+	size_t out_len, out_off;
 };
 
 struct master {
@@ -257,6 +261,8 @@ static void admin_close(struct master *m, struct admin_conn *a)
 	epoll_ctl(m->epfd, EPOLL_CTL_DEL, a->fd, NULL);
 	close(a->fd);
 	a->fd = -1;
+	free(a->out);
+	a->out = NULL;
 }
 
 static int set_admin(struct master *m, const struct lbtls_config *cfg)
@@ -540,26 +546,27 @@ static void admin_accept(struct master *m)
 	}
 }
 
-static void write_all(int fd, const char *p, size_t len)
+/* As much of the answer as the socket takes now; closes when all is sent. */
+static void admin_write(struct master *m, struct admin_conn *a)
 {
-	struct timeval tv = { .tv_sec = 1 };
 	ssize_t n;
 
-	/* Replies are small; a one-second blocking send bounds a slow peer. */
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (len) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
+	while (a->out_off < a->out_len) {
+		n = send(a->fd, a->out + a->out_off, a->out_len - a->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return; /* EPOLLOUT brings us back */
 		if (n <= 0)
-			return;
-		p += n;
-		len -= n;
+			break;
+		a->out_off += n;
 	}
+	admin_close(m, a);
 }
 
 static void admin_read(struct master *m, struct admin_conn *a)
 {
 	static char body[METRICS_BUF];
+	struct epoll_event ev = { .events = EPOLLOUT, .data.fd = a->fd };
 	char head[256];
 	size_t blen;
 	ssize_t n;
@@ -593,9 +600,16 @@ static void admin_read(struct master *m, struct admin_conn *a)
 			"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
 			blen);
 	}
-	write_all(a->fd, head, hlen);
-	write_all(a->fd, body, blen);
-	admin_close(m, a);
+	a->out = malloc(hlen + blen);
+	if (!a->out || epoll_ctl(m->epfd, EPOLL_CTL_MOD, a->fd, &ev)) {
+		admin_close(m, a);
+		return;
+	}
+	memcpy(a->out, head, hlen);
+	memcpy(a->out + hlen, body, blen);
+	a->out_len = hlen + blen;
+	a->out_off = 0;
+	admin_write(m, a);
 }
 
 static void periodic(struct master *m)
@@ -711,7 +725,10 @@ int master__run(const struct master_opts *opts)
 			}
 			for (j = 0; j < ADMIN_MAX; j++)
 				if (m->admin[j].fd == fd) {
-					admin_read(m, &m->admin[j]);
+					if (m->admin[j].out)
+						admin_write(m, &m->admin[j]);
+					else
+						admin_read(m, &m->admin[j]);
 					break;
 				}
 		}

@@ -182,6 +182,7 @@ static void start_drain(struct worker *w)
 	w->px.draining = true;
 	w->px.pool.closing = true;
 	w->drain_deadline = w->px.loop.now + w->px.cfg->shutdown_timeout_ms;
+	agent_link__stop(&w->agent);
 	for (i = 0; i < w->nlis; i++)
 		loop__io_close(&w->px.loop, &w->lis[i].io);
 	health__stop(w->health);

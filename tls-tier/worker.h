@@ -40,11 +40,7 @@ struct worker {
 	struct loop_io sig;
 	struct loop_timer tick;
 	char who[32]; /* "worker 3", for the error log */
-	/* Registration with the lbctl agent (cfg->agent_socket), agent.c */
-	struct agent_link link;
-	struct loop_io link_io;
-	struct loop_timer link_retry;
-	bool link_warned;
+	struct agent_link agent; /* cfg->agent_socket, agent.c */
 	/* servers discovered by the master (upstream.docker), shared memory */
 	const struct upstream_set *dyn;
 	uint32_t dyn_seq; /* the last one applied */

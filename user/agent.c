@@ -47,7 +47,8 @@ struct agent_worker {
 	__u32 weight;
 	int nlisteners;
 	__u8 listener[LB_MAX_LISTENERS];
-	__u16 port[LB_MAX_LISTENERS]; /* local port, for probes */
+	__u8 family[LB_MAX_LISTENERS];
+	struct sockaddr_storage addr[LB_MAX_LISTENERS]; /* bound to, probed */
 	struct probe probe;
 	int ok_streak, fail_streak;
 	int down;
@@ -105,7 +106,8 @@ static void agent__rebuild_all(struct agent *a)
 		return;
 	n = vip__list(&a->dp, vips);
 	for (i = 0; i < n; i++) {
-		err = ring__rebuild(&a->dp, &vips[i].meta, &moved);
+		err = ring__rebuild(&a->dp, &vips[i].meta, vips[i].key.family,
+				    &moved);
 		vip__format(&vips[i].key, name, sizeof(name));
 		if (err)
 			log_msg("cannot rebuild the ring of %s: %s", name,
@@ -224,23 +226,44 @@ static void agent__reply(int conn, int status, const char *msg)
 		log_msg("cannot answer a registration: %s", strerror(errno));
 }
 
-static int listening_tcp_port(int fd, __u16 *port)
+/*
+ * A socket sent for slot (listener, family) must be a listening TCP socket
+ * of that family: sk_lookup assigns a connection only to a socket of its
+ * own family, and anything else in the SOCKMAP would swallow connections.
+ */
+static int agent__check_socket(int fd, __u8 listener, __u8 family,
+			       struct sockaddr_storage *addr, char *why,
+			       size_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(int), sl = sizeof(ss);
-	int on = 0, proto = 0;
+	int want = family == LB_FAMILY_V6 ? AF_INET6 : AF_INET, on = 0,
+	    proto = 0;
+	socklen_t ol = sizeof(int), sl = sizeof(*addr);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) || !on)
+	if (listener >= LB_LISTENER_KINDS ||
+	    (family != LB_FAMILY_V4 && family != LB_FAMILY_V6)) {
+		snprintf(why, len, "unknown listener %u or family %u", listener,
+			 family);
 		return -EINVAL;
-	len = sizeof(int);
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) ||
-	    proto != IPPROTO_TCP)
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &ol) ||
+	    proto != IPPROTO_TCP) {
+		snprintf(why, len, "%s IPv%u socket is not TCP",
+			 vip__listener_name(listener), family);
 		return -EINVAL;
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl))
-		return -errno;
-	*port = ntohs(ss.ss_family == AF_INET6 ?
-			      ((struct sockaddr_in6 *)&ss)->sin6_port :
-			      ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	ol = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) || !on) {
+		snprintf(why, len, "%s IPv%u socket is not listening",
+			 vip__listener_name(listener), family);
+		return -EINVAL;
+	}
+	if (getsockname(fd, (struct sockaddr *)addr, &sl) ||
+	    addr->ss_family != want) {
+		snprintf(why, len,
+			 "%s socket sent for IPv%u is not an IPv%u socket",
+			 vip__listener_name(listener), family, family);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -249,16 +272,16 @@ static int agent__register(struct agent *a, int conn)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * LB_MAX_LISTENERS)];
 	int fds[LB_MAX_LISTENERS], nfds = 0, i, err = -EINVAL;
-	struct lb_register r;
+	struct lb_register r = { 0 };
 	struct iovec iov = { &r, sizeof(r) };
 	struct msghdr mh = { .msg_iov = &iov,
 			     .msg_iovlen = 1,
 			     .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
-	__u16 ports[LB_MAX_LISTENERS] = { 0 };
+	struct sockaddr_storage addrs[LB_MAX_LISTENERS];
 	struct agent_worker *w = NULL;
 	struct cmsghdr *cm;
-	const char *why = "malformed registration";
+	char why[100] = "malformed registration";
 	ssize_t n;
 
 	n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
@@ -282,34 +305,35 @@ static int agent__register(struct agent *a, int conn)
 	    r.version != LB_PROTO_VERSION)
 		goto out;
 	if (r.worker >= LB_MAX_WORKERS) {
-		why = "worker id out of range";
+		snprintf(why, sizeof(why), "worker id out of range");
 		goto out;
 	}
 	if (r.weight < 1 || r.weight > LB_MAX_WEIGHT) {
-		why = "weight out of range 1..256";
+		snprintf(why, sizeof(why), "weight out of range 1..256");
 		goto out;
 	}
 	if (r.nfds < 1 || r.nfds != nfds) {
-		why = "listener count does not match the sockets sent";
+		snprintf(why, sizeof(why),
+			 "listener count does not match the sockets sent");
 		goto out;
 	}
 	w = &a->w[r.worker];
-	for (i = 0; i < nfds; i++) {
-		if (r.listener[i] >= LB_MAX_LISTENERS ||
-		    listening_tcp_port(fds[i], &ports[i])) {
-			why = "not a listening TCP socket, or unknown listener";
+	for (i = 0; i < nfds; i++)
+		if (agent__check_socket(fds[i], r.listener[i], r.family[i],
+					&addrs[i], why, sizeof(why)))
 			goto out;
-		}
-	}
 	err = instance__lock(a->in);
 	for (i = 0; i < nfds && !err; i++) {
-		__u32 slot = LB_SOCKET_SLOT(r.listener[i], r.worker);
+		__u32 slot =
+			LB_SOCKET_SLOT(r.listener[i], r.family[i], r.worker);
 		__u64 value = fds[i];
 
 		if (bpf_map_update_elem(a->dp.fds[DP_SOCKETS], &slot, &value,
 					BPF_ANY)) {
 			err = -errno;
-			why = "the kernel refused the socket for the SOCKMAP";
+			snprintf(
+				why, sizeof(why),
+				"the kernel refused the socket for the SOCKMAP");
 		}
 	}
 	instance__unlock(a->in);
@@ -325,7 +349,8 @@ static int agent__register(struct agent *a, int conn)
 	w->weight = r.weight;
 	w->nlisteners = nfds;
 	memcpy(w->listener, r.listener, sizeof(w->listener));
-	memcpy(w->port, ports, sizeof(w->port));
+	memcpy(w->family, r.family, sizeof(w->family));
+	memcpy(w->addr, addrs, sizeof(w->addr));
 	w->down = 0;
 	w->ok_streak = w->fail_streak = 0;
 	agent__put_worker(a, r.worker);
@@ -336,7 +361,7 @@ out:
 	for (i = 0; i < nfds; i++) /* the SOCKMAP holds its own reference */
 		close(fds[i]);
 	if (err) {
-		log_msg("registration refused: %s", why);
+		log_msg("registration of worker %u refused: %s", r.worker, why);
 		agent__reply(conn, err, why);
 		return err;
 	}
@@ -352,7 +377,8 @@ static void agent__unregister(struct agent *a, __u32 id)
 
 	if (instance__lock(a->in) == 0) {
 		for (i = 0; i < w->nlisteners; i++) {
-			__u32 slot = LB_SOCKET_SLOT(w->listener[i], id);
+			__u32 slot = LB_SOCKET_SLOT(w->listener[i],
+						    w->family[i], id);
 
 			bpf_map_delete_elem(a->dp.fds[DP_SOCKETS], &slot);
 		}
@@ -470,11 +496,11 @@ static void agent__tick(struct agent *a)
 				agent__probe_done(a, i, 0);
 			continue;
 		}
-		for (j = 0; j < w->nlisteners; j++)
+		for (j = w->nlisteners - 1; j >= 0; j--)
 			if (w->listener[j] == LB_LISTENER_HTTPS)
 				https = j;
 		j = https >= 0 ? https : 0;
-		if (probe__start(&w->probe, a->probe_ctx, w->port[j],
+		if (probe__start(&w->probe, a->probe_ctx, &w->addr[j],
 				 https >= 0, t + a->cfg.health_timeout_ms) ||
 		    ep_add(a, w->probe.fd, w->probe.wants, EV(EV_PROBE, i)))
 			agent__probe_done(a, i, 0);

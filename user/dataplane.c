@@ -237,7 +237,7 @@ struct bpf_link *dataplane__attach_netns(const struct dataplane *dp,
 int dataplane__vip_set(const struct dataplane *dp, const struct lb_vip_key *key,
 		       const struct lb_vip_meta *meta)
 {
-	if (meta->index >= LB_MAX_VIPS || meta->listener >= LB_MAX_LISTENERS)
+	if (meta->index >= LB_MAX_VIPS || meta->listener >= LB_LISTENER_KINDS)
 		return -ERANGE;
 	if (bpf_map_update_elem(dp->fds[DP_VIPS], key, meta, BPF_ANY))
 		return -errno;

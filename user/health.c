@@ -18,20 +18,22 @@ SSL_CTX *probe__ctx_new(void)
 	return ctx;
 }
 
-int probe__start(struct probe *p, SSL_CTX *ctx, __u16 port, int tls,
+int probe__start(struct probe *p, SSL_CTX *ctx,
+		 const struct sockaddr_storage *addr, int tls,
 		 __u64 deadline_ms)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = addr->ss_family == AF_INET6 ?
+				sizeof(struct sockaddr_in6) :
+				sizeof(struct sockaddr_in);
 
 	memset(p, 0, sizeof(*p));
 	p->tls = tls;
 	p->deadline_ms = deadline_ms;
-	p->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	p->fd = socket(addr->ss_family,
+		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0)
 		return -errno;
-	if (connect(p->fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	if (connect(p->fd, (const struct sockaddr *)addr, len) &&
 	    errno != EINPROGRESS) {
 		probe__stop(p);
 		return -errno;

@@ -9,6 +9,7 @@
 #define LB_HEALTH_H
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <linux/types.h>
 
 enum probe_result {
@@ -26,8 +27,10 @@ struct probe {
 };
 
 SSL_CTX *probe__ctx_new(void);
-/* Start a probe to 127.0.0.1:port; *p->fd is to be watched for p->wants. */
-int probe__start(struct probe *p, SSL_CTX *ctx, __u16 port, int tls,
+/* Start a probe to the listener's own address (loopback, DESIGN.md D3);
+ * p->fd is to be watched for p->wants. */
+int probe__start(struct probe *p, SSL_CTX *ctx,
+		 const struct sockaddr_storage *addr, int tls,
 		 __u64 deadline_ms);
 /* Advance after an event; PROBE_PENDING means keep waiting for p->wants. */
 enum probe_result probe__step(struct probe *p);

@@ -160,7 +160,7 @@ static int rebuild(struct ctx *c, const struct vip *v)
 {
 	char name[VIP_TEXT_MAX];
 	size_t moved;
-	int err = ring__rebuild(&c->dp, &v->meta, &moved);
+	int err = ring__rebuild(&c->dp, &v->meta, v->key.family, &moved);
 
 	vip__format(&v->key, name, sizeof(name));
 	if (err)
@@ -403,7 +403,7 @@ static void print_workers(struct ctx *c, const struct vip *v)
 		free(ring);
 		ring = NULL;
 	}
-	n = worker__list(&c->dp, &v->meta, ring, ws);
+	n = worker__list(&c->dp, &v->meta, v->key.family, ring, ws);
 	free(ring);
 	for (i = 0; i < n; i++) {
 		const char *state = ws[i].st.flags & LB_WF_DRAINED ? "drained" :

@@ -51,9 +51,10 @@ int worker__del_all(const struct dataplane *dp, __u32 vip_index)
 	return 0;
 }
 
-int worker__has_socket(const struct dataplane *dp, __u8 listener, __u32 id)
+int worker__has_socket(const struct dataplane *dp, __u8 listener, __u8 family,
+		       __u32 id)
 {
-	__u32 slot = LB_SOCKET_SLOT(listener, id);
+	__u32 slot = LB_SOCKET_SLOT(listener, family, id);
 	__u64 cookie;
 
 	return !bpf_map_lookup_elem(dp->fds[DP_SOCKETS], &slot, &cookie);
@@ -67,7 +68,7 @@ static int worker__cmp(const void *a, const void *b)
 }
 
 int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
-		 const __u32 *ring, struct worker *out)
+		 __u8 family, const __u32 *ring, struct worker *out)
 {
 	struct lb_worker_key key, next;
 	int n = 0, started = 0, i;
@@ -83,8 +84,8 @@ int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
 					&out[n].st))
 			continue;
 		out[n].id = key.worker;
-		out[n].has_socket =
-			worker__has_socket(dp, vip->listener, key.worker);
+		out[n].has_socket = worker__has_socket(dp, vip->listener,
+						       family, key.worker);
 		out[n].slots = 0;
 		n++;
 	}
@@ -99,7 +100,7 @@ int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
 }
 
 int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
-		  size_t *moved)
+		  __u8 family, size_t *moved)
 {
 	__u32 m = dp->cfg.ring_size, *old = NULL, *new = NULL, *changed = NULL;
 	struct maglev_worker mw[LB_MAX_WORKERS];
@@ -113,7 +114,7 @@ int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
 	changed = malloc(m * sizeof(*changed));
 	if (!ws || !old || !new || !changed)
 		goto out;
-	n = worker__list(dp, vip, NULL, ws);
+	n = worker__list(dp, vip, family, NULL, ws);
 	for (i = 0; i < n; i++) {
 		int live = ws[i].has_socket &&
 			   !(ws[i].st.flags & (LB_WF_DRAINED | LB_WF_DOWN));

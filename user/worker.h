@@ -2,7 +2,7 @@
 /*
  * Workers of a VIP (lb_vip_workers) and the Maglev ring built from them.
  * A worker takes ring slots by its weight unless it is drained, down, or
- * has no listening socket for the VIP's listener in lb_sockets.
+ * has no listening socket for the VIP's listener and family in lb_sockets.
  */
 #ifndef LB_WORKER_H
 #define LB_WORKER_H
@@ -23,16 +23,19 @@ int worker__put(const struct dataplane *dp, __u32 vip_index, __u32 id,
 		const struct lb_worker_state *st);
 int worker__del(const struct dataplane *dp, __u32 vip_index, __u32 id);
 int worker__del_all(const struct dataplane *dp, __u32 vip_index);
-/* Workers of one VIP sorted by id, with socket presence, and their slot
- * counts in 'ring' if given; returns the count (<= LB_MAX_WORKERS). */
+/* Workers of one VIP (family: its key's) sorted by id, with socket
+ * presence, and their slot counts in 'ring' if given; returns the count
+ * (<= LB_MAX_WORKERS). */
 int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
-		 const __u32 *ring, struct worker *out);
-/* Does the worker have a socket for this listener in lb_sockets? */
-int worker__has_socket(const struct dataplane *dp, __u8 listener, __u32 id);
+		 __u8 family, const __u32 *ring, struct worker *out);
+/* Does the worker have a socket for this listener and family (enum
+ * lb_family) in lb_sockets? */
+int worker__has_socket(const struct dataplane *dp, __u8 listener, __u8 family,
+		       __u32 id);
 
 /* Rebuild the VIP's ring from its workers, starting from the ring in use so
  * only the slots that must move do; write only the changed slots. */
 int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
-		  size_t *moved);
+		  __u8 family, size_t *moved);
 
 #endif /* LB_WORKER_H */

@@ -190,7 +190,7 @@ static int load_steering(const int *fds)
 	v.meta = (struct lb_vip_meta){ .v4_prefix = 32, .v6_prefix = 128 };
 	err = vip__add(&dp, &v);
 	for (i = 0; i < NWORKERS && !err; i++) {
-		__u32 slot = LB_SOCKET_SLOT(LB_LISTENER_HTTPS, i);
+		__u32 slot = LB_SOCKET_SLOT(LB_LISTENER_HTTPS, LB_FAMILY_V4, i);
 		__u64 val = fds[i];
 
 		mw[i] = (struct maglev_worker){ .id = i, .weight = 1 };

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The sk_lookup program run in the real kernel through test_run, with real
- * listening sockets in the SOCKMAP. The kernel reports the cookie of the
- * socket the program assigned, which we compare with each listener's own.
+ * listening sockets in the SOCKMAP, bound to loopback one per family as
+ * lbtls binds them. The kernel reports the cookie of the socket the program
+ * assigned, which we compare with each listener's own.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,19 +18,29 @@
 #define SPORT 40000
 
 static struct fixture *fx;
-static int listeners[FX_WORKERS], http_listeners[FX_WORKERS];
-static __u64 cookies[FX_WORKERS], http_cookies[FX_WORKERS];
+static int listeners[FX_WORKERS], listeners6[FX_WORKERS],
+	http_listeners[FX_WORKERS];
+static __u64 cookies[FX_WORKERS], cookies6[FX_WORKERS],
+	http_cookies[FX_WORKERS];
 
-static int listener_new(__u64 *cookie)
+/* 127.0.0.1:0 or [::1]:0 (IPv6 only), as lbtls's agent listeners. */
+static int listener_new(int family, __u64 *cookie)
 {
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6,
+				    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in sa4 = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr *sa =
+		family == 6 ? (struct sockaddr *)&sa6 : (struct sockaddr *)&sa4;
 	socklen_t len = sizeof(*cookie);
-	int fd, off = 0;
+	int fd, on = 1;
 
-	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
 	if (fd < 0 ||
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16) ||
+	    (family == 6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on))) ||
+	    bind(fd, sa, family == 6 ? sizeof(sa6) : sizeof(sa4)) ||
+	    listen(fd, 16) ||
 	    getsockopt(fd, SOL_SOCKET, SO_COOKIE, cookie, &len)) {
 		perror("listener");
 		return -1;
@@ -39,9 +50,10 @@ static int listener_new(__u64 *cookie)
 
 /* lb_sockets values are 8 bytes (a lookup returns the socket cookie), so
  * the fd goes in as a __u64. */
-static int put_listener(__u32 listener, __u32 worker, int fd)
+static int put_listener(__u32 listener, int family, __u32 worker, int fd)
 {
-	__u32 slot = LB_SOCKET_SLOT(listener, worker);
+	__u32 slot = LB_SOCKET_SLOT(
+		listener, family == 6 ? LB_FAMILY_V6 : LB_FAMILY_V4, worker);
 	__u64 value = fd;
 
 	return bpf_map_update_elem(dataplane__map_fd(&fx->dp, LB_MAP_SOCKETS),
@@ -50,7 +62,7 @@ static int put_listener(__u32 listener, __u32 worker, int fd)
 
 static int put_socket(__u32 worker, int fd)
 {
-	return put_listener(LB_LISTENER_HTTPS, worker, fd);
+	return put_listener(LB_LISTENER_HTTPS, 4, worker, fd);
 }
 
 static int group_setup(void **state)
@@ -58,14 +70,18 @@ static int group_setup(void **state)
 	__u32 i;
 
 	(void)state;
-	if (fx_setup(&fx))
+	/* [::1] needs the private namespace's loopback up */
+	if (fx_setup(&fx) || system("ip link set lo up"))
 		return -1;
 	for (i = 0; i < FX_WORKERS; i++) {
-		listeners[i] = listener_new(&cookies[i]);
-		http_listeners[i] = listener_new(&http_cookies[i]);
+		listeners[i] = listener_new(4, &cookies[i]);
+		listeners6[i] = listener_new(6, &cookies6[i]);
+		http_listeners[i] = listener_new(4, &http_cookies[i]);
 		if (listeners[i] < 0 || put_socket(i, listeners[i]) ||
+		    listeners6[i] < 0 ||
+		    put_listener(LB_LISTENER_HTTPS, 6, i, listeners6[i]) ||
 		    http_listeners[i] < 0 ||
-		    put_listener(LB_LISTENER_HTTP, i, http_listeners[i]))
+		    put_listener(LB_LISTENER_HTTP, 4, i, http_listeners[i]))
 			return -1;
 	}
 	return 0;
@@ -78,6 +94,7 @@ static int group_teardown(void **state)
 	(void)state;
 	for (i = 0; i < FX_WORKERS; i++) {
 		close(listeners[i]);
+		close(listeners6[i]);
 		close(http_listeners[i]);
 	}
 	return fx_teardown(fx);
@@ -178,7 +195,36 @@ static void test_no_record_takes_computed_pick_v6(void **state)
 
 	(void)state;
 	clear_flow(6, CLIENT6);
-	assert_int_equal(run_lookup(&l), cookies[fx_expected(fx, 6, CLIENT6)]);
+	/* the worker's IPv6 listener, never its IPv4 one */
+	assert_int_equal(run_lookup(&l), cookies6[fx_expected(fx, 6, CLIENT6)]);
+}
+
+static void test_family_without_socket_not_assigned(void **state)
+{
+	struct lookup l6 = { .family = 6 };
+	__u64 before = fx_reason(fx, LB_R_SK_NO_SOCKET);
+	__u32 i, slot;
+
+	(void)state;
+	clear_flow(6, CLIENT6);
+	/* without IPv6 listeners an IPv6 client is left to the kernel, never
+	 * given a worker's IPv4 socket */
+	for (i = 0; i < FX_WORKERS; i++) {
+		slot = LB_SOCKET_SLOT(LB_LISTENER_HTTPS, LB_FAMILY_V6, i);
+		assert_int_equal(
+			bpf_map_delete_elem(
+				dataplane__map_fd(&fx->dp, LB_MAP_SOCKETS),
+				&slot),
+			0);
+	}
+	assert_int_equal(run_lookup(&l6), 0);
+	assert_int_equal(fx_reason(fx, LB_R_SK_NO_SOCKET), before + 1);
+	for (i = 0; i < FX_WORKERS; i++)
+		assert_int_equal(
+			put_listener(LB_LISTENER_HTTPS, 6, i, listeners6[i]),
+			0);
+	assert_int_equal(run_lookup(&l6),
+			 cookies6[fx_expected(fx, 6, CLIENT6)]);
 }
 
 static void test_many_clients_match_computed_pick(void **state)
@@ -233,7 +279,7 @@ static void test_stale_record_falls_back_to_pick(void **state)
 
 static int delete_socket(__u32 worker)
 {
-	__u32 slot = LB_SOCKET_SLOT(LB_LISTENER_HTTPS, worker);
+	__u32 slot = LB_SOCKET_SLOT(LB_LISTENER_HTTPS, LB_FAMILY_V4, worker);
 
 	return bpf_map_delete_elem(dataplane__map_fd(&fx->dp, LB_MAP_SOCKETS),
 				   &slot);
@@ -314,6 +360,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_record_takes_computed_pick_v4),
 		cmocka_unit_test(test_no_record_takes_computed_pick_v6),
+		cmocka_unit_test(test_family_without_socket_not_assigned),
 		cmocka_unit_test(test_many_clients_match_computed_pick),
 		cmocka_unit_test(test_port_80_goes_to_the_http_listener),
 		cmocka_unit_test(test_record_wins_over_pick),

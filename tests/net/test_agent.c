@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The lbctl agent and CLI with real processes: the agent (build/lbctl agent,
- * in the test's host namespace), four worker processes that each own a
- * listening socket, register it with the agent (tls-tier/agent_link.c, the
- * code lbtls uses) and greet every connection with "worker N", and clients
- * in the client namespace connecting to the VIP through native XDP and
- * sk_lookup. Asserted: every client lands on the worker its ring slot names
- * (v4 and v6); drain keeps an open connection and moves new ones; kill -9 of
- * a worker takes it out and no later connection fails; killing and
- * restarting the agent under load fails nothing; XDP detached still lands on
- * the computed worker; bad input is refused and changes nothing.
+ * in the test's host namespace), four worker processes that each own two
+ * listening sockets on loopback (127.0.0.1:0 and [::1]:0, as lbtls), register
+ * them with the agent (tls-tier/agent_link.c on tls-tier/loop.c, the code
+ * lbtls uses) and greet every connection with "worker N", and clients in the
+ * client namespace connecting to the VIP through native XDP and sk_lookup.
+ * Asserted: every client lands on the worker its ring slot names (v4 and
+ * v6); the listeners are reachable through the VIP only; sockets of the
+ * wrong family or kind are refused; drain keeps an open connection and
+ * moves new ones; kill -9 of a worker takes it out and no later connection
+ * fails; killing and restarting the agent under load fails nothing; XDP
+ * detached still lands on the computed worker; bad input is refused and
+ * changes nothing.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/epoll.h>
 #include "../../tls-tier/agent_link.c"
 #include "topology.h"
 
@@ -38,6 +42,7 @@ static struct topo topo;
 static char lbctl[PATH_MAX], instance[32], dir[64], config[128],
 	bad_config[128], sock_path[108], agent_log[128];
 static pid_t agent_pid = -1, workers[NWORKERS];
+static struct loop *worker_loop;
 
 /* --- helpers ------------------------------------------------------------ */
 
@@ -158,53 +163,92 @@ static int request(int family, const char *src)
 
 /* --- the worker process -------------------------------------------------- */
 
+/* A worker greets every line on a connection with "worker ID PORT4 PORT6",
+ * the ports of its loopback listeners, on the loop lbtls runs. */
+static char greet[64];
+
+static void greeter_io(struct loop_io *io, uint32_t events)
+{
+	char buf[64];
+
+	(void)events;
+	if (recv(io->fd, buf, sizeof(buf), 0) <= 0 ||
+	    send(io->fd, greet, strlen(greet), MSG_NOSIGNAL) < 0) {
+		loop__io_close(worker_loop, io);
+		loop__defer_free(worker_loop, io);
+	}
+}
+
+static void greeter_accept(struct loop_io *io, uint32_t events)
+{
+	struct loop_io *c;
+	int fd;
+
+	(void)events;
+	fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	c = malloc(sizeof(*c));
+	loop__io_init(c, fd, greeter_io);
+	loop__io_set(worker_loop, c, EPOLLIN);
+}
+
+/* 127.0.0.1:0 or [::1]:0 (IPv6 only), as lbtls binds its agent listeners */
+static int loopback_listener(int family, unsigned *port)
+{
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6,
+				    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in sa4 = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd, on = 1;
+
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    (family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on))) ||
+	    bind(fd,
+		 family == AF_INET6 ? (struct sockaddr *)&sa6 :
+				      (struct sockaddr *)&sa4,
+		 family == AF_INET6 ? sizeof(sa6) : sizeof(sa4)) ||
+	    listen(fd, 128) || getsockname(fd, (struct sockaddr *)&ss, &len))
+		_exit(1);
+	*port = ntohs(family == AF_INET6 ?
+			      ((struct sockaddr_in6 *)&ss)->sin6_port :
+			      ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
 static void worker_main(int id)
 {
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
-	struct pollfd pf[64];
+	static struct loop loop;
+	static struct loop_io lis[2];
+	static const int families[2] = { AF_INET, AF_INET6 };
 	struct agent_link link;
-	char why[200], buf[64], greet[32];
-	int lfd, off = 0, n = 0, i;
+	unsigned port[2];
+	int i;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	snprintf(greet, sizeof(greet), "worker %d\n", id);
-	lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 128))
+	worker_loop = &loop;
+	if (loop__init(&loop) ||
+	    agent_link__init(&link, &loop, sock_path, id, 1))
 		_exit(1);
-	agent_link__init(&link, sock_path, id, 1);
-	agent_link__add_listener(&link, lfd, 0);
-	pf[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-	pf[n++] = (struct pollfd){ .fd = -1, .events = POLLIN };
-	for (;;) {
-		if (link.fd < 0 &&
-		    agent_link__register(&link, why, sizeof(why)))
-			usleep(100000); /* agent not there (yet): retry */
-		pf[1].fd = link.fd;
-		if (poll(pf, n, 100) <= 0)
-			continue;
-		if (pf[1].revents) { /* the agent left: register again */
-			agent_link__lost(&link);
-			pf[1].revents = 0;
-		}
-		if ((pf[0].revents & POLLIN) && n < 64) {
-			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-
-			if (c >= 0)
-				pf[n++] = (struct pollfd){ .fd = c,
-							   .events = POLLIN };
-		}
-		for (i = 2; i < n; i++) {
-			if (!pf[i].revents)
-				continue;
-			if (recv(pf[i].fd, buf, sizeof(buf), 0) <= 0 ||
-			    send(pf[i].fd, greet, strlen(greet), MSG_NOSIGNAL) <
-				    0) {
-				close(pf[i].fd);
-				pf[i--] = pf[--n];
-			}
-		}
+	for (i = 0; i < 2; i++) {
+		loop__io_init(&lis[i], loopback_listener(families[i], &port[i]),
+			      greeter_accept);
+		if (loop__io_set(&loop, &lis[i], EPOLLIN) ||
+		    agent_link__add_listener(&link, lis[i].fd,
+					     LB_LISTENER_HTTPS, families[i]))
+			_exit(1);
 	}
+	snprintf(greet, sizeof(greet), "worker %d %u %u\n", id, port[0],
+		 port[1]);
+	/* registers, and again whenever the agent comes back */
+	agent_link__start(&link);
+	for (;;)
+		if (loop__run_once(&loop, -1))
+			_exit(1);
 }
 
 static pid_t spawn_worker(int id)
@@ -522,6 +566,139 @@ static void test_bad_input_refused_state_unchanged(void **state)
 	assert_int_equal(request(4, topo.addr4[1]), pick(VIP4, topo.addr4[1]));
 }
 
+/* Connect from the client namespace to dst:port; 0 or the errno. */
+static int connect_from_client(int family, const char *dst, unsigned port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct timeval tv = { .tv_sec = 2 };
+	socklen_t sl;
+	int fd, err = 0;
+
+	fd = topo_client_socket(&topo, family == 6 ? AF_INET6 : AF_INET,
+				SOCK_STREAM);
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (family == 6) {
+		struct sockaddr_in6 *d = (void *)&ss;
+
+		d->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, dst, &d->sin6_addr);
+		d->sin6_port = htons(port);
+		sl = sizeof(*d);
+	} else {
+		struct sockaddr_in *d = (void *)&ss;
+
+		d->sin_family = AF_INET;
+		inet_pton(AF_INET, dst, &d->sin_addr);
+		d->sin_port = htons(port);
+		sl = sizeof(*d);
+	}
+	if (connect(fd, (struct sockaddr *)&ss, sl))
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* Who serves a new VIP connection from src, and its listeners' ports. */
+static int ask_ports(int family, const char *src, unsigned *p4, unsigned *p6)
+{
+	char buf[64];
+	int fd = connect_vip(family, src), w = -1;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	if (send(fd, "who\n", 4, MSG_NOSIGNAL) == 4 &&
+	    (n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		if (sscanf(buf, "worker %d %u %u", &w, p4, p6) != 3)
+			w = -1;
+	}
+	close(fd);
+	return w;
+}
+
+/* DESIGN D3: a worker's listeners are on loopback, so nothing reaches
+ * them from the network but connections to a VIP, which sk_lookup steers
+ * there whatever the socket is bound to. */
+static void test_listeners_reachable_only_through_vip(void **state)
+{
+	unsigned p4, p6, q4, q6;
+	int w, i, w6 = -1;
+
+	(void)state;
+	w = ask_ports(4, topo.addr4[0], &p4, &p6);
+	assert_int_equal(w, pick(VIP4, topo.addr4[0]));
+	for (i = 0; i < NCLIENTS && w6 != w; i++)
+		if (pick(VIP6, topo.addr6[i]) == w)
+			w6 = ask_ports(6, topo.addr6[i], &q4, &q6);
+	print_message("worker %d: VIP v4 and v6 steered to it; its listeners "
+		      "127.0.0.1:%u and [::1]:%u\n",
+		      w, p4, p6);
+	assert_int_equal(w6, w);
+	assert_int_equal(q4, p4);
+	assert_int_equal(q6, p6);
+	/* the same ports on the host's own addresses, from the client */
+	assert_int_equal(connect_from_client(4, "198.18.1.1", p4),
+			 ECONNREFUSED);
+	assert_int_equal(connect_from_client(4, "198.18.1.1", p6),
+			 ECONNREFUSED);
+	assert_int_equal(connect_from_client(6, "fd00:198:18:1::1", p6),
+			 ECONNREFUSED);
+	assert_int_equal(connect_from_client(6, "fd00:198:18:1::1", p4),
+			 ECONNREFUSED);
+	/* and the VIP still reaches it */
+	assert_int_equal(request(4, topo.addr4[0]), w);
+}
+
+/* Register one socket as worker 200 with the real link; the agent's log
+ * must name the refusal. */
+static void assert_refused(int fd, int family, const char *message)
+{
+	struct loop loop;
+	struct agent_link link;
+	char cmd[256];
+	int i;
+
+	assert_int_equal(loop__init(&loop), 0);
+	assert_int_equal(agent_link__init(&link, &loop, sock_path, 200, 1), 0);
+	assert_int_equal(
+		agent_link__add_listener(&link, fd, LB_LISTENER_HTTPS, family),
+		0);
+	agent_link__start(&link);
+	for (i = 0; i < 50 && link.state == AGENT_LINK_WAITING; i++)
+		loop__run_once(&loop, 100);
+	assert_int_equal(link.state, AGENT_LINK_IDLE); /* refused */
+	agent_link__stop(&link);
+	agent_link__close(&link);
+	loop__fini(&loop);
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q 'registration of worker 200 refused: %s' %s", message,
+		 agent_log);
+	assert_int_equal(run(NULL, 0, "%s", cmd), 0);
+}
+
+static void test_wrong_sockets_refused(void **state)
+{
+	unsigned port;
+	int v4 = loopback_listener(AF_INET, &port);
+	int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	(void)state;
+	assert_refused(v4, AF_INET6,
+		       "https socket sent for IPv6 is not an IPv6 socket");
+	assert_refused(tcp, AF_INET, "https IPv4 socket is not listening");
+	assert_refused(udp, AF_INET, "https IPv4 socket is not TCP");
+	close(v4);
+	close(tcp);
+	close(udp);
+	/* nothing changed for the registered workers */
+	assert_int_equal(wait_up(NWORKERS), 0);
+	assert_int_equal(request(4, topo.addr4[1]), pick(VIP4, topo.addr4[1]));
+}
+
 static void test_metrics(void **state)
 {
 	char out[16384];
@@ -542,6 +719,8 @@ static int run_agent_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clients_land_on_ring_pick),
+		cmocka_unit_test(test_listeners_reachable_only_through_vip),
+		cmocka_unit_test(test_wrong_sockets_refused),
 		cmocka_unit_test(test_drain_keeps_open_connection),
 		cmocka_unit_test(test_kill9_worker_leaves_at_once),
 		cmocka_unit_test(test_reregistration_replaces),

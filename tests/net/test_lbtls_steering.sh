@@ -4,7 +4,9 @@
 # native mode and where the lbctl agent, four lbtls workers (registered with
 # the agent) and three python3-flask backends run. Each client address must
 # land on the worker its ring slot names (X-Served-By), over IPv4 and IPv6;
-# drain keeps an open keep-alive connection; kill -9 of a worker fails no
+# a worker's own listeners are on loopback and refused to the client, which
+# reaches that worker through the VIP only; drain keeps an open keep-alive
+# connection; kill -9 of a worker fails no
 # later request; killing and restarting the agent under a bounded load fails
 # nothing; with XDP detached connections still land on the computed worker.
 # Ends with "N passed, N failed"; a trap removes everything it made.
@@ -195,6 +197,48 @@ for line in sys.stdin:
 ' "$1" "$VIP4"
 }
 
+# DESIGN D3: the listeners lbtls hands to the agent are bound to loopback
+# (127.0.0.1:0, [::1]:0), so a client that learns their ports cannot bypass
+# the VIP (drain, weights, XDP's filters); sk_lookup steers the VIP to them.
+listeners_reachable_only_through_vip() {
+	local a w pid l port host rc got n=0 bad=0 i
+	a=$(addr4 3)
+	w=$(pick "$VIP4:443" "$a")
+	pid=$(worker_pid "$w")
+	[ -n "$pid" ] || return 1
+	for l in $(ip netns exec "$HOST" ss -Hltnp | grep "pid=$pid," | awk '{print $4}'); do
+		port=${l##*:}
+		case $l in
+		127.0.0.1:*) host=198.18.1.1 ;;
+		"[::1]:"*) host="[fd00:198:18:1::1]" ;;
+		*)
+			say "worker $w listens on $l, not on loopback"
+			bad=$((bad + 1))
+			continue
+			;;
+		esac
+		n=$((n + 1))
+		ip netns exec "$CLI" curl -sk -g --max-time 5 -o /dev/null \
+			"https://$host:$port/" 2>>"$DIR/curl.log"
+		rc=$?
+		say "worker $w listens on $l; client to $host:$port: curl exit $rc (7: refused)"
+		[ "$rc" = 7 ] || bad=$((bad + 1))
+	done
+	# https and http, IPv4 and IPv6
+	[ "$n" = 4 ] && [ "$bad" = 0 ] || return 1
+	[ "$(served_by 4 "$a")" = "$w" ] || return 1
+	for i in $(seq 0 $((NCLI - 1))); do
+		if [ "$(pick "[$VIP6]:443" "$(addr6 "$i")")" = "$w" ]; then
+			got=$(served_by 6 "$(addr6 "$i")")
+			say "IPv6 client $(addr6 "$i") -> worker $got (ring: $w)"
+			[ "$got" = "$w" ]
+			return
+		fi
+	done
+	say "no IPv6 client picks worker $w"
+	return 1
+}
+
 drain_keeps_open_connection() {
 	local a w fifo out got n_other=0 i ka
 	a=$(addr4 0)
@@ -324,6 +368,8 @@ check "XDP attached in native mode by the agent" \
 	bash -c "${LBCTL[*]} status | grep -q 'lbh (native)'"
 check "each IPv4 client lands on the worker its ring slot names" lands_on_pick 4
 check "each IPv6 client lands on the worker its ring slot names" lands_on_pick 6
+check "a worker's listeners: on loopback, refused to the client, reached via the VIP (v4, v6)" \
+	listeners_reachable_only_through_vip
 check "drain: the open keep-alive connection goes on, new ones move" \
 	drain_keeps_open_connection
 check "kill -9 of a worker: no later request fails; it comes back" \

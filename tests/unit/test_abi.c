@@ -70,7 +70,29 @@ static void test_registration(void **state)
 	(void)state;
 	assert_int_equal(sizeof(struct lb_register), 24);
 	assert_int_equal(offsetof(struct lb_register, listener), 16);
+	assert_int_equal(offsetof(struct lb_register, family), 20);
 	assert_int_equal(sizeof(struct lb_register_reply), 128);
+	/* version 2: listeners per family; a version 1 worker is refused */
+	assert_int_equal(LB_PROTO_VERSION, 2);
+}
+
+/* Every (kind, family, worker) has its own lb_sockets slot, in range. */
+static void test_socket_slots(void **state)
+{
+	static unsigned char seen[LB_MAX_LISTENERS * LB_MAX_WORKERS];
+	const __u8 families[2] = { LB_FAMILY_V4, LB_FAMILY_V6 };
+	__u32 kind, f, w, slot;
+
+	(void)state;
+	assert_int_equal(LB_MAX_LISTENERS, 2 * LB_LISTENER_KINDS);
+	for (kind = 0; kind < LB_LISTENER_KINDS; kind++)
+		for (f = 0; f < 2; f++)
+			for (w = 0; w < LB_MAX_WORKERS; w++) {
+				slot = LB_SOCKET_SLOT(kind, families[f], w);
+				assert_true(slot <
+					    LB_MAX_LISTENERS * LB_MAX_WORKERS);
+				assert_int_equal(seen[slot]++, 0);
+			}
 }
 
 static void test_limits(void **state)
@@ -96,6 +118,7 @@ int main(void)
 		cmocka_unit_test(test_worker_state),
 		cmocka_unit_test(test_config_and_counters),
 		cmocka_unit_test(test_registration),
+		cmocka_unit_test(test_socket_slots),
 		cmocka_unit_test(test_limits),
 	};
 
