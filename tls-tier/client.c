@@ -33,6 +33,7 @@
 #include "local.h"
 #include "log.h"
 #include "proxy.h"
+#include "tlsio.h"
 #include "txn.h"
 
 #define IN_EXTRA (16 * 1024) /* room for body bytes beyond a full head */
@@ -147,65 +148,6 @@ static uint64_t now_ms(const struct client *c)
 	return c->px->loop.now;
 }
 
-/* --- TLS or plain I/O ------------------------------------------------------ */
-
-static ssize_t c_read(struct client *c, char *p, size_t n)
-{
-	ssize_t r;
-
-	if (!c->ssl) {
-		r = recv(c->io.fd, p, n, 0);
-		if (r >= 0)
-			return r;
-		return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
-	}
-	/* The error queue is empty here: every failure path below, and
-	 * handshake() and linger(), clear it (ERR_clear_error per call
-	 * cost ~10 % of a keep-alive request's instructions). */
-	c->rd_wants_write = false;
-	r = SSL_read(c->ssl, p, n);
-	if (r > 0)
-		return r;
-	switch (SSL_get_error(c->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-		return -EAGAIN;
-	case SSL_ERROR_WANT_WRITE:
-		c->rd_wants_write = true;
-		return -EAGAIN;
-	case SSL_ERROR_ZERO_RETURN:
-		return 0;
-	default:
-		ERR_clear_error();
-		return -EIO;
-	}
-}
-
-static ssize_t c_write(struct client *c, const char *p, size_t n)
-{
-	ssize_t r;
-
-	if (!c->ssl) {
-		r = send(c->io.fd, p, n, MSG_NOSIGNAL);
-		if (r >= 0)
-			return r;
-		return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
-	}
-	c->wr_wants_read = false; /* the queue is empty: see c_read() */
-	r = SSL_write(c->ssl, p, n);
-	if (r > 0)
-		return r;
-	switch (SSL_get_error(c->ssl, r)) {
-	case SSL_ERROR_WANT_WRITE:
-		return -EAGAIN;
-	case SSL_ERROR_WANT_READ:
-		c->wr_wants_read = true;
-		return -EAGAIN;
-	default:
-		ERR_clear_error();
-		return -EIO;
-	}
-}
-
 /* --- lifetime ----------------------------------------------------------- */
 
 static void txn_drop(struct client *c)
@@ -250,12 +192,7 @@ static enum step client_close(struct client *c)
 static void linger(struct client *c)
 {
 	txn_drop(c);
-	if (c->ssl) {
-		ERR_clear_error();
-		SSL_shutdown(c->ssl);
-		ERR_clear_error();
-	}
-	shutdown(c->io.fd, SHUT_WR);
+	tlsio__shutdown(c->ssl, c->io.fd);
 	c->state = C_LINGER;
 	c->linger_deadline = now_ms(c) + LINGER_MS;
 }
@@ -529,7 +466,8 @@ static enum step client_read(struct client *c)
 		return client_close(c);
 	}
 	room = buf__room(&c->in);
-	n = c_read(c, c->in.d + c->in.e, room);
+	n = tlsio__read(c->ssl, c->io.fd, c->in.d + c->in.e, room,
+			&c->rd_wants_write);
 	if (n == -EAGAIN) {
 		c->rd_ready = false;
 		return S_BLOCKED;
@@ -599,7 +537,7 @@ static enum step client_write(struct client *c)
 			p = c->out.d + c->out.s;
 			len = buf_len(&c->out);
 		}
-		n = c_write(c, p, len);
+		n = tlsio__write(c->ssl, c->io.fd, p, len, &c->wr_wants_read);
 		if (n == -EAGAIN) {
 			c->wr_blocked = true;
 			break;
@@ -636,42 +574,25 @@ static enum step maybe_finish(struct client *c)
 static enum step handshake(struct client *c)
 {
 	struct proxy *px = c->px;
-	int r;
+	char why[256];
+	int r = tlsio__handshake(c->ssl, &c->hs_want_write, why, sizeof(why));
 
-	ERR_clear_error();
-	r = SSL_do_handshake(c->ssl);
-	if (r == 1) {
-		/* whatever a callback left (a ticket that did not open) */
-		ERR_clear_error();
-		if (SSL_session_reused(c->ssl))
-			METRIC_ADD(px->m->handshakes_resumed, 1);
-		else
-			METRIC_ADD(px->m->handshakes_full, 1);
-		c->state = C_HEAD;
-		/* The first request may have come with the Finished. */
-		c->rd_ready = true;
-		c->t_start_us = proxy__wall_us();
-		return S_PROGRESS;
-	}
-	switch (SSL_get_error(c->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-		c->hs_want_write = false;
+	if (!r)
 		return S_BLOCKED;
-	case SSL_ERROR_WANT_WRITE:
-		c->hs_want_write = true;
-		return S_BLOCKED;
-	default:
-		if (log__access_enabled() ||
-		    px->cfg->log_level >= LOG_LVL_DEBUG) {
-			char e[256];
-
-			log_debug("TLS handshake with %s failed: %s",
-				  c->peer_str, tls__err_str(e, sizeof(e)));
-		}
-		ERR_clear_error();
+	if (r < 0) {
+		log_debug("TLS handshake with %s failed: %s", c->peer_str, why);
 		METRIC_ADD(px->m->handshake_errors, 1);
 		return client_close(c);
 	}
+	if (SSL_session_reused(c->ssl))
+		METRIC_ADD(px->m->handshakes_resumed, 1);
+	else
+		METRIC_ADD(px->m->handshakes_full, 1);
+	c->state = C_HEAD;
+	/* The first request may have come with the Finished. */
+	c->rd_ready = true;
+	c->t_start_us = proxy__wall_us();
+	return S_PROGRESS;
 }
 
 static enum step proxy_step(struct client *c)
@@ -903,6 +824,7 @@ int client__accept(struct proxy *px, bool tls, int fd,
 	return 0;
 fail:
 	ERR_clear_error();
+	proxy__local_error(px, ENOMEM, "new client connection");
 	if (c) {
 		SSL_free(c->ssl);
 		free(c);
