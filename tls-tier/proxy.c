@@ -15,11 +15,22 @@ void proxy__publish_health(struct proxy *px)
 									   0);
 }
 
+/* Counted always, logged once a second at most: running out is when a
+ * line per request would hurt most. */
 void proxy__local_error(struct proxy *px, int err, const char *what)
 {
+	static uint64_t logged_at, missed;
+
 	METRIC_ADD(px->m->local_errors, 1);
-	log_err("%s: %s (a local limit, not the upstream's fault)", what,
-		strerror(err < 0 ? -err : err));
+	if (logged_at && px->loop.now - logged_at < 1000) {
+		missed++;
+		return;
+	}
+	log_err("%s: %s (a local limit, not the upstream's fault; %llu more since the last report)",
+		what, strerror(err < 0 ? -err : err),
+		(unsigned long long)missed);
+	logged_at = px->loop.now;
+	missed = 0;
 }
 
 uint64_t proxy__wall_us(void)
