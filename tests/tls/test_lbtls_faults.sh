@@ -14,7 +14,9 @@
 #   finding 3  lbtls as PID 1 of a PID namespace serves, and SIGTERM stops it
 #   finding 4  the per-worker listeners made for the agent are bound to
 #              loopback only
-#   reload     two SIGHUPs under h2load keep-alive load: 0 failed requests
+#   reload     two SIGHUPs under h2load keep-alive load: 0 failed requests;
+#              a SIGHUP under keep-alive clients that think between requests:
+#              none lost, each old connection closed after Connection: close
 #   stop       SIGQUIT under keep-alive load: no request lost, every
 #              connection closed after a Connection: close answer
 #
@@ -159,6 +161,17 @@ try:
     print(json.loads(sys.argv[1])["headers"].get(sys.argv[2], "<absent>"))
 except ValueError:
     print("<no JSON>")' "$1" "$2"
+}
+
+val() { sed -n "s/.*\<$1=\([0-9]*\).*/\1/p" <<<"$res"; } # of ka_load.py's $res
+no_loss() { # no_loss SUMMARY: ka_load.py sent requests and each was answered
+	local res=$1 sent
+	sent=$(val sent)
+	[ "${sent:-0}" -gt 0 ] && [ "$sent" = "$(val answered)" ] &&
+		[ "$(val lost)" = 0 ] && [ "$(val errors)" = 0 ]
+}
+gone_before() { # gone_before LIMIT SECONDS PID...
+	[ "$2" -lt "$1" ] && shift 2 && gone "$@"
 }
 
 # --- backends -------------------------------------------------------------------
@@ -349,61 +362,13 @@ check "finding 4: no lbtls listener reachable from outside (${outside:-none}; $(
 	test -z "$outside"
 stop_lbtls "$master"
 
-# --- reload under keep-alive load ---------------------------------------------------
-# h2load --h1 keeps its 50 connections alive; a server's Connection: close
-# it handles by reconnecting (0 failed against nginx with keepalive_requests
-# 100), so any failure is a connection closed under a request in flight.
-next_ports
-write_conf rl "$three" "shutdown_timeout: 10s"
-check "reload: lbtls serves" start_lbtls rl
-old=$(workers "$master")
-h2load --h1 -n 20000 -c 50 "https://127.0.0.1:$https/" >"$tmp/h2load.out" 2>&1 &
-h2=$!
-pids+=("$h2")
-(
-	# On h2load's progress, not on timing alone: each SIGHUP only while
-	# h2load is still running.
-	sleep 0.7
-	kill -0 "$h2" 2>/dev/null && kill -HUP "$master" && echo hup >>"$tmp/sighup"
-	for _ in $(seq 1 200); do # h2load 40 % through (at most 10 s)
-		grep -q 'progress: [4-9]0% done' "$tmp/h2load.out" && break
-		kill -0 "$h2" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$h2" 2>/dev/null && kill -HUP "$master" && echo hup >>"$tmp/sighup"
-) &
-signaller=$!
-pids+=("$signaller")
-end=$((SECONDS + 120))
-while kill -0 "$h2" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.2; done
-kill -TERM "$h2" 2>/dev/null
-wait "$h2"
-wait "$signaller"
-sent=0
-[ -f "$tmp/sighup" ] && sent=$(wc -l <"$tmp/sighup")
-check "reload: 2 SIGHUPs sent while h2load ran ($sent)" test "$sent" -eq 2
-req=$(grep '^requests:' "$tmp/h2load.out")
-read -r ok nfail nerr < <(sed -nE \
-	's/.* ([0-9]+) succeeded, ([0-9]+) failed, ([0-9]+) errored.*/\1 \2 \3/p' <<<"$req")
-check "reload: h2load 20000 succeeded, 0 failed, 0 errored (${req:-no result})" \
-	bash -c '[ "${1:-0}" -eq 20000 ] && [ "${2:-1}" -eq 0 ] && [ "${3:-1}" -eq 0 ]' \
-	_ "${ok:-}" "${nfail:-}" "${nerr:-}"
-for _ in $(seq 1 100); do # the old generations drain, then exit
-	[ "$(workers "$master" | wc -l)" -eq 2 ] && break
-	sleep 0.1
-done
-check "reload: the workers were replaced, 2 run" \
-	bash -c '[ "$(wc -l <<<"$1")" -eq 2 ] && [ -z "$(comm -12 <(echo "$2") <(echo "$1"))" ]' \
-	_ "$(workers "$master")" "$old"
-check "reload: lbtls serves after the reloads" wait_http "https://127.0.0.1:$https/"
-stop_lbtls "$master"
-
-# --- graceful stop (SIGQUIT) under keep-alive load -------------------------------------
-# 20 keep-alive connections, each sending its next request 0-30 ms after
-# the last answer (as a browser does). A lost request is one sent on a
-# connection that then closed or reset without answering it. A connection
-# ends well only after an answer with Connection: close; the client does
-# not reconnect (lbtls is stopping: a new connection would be refused).
+# ka_load.py PORT NCONN SECONDS: NCONN keep-alive connections, each sending
+# its next request 0-30 ms after the last answer (as a browser does), for
+# at most SECONDS; prints "ready" once each has had 3 answers, then a
+# summary. A lost request is one sent on a connection that then closed or
+# reset without answering it. A connection ends well only after an answer
+# with Connection: close; the client does not reconnect (a stopping lbtls
+# refuses new connections).
 cat >"$tmp/ka_load.py" <<'EOF'
 import random, socket, ssl, sys, threading, time
 port, nconn, cap = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
@@ -490,33 +455,90 @@ for t in ts:
 with lock:
     print(" ".join("%s=%d" % kv for kv in st.items()), flush=True)
 EOF
+ka_run() { # ka_run SIGNAL OUT: ka_load.py against lbtls, SIGNAL to the master
+	# once it is warm; sets res to its summary
+	"$python" "$tmp/ka_load.py" "$https" 20 20 >"$2" 2>&1 &
+	local ka=$!
+	pids+=("$ka")
+	for _ in $(seq 1 100); do
+		grep -q ready "$2" && break
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -"$1" "$master"
+	t0=$SECONDS
+	wait "$ka"
+	res=$(tail -1 "$2")
+}
+
+# --- reload under keep-alive load ---------------------------------------------------
+# h2load --h1 keeps its 50 connections alive; a server's Connection: close
+# it handles by reconnecting (0 failed against nginx with keepalive_requests
+# 100), so any failure is a connection closed under a request in flight.
+next_ports
+write_conf rl "$three" "shutdown_timeout: 10s"
+check "reload: lbtls serves" start_lbtls rl
+old=$(workers "$master")
+h2load --h1 -n 20000 -c 50 "https://127.0.0.1:$https/" >"$tmp/h2load.out" 2>&1 &
+h2=$!
+pids+=("$h2")
+(
+	# On h2load's progress, not on timing alone: each SIGHUP only while
+	# h2load is still running.
+	sleep 0.7
+	kill -0 "$h2" 2>/dev/null && kill -HUP "$master" && echo hup >>"$tmp/sighup"
+	for _ in $(seq 1 200); do # h2load 40 % through (at most 10 s)
+		grep -q 'progress: [4-9]0% done' "$tmp/h2load.out" && break
+		kill -0 "$h2" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$h2" 2>/dev/null && kill -HUP "$master" && echo hup >>"$tmp/sighup"
+) &
+signaller=$!
+pids+=("$signaller")
+end=$((SECONDS + 120))
+while kill -0 "$h2" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.2; done
+kill -TERM "$h2" 2>/dev/null
+wait "$h2"
+wait "$signaller"
+sent=0
+[ -f "$tmp/sighup" ] && sent=$(wc -l <"$tmp/sighup")
+check "reload: 2 SIGHUPs sent while h2load ran ($sent)" test "$sent" -eq 2
+req=$(grep '^requests:' "$tmp/h2load.out")
+read -r ok nfail nerr < <(sed -nE \
+	's/.* ([0-9]+) succeeded, ([0-9]+) failed, ([0-9]+) errored.*/\1 \2 \3/p' <<<"$req")
+check "reload: h2load 20000 succeeded, 0 failed, 0 errored (${req:-no result})" \
+	bash -c '[ "${1:-0}" -eq 20000 ] && [ "${2:-1}" -eq 0 ] && [ "${3:-1}" -eq 0 ]' \
+	_ "${ok:-}" "${nfail:-}" "${nerr:-}"
+for _ in $(seq 1 100); do # the old generations drain, then exit
+	[ "$(workers "$master" | wc -l)" -eq 2 ] && break
+	sleep 0.1
+done
+check "reload: the workers were replaced, 2 run" \
+	bash -c '[ "$(wc -l <<<"$1")" -eq 2 ] && [ -z "$(comm -12 <(echo "$2") <(echo "$1"))" ]' \
+	_ "$(workers "$master")" "$old"
+check "reload: lbtls serves after the reloads" wait_http "https://127.0.0.1:$https/"
+# Clients that think between requests: an old worker must not close their
+# idle connections under them, only answer each one's next request with
+# Connection: close.
+ka_run HUP "$tmp/ka_hup.out"
+check "reload: SIGHUP under keep-alive load with think time: no request lost ($res)" \
+	no_loss "$res"
+check "reload: each old connection closed after a Connection: close answer ($(val closed_after_close)/20)" \
+	test "$(val closed_after_close)" = 20
+stop_lbtls "$master"
+
+# --- graceful stop (SIGQUIT) under keep-alive load -------------------------------------
 next_ports
 write_conf sq "$three" "shutdown_timeout: 10s"
 check "stop: lbtls serves" start_lbtls sq
-"$python" "$tmp/ka_load.py" "$https" 20 20 >"$tmp/ka.out" 2>&1 &
-ka=$!
-pids+=("$ka")
-for _ in $(seq 1 100); do
-	grep -q ready "$tmp/ka.out" && break
-	sleep 0.1
-done
-sleep 0.5
 sq_workers=$(workers "$master")
-kill -QUIT "$master"
-t0=$SECONDS
-wait "$ka"
+ka_run QUIT "$tmp/ka_quit.out"
 t_load=$((SECONDS - t0))
-res=$(tail -1 "$tmp/ka.out")
 # shellcheck disable=SC2086 # one argument per pid
 wait_gone 8 "$master" $sq_workers
 gone_at=$((SECONDS - t0))
-gone_before() { # gone_before LIMIT SECONDS PID...
-	[ "$2" -lt "$1" ] && shift 2 && gone "$@"
-}
-val() { sed -n "s/.*\<$1=\([0-9]*\).*/\1/p" <<<"$res"; }
-check "stop: SIGQUIT under keep-alive load: no request lost ($res)" \
-	bash -c '[ "${1:-0}" -gt 0 ] && [ "$1" = "$2" ] && [ "${3:-1}" -eq 0 ] && [ "${4:-1}" -eq 0 ]' \
-	_ "$(val sent)" "$(val answered)" "$(val lost)" "$(val errors)"
+check "stop: SIGQUIT under keep-alive load: no request lost ($res)" no_loss "$res"
 check "stop: every connection closed after a Connection: close answer ($(val closed_after_close)/20)" \
 	test "$(val closed_after_close)" = 20
 # shellcheck disable=SC2086 # one argument per pid
