@@ -258,7 +258,9 @@ stop_lbtls "$master"
 # Werkzeug folds X_Real_IP into the same WSGI key as X-Real-IP (as gunicorn
 # does), so an underscore header shows up in the echoed X-Real-Ip.
 next_ports
-write_conf f2 "$three"
+f2up="$three
+  read_timeout: 3s"
+write_conf f2 "$f2up"
 check "finding 2: lbtls serves" start_lbtls f2
 url=https://127.0.0.1:$https/echo-headers
 json=$(curl -sk -H 'X_Real_IP: 6.6.6.6' -H 'X_Forwarded_For: 6.6.6.6' "$url")
@@ -280,8 +282,15 @@ check "finding 2: X-Forwarded-Port replaced by the https port ($v)" test "$v" = 
 v=$(header "$json" Forwarded)
 check "finding 2: the client's Forwarded: for=6.6.6.6 not passed on ($v)" \
 	bash -c '[[ $1 == *headers* && $1 != *6.6.6.6* ]]' _ "$json"
+# Werkzeug also takes Content_Length for Content-Length (gunicorn does not):
+# a GET carrying it would leave the backend waiting for a body that never
+# comes, until read_timeout, a 504 and a failure against the backend.
+got=$(curl -sk -m 10 -o /dev/null -w '%{http_code} %{time_total}' \
+	-H 'Content_Length: 20' "$url")
+check "finding 2: GET with Content_Length: 20 answered 200 at once ($got s)" \
+	bash -c '[[ $1 == "200 "* ]] && awk -v t="${1#* }" "BEGIN { exit !(t < 2) }"' _ "$got"
 old=$(workers "$master")
-write_conf f2 "$three" "" "  underscores_in_headers: true"
+write_conf f2 "$f2up" "" "  underscores_in_headers: true"
 kill -HUP "$master"
 for _ in $(seq 1 100); do # the new generation runs, the old one is gone
 	[ "$(workers "$master" | wc -l)" -eq 2 ] &&
