@@ -9,8 +9,9 @@
 #   finding 1  a stalled request body gets 408 at limits.client_body_timeout
 #              and never counts against the backend (max_fails: 1)
 #   finding 2  header names with '_' are dropped (limits.underscores_in_headers
-#              lets them through); X-Real-IP, X-Forwarded-Host/-Port are
-#              replaced, Forwarded is not passed on
+#              lets them through; a Content_Length must not hang Werkzeug);
+#              X-Real-IP, X-Forwarded-Host/-Port are replaced, Forwarded is
+#              not passed on
 #   finding 3  lbtls as PID 1 of a PID namespace serves, and SIGTERM stops it
 #   finding 4  the per-worker listeners made for the agent are bound to
 #              loopback only
@@ -37,27 +38,36 @@ python=${PYTHON:-/usr/bin/python3}
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tmp=$(mktemp -d /tmp/lbtls-faults.XXXXXX)
-pids=()    # backends and clients
-masters=() # every lbtls master started (host pids)
+# Every process this script starts is a background job of it (jobs -p
+# lists those still running, so no pid is signalled after it was reaped
+# and maybe reused), except the PID-1 lbtls under unshare: masters lists
+# the lbtls masters not yet stopped.
+masters=()
 stop_lbtls() { # stop_lbtls PID: TERM, bounded wait, then KILL it and its workers
 	local p
-	kill -0 "$1" 2>/dev/null || return 0
-	kill -TERM "$1" 2>/dev/null
-	for _ in $(seq 1 30); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
+	if kill -0 "$1" 2>/dev/null; then
+		kill -TERM "$1" 2>/dev/null
+		for _ in $(seq 1 30); do
+			kill -0 "$1" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$1" 2>/dev/null; then
+			for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+				kill -KILL "$p" 2>/dev/null
+			done
+			kill -KILL "$1" 2>/dev/null
+		fi
+	fi
+	for p in "${!masters[@]}"; do
+		[ "${masters[$p]}" = "$1" ] && unset 'masters[p]'
 	done
-	for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-		kill -KILL "$p" 2>/dev/null
-	done
-	kill -KILL "$1" 2>/dev/null
 }
 cleanup() {
 	local p
 	for p in "${masters[@]}"; do
 		stop_lbtls "$p"
 	done
-	for p in "${pids[@]}"; do
+	for p in $(jobs -p); do
 		kill -TERM "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -178,7 +188,6 @@ gone_before() { # gone_before LIMIT SECONDS PID...
 for i in 0 1 2; do
 	VERSION=$((i + 1)) "$python" "$app" --host 127.0.0.1 --port "${be[$i]}" \
 		>"$tmp/app$i.log" 2>&1 &
-	pids+=($!)
 done
 for i in 0 1 2; do
 	check "backend VERSION=$((i + 1)) answers /healthz" \
@@ -229,7 +238,6 @@ check "finding 1: lbtls serves (one backend, max_fails 1)" start_lbtls f1
 url=https://127.0.0.1:$https/
 "$python" "$tmp/stall.py" "$https" >"$tmp/stall.out" 2>&1 &
 stall=$!
-pids+=("$stall")
 sleep 0.2
 during=
 for _ in 1 2 3 4; do # new clients while the stalled one waits
@@ -310,7 +318,6 @@ next_ports
 write_conf f3 "$three"
 unshare --pid --fork --mount-proc "$lbtls" -c "$tmp/f3.yaml" >"$tmp/f3.out" 2>&1 &
 ushare=$!
-pids+=("$ushare")
 master=
 for _ in $(seq 1 50); do
 	master=$(ps -o pid= --ppid "$ushare" | tr -d ' ')
@@ -350,6 +357,7 @@ for f in /proc/[0-9]*/ns/pid; do
 done
 check "finding 3: nothing left in its PID namespace ($left process(es))" \
 	bash -c '[ -n "$1" ] && [ "$2" -eq 0 ]' _ "$pidns" "$left"
+[ -n "$master" ] && stop_lbtls "$master"
 
 # --- finding 4: the agent's listeners -----------------------------------------------
 # With agent.socket set (no agent runs: the workers keep retrying), every
@@ -468,7 +476,6 @@ ka_run() { # ka_run SIGNAL OUT: ka_load.py against lbtls, SIGNAL to the master
 	# once it is warm; sets res to its summary
 	"$python" "$tmp/ka_load.py" "$https" 20 20 >"$2" 2>&1 &
 	local ka=$!
-	pids+=("$ka")
 	for _ in $(seq 1 100); do
 		grep -q ready "$2" && break
 		sleep 0.1
@@ -490,7 +497,6 @@ check "reload: lbtls serves" start_lbtls rl
 old=$(workers "$master")
 h2load --h1 -n 20000 -c 50 "https://127.0.0.1:$https/" >"$tmp/h2load.out" 2>&1 &
 h2=$!
-pids+=("$h2")
 (
 	# On h2load's progress, not on timing alone: each SIGHUP only while
 	# h2load is still running.
@@ -504,7 +510,6 @@ pids+=("$h2")
 	kill -0 "$h2" 2>/dev/null && kill -HUP "$master" && echo hup >>"$tmp/sighup"
 ) &
 signaller=$!
-pids+=("$signaller")
 end=$((SECONDS + 120))
 while kill -0 "$h2" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.2; done
 kill -TERM "$h2" 2>/dev/null
@@ -553,5 +558,6 @@ check "stop: every connection closed after a Connection: close answer ($(val clo
 # shellcheck disable=SC2086 # one argument per pid
 check "stop: lbtls and its workers exited after the load, before shutdown_timeout 10s (load ${t_load}s, exit ${gone_at}s)" \
 	gone_before 9 "$gone_at" "$master" $sq_workers
+stop_lbtls "$master"
 
 finish
