@@ -121,6 +121,7 @@ tls:
 $2
 limits:
   header_timeout: 5s
+  max_connections: 1024 # 2 fds each: within any RLIMIT_NOFILE
 ${4:-}
 log:
   access: $tmp/$1.access.log
