@@ -54,3 +54,46 @@ require_built() { # require_built BINARY BUILD_DIR
 		missing=1
 	fi
 }
+
+# --- shared by the lbtls end-to-end scripts ------------------------------------
+# find_ports N: sets base to the first of N free loopback ports in a row,
+# below the ephemeral range where no client socket can be holding them;
+# returns 1 when 50 tries found none.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+find_ports() {
+	local n=$1 eph_lo top lo b o free
+	read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range
+	top=$((eph_lo > 12000 ? eph_lo - n - 1 : 60000))
+	lo=$((eph_lo > 12000 ? 10000 : 61000))
+	base=
+	for _ in $(seq 1 50); do
+		b=$((lo + RANDOM % (top - lo)))
+		free=1
+		for o in $(seq 0 $((n - 1))); do
+			if port_busy $((b + o)); then
+				free=0
+				break
+			fi
+		done
+		if [ "$free" -eq 1 ]; then
+			base=$b
+			return 0
+		fi
+	done
+	return 1
+}
+mkcert() { # mkcert DIR: self-signed ECDSA P-256 for localhost and 127.0.0.1
+	mkdir -p "$1"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -keyout "$1/privkey.pem" -out "$1/fullchain.pem" -days 2 \
+		-subj /CN=localhost \
+		-addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+}
+wait_http() { # wait_http URL [SECONDS]: bounded wait (10 s) for a 200
+	local end=$((SECONDS + ${2:-10}))
+	while [ "$SECONDS" -lt "$end" ]; do
+		[ "$(curl -sk -m 2 -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -55,24 +55,7 @@ require_built "$lbtls" "$build"
 [ "$missing" -eq 0 ] || finish
 
 # --- ports: nine free loopback ports in a row --------------------------------
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# Below the ephemeral range, where no client socket can be holding them.
-read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range
-top=$((eph_lo > 12000 ? eph_lo - 10 : 60000))
-lo=$((eph_lo > 12000 ? 10000 : 61000))
-base=
-for _ in $(seq 1 50); do
-	b=$((lo + RANDOM % (top - lo)))
-	free=1
-	for o in 0 1 2 3 4 5 6 7 8; do
-		if port_busy $((b + o)); then free=0; fi
-	done
-	if [ "$free" -eq 1 ]; then
-		base=$b
-		break
-	fi
-done
-[ -n "$base" ] || {
+find_ports 9 || {
 	bad "no free block of loopback ports"
 	finish
 }
@@ -114,13 +97,6 @@ raw() { "$python" "$tmp/raw.py" "$https" "$@"; }
 first_line() { head -1 <<<"$1" | tr -d '\r'; }
 
 # --- certificates -------------------------------------------------------------
-mkcert() { # mkcert DIR
-	mkdir -p "$1"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-		-nodes -keyout "$1/privkey.pem" -out "$1/fullchain.pem" -days 2 \
-		-subj /CN=localhost \
-		-addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
-}
 fingerprint() {
 	openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//'
 }
@@ -219,13 +195,6 @@ start_backend() { # start_backend INDEX
 		>"$tmp/app$1.log" 2>&1 &
 	bpid[$1]=$!
 	pids+=($!)
-}
-wait_http() { # wait_http URL: bounded wait for a 200
-	for _ in $(seq 1 100); do
-		[ "$(curl -sk -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
 }
 bpid=()
 for i in 0 1 2; do start_backend $i; done
