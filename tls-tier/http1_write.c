@@ -109,6 +109,34 @@ static bool set_by_lbtls(struct http1_span n)
 	       span_ieq(n, "x-forwarded-port") || span_ieq(n, "forwarded");
 }
 
+/*
+ * Content_Length, Transfer_Encoding, Host, Connection: never forwarded,
+ * whatever underscores_in_headers says. Werkzeug and other CGI-style
+ * servers read Content_Length as the request's length: a GET carrying it
+ * would leave the backend waiting for a body that never comes.
+ */
+static bool underscore_framing(struct http1_span n)
+{
+	static const char *const names[] = { "content-length",
+					     "transfer-encoding", "host",
+					     "connection" };
+	size_t i, j;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (n.len != strlen(names[i]))
+			continue;
+		for (j = 0; j < n.len; j++) {
+			char c = n.p[j] == '_' ? '-' : n.p[j];
+
+			if ((c | 0x20) != names[i][j] && c != names[i][j])
+				break;
+		}
+		if (j == n.len)
+			return true;
+	}
+	return false;
+}
+
 ssize_t http1__write_upstream_head(const struct http1_request *req,
 				   const struct http1_forward *fwd, char *out,
 				   size_t cap)
@@ -145,7 +173,8 @@ ssize_t http1__write_upstream_head(const struct http1_request *req,
 		 * underscores_in_headers off drops such names. */
 		if (request_hop_by_hop(conns, nconns, h) ||
 		    set_by_lbtls(h->name) ||
-		    (!fwd->underscores && memchr(h->name.p, '_', h->name.len)))
+		    (memchr(h->name.p, '_', h->name.len) &&
+		     (!fwd->underscores || underscore_framing(h->name))))
 			continue;
 		out_span(&o, h->name);
 		out_lit(&o, ": ");

@@ -321,8 +321,11 @@ static int write_res_head(struct txn *t, const struct http1_response *res)
 	/* An HTTP/1.0 client cannot read chunked (RFC 9112 7.1): it gets the
 	 * data alone, delimited by closing the connection. */
 	t->dechunk = t->minor == 0 && t->sb == HTTP1_BODY_CHUNKED;
+	/* An answer before the request body is whole (a 413, say) ends the
+	 * connection: the rest of the body will not be read. */
 	t->close |= !t->keep_alive || px->draining ||
-		    t->sb == HTTP1_BODY_UNTIL_CLOSE || t->src_eof || t->dechunk;
+		    t->sb == HTTP1_BODY_UNTIL_CLOSE || t->src_eof ||
+		    t->dechunk || !t->rb_framed;
 	o.dechunk = t->dechunk;
 	o.close = t->close;
 	o.extra = px->served_by;
@@ -615,13 +618,19 @@ enum txn_result txn__timeout(struct txn *t)
 
 bool txn__finish(struct txn *t)
 {
-	bool consumed = request_sent(t);
+	bool sent = request_sent(t);
 
-	up_release(t, consumed && t->res_keep_alive && !buf_len(&t->uin) &&
+	up_release(t, sent && t->res_keep_alive && !buf_len(&t->uin) &&
 			      !t->up_eof && t->sb != HTTP1_BODY_UNTIL_CLOSE);
-	if (!consumed)
+	/* A body framed whole but answered before it all went upstream:
+	 * what is left of it is dropped, and the connection lives on. */
+	if (t->rb_framed) {
+		buf_consume(t->src, t->rb_ready);
+		t->rb_ready = 0;
+	} else {
 		t->close = true; /* the rest of its body is unread */
-	return consumed;
+	}
+	return t->rb_framed;
 }
 
 static void up_event(struct pool_conn *pc, uint32_t events, void *data)

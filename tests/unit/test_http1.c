@@ -1128,6 +1128,36 @@ static void test_upstream_head_absolute_query_slash(void **state)
 
 /* Finding 2: X_Real_IP went upstream (9593e43), and gunicorn read it as
  * X-Real-IP. Dropped unless the switch says otherwise. */
+/* Werkzeug reads Content_Length as the request's length: a GET with it
+ * hung the backend until read_timeout and marked it down. The framing
+ * names never go, even with underscores allowed. */
+static void test_upstream_head_underscore_framing(void **state)
+{
+	static const char in[] = "GET / HTTP/1.1\r\n"
+				 "Host: a\r\n"
+				 "Content_Length: 20\r\n"
+				 "TRANSFER_ENCODING: chunked\r\n"
+				 "host_: x\r\n"
+				 "Connection_: x\r\n"
+				 "\r\n";
+	struct http1_forward allow = fwd;
+
+	(void)state;
+	allow.underscores = true;
+	expect_upstream_fwd(&allow, in,
+			    "GET / HTTP/1.1\r\n"
+			    "Host: a\r\n"
+			    "host_: x\r\n"
+			    "Connection_: x\r\n"
+			    "X-Forwarded-For: 198.18.1.10\r\n"
+			    "X-Forwarded-Proto: https\r\n"
+			    "X-Real-IP: 198.18.1.10\r\n"
+			    "X-Forwarded-Host: a\r\n"
+			    "X-Forwarded-Port: 443\r\n"
+			    "Connection: keep-alive\r\n"
+			    "\r\n");
+}
+
 static void test_upstream_head_underscores(void **state)
 {
 	static const char in[] = "GET / HTTP/1.1\r\n"
@@ -1690,6 +1720,7 @@ int main(void)
 		cmocka_unit_test(test_upstream_head_1_0_keeps_host),
 		cmocka_unit_test(test_upstream_head_absolute_query_slash),
 		cmocka_unit_test(test_upstream_head_underscores),
+		cmocka_unit_test(test_upstream_head_underscore_framing),
 		cmocka_unit_test(test_upstream_head_forwarded_set_or_stripped),
 		cmocka_unit_test(test_client_head),
 		cmocka_unit_test(test_client_head_size_bound),
