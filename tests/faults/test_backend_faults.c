@@ -103,6 +103,41 @@ static void slow_answer_within_read_timeout_is_200(void **state)
 		  "lbtls_upstream_up of the backend");
 }
 
+/* Read the head only, answer at once (an early 413, say), keep the
+ * connection: the body never reaches it. */
+static void script_early_answer(struct fb_conn *c)
+{
+	if (fb_read_head(c, NULL))
+		return;
+	fb_sendstr(c, "HTTP/1.1 413 Content Too Large\r\n"
+		      "Content-Length: 4\r\n\r\nbig!");
+	fb_stall(c);
+}
+
+/*
+ * An answer before the request body is whole: the rest of the body will
+ * not be read, so the answer says Connection: close and the connection
+ * closes (9593e43 said keep-alive, then closed).
+ */
+static void early_answer_says_close(void **state)
+{
+	struct fx *f = *state;
+	struct fclient *a = &f->c[0];
+
+	start(f, script_early_answer, 0, "5s");
+	assert_int_equal(fclient__connect(a, f->p.https), 0);
+	assert_int_equal(fclient__sendstr(a, "POST /up HTTP/1.1\r\n"
+					     "Host: test\r\n"
+					     "Content-Length: 100000\r\n"
+					     "\r\n0123456789"),
+			 0);
+	fclient__read_response(a, &f->r, false);
+	expect_status(&f->r, 413);
+	expect_body(&f->r, "big!");
+	expect_conn_close(&f->r);
+	expect_closed(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -111,6 +146,7 @@ int main(void)
 		FX_TEST(partial_answer_then_stall_closes_the_client),
 		FX_TEST(close_before_answer_is_502),
 		FX_TEST(slow_answer_within_read_timeout_is_200),
+		FX_TEST(early_answer_says_close),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
