@@ -339,6 +339,7 @@ static enum step start_txn(struct client *c, const struct http1_request *req,
 	t->wake = wake;
 	t->owner = c;
 	t->close = c->close_after;
+	t->src_eof = c->client_eof; /* a half-close may come with the head */
 	t->t_start_us = c->t_start_us;
 	c->state = C_PROXY;
 	if (out_ready(c))
@@ -429,7 +430,7 @@ static enum step parse_head(struct client *c)
 
 /* --- the pump -------------------------------------------------------------- */
 
-static bool can_read(const struct client *c)
+static bool can_read(struct client *c)
 {
 	switch (c->state) {
 	case C_IDLE:
@@ -437,7 +438,7 @@ static bool can_read(const struct client *c)
 	case C_PROXY:
 		/* in is taken (or grown, for a head) by client_read() */
 		return !c->client_eof &&
-		       (!c->in.d || buf__room((struct buf *)&c->in) ||
+		       (!c->in.d || buf__room(&c->in) ||
 			(c->state != C_PROXY && c->in.cap == IN_SMALL));
 	default:
 		return false;
@@ -724,6 +725,12 @@ static void client_io(struct loop_io *io, uint32_t events)
 {
 	struct client *c = (struct client *)io;
 
+	/* Reset, or both directions shut: nothing can be read or written
+	 * any more, and epoll would report it again at once. */
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		client_close(c);
+		return;
+	}
 	/* EPOLLOUT wakes a TLS read that waited for the socket to drain. */
 	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || c->rd_wants_write)
 		c->rd_ready = true;
@@ -759,7 +766,12 @@ static void client_timeout(struct loop_timer *tm)
 			client_close(c);
 			return;
 		}
-		txn__timeout(c->txn); /* pump() sees an abort */
+		/* pump() sees an abort; a deadline no phase claims would
+		 * only fire again */
+		if (txn__timeout(c->txn) == TXN_BLOCKED && !pending(c)) {
+			client_close(c);
+			return;
+		}
 		break;
 	default:
 		client_close(c);

@@ -166,6 +166,10 @@ static void probe_start(struct probe *p)
 	p->res_len = 0;
 	p->connecting = false;
 	if (connect(fd, (struct sockaddr *)&s->ss, s->len)) {
+		if (pool__local_error(errno)) {
+			probe_skip(p, errno);
+			return;
+		}
 		if (errno != EINPROGRESS) {
 			probe_done(p, false, strerror(errno));
 			return;

@@ -37,8 +37,9 @@ void pool__init(struct pool *p, struct loop *loop, struct upstream *up,
 bool pool__local_error(int err)
 {
 	err = err < 0 ? -err : err;
+	/* EADDRNOTAVAIL: no local port left to connect from */
 	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
-	       err == ENOMEM;
+	       err == ENOMEM || err == EADDRNOTAVAIL;
 }
 
 static void unlink_idle(struct pool_conn *pc)

@@ -55,7 +55,8 @@ int pool__acquire(struct pool *p, int server, pool_cb cb, void *data,
 /* The owner is done: back to the pool when 'reuse' and there is room. */
 void pool__release(struct pool_conn *pc, bool reuse);
 
-/* EMFILE, ENFILE, ENOBUFS, ENOMEM: this process or host ran out. */
+/* EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL: this process or host
+ * ran out. */
 bool pool__local_error(int err);
 
 /* Close idle connections pooled for longer than 'max_idle' ms. */

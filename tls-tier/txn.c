@@ -158,6 +158,8 @@ static enum txn_result up_start(struct txn *t)
 		}
 		t->server = idx;
 		t->tried |= 1ULL << idx;
+		t->send_err = 0;
+		t->up_hup = false;
 		err = pool__acquire(&px->pool, idx, up_event, t, &t->uc);
 		if (err && pool__local_error(err)) {
 			proxy__local_error(px, err, "upstream connection");
@@ -279,7 +281,7 @@ static enum txn_result up_send(struct txn *t)
 	size_t len;
 	ssize_t n;
 
-	while (t->uc && !uc->connecting) {
+	while (t->uc && !uc->connecting && !t->send_err) {
 		if (t->uout_off < t->uout.e) {
 			p = t->uout.d + t->uout_off;
 			len = t->uout.e - t->uout_off;
@@ -294,8 +296,17 @@ static enum txn_result up_send(struct txn *t)
 		n = send(uc->io.fd, p, len, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
-		if (n < 0)
-			return up_failed(t, 502, F_IO, strerror(errno));
+		if (n < 0) {
+			/*
+			 * A server that answers before reading the whole body
+			 * (413, 401) and closes makes the send fail while its
+			 * answer waits in the socket: read that first, it is
+			 * no failure of the server. No answer: up_recv fails.
+			 */
+			t->send_err = errno;
+			t->up_rd_ready = true;
+			return TXN_PROGRESS;
+		}
 		r = TXN_PROGRESS;
 		t->t_up_write = t->px->loop.now;
 		if (t->uout_off < t->uout.e) {
@@ -392,7 +403,10 @@ static enum txn_result up_recv(struct txn *t)
 		}
 		if (n < 0) {
 			if (t->rs == R_HEAD)
-				return up_failed(t, 502, F_IO, strerror(errno));
+				return up_failed(t, 502, F_IO,
+						 strerror(t->send_err ?
+								  t->send_err :
+								  errno));
 			log_warn("upstream %s: %s in the response body",
 				 t->px->up.servers[t->server].name,
 				 strerror(errno));
@@ -418,7 +432,9 @@ static enum txn_result up_recv(struct txn *t)
 		return got_res_head(t, &res, h);
 	}
 	if (t->rs == R_HEAD && t->up_eof)
-		return up_failed(t, 502, F_IO, "closed before a response");
+		return up_failed(t, 502, F_IO,
+				 t->send_err ? strerror(t->send_err) :
+					       "closed before a response");
 	return r;
 }
 
@@ -505,6 +521,19 @@ enum txn_result txn__step(struct txn *t)
 			 t->peer_str);
 		return txn_abort(t, 0);
 	}
+	/*
+	 * Error or hang-up on the upstream: epoll reports it whatever we
+	 * watch, so act on it now or spin. Waiting for a head, the read
+	 * tells what happened; past it, the server can send nothing more.
+	 */
+	if (t->up_hup && t->uc && !t->uc->connecting) {
+		if (t->rs == R_HEAD) {
+			t->up_rd_ready = true;
+		} else {
+			up_release(t, false);
+			t->up_eof = true;
+		}
+	}
 	if ((r = up_send(t)) == TXN_ABORTED)
 		return r;
 	any |= r;
@@ -535,7 +564,7 @@ static bool waits_for_client(const struct txn *t)
 static bool reads_upstream(const struct txn *t)
 {
 	return t->uc && !t->uc->connecting && t->rs != R_DONE && !t->up_eof &&
-	       (request_sent(t) || t->res_started);
+	       (request_sent(t) || t->res_started || t->send_err);
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -558,7 +587,7 @@ uint64_t txn__arm(struct txn *t)
 		dl = min_u64(dl,
 			     t->t_up_start + cfg->upstream.connect_timeout_ms);
 	} else {
-		if (t->uout_off < t->uout.e || t->rb_ready) {
+		if (!t->send_err && (t->uout_off < t->uout.e || t->rb_ready)) {
 			uev |= EPOLLOUT;
 			dl = min_u64(dl, t->t_up_write +
 						 cfg->upstream.send_timeout_ms);
@@ -590,7 +619,8 @@ enum txn_result txn__timeout(struct txn *t)
 		if (now >= t->t_up_start + cfg->upstream.connect_timeout_ms)
 			return up_failed(t, 504, F_CONNECT,
 					 "connect timed out");
-	} else if (t->uc && (t->uout_off < t->uout.e || t->rb_ready)) {
+	} else if (t->uc && !t->send_err &&
+		   (t->uout_off < t->uout.e || t->rb_ready)) {
 		if (now >= t->t_up_write + cfg->upstream.send_timeout_ms)
 			return up_failed(t, 504, F_FINAL, "send timed out");
 	}
@@ -606,6 +636,7 @@ enum txn_result txn__timeout(struct txn *t)
 		if (t->res_started) {
 			upstream__fail(&t->px->up, t->server, now);
 			METRIC_ADD(t->px->m->servers[t->server].failures, 1);
+			proxy__publish_health(t->px);
 			log_warn(
 				"upstream %s: read timed out in the response body",
 				t->px->up.servers[t->server].name);
@@ -657,5 +688,7 @@ static void up_event(struct pool_conn *pc, uint32_t events, void *data)
 	}
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 		t->up_rd_ready = true;
+	if (events & (EPOLLERR | EPOLLHUP))
+		t->up_hup = true;
 	t->wake(t->owner);
 }

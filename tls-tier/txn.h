@@ -66,6 +66,9 @@ struct txn {
 	int server; /* -1 when none was used */
 	uint64_t tried; /* servers tried, one bit each */
 	bool head_sent; /* a byte of this attempt's head went out */
+	int send_err; /* the upstream refused more request bytes: read its
+			 answer (an early 413) before judging it */
+	bool up_hup; /* epoll said error or hang-up on the upstream */
 	struct buf uout; /* request head, kept whole for a retry */
 	size_t uout_off;
 	struct buf uin;
