@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The pick: client address -> ring slot -> worker id. XDP (on the SYN) and
- * sk_lookup (when XDP left no record) both call lb_pick(), so they can never
- * disagree; the hash itself is shared with user space.
+ * The pick: client address -> ring slot -> worker id -> that worker's
+ * listening socket. sk_lookup (on the SYN) and the tc program (on a SYN
+ * cookie's ACK) both call lb_pick_sock(), so they can never disagree; the
+ * hash itself is shared with user space.
  */
 #ifndef LB_PICK_H
 #define LB_PICK_H
@@ -54,6 +55,77 @@ static __always_inline __u32 lb_pick(const struct lb_vip_meta *vip,
 	if (lb_slot_of(vip, client, family, &s))
 		return LB_WORKER_NONE;
 	return lb_slot_worker(&s, 0);
+}
+
+/* The worker's listener of the VIP's kind and of the connection's family:
+ * the kernel assigns only a socket of the connection's own family. The
+ * socket is referenced: bpf_sk_release() it. */
+static __always_inline struct bpf_sock *
+lb_worker_sock(const struct lb_vip_meta *vip, __u8 family, __u32 worker)
+{
+	__u32 slot;
+
+	if (worker >= LB_MAX_WORKERS || vip->listener >= LB_LISTENER_KINDS)
+		return NULL;
+	slot = LB_SOCKET_SLOT(vip->listener, family, worker);
+	return bpf_map_lookup_elem(&lb_sockets, &slot);
+}
+
+/* The first of the LB_SK_FALLBACK_SLOTS slots after the client's own whose
+ * worker has a socket: the same for every connection of this client. */
+static __always_inline __u32 lb_fallback(const struct lb_vip_meta *vip,
+					 const struct lb_addr *client,
+					 __u8 family, struct bpf_sock **sk)
+{
+	struct lb_slot s;
+	__u32 i, worker;
+
+	*sk = NULL;
+	if (lb_slot_of(vip, client, family, &s))
+		return LB_WORKER_NONE;
+	for (i = 1; i <= LB_SK_FALLBACK_SLOTS; i++) {
+		worker = lb_slot_worker(&s, i);
+		*sk = lb_worker_sock(vip, family, worker);
+		if (*sk)
+			return worker;
+	}
+	return LB_WORKER_NONE;
+}
+
+/* How lb_pick_sock() found its socket, or why it found none. */
+enum lb_pick_how {
+	LB_PICK_COMPUTED, /* the pick's own socket */
+	LB_PICK_FALLBACK, /* the pick had none; a later slot's worker */
+	LB_PICK_NO_WORKER, /* empty ring slot (or no config) */
+	LB_PICK_NO_SOCKET, /* neither the pick nor the fallback slots */
+};
+
+/*
+ * The listener a new connection from client goes to: the pick's, or, when
+ * the pick has lost its socket (it died; the agent has not rebuilt the
+ * ring yet, or is not running), the next slots' with a live worker.
+ * Returns a referenced socket (bpf_sk_release() it) and its worker in
+ * *worker, or NULL; *how says which case it was.
+ */
+static __always_inline struct bpf_sock *
+lb_pick_sock(const struct lb_vip_meta *vip, const struct lb_addr *client,
+	     __u8 family, __u32 *worker, int *how)
+{
+	struct bpf_sock *sk;
+
+	*worker = lb_pick(vip, client, family);
+	if (*worker == LB_WORKER_NONE) {
+		*how = LB_PICK_NO_WORKER;
+		return NULL;
+	}
+	sk = lb_worker_sock(vip, family, *worker);
+	if (sk) {
+		*how = LB_PICK_COMPUTED;
+		return sk;
+	}
+	*worker = lb_fallback(vip, client, family, &sk);
+	*how = sk ? LB_PICK_FALLBACK : LB_PICK_NO_SOCKET;
+	return sk;
 }
 
 #endif /* LB_PICK_H */

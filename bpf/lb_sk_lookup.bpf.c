@@ -2,8 +2,8 @@
 /*
  * sk_lookup half of the steering (DESIGN.md D1): a new TCP connection to a
  * VIP goes to the listening socket of the worker lb_pick() computes from the
- * client address and the VIP's ring, the function XDP's cookie path uses
- * too. Runs once per connection: established packets find their socket
+ * client address and the VIP's ring, the function the tc program uses
+ * for a SYN cookie's ACK too (lb_pick_sock()). Runs once per connection: established packets find their socket
  * first, and so does a retransmitted SYN (its request socket).
  */
 #include <linux/bpf.h>
@@ -51,38 +51,6 @@ static __always_inline int lb_sk_tuple(const struct bpf_sk_lookup *ctx,
 	return 0;
 }
 
-/* The worker's listener of the VIP's kind and of the connection's family:
- * the kernel assigns only a socket of the connection's own family. */
-static __always_inline struct bpf_sock *
-lb_worker_sock(const struct lb_vip_meta *vip, __u8 family, __u32 worker)
-{
-	__u32 slot;
-
-	if (worker >= LB_MAX_WORKERS || vip->listener >= LB_LISTENER_KINDS)
-		return NULL;
-	slot = LB_SOCKET_SLOT(vip->listener, family, worker);
-	return bpf_map_lookup_elem(&lb_sockets, &slot);
-}
-
-static __always_inline __u32 lb_fallback(const struct lb_vip_meta *vip,
-					 const struct lb_sk_tuple *fkey,
-					 struct bpf_sock **sk)
-{
-	struct lb_slot s;
-	__u32 i, worker;
-
-	*sk = NULL;
-	if (lb_slot_of(vip, &fkey->src, fkey->family, &s))
-		return LB_WORKER_NONE;
-	for (i = 1; i <= LB_SK_FALLBACK_SLOTS; i++) {
-		worker = lb_slot_worker(&s, i);
-		*sk = lb_worker_sock(vip, fkey->family, worker);
-		if (*sk)
-			return worker;
-	}
-	return LB_WORKER_NONE;
-}
-
 static __always_inline void lb_count_assigned(__u32 vip_index, __u32 worker)
 {
 	struct lb_counters *c;
@@ -102,6 +70,7 @@ static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 	struct lb_vip_meta *vip;
 	struct bpf_sock *sk;
 	__u32 worker, reason;
+	int how;
 	long err;
 
 	if (ctx->protocol != IPPROTO_TCP || lb_sk_tuple(ctx, &fkey))
@@ -114,24 +83,18 @@ static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 	if (!vip)
 		return SK_PASS;
 
-	worker = lb_pick(vip, &fkey.src, fkey.family);
-	if (worker == LB_WORKER_NONE) {
+	sk = lb_pick_sock(vip, &fkey.src, fkey.family, &worker, &how);
+	/* A pick without a socket (it died; the agent has not rebuilt the
+	 * ring yet, or is not running) is counted even when a later slot's
+	 * worker takes the connection: the same for every connection of this
+	 * client, and no RST meanwhile. */
+	if (how == LB_PICK_NO_WORKER)
 		lb_count(LB_R_SK_NO_WORKER);
-		return SK_PASS;
-	}
-	sk = lb_worker_sock(vip, fkey.family, worker);
-	reason = LB_R_SK_COMPUTED;
-	if (!sk) {
-		/* The pick has lost its socket (it died; the agent has not
-		 * rebuilt the ring yet, or is not running). The next slots
-		 * with a live worker take the connection: the same for every
-		 * connection of this client, and no RST meanwhile. */
+	else if (how != LB_PICK_COMPUTED)
 		lb_count(LB_R_SK_NO_SOCKET);
-		worker = lb_fallback(vip, &fkey, &sk);
-		if (!sk)
-			return SK_PASS;
-		reason = LB_R_SK_FALLBACK;
-	}
+	if (!sk)
+		return SK_PASS;
+	reason = how == LB_PICK_FALLBACK ? LB_R_SK_FALLBACK : LB_R_SK_COMPUTED;
 	err = bpf_sk_assign(ctx, sk, BPF_SK_LOOKUP_F_NO_REUSEPORT);
 	bpf_sk_release(sk);
 	if (err) {
