@@ -111,12 +111,32 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 	return lb_verdict(LB_R_SYN_NEW, XDP_PASS);
 }
 
+/* The address's entry, or NULL. Most packets on a host's NIC are for other
+ * addresses: the filter answers them without a hash lookup. */
+static __always_inline struct lb_vip_addr *lb_vip_addr(const struct lb_pkt *pkt)
+{
+	struct lb_addr_filter *filter;
+	struct lb_addr_key akey;
+	__u32 zero = 0, bit;
+
+	filter = bpf_map_lookup_elem(&lb_addr_filter, &zero);
+	if (!filter)
+		return NULL;
+	bit = lb_addr_filter_bit(&pkt->dst);
+	if (!(filter->words[(bit / 64) % LB_ADDR_FILTER_WORDS] &
+	      (1ull << (bit % 64))))
+		return NULL;
+	akey.addr = pkt->dst;
+	akey.family = pkt->family;
+	akey.pad[0] = akey.pad[1] = akey.pad[2] = 0;
+	return bpf_map_lookup_elem(&lb_vip_addrs, &akey);
+}
+
 static __always_inline int lb_process(struct xdp_md *ctx)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	void *data = (void *)(long)ctx->data;
 	struct lb_vip_addr *va;
-	struct lb_addr_key akey;
 	struct lb_config *cfg;
 	struct lb_pkt pkt;
 	__u32 zero = 0, src_action;
@@ -124,10 +144,7 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 
 	if (lb_parse_dst(data, data_end, &pkt) != LB_PKT_IP)
 		return XDP_PASS;
-	akey.addr = pkt.dst;
-	akey.family = pkt.family;
-	akey.pad[0] = akey.pad[1] = akey.pad[2] = 0;
-	va = bpf_map_lookup_elem(&lb_vip_addrs, &akey);
+	va = lb_vip_addr(&pkt);
 	if (!va)
 		return XDP_PASS;
 	cfg = bpf_map_lookup_elem(&lb_config, &zero);

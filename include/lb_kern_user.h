@@ -29,6 +29,7 @@
 #define LB_MAP_VIP_PORTS "lb_vip_ports"
 #define LB_MAP_RINGS "lb_rings"
 #define LB_MAP_VIP_ADDRS "lb_vip_addrs"
+#define LB_MAP_ADDR_FILTER "lb_addr_filter"
 #define LB_MAP_SRC_V4 "lb_src_v4"
 #define LB_MAP_SRC_V6 "lb_src_v6"
 #define LB_MAP_FLOOD "lb_flood"
@@ -111,6 +112,20 @@ struct lb_vip_addr {
 	__u32 nports; /* 0..LB_VIP_PORTS_MAX used entries of ports[] */
 	__be16 ports[LB_VIP_PORTS_MAX];
 	__u8 index[LB_VIP_PORTS_MAX]; /* lb_vip_meta.index of each port */
+};
+
+/*
+ * lb_addr_filter[0]: one bit per hash of a VIP address, so that a packet to
+ * any other address is passed after an inlined array read instead of a hash
+ * lookup. A set bit only says "ask lb_vip_addrs". lbctl sets a bit before
+ * the address enters lb_vip_addrs and clears it after it left, so a VIP's
+ * bit is never clear.
+ */
+#define LB_ADDR_FILTER_BITS 65536
+#define LB_ADDR_FILTER_WORDS (LB_ADDR_FILTER_BITS / 64)
+
+struct lb_addr_filter {
+	__u64 words[LB_ADDR_FILTER_WORDS];
 };
 
 /*
