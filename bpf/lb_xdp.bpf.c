@@ -13,7 +13,7 @@
  */
 #include "lb_parse.h"
 #include "lb_flood.h"
-#include "lb_cookie.h"
+#include "lb_synack.h"
 
 /* Row in lb_vip_stats of the address's served port, or -1. */
 static __always_inline int lb_port_index(const struct lb_vip_addr *va,
@@ -99,7 +99,7 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 		}
 		if (cfg->flags & LB_CF_COOKIES) {
 			rc = lb_cookie_synack(ctx, pkt, cfg, index);
-			if (rc == XDP_TX)
+			if (rc != XDP_PASS)
 				return rc;
 		}
 	}
