@@ -97,6 +97,16 @@ struct {
 	__type(value, __u32);
 } lb_syn_seen SEC(".maps");
 
+/* lb_tc_probe[0] (per CPU) is 1 while the tc program asks the kernel
+ * whether a connection exists (bpf_skc_lookup_tcp): that lookup runs the
+ * sk_lookup program too, which must then neither pick nor count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} lb_tc_probe SEC(".maps");
+
 /* LB_SOCKET_SLOT(listener, family, worker) -> that listening socket, put
  * there by the lbctl agent when the worker registers (SCM_RIGHTS). */
 struct {

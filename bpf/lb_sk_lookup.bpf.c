@@ -63,6 +63,14 @@ static __always_inline void lb_count_assigned(__u32 vip_index, __u32 worker)
 		c->assigned++;
 }
 
+/* The tc program's "is there a connection?" lookup (lb_maps.h). */
+static __always_inline int lb_tc_probing(void)
+{
+	__u32 zero = 0, *probe = bpf_map_lookup_elem(&lb_tc_probe, &zero);
+
+	return probe && *probe;
+}
+
 static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 {
 	struct lb_vip_key vkey = {};
@@ -73,7 +81,8 @@ static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 	int how;
 	long err;
 
-	if (ctx->protocol != IPPROTO_TCP || lb_sk_tuple(ctx, &fkey))
+	if (ctx->protocol != IPPROTO_TCP || lb_tc_probing() ||
+	    lb_sk_tuple(ctx, &fkey))
 		return SK_PASS;
 	vkey.addr = fkey.dst;
 	vkey.port = fkey.dport;

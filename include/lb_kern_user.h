@@ -41,6 +41,7 @@
 #define LB_MAP_VIP_STATS "lb_vip_stats"
 #define LB_MAP_WORKER_STATS "lb_worker_stats"
 #define LB_MAP_VIP_WORKERS "lb_vip_workers"
+#define LB_MAP_TC_PROBE "lb_tc_probe"
 
 enum lb_family {
 	LB_FAMILY_V4 = 4,
@@ -256,7 +257,7 @@ struct lb_counters {
 	__u64 assigned; /* connections handed to a socket by sk_lookup */
 	__u64 cookies_sent; /* SYN-ACKs with a cookie, sent by XDP */
 	__u64 cookies_ok; /* ACKs with a valid cookie: request socket made */
-	__u64 cookies_bad; /* ACKs to no socket with a wrong cookie: dropped */
+	__u64 cookies_bad; /* ACKs to no socket with a cookie that is not ours */
 	__u64 rate_limited; /* SYNs over their source's bucket: dropped */
 };
 
@@ -288,9 +289,12 @@ enum lb_reason {
 	LB_R_FLOOD_START, /* event: a CPU entered flood mode */
 	LB_R_COOKIE_SENT, /* tx: SYN answered with a cookie SYN-ACK */
 	LB_R_COOKIE_OK, /* tc: valid cookie ACK, request socket assigned */
-	LB_R_COOKIE_BAD, /* tc: drop: ACK to no socket, cookie invalid */
+	LB_R_COOKIE_BAD, /* tc: drop: ACK to no socket, cookie invalid, this
+			    CPU in flood mode, not the kernel's cookie */
 	LB_R_COOKIE_NO_WORKER, /* tc: valid cookie, no worker socket: pass */
 	LB_R_COOKIE_ASSIGN_FAIL, /* tc: bpf_sk_assign_tcp_reqsk refused: pass */
+	LB_R_COOKIE_NOT_OURS, /* tc: pass: cookie invalid, but this CPU is not
+				 in flood mode or the kernel made it */
 	LB_R_SK_COMPUTED, /* sk_lookup: assigned the computed pick */
 	LB_R_SK_NO_WORKER, /* sk_lookup: empty ring slot, kernel decides */
 	LB_R_SK_NO_SOCKET, /* sk_lookup: worker has no socket, kernel decides */

@@ -31,6 +31,7 @@ static const char *const map_names[DP_MAP_COUNT] = {
 	[DP_FLOOD_STATE] = LB_MAP_FLOOD_STATE,
 	[DP_BUCKETS] = LB_MAP_BUCKETS,
 	[DP_SYN_SEEN] = LB_MAP_SYN_SEEN,
+	[DP_TC_PROBE] = LB_MAP_TC_PROBE,
 };
 
 const char *dataplane__map_name(enum dp_map map)

@@ -35,6 +35,7 @@ enum dp_map {
 	DP_FLOOD_STATE,
 	DP_BUCKETS,
 	DP_SYN_SEEN,
+	DP_TC_PROBE,
 	DP_MAP_COUNT,
 };
 

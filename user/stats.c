@@ -35,6 +35,7 @@ static const struct {
 	[LB_R_COOKIE_BAD] = { "cookie_bad", "drop" },
 	[LB_R_COOKIE_NO_WORKER] = { "cookie_no_worker", "pass" },
 	[LB_R_COOKIE_ASSIGN_FAIL] = { "cookie_assign_fail", "pass" },
+	[LB_R_COOKIE_NOT_OURS] = { "cookie_not_ours", "pass" },
 	[LB_R_SK_COMPUTED] = { "sk_computed", "sk_lookup" },
 	[LB_R_SK_NO_WORKER] = { "sk_no_worker", "sk_lookup" },
 	[LB_R_SK_NO_SOCKET] = { "sk_no_socket", "sk_lookup" },
@@ -60,7 +61,8 @@ static const struct {
 	COUNTER(cookies_sent,
 		"SYN-ACKs with a cookie sent by XDP (flood mode)."),
 	COUNTER(cookies_ok, "ACKs with a valid cookie: request socket made."),
-	COUNTER(cookies_bad, "ACKs to no socket with a wrong cookie, dropped."),
+	COUNTER(cookies_bad,
+		"ACKs to no socket with a cookie XDP did not make."),
 	COUNTER(rate_limited,
 		"SYNs over their source prefix's bucket, dropped."),
 };
