@@ -115,14 +115,12 @@ struct lb_opt_walk {
 	struct lb_tcp_opts o;
 };
 
-static __always_inline __u32 lb_opt_byte(const struct lb_opt_walk *w,
-					 __u32 i)
+static __always_inline __u32 lb_opt_byte(const struct lb_opt_walk *w, __u32 i)
 {
 	return w->buf[i & (LB_OPT_BUF - 1)];
 }
 
-static __always_inline __u32 lb_opt_be32(const struct lb_opt_walk *w,
-					 __u32 i)
+static __always_inline __u32 lb_opt_be32(const struct lb_opt_walk *w, __u32 i)
 {
 	return lb_opt_byte(w, i) << 24 | lb_opt_byte(w, i + 1) << 16 |
 	       lb_opt_byte(w, i + 2) << 8 | lb_opt_byte(w, i + 3);
@@ -215,15 +213,15 @@ static __always_inline __u32 lb_cookie_hash(const struct lb_config *cfg,
 	lb_sip_init(&s, cfg->cookie_key);
 	lb_sip_word(&s, (__u64)f->client.v6[0] | (__u64)f->vip.v6[0] << 32);
 	if (f->family == LB_FAMILY_V6) {
-		lb_sip_word(&s, (__u64)f->client.v6[1] |
-					(__u64)f->client.v6[2] << 32);
-		lb_sip_word(&s, (__u64)f->client.v6[3] |
-					(__u64)f->vip.v6[1] << 32);
+		lb_sip_word(&s, (__u64)f->client.v6[1] | (__u64)f->client.v6[2]
+								 << 32);
+		lb_sip_word(&s,
+			    (__u64)f->client.v6[3] | (__u64)f->vip.v6[1] << 32);
 		lb_sip_word(&s,
 			    (__u64)f->vip.v6[2] | (__u64)f->vip.v6[3] << 32);
 	}
-	lb_sip_word(&s, (__u64)client_isn << 32 | (__u32)f->sport << 16 |
-				f->dport);
+	lb_sip_word(&s,
+		    (__u64)client_isn << 32 | (__u32)f->sport << 16 | f->dport);
 	lb_sip_word(&s, period << 8 | mss_index << 4 | f->family);
 	h = lb_sip_final(&s);
 	return (__u32)(h ^ (h >> 32)) & LB_COOKIE_HASH_MASK;

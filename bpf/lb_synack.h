@@ -43,8 +43,9 @@ static __always_inline __u32 lb_synack_opts(struct lb_tcp_synack *t,
 				      LB_TCPOLEN_SACK_PERM << 16 |
 				      LB_TCPOPT_TS << 8 | LB_TCPOLEN_TS);
 	else
-		t->opt[1] = bpf_htonl(LB_TCPOPT_NOP << 24 | LB_TCPOPT_NOP << 16 |
-				      LB_TCPOPT_TS << 8 | LB_TCPOLEN_TS);
+		t->opt[1] =
+			bpf_htonl(LB_TCPOPT_NOP << 24 | LB_TCPOPT_NOP << 16 |
+				  LB_TCPOPT_TS << 8 | LB_TCPOLEN_TS);
 	t->opt[2] = bpf_htonl(tsval);
 	t->opt[3] = bpf_htonl(o->tsval); /* echo the client's */
 	if (!o->wscale_ok)
@@ -70,8 +71,8 @@ static __always_inline void lb_count_cookie_sent(__u32 vip_index)
  * longer holds the TCP header, which cannot be.
  */
 static __always_inline int lb_synack_unchanged(struct xdp_md *ctx,
-					       struct lb_pkt *pkt,
-					       __u32 l3_off, __u32 l4_off)
+					       struct lb_pkt *pkt, __u32 l3_off,
+					       __u32 l4_off)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -158,7 +159,7 @@ static __always_inline int lb_cookie_synack(struct xdp_md *ctx,
 
 	if (!o->mss)
 		o->mss = pkt->family == LB_FAMILY_V4 ? LB_MSS_DEFAULT_V4 :
-						      LB_MSS_DEFAULT_V6;
+						       LB_MSS_DEFAULT_V6;
 	mss_index = lb_cookie_mss_index(pkt->family, o->mss);
 	now = bpf_ktime_get_coarse_ns();
 	cookie = lb_cookie_make(cfg, &f, isn, mss_index, now);

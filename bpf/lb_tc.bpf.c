@@ -70,8 +70,7 @@ static __always_inline int lb_tc_verdict(__u32 reason, int action)
 /* Ethernet (one VLAN tag), plain IPv4 (not a fragment) or IPv6 with TCP
  * right behind, and the TCP header. Returns 0 for an ACK without SYN, RST
  * or FIN. */
-static __always_inline int lb_ack_parse(struct __sk_buff *skb,
-					struct lb_ack *a)
+static __always_inline int lb_ack_parse(struct __sk_buff *skb, struct lb_ack *a)
 {
 	struct lb_vlan_hdr vlan;
 	__u32 off = sizeof(struct ethhdr);
@@ -180,9 +179,8 @@ static __always_inline int lb_kernel_cookie(struct lb_ack *a,
 					&a->th, sizeof(a->th));
 }
 
-static __always_inline int lb_cookie_bad(struct lb_ack *a,
-					 const struct lb_vip_meta *vip,
-					 __u64 now)
+static __always_inline int
+lb_cookie_bad(struct lb_ack *a, const struct lb_vip_meta *vip, __u64 now)
 {
 	struct lb_counters *c = lb_vip_counters(vip->index);
 	struct bpf_sock *sk;

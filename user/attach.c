@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 #include "attach.h"
+#include "tc_attach.h"
 #include "lb_xdp.skel.h"
 
 #define LB_XDP_PROG_NAME "lb_xdp"
@@ -124,11 +125,16 @@ int attach__xdp(struct instance *in, const char *ifname, enum attach_mode mode,
 	ifindex = attach__ifindex(ifname);
 	if (ifindex < 0)
 		return ifindex;
+	/* cookie ACKs are checked in tc: there before XDP sends a cookie */
+	err = tc_attach__ingress(in, ifindex);
+	if (err)
+		return err;
 	skel = attach__open_xdp(in);
 	if (!skel) {
 		err = -errno;
 		fprintf(stderr, "lbctl: cannot open the XDP program: %s\n",
 			strerror(errno));
+		tc_attach__detach(in, ifindex);
 		return err;
 	}
 	prog = xdp_program__from_bpf_obj(skel->obj, NULL);
@@ -154,6 +160,7 @@ out:
 		libxdp_strerror(err, msg, sizeof(msg));
 		fprintf(stderr, "lbctl: cannot attach to '%s': %s\n", ifname,
 			msg);
+		tc_attach__detach(in, ifindex);
 	}
 	xdp_program__close(prog);
 	lb_xdp__destroy(skel);
@@ -205,6 +212,7 @@ int attach__xdp_detach(struct instance *in, const char *ifname)
 	}
 	err = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp),
 				  0);
+	tc_attach__detach(in, ifindex);
 	if (err)
 		fprintf(stderr, "lbctl: cannot detach from '%s': %s\n", ifname,
 			strerror(-err));
@@ -263,6 +271,7 @@ int attach__unload(struct instance *in)
 	n = attach__list(at, 64);
 	for (i = 0; i < n; i++)
 		attach__xdp_detach(in, at[i].ifname);
+	tc_attach__unload(in);
 	instance__pin_path(in, INSTANCE_SK_LOOKUP_LINK, path, sizeof(path));
 	unlink(path);
 	for (i = 0; i < DP_MAP_COUNT; i++) {
