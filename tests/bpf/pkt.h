@@ -36,6 +36,9 @@ struct pkt_spec {
 	int ip6_frag; /* add an IPv6 fragment header (offset frag_off) */
 	int payload; /* L4 payload bytes */
 	uint32_t seq; /* TCP sequence number (0: 1) */
+	uint32_t ack_seq; /* TCP acknowledgment number */
+	const uint8_t *tcp_opts; /* TCP options, a multiple of 4 bytes */
+	int tcp_opts_len;
 	int icmp_type; /* ICMP / ICMPv6 type (0: echo request) */
 	int pad; /* bytes after the IP packet (Ethernet padding) */
 	/* corruption */
@@ -76,10 +79,15 @@ static inline size_t pkt_l4(const struct pkt_spec *s, uint8_t *p)
 		th->source = htons(s->sport ? s->sport : 40000);
 		th->dest = htons(s->dport ? s->dport : 443);
 		th->seq = htonl(s->seq ? s->seq : 1);
-		th->doff = s->doff ? s->doff : 5;
+		th->ack_seq = htonl(s->ack_seq);
+		th->doff = s->doff ? s->doff : 5 + s->tcp_opts_len / 4;
 		th->window = htons(65535);
 		((uint8_t *)th)[13] = s->flags;
 		hl = sizeof(*th);
+		if (s->tcp_opts_len) {
+			memcpy(p + hl, s->tcp_opts, s->tcp_opts_len);
+			hl += s->tcp_opts_len;
+		}
 	} else if (proto == IPPROTO_UDP) {
 		struct udphdr *uh = (struct udphdr *)p;
 

@@ -1,0 +1,640 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * SYN cookies in the real kernel through bpf_prog_test_run_opts, in flood
+ * mode forced on (flood_syn_rate 1): the XDP program's SYN-ACK, byte by
+ * byte (addresses and ports swapped, SYN|ACK, ack = ISN + 1, IPv4 and TCP
+ * checksums recomputed here, the MSS option from the table, timestamps,
+ * window scale and SACK as lb_cookie.h lays them out, the cookie decoded
+ * with SipHash-2-4 here), then the tc program on the ACK that brings the
+ * cookie back, and on forged ones (wrong hash, wrong period, wrong MSS
+ * bits). Making the request socket needs a real handshake at tc ingress,
+ * which test_run is not: tests/net/test_cookies.sh covers it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <time.h>
+#include <cmocka.h>
+#include <linux/pkt_cls.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "fixture.h"
+#include "pkt.h"
+#include "../../bpf/lb_siphash.h"
+
+#define PERIOD_NS (64ull * 1000000000ull)
+#define CLIENT_PORT 40123
+
+static struct fixture *fx;
+
+/* --- an independent decoder of the cookie (lb_cookie.h's layout) --- */
+
+static uint32_t oracle_hash(const struct lb_config *cfg, int family,
+			    const struct lb_addr *client,
+			    const struct lb_addr *vip, uint16_t sport_be,
+			    uint16_t dport_be, uint32_t isn, uint64_t period,
+			    uint32_t mss_index)
+{
+	struct lb_sip s;
+	uint64_t h;
+
+	lb_sip_init(&s, cfg->cookie_key);
+	lb_sip_word(&s, (uint64_t)client->v6[0] | (uint64_t)vip->v6[0] << 32);
+	if (family == 6) {
+		lb_sip_word(&s, (uint64_t)client->v6[1] |
+					(uint64_t)client->v6[2] << 32);
+		lb_sip_word(&s, (uint64_t)client->v6[3] | (uint64_t)vip->v6[1]
+								  << 32);
+		lb_sip_word(&s,
+			    (uint64_t)vip->v6[2] | (uint64_t)vip->v6[3] << 32);
+	}
+	lb_sip_word(&s,
+		    (uint64_t)isn << 32 | (uint32_t)sport_be << 16 | dport_be);
+	lb_sip_word(&s, period << 8 | mss_index << 4 |
+				(family == 6 ? LB_FAMILY_V6 : LB_FAMILY_V4));
+	h = lb_sip_final(&s);
+	return (uint32_t)(h ^ (h >> 32)) & 0xfffffff8u;
+}
+
+static uint64_t now_period(void)
+{
+	struct timespec ts;
+
+	/* bpf_ktime_get_coarse_ns() reads this clock */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec) / PERIOD_NS;
+}
+
+static struct lb_config config(void)
+{
+	struct lb_config cfg;
+
+	assert_int_equal(
+		bpf_map_lookup_elem(fx->dp.fds[DP_CONFIG], &(__u32){ 0 }, &cfg),
+		0);
+	return cfg;
+}
+
+/* A cookie for the flow as XDP would make it in the given period. */
+static uint32_t make_cookie(int family, const char *client, const char *vip,
+			    uint32_t isn, uint64_t period, uint32_t idx)
+{
+	struct lb_config cfg = config();
+	struct lb_addr c, v;
+
+	fx_addr(&c, family, client);
+	fx_addr(&v, family, vip);
+	return oracle_hash(&cfg, family, &c, &v, htons(CLIENT_PORT), htons(443),
+			   isn, period, idx) |
+	       idx << 1 | (uint32_t)(period & 1);
+}
+
+/* The MSS index the cookie claims, if its hash is right (else -1). */
+static int decode_cookie(int family, const char *client, const char *vip,
+			 uint32_t isn, uint32_t cookie)
+{
+	uint64_t period = now_period();
+	uint32_t idx = cookie >> 1 & 3;
+
+	if ((period & 1) != (cookie & 1))
+		period--;
+	return make_cookie(family, client, vip, isn, period, idx) == cookie ?
+		       (int)idx :
+		       -1;
+}
+
+/* SipHash-2-4 itself: the reference vector of an 8-byte message (key
+ * 00..0f, message 00..07) from the authors' test vectors. */
+static void test_siphash_reference_vector(void **state)
+{
+	const __u64 key[2] = { 0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull };
+	struct lb_sip s;
+
+	(void)state;
+	lb_sip_init(&s, key);
+	lb_sip_word(&s, 0x0706050403020100ull);
+	assert_true(lb_sip_final(&s) == 0x93f5f5799a932462ull);
+}
+
+/* --- frames --- */
+
+static uint16_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/* 0xffff when the TCP checksum over pseudo-header and segment holds. */
+static uint16_t tcp_csum_sum(int family, const uint8_t *l3, const uint8_t *th,
+			     size_t tcp_len)
+{
+	uint8_t ph[40] = { 0 };
+	size_t n;
+
+	if (family == 4) {
+		memcpy(ph, l3 + 12, 8);
+		ph[9] = IPPROTO_TCP;
+		ph[10] = tcp_len >> 8;
+		ph[11] = tcp_len & 0xff;
+		n = 12;
+	} else {
+		memcpy(ph, l3 + 8, 32);
+		ph[34] = tcp_len >> 8;
+		ph[35] = tcp_len & 0xff;
+		ph[39] = IPPROTO_TCP;
+		n = 40;
+	}
+	return csum_add(csum_add(0, ph, n), th, tcp_len);
+}
+
+static int run_prog(int fd, const uint8_t *frame, size_t len, uint8_t *out,
+		    size_t *out_len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
+		    .data_size_in = len, .data_out = out,
+		    .data_size_out = PKT_MAX, .repeat = 1);
+
+	assert_int_equal(bpf_prog_test_run_opts(fd, &opts), 0);
+	*out_len = opts.data_size_out;
+	return opts.retval;
+}
+
+static __u64 vip_counter(__u32 index, size_t off)
+{
+	struct lb_counters c;
+
+	assert_int_equal(
+		dataplane__counters_sum(&fx->dp, DP_VIP_STATS, index, &c), 0);
+	return *(__u64 *)((char *)&c + off);
+}
+
+/* The options a Linux client sends: MSS, SACK permitted, timestamps,
+ * window scale 7. */
+static void linux_syn_opts(uint8_t o[20], uint16_t mss, uint32_t tsval)
+{
+	const uint8_t tmpl[20] = { 2, 4, 0, 0, 4, 2, 8, 10, 0, 0,
+				   0, 0, 0, 0, 0, 0, 1, 3,  3, 7 };
+
+	memcpy(o, tmpl, 20);
+	o[2] = mss >> 8;
+	o[3] = mss & 0xff;
+	o[8] = tsval >> 24;
+	o[9] = tsval >> 16;
+	o[10] = tsval >> 8;
+	o[11] = tsval;
+}
+
+struct synack {
+	uint32_t cookie;
+	uint32_t tsval; /* ours, 0 without timestamps */
+	uint16_t mss;
+	int opt_len;
+	uint8_t opts[40];
+};
+
+/*
+ * Send the SYN, check every byte of the reply that can be known, and
+ * return what the ACK needs.
+ */
+static void syn_to_synack(int family, const char *client, uint32_t isn,
+			  const uint8_t *opts, int opts_len, struct synack *sa)
+{
+	const char *vip = family == 6 ? FX_VIP6 : FX_VIP4;
+	struct pkt_spec s = { .family = family,
+			      .src = client,
+			      .dst = vip,
+			      .sport = CLIENT_PORT,
+			      .seq = isn,
+			      .flags = F_SYN,
+			      .tcp_opts = opts,
+			      .tcp_opts_len = opts_len };
+	__u32 index = family == 6 ? fx->vip6.index : fx->vip4.index;
+	size_t off = offsetof(struct lb_counters, cookies_sent);
+	__u64 sent = vip_counter(index, off);
+	__u64 reason = fx_reason(fx, LB_R_COOKIE_SENT);
+	__u64 syns = fx_reason(fx, LB_R_SYN_NEW);
+	uint8_t in[PKT_MAX], out[PKT_MAX], *l3 = out + 14, *th;
+	size_t len, out_len, ip_len, tcp_len;
+	struct lb_addr a;
+
+	len = pkt_build(&s, in);
+	assert_int_equal(
+		run_prog(dataplane__xdp_fd(&fx->dp), in, len, out, &out_len),
+		XDP_TX);
+	/* Ethernet: the MACs swapped */
+	assert_memory_equal(out, in + 6, 6);
+	assert_memory_equal(out + 6, in, 6);
+	assert_memory_equal(out + 12, in + 12, 2);
+	if (family == 4) {
+		ip_len = 20;
+		assert_int_equal(l3[0], 0x45);
+		assert_int_equal(l3[9], IPPROTO_TCP);
+		fx_addr(&a, 4, vip);
+		assert_memory_equal(l3 + 12, &a, 4);
+		fx_addr(&a, 4, client);
+		assert_memory_equal(l3 + 16, &a, 4);
+		assert_int_equal(csum_add(0, l3, 20), 0xffff);
+		tcp_len = (l3[2] << 8 | l3[3]) - 20;
+	} else {
+		ip_len = 40;
+		assert_int_equal(l3[0] >> 4, 6);
+		assert_int_equal(l3[6], IPPROTO_TCP);
+		fx_addr(&a, 6, vip);
+		assert_memory_equal(l3 + 8, &a, 16);
+		fx_addr(&a, 6, client);
+		assert_memory_equal(l3 + 24, &a, 16);
+		tcp_len = l3[4] << 8 | l3[5];
+	}
+	th = l3 + ip_len;
+	/* the frame ends with the TCP header */
+	assert_int_equal(out_len, 14 + ip_len + tcp_len);
+	assert_int_equal(tcp_len, (th[12] >> 4) * 4);
+	assert_int_equal(th[0] << 8 | th[1], 443);
+	assert_int_equal(th[2] << 8 | th[3], CLIENT_PORT);
+	assert_int_equal(th[13], F_SYN | F_ACK);
+	assert_int_equal(
+		(uint32_t)(th[8] << 24 | th[9] << 16 | th[10] << 8 | th[11]),
+		isn + 1);
+	assert_int_equal(tcp_csum_sum(family, l3, th, tcp_len), 0xffff);
+	sa->cookie = (uint32_t)th[4] << 24 | th[5] << 16 | th[6] << 8 | th[7];
+	sa->opt_len = tcp_len - 20;
+	memcpy(sa->opts, th + 20, sa->opt_len);
+	/* MSS first, always */
+	assert_true(sa->opt_len >= 4);
+	assert_int_equal(sa->opts[0], 2);
+	assert_int_equal(sa->opts[1], 4);
+	sa->mss = sa->opts[2] << 8 | sa->opts[3];
+	sa->tsval = 0;
+	/* the cookie is ours, for this flow and ISN, with the MSS it says */
+	assert_int_equal(decode_cookie(family, client, vip, isn, sa->cookie),
+			 (int)(sa->cookie >> 1 & 3));
+	assert_int_equal(vip_counter(index, off), sent + 1);
+	assert_int_equal(fx_reason(fx, LB_R_COOKIE_SENT), reason + 1);
+	assert_int_equal(fx_reason(fx, LB_R_SYN_NEW), syns);
+}
+
+static const uint16_t msstab4[] = { 536, 1300, 1440, 1460 };
+static const uint16_t msstab6[] = { 1220, 1420, 1440, 8940 };
+
+/* Client MSS -> the table's value at or below it, in the option and in the
+ * cookie's MSS bits. */
+static void check_mss(int family, const char *client, uint16_t client_mss,
+		      uint16_t want)
+{
+	const uint16_t *tab = family == 6 ? msstab6 : msstab4;
+	uint8_t o[20];
+	struct synack sa;
+
+	linux_syn_opts(o, client_mss, 1000);
+	syn_to_synack(family, client, 5000 + client_mss, o, sizeof(o), &sa);
+	assert_int_equal(sa.mss, want);
+	assert_int_equal(tab[sa.cookie >> 1 & 3], want);
+}
+
+static void test_synack_v4_mss_table(void **state)
+{
+	(void)state;
+	check_mss(4, "198.18.1.10", 1460, 1460);
+	check_mss(4, "198.18.1.10", 1459, 1440);
+	check_mss(4, "198.18.1.10", 1400, 1300);
+	check_mss(4, "198.18.1.10", 1299, 536);
+	check_mss(4, "198.18.1.10", 65495, 1460);
+}
+
+static void test_synack_v6_mss_table(void **state)
+{
+	(void)state;
+	check_mss(6, "fd00:198:18:1::10", 1440, 1440);
+	check_mss(6, "fd00:198:18:1::10", 1430, 1420);
+	check_mss(6, "fd00:198:18:1::10", 9000, 8940);
+	check_mss(6, "fd00:198:18:1::10", 1300, 1220);
+}
+
+/* No options: MSS alone (the protocol's default: 536, IPv6 1220), no
+ * timestamps, so neither window scale nor SACK. */
+static void test_synack_syn_without_options(void **state)
+{
+	struct synack sa;
+
+	(void)state;
+	syn_to_synack(4, "198.18.1.11", 777, NULL, 0, &sa);
+	assert_int_equal(sa.opt_len, 4);
+	assert_int_equal(sa.mss, 536);
+	syn_to_synack(6, "fd00:198:18:1::11", 777, NULL, 0, &sa);
+	assert_int_equal(sa.opt_len, 4);
+	assert_int_equal(sa.mss, 1220);
+}
+
+/* Timestamps: SACK permitted and TS (our TSval carries wscale 7 and the
+ * SACK bit; TSecr echoes the client's), then NOP + our window scale. */
+static void check_timestamps(int family, const char *client)
+{
+	const uint8_t want[16] = { 4,	 2,    8,    10,   0, 0, 0, 0,
+				   0xa1, 0xb2, 0xc3, 0xd4, 1, 3, 3, 7 };
+	uint8_t o[20];
+	struct synack sa;
+
+	linux_syn_opts(o, 1460, 0xa1b2c3d4);
+	syn_to_synack(family, client, 90000, o, sizeof(o), &sa);
+	assert_int_equal(sa.opt_len, 20);
+	assert_memory_equal(sa.opts + 4, want, 4);
+	assert_memory_equal(sa.opts + 12, want + 8, 8);
+	sa.tsval = (uint32_t)sa.opts[8] << 24 | sa.opts[9] << 16 |
+		   sa.opts[10] << 8 | sa.opts[11];
+	assert_int_equal(sa.tsval & 0x3f, 0x10 | 7);
+
+	/* no window scale asked: none offered, 0xf in the TSval */
+	o[16] = o[17] = o[18] = o[19] = 1; /* NOPs */
+	syn_to_synack(family, client, 90001, o, sizeof(o), &sa);
+	assert_int_equal(sa.opt_len, 16);
+	sa.tsval = (uint32_t)sa.opts[8] << 24 | sa.opts[9] << 16 |
+		   sa.opts[10] << 8 | sa.opts[11];
+	assert_int_equal(sa.tsval & 0x3f, 0x10 | 0xf);
+}
+
+static void test_synack_with_timestamps(void **state)
+{
+	(void)state;
+	check_timestamps(4, "198.18.1.12");
+	check_timestamps(6, "fd00:198:18:1::12");
+}
+
+/* --- tc: the ACK --- */
+
+static int send_ack(int family, const char *client, uint32_t isn,
+		    uint32_t cookie, uint32_t tsecr)
+{
+	uint8_t o[12] = { 1, 1, 8, 10, 0, 0, 0, 42 };
+	struct pkt_spec s = { .family = family,
+			      .src = client,
+			      .dst = family == 6 ? FX_VIP6 : FX_VIP4,
+			      .sport = CLIENT_PORT,
+			      .seq = isn + 1,
+			      .ack_seq = cookie + 1,
+			      .flags = F_ACK,
+			      .tcp_opts = o,
+			      .tcp_opts_len = tsecr ? sizeof(o) : 0 };
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	size_t len, out_len;
+
+	o[8] = tsecr >> 24;
+	o[9] = tsecr >> 16;
+	o[10] = tsecr >> 8;
+	o[11] = tsecr;
+	len = pkt_build(&s, in);
+	return run_prog(dataplane__tc_fd(&fx->dp), in, len, out, &out_len);
+}
+
+/* A real listener of every worker for the VIP's kind and family, so that
+ * the pick finds a socket as in production. */
+static void put_listeners(int family)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	__u32 w, slot;
+	__u64 fd64;
+	int fd;
+
+	for (w = 0; w < FX_WORKERS; w++) {
+		fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+		assert_true(fd >= 0);
+		if (family == 6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+			a->sin6_family = AF_INET6;
+			a->sin6_addr = in6addr_any; /* lo is down here */
+			sl = sizeof(*a);
+		} else {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+			a->sin_family = AF_INET;
+			a->sin_addr.s_addr = htonl(INADDR_ANY);
+			sl = sizeof(*a);
+		}
+		assert_int_equal(bind(fd, (struct sockaddr *)&ss, sl), 0);
+		assert_int_equal(listen(fd, 16), 0);
+		slot = LB_SOCKET_SLOT(LB_LISTENER_HTTPS,
+				      family == 6 ? LB_FAMILY_V6 : LB_FAMILY_V4,
+				      w);
+		fd64 = fd;
+		assert_int_equal(bpf_map_update_elem(fx->dp.fds[DP_SOCKETS],
+						     &slot, &fd64, BPF_ANY),
+				 0);
+	}
+}
+
+struct tc_delta {
+	__u64 reasons[LB_R_MAX];
+	__u64 bad;
+};
+
+static void snap(int family, struct tc_delta *d)
+{
+	fx_reasons(fx, d->reasons);
+	d->bad = vip_counter(family == 6 ? fx->vip6.index : fx->vip4.index,
+			     offsetof(struct lb_counters, cookies_bad));
+}
+
+/* Exactly one outcome moved, by one. */
+static void only_reason_moved(const struct tc_delta *before, __u32 reason)
+{
+	__u64 after[LB_R_MAX];
+	__u32 r;
+
+	fx_reasons(fx, after);
+	for (r = 0; r < LB_R_MAX; r++)
+		if (after[r] != before->reasons[r] + (r == reason))
+			fail_msg("outcome %u is %llu, want %llu", r,
+				 (unsigned long long)after[r],
+				 (unsigned long long)(before->reasons[r] +
+						      (r == reason)));
+}
+
+/*
+ * The good cookie is accepted: validated, the ring's listener found, and
+ * bpf_sk_assign_tcp_reqsk() asked. test_run's skb is not at tc ingress, so
+ * the kernel refuses to make the request socket there (cookie_assign_fail,
+ * passed on); a real one is made in tests/net/test_cookies.sh.
+ */
+static void check_good_and_forged(int family, const char *client)
+{
+	const char *vip = family == 6 ? FX_VIP6 : FX_VIP4;
+	uint64_t p = now_period();
+	struct tc_delta d;
+	struct synack sa;
+	uint8_t o[20];
+	uint32_t idx, forged;
+
+	linux_syn_opts(o, 1460, 1234);
+	syn_to_synack(family, client, 424242, o, sizeof(o), &sa);
+	sa.tsval = (uint32_t)sa.opts[8] << 24 | sa.opts[9] << 16 |
+		   sa.opts[10] << 8 | sa.opts[11];
+	idx = sa.cookie >> 1 & 3;
+
+	snap(family, &d);
+	assert_int_equal(send_ack(family, client, 424242, sa.cookie, sa.tsval),
+			 TC_ACT_OK);
+	only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
+	snap(family, &d);
+	assert_int_equal(send_ack(family, client, 424242, sa.cookie, 0),
+			 TC_ACT_OK); /* no timestamps in the ACK: still ours */
+	only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
+
+	/* forged: one hash bit, the MSS bits, a period two back (same
+	 * period bit), another client ISN */
+	const uint32_t forgeries[] = {
+		sa.cookie ^ 0x100,
+		(sa.cookie & ~6u) | ((idx + 1) & 3) << 1,
+		make_cookie(family, client, vip, 424242, p - 2, idx),
+		make_cookie(family, client, vip, 424243, p, idx),
+	};
+	for (size_t i = 0; i < sizeof(forgeries) / sizeof(forgeries[0]); i++) {
+		forged = forgeries[i];
+		snap(family, &d);
+		assert_int_equal(
+			send_ack(family, client, 424242, forged, sa.tsval),
+			TC_ACT_SHOT);
+		only_reason_moved(&d, LB_R_COOKIE_BAD);
+		assert_int_equal(
+			vip_counter(family == 6 ? fx->vip6.index :
+						  fx->vip4.index,
+				    offsetof(struct lb_counters, cookies_bad)),
+			d.bad + 1);
+	}
+}
+
+static void test_tc_good_and_forged_v4(void **state)
+{
+	(void)state;
+	check_good_and_forged(4, "198.18.1.20");
+}
+
+static void test_tc_good_and_forged_v6(void **state)
+{
+	(void)state;
+	check_good_and_forged(6, "fd00:198:18:1::20");
+}
+
+static void set_hold(__u32 ms)
+{
+	struct lb_config cfg = config();
+
+	cfg.flood_hold_ms = ms;
+	assert_int_equal(bpf_map_update_elem(fx->dp.fds[DP_CONFIG],
+					     &(__u32){ 0 }, &cfg, BPF_ANY),
+			 0);
+}
+
+/* Once this CPU has left flood mode, a cookie that is not ours goes on to
+ * the kernel (its own syncookies, or its RST), counted apart; while the
+ * window for ours is open a good one still validates. */
+static void test_tc_outside_flood_mode_passes(void **state)
+{
+	struct tc_delta d;
+	struct synack sa;
+
+	(void)state;
+	set_hold(50);
+	syn_to_synack(4, "198.18.1.30", 31337, NULL, 0, &sa);
+	usleep(400 * 1000); /* the hold, a window, the coarse clock's tick */
+	snap(4, &d);
+	assert_int_equal(
+		send_ack(4, "198.18.1.30", 31337, sa.cookie ^ 0x100, 0),
+		TC_ACT_OK);
+	only_reason_moved(&d, LB_R_COOKIE_NOT_OURS);
+	assert_int_equal(vip_counter(fx->vip4.index,
+				     offsetof(struct lb_counters, cookies_bad)),
+			 d.bad + 1);
+	snap(4, &d);
+	assert_int_equal(send_ack(4, "198.18.1.30", 31337, sa.cookie, 0),
+			 TC_ACT_OK);
+	only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
+	set_hold(600000);
+}
+
+/* Cookies off: no SYN-ACK from XDP, and tc leaves every ACK alone. */
+static void test_cookies_off(void **state)
+{
+	struct pkt_spec s = { .family = 4,
+			      .src = "198.18.1.40",
+			      .sport = CLIENT_PORT,
+			      .seq = 99,
+			      .flags = F_SYN };
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	struct tc_delta d;
+	size_t len, out_len;
+
+	(void)state;
+	assert_int_equal(fx_set_flood(fx, LB_CF_FLOOD, 1, 100000, 100000), 0);
+	len = pkt_build(&s, in);
+	assert_int_equal(
+		run_prog(dataplane__xdp_fd(&fx->dp), in, len, out, &out_len),
+		XDP_PASS);
+	assert_int_equal(out_len, len);
+	assert_memory_equal(out, in, len);
+	snap(4, &d);
+	assert_int_equal(send_ack(4, "198.18.1.40", 99, 12345, 0), TC_ACT_OK);
+	only_reason_moved(&d, LB_R_MAX); /* nothing */
+	assert_int_equal(fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1,
+				      100000, 100000),
+			 0);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (fx_setup(&fx))
+		return -1;
+	/* any SYN starts flood mode, which lasts the whole run */
+	if (fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1, 100000, 100000))
+		return -1;
+	set_hold(600000);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	return fx_teardown(fx);
+}
+
+static int listeners_setup(void **state)
+{
+	(void)state;
+	put_listeners(4);
+	put_listeners(6);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_siphash_reference_vector),
+		cmocka_unit_test(test_synack_v4_mss_table),
+		cmocka_unit_test(test_synack_v6_mss_table),
+		cmocka_unit_test(test_synack_syn_without_options),
+		cmocka_unit_test(test_synack_with_timestamps),
+		cmocka_unit_test_setup(test_tc_good_and_forged_v4,
+				       listeners_setup),
+		cmocka_unit_test(test_tc_good_and_forged_v6),
+		cmocka_unit_test(test_tc_outside_flood_mode_passes),
+		cmocka_unit_test(test_cookies_off),
+	};
+	cpu_set_t one;
+
+	/* Flood state is per CPU: run every packet on the same one. */
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		perror("sched_setaffinity");
+	return cmocka_run_group_tests_name("cookie", tests, group_setup,
+					   group_teardown);
+}
