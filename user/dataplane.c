@@ -110,8 +110,13 @@ static int dataplane__init_config(struct dataplane *dp, __u32 ring_size,
 			dp->cfg.ring_size, ring_size);
 		return -EINVAL;
 	}
-	if (dp->cfg.ring_size) /* pinned state from an earlier run: keep it */
+	/* Pinned state from an earlier run: keep it, but never run cookies
+	 * with a zero key (state pinned before the key existed). */
+	if (dp->cfg.ring_size &&
+	    (dp->cfg.cookie_key[0] || dp->cfg.cookie_key[1]))
 		return 0;
+	if (dp->cfg.ring_size)
+		goto key;
 	dp->cfg.ring_size = ring_size;
 	dp->cfg.hash_seed = seed;
 	dp->cfg.flags = LB_CF_FLOOD | LB_CF_COOKIES;
@@ -121,6 +126,7 @@ static int dataplane__init_config(struct dataplane *dp, __u32 ring_size,
 	dp->cfg.src_burst = LB_SRC_BURST_DEFAULT;
 	dp->cfg.src_v4_prefix = 24;
 	dp->cfg.src_v6_prefix = 64;
+key:
 	/* The cookie secret never leaves the kernel and this process. */
 	if (getrandom(dp->cfg.cookie_key, sizeof(dp->cfg.cookie_key), 0) !=
 	    sizeof(dp->cfg.cookie_key))

@@ -162,6 +162,14 @@ print(" ".join(str(b) for b in v))' "$val" "$1" "$2" "$3") || return 1
 	bpftool map update pinned "$PIN/lb_config" key 0 0 0 0 value $val
 }
 
+# lb_config.cookie_key (offset 48, 16 bytes): random, so not all zero.
+cookie_key_set() {
+	bpftool -j map lookup pinned "$PIN/lb_config" key 0 0 0 0 | python3 -c '
+import json, sys
+v = [int(b, 16) for b in json.load(sys.stdin)["value"]]
+sys.exit(0 if any(v[48:64]) else 1)'
+}
+
 stat_of() { # stat_of VIP COUNTER, e.g. stat_of 198.18.0.100:443 cookies_ok
 	"${LBCTL[@]}" stats --json | python3 -c '
 import json, sys
@@ -315,6 +323,7 @@ start lbtls ip netns exec "$HOST" "$BUILD/lbtls" -c "$DIR/lbtls.yaml"
 check "two lbtls workers register with the agent and pass its TLS probes" \
 	up_workers 2
 check "the tcx ingress link is attached and pinned with XDP" tc_link_attached
+check "the cookie key in the pinned config is set (random)" cookie_key_set
 # flood defence and cookies on; any SYN starts flood mode, for 10 minutes
 check "flood mode forced on (pinned lb_config)" set_flood 3 1 600000
 check "IPv4: TLS through XDP cookies; no SYN reached the stack" \
