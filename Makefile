@@ -113,6 +113,10 @@ $(BUILD)/bench/%: tests/bench/%.c $(SKELS) $(BUILD)/libuser.a
 	$(CC) $(CFLAGS) $< $(BUILD)/libuser.a -o $@ $(LDLIBS)
 # epoll against io_uring, the event-loop choice of lbtls (docs/lbtls.md)
 $(BUILD)/bench/bench_loop: LDLIBS += -luring
+# in-process cost of a new TLS connection with lbtls's own SSL_CTX
+$(BUILD)/bench/bench_handshake: tests/bench/bench_handshake.c $(BUILD)/libtls.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(BUILD)/libtls.a -o $@ $(LDLIBS)
 
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Itls-tier \
 	      -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
