@@ -232,12 +232,12 @@ int main(int argc, char **argv)
 	us = calloc(rounds, sizeof(*us));
 	if (!us)
 		die("calloc");
-	one_conn(t->groups[0].ctx, cctx); /* warm up: first-use allocations */
+	one_conn(t->groups[0].set.ctx[0], cctx); /* warm up: first-use allocations */
 	for (r = 0; r < rounds; r++) {
 		double ns = 0;
 
 		for (i = 0; i < conns; i++)
-			ns += one_conn(t->groups[0].ctx, cctx);
+			ns += one_conn(t->groups[0].set.ctx[0], cctx);
 		us[r] = ns / conns / 1e3;
 		printf("round %ld: %ld connections, server %.1f us CPU each\n",
 		       r + 1, conns, us[r]);

@@ -59,9 +59,23 @@ static char dir[] = "/tmp/test_lbtls_conn.XXXXXX";
 static int backend_lfd = -1;
 static SSL_CTX *cctx;
 
+/* A P-256 key by the calls OpenSSL 3.0 and BoringSSL share. */
+static EVP_PKEY *p256_key(void)
+{
+	EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
+	EVP_PKEY *pk = NULL;
+
+	if (kc && EVP_PKEY_keygen_init(kc) == 1 &&
+	    EVP_PKEY_CTX_set_ec_paramgen_curve_nid(kc, NID_X9_62_prime256v1) ==
+		    1)
+		EVP_PKEY_keygen(kc, &pk);
+	EVP_PKEY_CTX_free(kc);
+	return pk;
+}
+
 static int make_cert(const char *crt, const char *key)
 {
-	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	EVP_PKEY *pk = p256_key();
 	X509 *x = X509_new();
 	X509_NAME *n;
 	FILE *f;

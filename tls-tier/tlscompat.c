@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * OpenSSL 3.0 and BoringSSL behind one interface (tlscompat.h). The only
+ * file of the tier with #ifdef OPENSSL_IS_BORINGSSL.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#ifdef OPENSSL_IS_BORINGSSL
+#include <openssl/hmac.h>
+#else
+#include <openssl/core_names.h>
+#endif
+
+#include "tlscompat.h"
+
+static int ex_idx = -1; /* SSL_CTX ex_data slot holding the tickets */
+
+/*
+ * The key for a ticket: [0] seals; opening looks the name up. Returns the
+ * key, or NULL when the name is unknown (a full handshake follows); *renew
+ * is set when an older key opened it (the client gets a fresh ticket).
+ */
+static const struct tls_ticket_key *
+ticket_key(SSL *s, const unsigned char name[16], int enc, int *renew)
+{
+	struct tlscompat_tickets *tk =
+		SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s), ex_idx);
+	unsigned i;
+
+	*renew = 0;
+	if (!tk || !tk->nkeys)
+		return NULL;
+	if (enc)
+		return &tk->keys[0];
+	for (i = 0; i < tk->nkeys; i++)
+		if (!memcmp(name, tk->keys[i].name, 16)) {
+			*renew = i > 0;
+			return &tk->keys[i];
+		}
+	return NULL;
+}
+
+static struct tlscompat_tickets *ctx_tickets(SSL *s)
+{
+	return SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s), ex_idx);
+}
+
+static int tickets_attach(SSL_CTX *ctx, struct tlscompat_tickets *tk)
+{
+	if (ex_idx < 0)
+		ex_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	return ex_idx >= 0 && SSL_CTX_set_ex_data(ctx, ex_idx, tk) == 1;
+}
+
+/* Both libraries: the oldest error as "library: reason". */
+const char *tlscompat__err_str(char *buf, size_t len)
+{
+	unsigned long e = ERR_get_error();
+	const char *lib, *reason;
+	size_t i, n;
+
+	buf[0] = 0;
+	if (!e)
+		goto out;
+	lib = ERR_lib_error_string(e);
+	reason = ERR_reason_error_string(e);
+	if (!reason) {
+		ERR_error_string_n(e, buf, len);
+		goto out;
+	}
+	n = snprintf(buf, len, "%s%s", lib ? lib : "", lib ? ": " : "");
+	if (n >= len)
+		n = len - 1;
+	/* BoringSSL's reasons are tokens (NO_START_LINE): as OpenSSL's */
+	for (i = 0; reason[i] && n + 1 < len; i++, n++)
+		buf[n] = reason[i] == '_' ? ' ' : tolower((unsigned char)reason[i]);
+	buf[n] = 0;
+out:
+	ERR_clear_error();
+	return buf;
+}
+
+#ifdef OPENSSL_IS_BORINGSSL
+/* --- BoringSSL (Debian's android-libboringssl) ---------------------------- */
+
+#ifndef LBTLS_BORINGSSL_PKG
+#define LBTLS_BORINGSSL_PKG "unknown"
+#endif
+
+const char *tlscompat__version(void)
+{
+	static char v[128];
+
+	if (!*v)
+		snprintf(v, sizeof(v),
+			 "BoringSSL, Debian android-libboringssl %s (BORINGSSL_API_VERSION %d)",
+			 LBTLS_BORINGSSL_PKG, BORINGSSL_API_VERSION);
+	return v;
+}
+
+int tlscompat__tickets_init(struct tlscompat_tickets *tk)
+{
+	tk->aes = EVP_aes_256_cbc(); /* static tables, nothing to fetch */
+	tk->sha256 = EVP_sha256();
+	return 0;
+}
+
+void tlscompat__tickets_fini(struct tlscompat_tickets *tk)
+{
+	OPENSSL_cleanse(tk->keys, sizeof(tk->keys));
+	tk->nkeys = 0;
+}
+
+static int ticket_cb(SSL *s, uint8_t *key_name, uint8_t *iv,
+		     EVP_CIPHER_CTX *ectx, HMAC_CTX *hctx, int enc)
+{
+	struct tlscompat_tickets *tk = ctx_tickets(s);
+	const struct tls_ticket_key *k;
+	int renew;
+
+	k = ticket_key(s, key_name, enc, &renew);
+	if (!k)
+		return enc ? -1 : 0;
+	if (enc) {
+		memcpy(key_name, k->name, 16);
+		if (RAND_bytes(iv, EVP_CIPHER_iv_length(tk->aes)) != 1 ||
+		    !EVP_EncryptInit_ex(ectx, tk->aes, NULL, k->aes, iv))
+			return -1;
+	} else if (!EVP_DecryptInit_ex(ectx, tk->aes, NULL, k->aes, iv)) {
+		return -1;
+	}
+	if (!HMAC_Init_ex(hctx, k->hmac, sizeof(k->hmac), tk->sha256, NULL))
+		return -1;
+	return renew ? 2 : 1;
+}
+
+int tlscompat__set_tickets(SSL_CTX *ctx, struct tlscompat_tickets *tk)
+{
+	if (!tickets_attach(ctx, tk))
+		return 0;
+	return SSL_CTX_set_tlsext_ticket_key_cb(ctx, ticket_cb);
+}
+
+void tlscompat__ctx_defaults(SSL_CTX *ctx)
+{
+	/* Renegotiation (ssl_renegotiate_never) and compression are off by
+	 * default; unexpected EOF: tlscompat__read_error(). */
+	(void)ctx;
+}
+
+int tlscompat__read_error(const SSL *ssl, int ret)
+{
+	int e = SSL_get_error(ssl, ret);
+
+	if (e == SSL_ERROR_SYSCALL && ret == 0) {
+		ERR_clear_error();
+		return SSL_ERROR_ZERO_RETURN;
+	}
+	return e;
+}
+
+int tlscompat__set_groups(SSL_CTX *ctx, const char *list)
+{
+	return SSL_CTX_set1_curves_list(ctx, list);
+}
+
+int tlscompat__ctx_full(SSL_CTX *ctx)
+{
+	return SSL_CTX_get0_privatekey(ctx) != NULL;
+}
+
+/* Can the client verify a signature by a key of this type? */
+static int peer_verifies(const uint16_t *sig, size_t n, int type)
+{
+	size_t i;
+
+	if (!n) /* no signature_algorithms (TLS 1.2): RSA (RFC 5246 7.4.1.4.1) */
+		return type == EVP_PKEY_RSA;
+	for (i = 0; i < n; i++)
+		if (SSL_get_signature_algorithm_key_type(sig[i]) == type)
+			return 1;
+	return 0;
+}
+
+/*
+ * Certificate callback: after SNI picked the set, its context for a key
+ * the client can verify, ECDSA before the others.
+ */
+static int pick_key_cb(SSL *s, void *arg)
+{
+	struct tlscompat_certset *cs = arg;
+	const uint16_t *sig;
+	size_t n = SSL_get0_peer_verify_algorithms(s, &sig);
+	int best = -1, best_type = EVP_PKEY_NONE, type;
+	unsigned i;
+
+	for (i = 0; i < cs->nctx; i++) {
+		type = EVP_PKEY_id(SSL_CTX_get0_privatekey(cs->ctx[i]));
+		if (!peer_verifies(sig, n, type))
+			continue;
+		if (best < 0 ||
+		    (type == EVP_PKEY_EC && best_type != EVP_PKEY_EC)) {
+			best = i;
+			best_type = type;
+		}
+	}
+	/* none fits: leave it, the handshake fails as it would anyway */
+	if (best >= 0 && cs->ctx[best] != SSL_get_SSL_CTX(s))
+		SSL_set_SSL_CTX(s, cs->ctx[best]);
+	return 1;
+}
+
+void tlscompat__certset_link(struct tlscompat_certset *cs)
+{
+	unsigned i;
+
+	if (cs->nctx < 2)
+		return;
+	for (i = 0; i < cs->nctx; i++)
+		SSL_CTX_set_cert_cb(cs->ctx[i], pick_key_cb, cs);
+}
+
+int tlscompat__set_tls13_suites(SSL_CTX *ctx, const char *list, char *note,
+				size_t len)
+{
+	static const char *const fixed[] = {
+		"TLS_AES_128_GCM_SHA256",
+		"TLS_AES_256_GCM_SHA384",
+		"TLS_CHACHA20_POLY1305_SHA256",
+	};
+	unsigned seen = 0, i;
+	const char *p = list;
+
+	(void)ctx;
+	*note = 0;
+	while (*p) {
+		size_t n = strcspn(p, ":");
+
+		for (i = 0; i < 3; i++)
+			if (strlen(fixed[i]) == n && !strncmp(p, fixed[i], n))
+				seen |= 1u << i;
+		p += n + (p[n] == ':');
+	}
+	if (!seen)
+		return 0;
+	if (seen != 7)
+		snprintf(note, len,
+			 "BoringSSL cannot restrict TLS 1.3 suites: %s, %s and %s stay enabled and the client's order picks",
+			 fixed[0], fixed[1], fixed[2]);
+	return 1;
+}
+
+#else
+/* --- OpenSSL 3.0 ----------------------------------------------------------- */
+
+const char *tlscompat__version(void)
+{
+	static char v[160];
+
+	const char *run = OpenSSL_version(OPENSSL_VERSION);
+
+	/* the headers', and the library's when a newer one runs it */
+	if (!*v && !strcmp(run, OPENSSL_VERSION_TEXT))
+		snprintf(v, sizeof(v), "%s", run);
+	else if (!*v)
+		snprintf(v, sizeof(v), "%s (running %s)", OPENSSL_VERSION_TEXT,
+			 run);
+	return v;
+}
+
+int tlscompat__tickets_init(struct tlscompat_tickets *tk)
+{
+	/* Fetched once, not per ticket (openssl#21005). */
+	tk->aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	tk->sha256 = NULL;
+	return tk->aes ? 0 : -EIO;
+}
+
+void tlscompat__tickets_fini(struct tlscompat_tickets *tk)
+{
+	EVP_CIPHER_free((EVP_CIPHER *)tk->aes);
+	tk->aes = NULL;
+	OPENSSL_cleanse(tk->keys, sizeof(tk->keys));
+	tk->nkeys = 0;
+}
+
+static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
+		     EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct tlscompat_tickets *tk = ctx_tickets(s);
+	const struct tls_ticket_key *k;
+	OSSL_PARAM params[3];
+	int renew;
+
+	k = ticket_key(s, key_name, enc, &renew);
+	if (!k)
+		return enc ? -1 : 0;
+	if (enc) {
+		memcpy(key_name, k->name, 16);
+		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(tk->aes)) != 1 ||
+		    !EVP_EncryptInit_ex2(ectx, tk->aes, k->aes, iv, NULL))
+			return -1;
+	} else if (!EVP_DecryptInit_ex2(ectx, tk->aes, k->aes, iv, NULL)) {
+		return -1;
+	}
+	params[0] = OSSL_PARAM_construct_octet_string(
+		OSSL_MAC_PARAM_KEY, (void *)k->hmac, sizeof(k->hmac));
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     "SHA256", 0);
+	params[2] = OSSL_PARAM_construct_end();
+	if (!EVP_MAC_CTX_set_params(hctx, params))
+		return -1;
+	/* 2: a rotated-out key still opens the ticket; issue a fresh one. */
+	return renew ? 2 : 1;
+}
+
+int tlscompat__set_tickets(SSL_CTX *ctx, struct tlscompat_tickets *tk)
+{
+	if (!tickets_attach(ctx, tk))
+		return 0;
+	return SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+}
+
+void tlscompat__ctx_defaults(SSL_CTX *ctx)
+{
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_NO_COMPRESSION |
+					 SSL_OP_IGNORE_UNEXPECTED_EOF);
+}
+
+int tlscompat__read_error(const SSL *ssl, int ret)
+{
+	return SSL_get_error(ssl, ret);
+}
+
+int tlscompat__set_groups(SSL_CTX *ctx, const char *list)
+{
+	return SSL_CTX_set1_groups_list(ctx, list);
+}
+
+int tlscompat__ctx_full(SSL_CTX *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+void tlscompat__certset_link(struct tlscompat_certset *cs)
+{
+	(void)cs;
+}
+
+int tlscompat__set_tls13_suites(SSL_CTX *ctx, const char *list, char *note,
+				size_t len)
+{
+	(void)len;
+	*note = 0;
+	return SSL_CTX_set_ciphersuites(ctx, list);
+}
+
+#endif
