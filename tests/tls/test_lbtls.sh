@@ -346,6 +346,22 @@ check "TLS 1.2 session resumed (session ticket shared by workers)" \
 	grep -q "^Reused, TLSv1.2" <<<"$out"
 out=$(printf "$req" | sc -tls1_3 -ign_eof -sess_in "$tmp/s13")
 check "TLS 1.3 session resumed" grep -q "^Reused, TLSv1.3" <<<"$out"
+# A client that half-closes TCP after its request, without close_notify,
+# still gets its answer (BoringSSL reports that EOF as an error: tlscompat.c)
+out=$("$python" - "$https" <<'PY' 2>&1
+import os, socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))))
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+socket.socket(fileno=os.dup(s.fileno())).shutdown(socket.SHUT_WR)
+s.settimeout(5)
+print(s.recv(4096).split(b"\r\n")[0].decode())
+PY
+)
+check "TCP half-close after the request, no close_notify: answered ($out)" \
+	test "$out" = "HTTP/1.1 200 OK"
 
 # --- a backend dies and comes back -----------------------------------------------------------
 kill -TERM "${bpid[1]}"
