@@ -227,9 +227,15 @@ static SSL_CTX *ctx_new(const struct lbtls_config *cfg, struct tls_ctx *t,
 	}
 	tlscompat__ctx_defaults(ctx);
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* NO_AUTO_CHAIN: the chain is the fullchain file's, as given. Without
+	 * it OpenSSL, finding no intermediate after the leaf (a self-signed
+	 * or leaf-only file), runs X509_verify_cert against the context's
+	 * store at every handshake to build one; that store is empty here,
+	 * so it never added a certificate. BoringSSL never auto-chains. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
+				      SSL_MODE_RELEASE_BUFFERS |
+				      SSL_MODE_NO_AUTO_CHAIN);
 	/* A record's header and body in one read(), not two; conn.c asks
 	 * SSL_has_pending() for what this buffers beyond the record. */
 	SSL_CTX_set_read_ahead(ctx, 1);
