@@ -11,11 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#ifdef OPENSSL_IS_BORINGSSL
 #include <openssl/hmac.h>
-#else
-#include <openssl/core_names.h>
-#endif
 
 #include "tlscompat.h"
 
@@ -57,6 +53,48 @@ static int tickets_attach(SSL_CTX *ctx, struct tlscompat_tickets *tk)
 		ex_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	return ex_idx >= 0 && SSL_CTX_set_ex_data(ctx, ex_idx, tk) == 1;
 }
+
+/*
+ * Seal (enc) or open a ticket: AES-256-CBC and HMAC-SHA256 with the key's
+ * halves, nginx's format. The HMAC_CTX callback is the one BoringSSL has;
+ * OpenSSL 3.0 deprecates it for an EVP_MAC_CTX one, but there libssl
+ * fetches HMAC and the callback names its digest, both looked up by name
+ * per ticket (openssl#21005); here both algorithms are fetched once
+ * (tlscompat__tickets_init) and passed in.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static int ticket_cb(SSL *s, unsigned char *key_name, unsigned char *iv,
+		     EVP_CIPHER_CTX *ectx, HMAC_CTX *hctx, int enc)
+{
+	struct tlscompat_tickets *tk = ctx_tickets(s);
+	const struct tls_ticket_key *k;
+	int renew;
+
+	k = ticket_key(s, key_name, enc, &renew);
+	if (!k)
+		return enc ? -1 : 0; /* opening: unknown key, full handshake */
+	if (enc) {
+		memcpy(key_name, k->name, 16);
+		if (RAND_bytes(iv, EVP_CIPHER_iv_length(tk->aes)) != 1 ||
+		    !EVP_EncryptInit_ex(ectx, tk->aes, NULL, k->aes, iv))
+			return -1;
+	} else if (!EVP_DecryptInit_ex(ectx, tk->aes, NULL, k->aes, iv)) {
+		return -1;
+	}
+	if (!HMAC_Init_ex(hctx, k->hmac, sizeof(k->hmac), tk->sha256, NULL))
+		return -1;
+	/* 2: a rotated-out key still opens the ticket; issue a fresh one. */
+	return renew ? 2 : 1;
+}
+
+int tlscompat__set_tickets(SSL_CTX *ctx, struct tlscompat_tickets *tk)
+{
+	if (!tickets_attach(ctx, tk))
+		return 0;
+	return SSL_CTX_set_tlsext_ticket_key_cb(ctx, ticket_cb) == 1;
+}
+#pragma GCC diagnostic pop
 
 /* Both libraries: the oldest error as "library: reason". */
 const char *tlscompat__err_str(char *buf, size_t len)
@@ -115,36 +153,6 @@ void tlscompat__tickets_fini(struct tlscompat_tickets *tk)
 {
 	OPENSSL_cleanse(tk->keys, sizeof(tk->keys));
 	tk->nkeys = 0;
-}
-
-static int ticket_cb(SSL *s, uint8_t *key_name, uint8_t *iv,
-		     EVP_CIPHER_CTX *ectx, HMAC_CTX *hctx, int enc)
-{
-	struct tlscompat_tickets *tk = ctx_tickets(s);
-	const struct tls_ticket_key *k;
-	int renew;
-
-	k = ticket_key(s, key_name, enc, &renew);
-	if (!k)
-		return enc ? -1 : 0;
-	if (enc) {
-		memcpy(key_name, k->name, 16);
-		if (RAND_bytes(iv, EVP_CIPHER_iv_length(tk->aes)) != 1 ||
-		    !EVP_EncryptInit_ex(ectx, tk->aes, NULL, k->aes, iv))
-			return -1;
-	} else if (!EVP_DecryptInit_ex(ectx, tk->aes, NULL, k->aes, iv)) {
-		return -1;
-	}
-	if (!HMAC_Init_ex(hctx, k->hmac, sizeof(k->hmac), tk->sha256, NULL))
-		return -1;
-	return renew ? 2 : 1;
-}
-
-int tlscompat__set_tickets(SSL_CTX *ctx, struct tlscompat_tickets *tk)
-{
-	if (!tickets_attach(ctx, tk))
-		return 0;
-	return SSL_CTX_set_tlsext_ticket_key_cb(ctx, ticket_cb);
 }
 
 void tlscompat__ctx_defaults(SSL_CTX *ctx)
@@ -278,53 +286,18 @@ int tlscompat__tickets_init(struct tlscompat_tickets *tk)
 {
 	/* Fetched once, not per ticket (openssl#21005). */
 	tk->aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
-	tk->sha256 = NULL;
-	return tk->aes ? 0 : -EIO;
+	tk->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return tk->aes && tk->sha256 ? 0 : -EIO;
 }
 
 void tlscompat__tickets_fini(struct tlscompat_tickets *tk)
 {
 	EVP_CIPHER_free((EVP_CIPHER *)tk->aes);
+	EVP_MD_free((EVP_MD *)tk->sha256);
 	tk->aes = NULL;
+	tk->sha256 = NULL;
 	OPENSSL_cleanse(tk->keys, sizeof(tk->keys));
 	tk->nkeys = 0;
-}
-
-static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
-		     EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
-{
-	struct tlscompat_tickets *tk = ctx_tickets(s);
-	const struct tls_ticket_key *k;
-	OSSL_PARAM params[3];
-	int renew;
-
-	k = ticket_key(s, key_name, enc, &renew);
-	if (!k)
-		return enc ? -1 : 0;
-	if (enc) {
-		memcpy(key_name, k->name, 16);
-		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(tk->aes)) != 1 ||
-		    !EVP_EncryptInit_ex2(ectx, tk->aes, k->aes, iv, NULL))
-			return -1;
-	} else if (!EVP_DecryptInit_ex2(ectx, tk->aes, k->aes, iv, NULL)) {
-		return -1;
-	}
-	params[0] = OSSL_PARAM_construct_octet_string(
-		OSSL_MAC_PARAM_KEY, (void *)k->hmac, sizeof(k->hmac));
-	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-						     "SHA256", 0);
-	params[2] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_CTX_set_params(hctx, params))
-		return -1;
-	/* 2: a rotated-out key still opens the ticket; issue a fresh one. */
-	return renew ? 2 : 1;
-}
-
-int tlscompat__set_tickets(SSL_CTX *ctx, struct tlscompat_tickets *tk)
-{
-	if (!tickets_attach(ctx, tk))
-		return 0;
-	return SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
 }
 
 void tlscompat__ctx_defaults(SSL_CTX *ctx)

@@ -8,11 +8,10 @@
  * SSL_get_error, SNI and ALPN callbacks, certificate loading...).
  *
  * What differs: the TLS 1.3 suite setting (BoringSSL has none), the name
- * of the group-list call, the session ticket key callback (OpenSSL 3.0's
- * EVP_MAC one against the HMAC_CTX one), algorithm fetching (OpenSSL 3.0
- * looks algorithms up by name unless they are fetched once, openssl#21005;
- * BoringSSL's are static), the unexpected-EOF option, error strings and
- * the version.
+ * of the group-list call, algorithm fetching for the ticket callback
+ * (OpenSSL 3.0 looks algorithms up by name unless they are fetched once,
+ * openssl#21005; BoringSSL's are static), one key per SSL_CTX in
+ * BoringSSL, the unexpected-EOF option, error strings and the version.
  */
 #ifndef LBTLS_TLSCOMPAT_H
 #define LBTLS_TLSCOMPAT_H
