@@ -242,7 +242,7 @@ docker-up: deps
 base-image: docker-up
 	docker/base-image.sh
 images: base-image
-	docker/build-images.sh
+	BUILD=$(BUILD) docker/build-images.sh
 stack-up: images
 	docker-compose -f docker/docker-compose.yml up -d
 stack-down:
