@@ -236,8 +236,9 @@ static SSL_CTX *ctx_new(const struct lbtls_config *cfg, struct tls_ctx *t,
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 				      SSL_MODE_RELEASE_BUFFERS |
 				      SSL_MODE_NO_AUTO_CHAIN);
-	/* A record's header and body in one read(), not two; conn.c asks
-	 * SSL_has_pending() for what this buffers beyond the record. */
+	/* A record's header and body in one read(), not two; client.c asks
+	 * tlsio__pending() for what this buffers beyond the record. BoringSSL
+	 * ignores it: its read-ahead is tlscompat__set_fd()'s BIO. */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"lbtls", 5);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -419,7 +420,7 @@ SSL *tls__ssl_new(struct tls_ctx *t, int fd)
 	ssl = SSL_new(t->groups[0].set.ctx[0]);
 	if (!ssl)
 		return NULL;
-	if (!SSL_set_fd(ssl, fd)) {
+	if (!tlscompat__set_fd(ssl, fd)) {
 		SSL_free(ssl);
 		return NULL;
 	}

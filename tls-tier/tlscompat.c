@@ -6,7 +6,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -162,6 +164,153 @@ void tlscompat__ctx_defaults(SSL_CTX *ctx)
 	(void)ctx;
 }
 
+/*
+ * The read-ahead socket BIO. BoringSSL's record layer asks for the 5-byte
+ * header, then for the body: one read() each with its own socket BIO. This
+ * one reads up to RA_READ bytes into a scratch buffer (one per worker
+ * process: workers are single-threaded, DESIGN D4) and keeps what was not
+ * asked for, in the BIO (a small record's rest fits the inline room; more
+ * goes to the heap until it is taken), so a record costs one read() and an
+ * idle connection holds no buffer. Writes go straight to write(2).
+ */
+#define RA_READ (16384 + 2048 + 5) /* the largest record, and its header */
+#define RA_INLINE 512
+
+struct ra_bio {
+	int fd;
+	size_t off, len; /* kept bytes: buf[off .. off + len) */
+	unsigned char *buf; /* inline or heap */
+	unsigned char inline_buf[RA_INLINE];
+};
+
+static unsigned char ra_scratch[RA_READ];
+static BIO_METHOD *ra_method;
+
+static void ra_drop(struct ra_bio *r)
+{
+	if (r->buf && r->buf != r->inline_buf)
+		free(r->buf);
+	r->buf = NULL;
+	r->off = r->len = 0;
+}
+
+static int ra_read(BIO *b, char *out, int want)
+{
+	struct ra_bio *r = BIO_get_data(b);
+	size_t n = want > 0 ? (size_t)want : 0, k;
+	ssize_t got;
+
+	BIO_clear_retry_flags(b);
+	if (!n)
+		return 0;
+	if (r->len) {
+		k = n < r->len ? n : r->len;
+		memcpy(out, r->buf + r->off, k);
+		r->off += k;
+		r->len -= k;
+		if (!r->len)
+			ra_drop(r);
+		return k;
+	}
+	got = read(r->fd, ra_scratch, sizeof(ra_scratch));
+	if (got < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			BIO_set_retry_read(b);
+		return -1;
+	}
+	k = n < (size_t)got ? n : (size_t)got;
+	memcpy(out, ra_scratch, k);
+	if ((size_t)got > k) {
+		r->len = got - k;
+		r->buf = r->len <= RA_INLINE ? r->inline_buf : malloc(r->len);
+		if (!r->buf) {
+			r->len = 0;
+			errno = ENOMEM;
+			return -1;
+		}
+		memcpy(r->buf, ra_scratch + k, r->len);
+	}
+	return k;
+}
+
+static int ra_write(BIO *b, const char *in, int n)
+{
+	struct ra_bio *r = BIO_get_data(b);
+	ssize_t w;
+
+	BIO_clear_retry_flags(b);
+	w = write(r->fd, in, n > 0 ? (size_t)n : 0);
+	if (w < 0 && (errno == EAGAIN || errno == EINTR))
+		BIO_set_retry_write(b);
+	return w;
+}
+
+static long ra_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct ra_bio *r = BIO_get_data(b);
+
+	(void)num;
+	switch (cmd) {
+	case BIO_CTRL_PENDING:
+		return r->len;
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_C_GET_FD:
+		if (ptr)
+			*(int *)ptr = r->fd;
+		return r->fd;
+	default:
+		return 0;
+	}
+}
+
+static int ra_destroy(BIO *b)
+{
+	struct ra_bio *r = BIO_get_data(b);
+
+	if (r) {
+		ra_drop(r);
+		free(r);
+	}
+	BIO_set_data(b, NULL);
+	BIO_set_init(b, 0);
+	return 1;
+}
+
+int tlscompat__set_fd(SSL *ssl, int fd)
+{
+	struct ra_bio *r;
+	BIO *b;
+
+	if (!ra_method) {
+		ra_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+					 "lbtls read-ahead socket");
+		if (!ra_method || !BIO_meth_set_read(ra_method, ra_read) ||
+		    !BIO_meth_set_write(ra_method, ra_write) ||
+		    !BIO_meth_set_ctrl(ra_method, ra_ctrl) ||
+		    !BIO_meth_set_destroy(ra_method, ra_destroy))
+			return 0;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return 0;
+	r->fd = fd;
+	b = BIO_new(ra_method);
+	if (!b) {
+		free(r);
+		return 0;
+	}
+	BIO_set_data(b, r);
+	BIO_set_init(b, 1);
+	SSL_set_bio(ssl, b, b);
+	return 1;
+}
+
+int tlscompat__pending(const SSL *ssl)
+{
+	return SSL_has_pending(ssl) || BIO_ctrl_pending(SSL_get_rbio(ssl));
+}
+
 int tlscompat__read_error(const SSL *ssl, int ret)
 {
 	int e = SSL_get_error(ssl, ret);
@@ -310,6 +459,16 @@ void tlscompat__ctx_defaults(SSL_CTX *ctx)
 int tlscompat__read_error(const SSL *ssl, int ret)
 {
 	return SSL_get_error(ssl, ret);
+}
+
+int tlscompat__set_fd(SSL *ssl, int fd)
+{
+	return SSL_set_fd(ssl, fd); /* read-ahead: SSL_CTX_set_read_ahead */
+}
+
+int tlscompat__pending(const SSL *ssl)
+{
+	return SSL_has_pending(ssl);
 }
 
 int tlscompat__set_groups(SSL_CTX *ctx, const char *list)

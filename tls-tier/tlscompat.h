@@ -89,6 +89,19 @@ void tlscompat__ctx_defaults(SSL_CTX *ctx);
  */
 int tlscompat__read_error(const SSL *ssl, int ret);
 
+/*
+ * Connect ssl to the socket fd (not closed with it), reading ahead: a
+ * record's header and body, and whatever follows, in one read(). OpenSSL:
+ * SSL_set_fd, with SSL_CTX_set_read_ahead. BoringSSL has no read-ahead
+ * (two reads per record): a socket BIO of ours that reads up to 18 KiB
+ * at once and keeps what the record layer has not asked for yet.
+ */
+int tlscompat__set_fd(SSL *ssl, int fd);
+
+/* Bytes ssl holds that the socket no longer shows (SSL_has_pending, plus
+ * what the BoringSSL read-ahead BIO keeps): read again without waiting. */
+int tlscompat__pending(const SSL *ssl);
+
 /* "X25519:P-256:P-384". 1, or 0 when a group is unknown. */
 int tlscompat__set_groups(SSL_CTX *ctx, const char *list);
 

@@ -92,6 +92,11 @@ int tlsio__handshake(SSL *ssl, bool *want_write, char *why, size_t len)
 	}
 }
 
+bool tlsio__pending(const SSL *ssl)
+{
+	return tlscompat__pending(ssl);
+}
+
 void tlsio__shutdown(SSL *ssl, int fd)
 {
 	if (ssl) {
