@@ -223,9 +223,11 @@ bench-xdp: $(BUILD)/bench/bench_xdp
 	$(BUILD)/bench/bench_xdp
 bench-steer: $(BUILD)/bench/bench_steer
 	$(BUILD)/bench/bench_steer
-# lbtls against nginx and HAProxy, one core each (about 6 minutes)
+# lbtls (both TLS builds) against nginx and HAProxy, one core each (about
+# 9 minutes)
 bench-tls: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
-	tests/bench/bench_tls.sh $(BUILD)
+	$(MAKE) TLS=boringssl BUILD=$(BORINGSSL_BUILD) $(BORINGSSL_BUILD)/lbtls
+	tests/bench/bench_tls.sh $(BUILD) $(BORINGSSL_BUILD)
 # the event loop: epoll against io_uring on lbtls's I/O pattern
 bench-loop: $(BUILD)/bench/bench_loop $(BUILD)/bench/fast_backend
 	tests/bench/bench_loop.sh $(BUILD)

@@ -17,7 +17,8 @@
  * server's instructions alone.
  *
  * Usage: bench_handshake CERT KEY [CONNS [ROUNDS]]
- *   (CONNS per round, default 2000; ROUNDS default 5)
+ *   (CONNS per round, default 2000; ROUNDS default 5; environment:
+ *   CIPHERSUITE, TICKETS to issue another number of session tickets)
  * Prints one line per round and ends with
  *   handshake: LIB server_us_per_conn median=M min=A max=B conns_per_cpu_s=N
  */
@@ -221,6 +222,12 @@ int main(int argc, char **argv)
 	snprintf(cfg.tls.groups, sizeof(cfg.tls.groups), "X25519");
 	if (tls__random_key(&key) || tls__ctx_new(&cfg, &key, &t, stderr))
 		die("cannot build lbtls's TLS context");
+
+	/* TICKETS=N: session tickets per handshake (the stock 2 otherwise),
+	 * to see what they cost */
+	if (getenv("TICKETS"))
+		SSL_CTX_set_num_tickets(t->groups[0].set.ctx[0],
+					strtoul(getenv("TICKETS"), NULL, 10));
 
 	cctx = SSL_CTX_new(TLS_client_method());
 	if (!cctx)
