@@ -218,7 +218,8 @@ fuzz: $(FUZZ_BINS)
 # The whole stack against nginx and HAProxy: docs/performance.md and its
 # plot; the last line printed is "bench: hs_ratio_vs_nginx=R ...".
 bench: all
-	tests/bench/bench_report.sh $(BUILD)
+	$(MAKE) TLS=boringssl BUILD=$(BORINGSSL_BUILD) $(BORINGSSL_BUILD)/lbtls
+	tests/bench/bench_report.sh $(BUILD) $(BORINGSSL_BUILD)
 bench-xdp: $(BUILD)/bench/bench_xdp
 	$(BUILD)/bench/bench_xdp
 bench-steer: $(BUILD)/bench/bench_steer
