@@ -8,12 +8,25 @@
 #   tests/SUITE/test_*.sh   -> run as they are, print "N passed, N failed"
 #   tests/fuzz/fuzz_*.c     -> build/fuzz/fuzz_* (libFuzzer, make fuzz) and
 #                              build/tests/fuzz/replay_* (corpus, make test)
+#
+# TLS library of lbtls (DESIGN D10, docs/lbtls.md): `make` builds it with
+# OpenSSL 3.0 in build/, `make TLS=boringssl` with Debian's BoringSSL
+# (android-libboringssl-dev) in build-boringssl/: lbtls, the tests that
+# compile tls-tier code, the fault tests and the TLS benchmarks. Only
+# tls-tier code and those tests see the chosen library; lbctl and every
+# other program link OpenSSL in both, and no binary links both.
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
 SHELL := /bin/bash
 
+TLS ?= openssl
+BORINGSSL_BUILD ?= build-boringssl
+ifeq ($(TLS),boringssl)
+BUILD ?= $(BORINGSSL_BUILD)
+else
 BUILD ?= build
+endif
 CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
@@ -27,6 +40,29 @@ LDLIBS := -Wl,--as-needed -lxdp -lbpf -lelf -lz -lssl -lcrypto -lyaml \
 	  -ljansson -lm
 TEST_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 TEST_LDLIBS := -lcmocka
+# The chosen library's flags, for tls-tier objects and the programs built
+# from them (TLS_LDLIBS is LDLIBS with OpenSSL swapped for it).
+ifeq ($(TLS),openssl)
+TLS_CFLAGS :=
+TLS_LIBS := -lssl -lcrypto
+else ifeq ($(TLS),boringssl)
+BORINGSSL_INC := /usr/include/android
+BORINGSSL_LIB := /usr/lib/$(MULTIARCH)/android
+BORINGSSL_PKG := $(shell dpkg-query -W -f='$${Version}' android-libboringssl-dev 2>/dev/null)
+TLS_CFLAGS := -isystem $(BORINGSSL_INC) -DLBTLS_BORINGSSL_PKG='"$(BORINGSSL_PKG)"'
+TLS_LIBS := -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lssl -lcrypto
+ifeq ($(filter deps,$(MAKECMDGOALS))$(wildcard $(BORINGSSL_INC)/openssl/is_boringssl.h),)
+$(error TLS=boringssl: $(BORINGSSL_INC)/openssl/is_boringssl.h not found (make deps installs android-libboringssl-dev))
+endif
+else
+$(error TLS=$(TLS): expected openssl or boringssl)
+endif
+TLS_LDLIBS = $(filter-out -lssl -lcrypto,$(LDLIBS)) $(TLS_LIBS)
+# A build directory holds one library's objects: its stamp says which.
+TLS_STAMP := $(BUILD)/.tls-$(TLS)
+ifneq ($(filter-out $(TLS_STAMP),$(wildcard $(BUILD)/.tls-*)),)
+$(error $(BUILD) holds a build with $(subst $(BUILD)/.tls-,TLS=,$(wildcard $(BUILD)/.tls-*)), not TLS=$(TLS): choose another BUILD, or make clean BUILD=$(BUILD))
+endif
 BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
 
@@ -38,9 +74,14 @@ USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 TLS_SRCS := $(filter-out tls-tier/main.c,$(wildcard tls-tier/*.c))
 USER_OBJS := $(USER_SRCS:%.c=$(BUILD)/obj/%.o)
 TLS_OBJS := $(TLS_SRCS:%.c=$(BUILD)/obj/%.o)
+TLS_TIER_OBJS := $(TLS_OBJS) $(BUILD)/obj/tls-tier/main.o
 
 TEST_SRCS := $(wildcard tests/*/test_*.c)
 TEST_BINS := $(TEST_SRCS:%.c=$(BUILD)/%)
+# tests that compile tls-tier code: built and run with each TLS library
+TLS_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/test_lbtls_*.c \
+	     tests/unit/test_http1.c))
+FAULT_TESTS := $(filter $(BUILD)/tests/faults/%,$(TEST_BINS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(BUILD)/tests/fuzz/replay_%)
@@ -51,8 +92,17 @@ BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.
 
 .PHONY: all deps test bench bench-xdp bench-steer fuzz format format-check clean \
 	docker-up base-image images stack-up stack-down run stop bench-tls \
-	bench-loop
+	bench-loop boringssl
+ifeq ($(TLS),boringssl)
+# lbtls and what tests it against this library; lbctl as in `make`
+all: $(PROGS) $(TLS_TESTS) $(FAULT_TESTS) $(BUILD)/bench/fast_backend \
+	$(BUILD)/bench/bench_handshake
+else
 all: $(BPF_OBJS) $(SKELS) $(PROGS) $(TEST_BINS) $(REPLAY_BINS) $(BENCHES)
+endif
+# the BoringSSL build next to this one (make test runs both)
+boringssl:
+	$(MAKE) TLS=boringssl BUILD=$(BORINGSSL_BUILD) all
 
 # --- dependencies (Debian 12, as root; idempotent) -------------------------
 DEB_PKGS := clang llvm libclang-rt-14-dev gcc make pkg-config libbpf-dev \
@@ -60,7 +110,7 @@ DEB_PKGS := clang llvm libclang-rt-14-dev gcc make pkg-config libbpf-dev \
 	libssl-dev openssl libcmocka-dev libyaml-dev libjansson-dev \
 	iproute2 iputils-ping procps psmisc curl wrk nghttp2-client nginx \
 	haproxy python3-flask clang-format bc shellcheck liburing-dev \
-	gnuplot-nox \
+	gnuplot-nox android-libboringssl-dev \
 	docker.io docker-compose containerd runc iptables debootstrap \
 	pebble certbot
 
@@ -87,6 +137,12 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/obj/%.o: %.c $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+$(TLS_TIER_OBJS): $(BUILD)/obj/%.o: %.c $(SKELS) $(TLS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TLS_CFLAGS) -c $< -o $@
+$(TLS_STAMP):
+	@mkdir -p $(@D)
+	touch $@
 
 $(BUILD)/libuser.a: $(USER_OBJS)
 	@mkdir -p $(@D)
@@ -98,7 +154,7 @@ $(BUILD)/libtls.a: $(TLS_OBJS)
 $(BUILD)/lbctl: $(BUILD)/obj/user/main.o $(BUILD)/libuser.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/lbtls: $(BUILD)/obj/tls-tier/main.o $(BUILD)/libtls.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(TLS_LDLIBS)
 
 # --- tests, benchmarks, fuzzing -------------------------------------------------
 # A unit test may #include the .c under test to reach its statics (H2O's
@@ -107,12 +163,27 @@ $(BUILD)/tests/%: tests/%.c $(SKELS) $(BUILD)/libuser.a $(BUILD)/libtls.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) $< $(BUILD)/libuser.a $(BUILD)/libtls.a \
 		-o $@ $(TEST_LDLIBS) $(LDLIBS)
+# tls-tier code under test, with the chosen library (no lbctl code)
+$(TLS_TESTS): $(BUILD)/tests/%: tests/%.c $(BUILD)/libtls.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TLS_CFLAGS) $(TEST_CFLAGS) $< $(BUILD)/libtls.a \
+		-o $@ $(TEST_LDLIBS) $(TLS_LDLIBS)
+ifeq ($(TLS),boringssl)
+# the fault tests' clients are OpenSSL's; they run $(BUILD)/lbtls
+$(FAULT_TESTS): $(BUILD)/tests/%: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) $< -o $@ $(TEST_LDLIBS) $(LDLIBS)
+endif
 
 $(BUILD)/bench/%: tests/bench/%.c $(SKELS) $(BUILD)/libuser.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(BUILD)/libuser.a -o $@ $(LDLIBS)
 # epoll against io_uring, the event-loop choice of lbtls (docs/lbtls.md)
 $(BUILD)/bench/bench_loop: LDLIBS += -luring
+# in-process cost of a new TLS connection with lbtls's own SSL_CTX
+$(BUILD)/bench/bench_handshake: tests/bench/bench_handshake.c $(BUILD)/libtls.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TLS_CFLAGS) $< $(BUILD)/libtls.a -o $@ $(TLS_LDLIBS)
 
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Itls-tier \
 	      -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
@@ -127,8 +198,15 @@ $(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c
 	$(CLANG) $(filter-out -MMD -MP,$(FUZZ_FLAGS)) tests/fuzz/replay_main.c \
 		$@.o -o $@ $(LDLIBS)
 
+# Both TLS libraries: every suite on $(BUILD), then unit, faults and tls
+# again on the BoringSSL build (tests/run-suites.sh, "boringssl:" names).
+ifeq ($(TLS),boringssl)
 test: all
-	@tests/run-suites.sh $(BUILD)
+	@SUITES="$${SUITES:-unit faults tls}" tests/run-suites.sh $(BUILD)
+else
+test: all boringssl
+	@BORINGSSL_BUILD=$(BORINGSSL_BUILD) tests/run-suites.sh $(BUILD)
+endif
 
 FUZZ_SECONDS ?= 60
 fuzz: $(FUZZ_BINS)
@@ -140,14 +218,17 @@ fuzz: $(FUZZ_BINS)
 # The whole stack against nginx and HAProxy: docs/performance.md and its
 # plot; the last line printed is "bench: hs_ratio_vs_nginx=R ...".
 bench: all
-	tests/bench/bench_report.sh $(BUILD)
+	$(MAKE) TLS=boringssl BUILD=$(BORINGSSL_BUILD) $(BORINGSSL_BUILD)/lbtls
+	tests/bench/bench_report.sh $(BUILD) $(BORINGSSL_BUILD)
 bench-xdp: $(BUILD)/bench/bench_xdp
 	$(BUILD)/bench/bench_xdp
 bench-steer: $(BUILD)/bench/bench_steer
 	$(BUILD)/bench/bench_steer
-# lbtls against nginx and HAProxy, one core each (about 6 minutes)
+# lbtls (both TLS builds) against nginx and HAProxy, one core each (about
+# 9 minutes)
 bench-tls: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
-	tests/bench/bench_tls.sh $(BUILD)
+	$(MAKE) TLS=boringssl BUILD=$(BORINGSSL_BUILD) $(BORINGSSL_BUILD)/lbtls
+	tests/bench/bench_tls.sh $(BUILD) $(BORINGSSL_BUILD)
 # the event loop: epoll against io_uring on lbtls's I/O pattern
 bench-loop: $(BUILD)/bench/bench_loop $(BUILD)/bench/fast_backend
 	tests/bench/bench_loop.sh $(BUILD)
@@ -164,7 +245,7 @@ docker-up: deps
 base-image: docker-up
 	docker/base-image.sh
 images: base-image
-	docker/build-images.sh
+	BUILD=$(BUILD) docker/build-images.sh
 stack-up: images
 	docker-compose -f docker/docker-compose.yml up -d
 stack-down:

@@ -2,7 +2,8 @@
 # Build the project's offline base image once: a minimal Debian bookworm
 # (debootstrap --variant=minbase) with python3-flask and gunicorn from
 # Debian's packages, plus the shared libraries lbctl and lbtls link
-# (docker/lb/Dockerfile), imported with `docker import`. Skips when the
+# (docker/lb/Dockerfile; both TLS builds: OpenSSL and android-libboringssl),
+# imported with `docker import`. Skips when the
 # image exists already with the same package list (a label records it: an
 # lb-base built from an older list is rebuilt once); --force rebuilds it.
 # No image registry is involved: only the Debian mirror.
@@ -20,7 +21,7 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=${SUITE:-bookworm}
 # The Flask app's, then lbctl's and lbtls's run-time libraries (ldd
 # build/lbctl build/lbtls; docker/lb/Dockerfile lists the same).
-packages=python3-flask,gunicorn,libbpf1,libxdp1,libelf1,zlib1g,libssl3,libyaml-0-2,libjansson4
+packages=python3-flask,gunicorn,libbpf1,libxdp1,libelf1,zlib1g,libssl3,libyaml-0-2,libjansson4,android-libboringssl
 label=xdp-tls-lb.base-packages
 force=0
 [ "${1:-}" = --force ] && force=1
@@ -106,6 +107,11 @@ for lib in libbpf.so.1 libxdp.so.1 libelf.so.1 libz.so.1 libssl.so.3 \
 	libcrypto.so.3 libyaml-0.so.2 libjansson.so.4; do
 	chroot "$root" ldconfig -p | grep -qF "$lib " ||
 		die "base-image: $lib missing from the root file system"
+done
+# lbtls built with TLS=boringssl finds these by its rpath, not ldconfig
+for lib in libssl.so.0 libcrypto.so.0; do
+	[ -e "$root/usr/lib/$(uname -m)-linux-gnu/android/$lib" ] ||
+		die "base-image: android/$lib missing from the root file system"
 done
 
 echo "base-image: importing as $image"

@@ -7,6 +7,11 @@
 # one failure: a crash or a silent runner is never green.
 #
 # Usage: tests/run-suites.sh BUILD_DIR      (SUITES="unit bpf" to pick)
+#
+# BORINGSSL_BUILD=DIR (make test sets it to build-boringssl): then the
+# suites that run the TLS tier (unit, faults, tls) run a second time on
+# that build of lbtls (make TLS=boringssl), named "boringssl:SUITE/TEST",
+# in the same total: a failure in either build fails the run.
 set -u
 build=${1:-build}
 suites=${SUITES:-unit faults fuzz bpf net tls docker}
@@ -44,22 +49,36 @@ run_one() {
 	rm -f "$out"
 }
 
-for suite in $suites; do
+run_suite() { # run_suite BUILD SUITE NAME_PREFIX
+	local build=$1 suite=$2 prefix=$3 bin script corpus
 	for bin in "$build"/tests/"$suite"/test_* "$build"/tests/"$suite"/replay_*; do
 		[ -x "$bin" ] || continue
 		case $bin in *.d | *.o) continue ;; esac
 		if [[ $bin == */replay_* ]]; then
 			corpus=tests/fuzz/corpus/${bin##*/replay_}
-			run_one "$suite/${bin##*/}" "$bin" "$corpus"
+			run_one "$prefix$suite/${bin##*/}" "$bin" "$corpus"
 		else
-			run_one "$suite/${bin##*/}" "$bin"
+			run_one "$prefix$suite/${bin##*/}" "$bin"
 		fi
 	done
 	for script in tests/"$suite"/test_*.sh; do
 		[ -f "$script" ] || continue
-		run_one "$suite/${script##*/}" bash "$script" "$build"
+		run_one "$prefix$suite/${script##*/}" bash "$script" "$build"
 	done
+}
+
+for suite in $suites; do
+	run_suite "$build" "$suite" ""
 done
+
+# The BoringSSL build of the TLS tier (its binaries are only lbtls's)
+if [ -n "${BORINGSSL_BUILD:-}" ]; then
+	for suite in $suites; do
+		case $suite in
+		unit | faults | tls) run_suite "$BORINGSSL_BUILD" "$suite" boringssl: ;;
+		esac
+	done
+fi
 
 echo
 if [ "${#failed_names[@]}" -gt 0 ]; then

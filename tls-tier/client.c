@@ -9,7 +9,7 @@
  * Re-trying every direction after each step is what keeps TLS (which
  * buffers records of its own) and full-duplex bodies from stalling. A
  * socket is read again only once epoll reported it or the last read filled
- * the buffer (rd_ready), or OpenSSL holds bytes (SSL_has_pending): epoll is
+ * the buffer (rd_ready), or the TLS layer holds bytes (tlsio__pending): epoll is
  * level-triggered, so what a short read left behind is reported.
  *
  * Draining (reload, graceful stop) closes nothing under a client's feet:
@@ -460,7 +460,7 @@ static enum step client_read(struct client *c)
 	}
 	/* OpenSSL may hold decrypted or raw bytes the socket no longer shows. */
 	if (!can_read(c) ||
-	    !(c->rd_ready || (c->ssl && SSL_has_pending(c->ssl))))
+	    !(c->rd_ready || (c->ssl && tlsio__pending(c->ssl))))
 		return S_BLOCKED;
 	if (in_ready(c)) {
 		proxy__local_error(c->px, ENOMEM, "client buffer");

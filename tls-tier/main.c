@@ -28,6 +28,7 @@ static const struct option long_opts[] = {
 	{ "test", no_argument, NULL, 't' },
 	{ "workers", required_argument, NULL, 'w' },
 	{ "netns", required_argument, NULL, 'n' },
+	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -37,6 +38,7 @@ static const char *const opt_help[] = {
 	"      check the configuration and certificates, then exit",
 	"N     worker processes, 1..256 (default: the file's, else one per CPU)",
 	"NAME  run in the network namespace " NETNS_RUN_DIR "/NAME (ip netns)",
+	"      print the TLS library lbtls was built with, then exit",
 	"      show this help",
 };
 
@@ -44,7 +46,7 @@ static void usage(FILE *f)
 {
 	unsigned i;
 
-	fprintf(f, "Usage: lbtls [-t] [-c FILE] [--workers N] [--netns NAME]\n"
+	fprintf(f, "Usage: lbtls [-tV] [-c FILE] [--workers N] [--netns NAME]\n"
 		   "TLS-terminating HTTP/1.1 reverse proxy.\n\n");
 	for (i = 0; long_opts[i].name; i++)
 		fprintf(f, "  -%c, --%-8s %s\n",
@@ -130,7 +132,7 @@ int main(int argc, char **argv)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:tw:n:h", long_opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, ":c:tw:n:Vh", long_opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'c':
@@ -154,6 +156,9 @@ int main(int argc, char **argv)
 		case 'n':
 			netns = optarg;
 			break;
+		case 'V':
+			printf("lbtls: TLS library %s\n", tlscompat__version());
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -76,13 +76,17 @@ struct master {
 };
 
 /* Run a loader with its FILE:LINE errors going to the error log. */
-static void log_lines(char *text)
+/* Errors, or the warnings of a configuration that loaded. */
+static void log_lines(char *text, bool failed)
 {
 	char *save = NULL, *line;
 
 	for (line = strtok_r(text, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save))
-		log_err("%s", line);
+		if (failed)
+			log_err("%s", line);
+		else
+			log_warn("%s", line);
 }
 
 /*
@@ -157,8 +161,8 @@ static int load(struct master *m, struct lbtls_config **cfgp,
 	if (!err)
 		err = tls__ctx_new(cfg, &m->fallback_key, tlsp, errs);
 	fclose(errs);
-	if (err && text)
-		log_lines(text);
+	if (text && *text)
+		log_lines(text, err);
 out:
 	free(text);
 	if (err) {

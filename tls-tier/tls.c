@@ -8,9 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -19,19 +17,6 @@
 
 #define SESSION_TIMEOUT_S 86400
 #define SESSION_CACHE_SIZE 20480
-
-static int ex_idx = -1; /* SSL_CTX ex_data slot holding our tls_ctx */
-
-const char *tls__err_str(char *buf, size_t len)
-{
-	unsigned long e = ERR_get_error();
-
-	buf[0] = 0;
-	if (e)
-		ERR_error_string_n(e, buf, len);
-	ERR_clear_error();
-	return buf;
-}
 
 int tls__random_key(struct tls_ticket_key *key)
 {
@@ -73,53 +58,15 @@ static int load_ticket_keys(struct tls_ctx *t, const char *path, size_t *found)
 	*found = total / TLS_TICKET_KEY_LEN;
 	if (err)
 		goto out;
-	t->nkeys = len / TLS_TICKET_KEY_LEN;
+	t->tickets.nkeys = len / TLS_TICKET_KEY_LEN;
 	/* nginx's 80-byte layout: name[16], HMAC key[32], AES key[32]. */
-	for (i = 0; i < t->nkeys; i++)
-		memcpy(&t->keys[i], buf + i * TLS_TICKET_KEY_LEN,
+	for (i = 0; i < t->tickets.nkeys; i++)
+		memcpy(&t->tickets.keys[i], buf + i * TLS_TICKET_KEY_LEN,
 		       TLS_TICKET_KEY_LEN);
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	OPENSSL_cleanse(rest, sizeof(rest));
 	return err;
-}
-
-static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
-		     EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
-{
-	struct tls_ctx *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s), ex_idx);
-	const struct tls_ticket_key *k = NULL;
-	OSSL_PARAM params[3];
-	unsigned i;
-
-	if (!t || !t->nkeys)
-		return -1;
-	if (enc) {
-		k = &t->keys[0];
-		memcpy(key_name, k->name, 16);
-		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(t->aes)) != 1 ||
-		    !EVP_EncryptInit_ex2(ectx, t->aes, k->aes, iv, NULL))
-			return -1;
-		i = 0;
-	} else {
-		for (i = 0; i < t->nkeys; i++)
-			if (!memcmp(key_name, t->keys[i].name, 16))
-				break;
-		if (i == t->nkeys)
-			return 0; /* unknown key: full handshake */
-		k = &t->keys[i];
-		if (!EVP_DecryptInit_ex2(ectx, t->aes, k->aes, iv, NULL))
-			return -1;
-	}
-	params[0] = OSSL_PARAM_construct_octet_string(
-		OSSL_MAC_PARAM_KEY, (void *)k->hmac, sizeof(k->hmac));
-	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-						     "SHA256", 0);
-	params[2] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_CTX_set_params(hctx, params))
-		return -1;
-	/* 2: a rotated-out key still opens the ticket; issue a fresh one. */
-	return i == 0 ? 1 : 2;
 }
 
 static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
@@ -164,7 +111,8 @@ static int sni_cb(SSL *s, int *alert, void *arg)
 		for (i = 0; i < t->groups[g].nnames; i++)
 			if (name_matches(t->groups[g].names[i], host)) {
 				if (g)
-					SSL_set_SSL_CTX(s, t->groups[g].ctx);
+					SSL_set_SSL_CTX(s,
+							t->groups[g].set.ctx[0]);
 				return SSL_TLSEXT_ERR_OK;
 			}
 	/* Unknown name: the first certificate, as nginx's default server. */
@@ -193,7 +141,7 @@ static int cert_names(const char *path, struct tls_group *g)
 	GENERAL_NAMES *sans;
 	X509 *x = NULL;
 	FILE *f;
-	int i, err = 0;
+	int i, nsans, err = 0;
 
 	f = fopen(path, "re");
 	if (!f)
@@ -203,7 +151,9 @@ static int cert_names(const char *path, struct tls_group *g)
 	if (!x)
 		return -EINVAL;
 	sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	for (i = 0; sans && i < sk_GENERAL_NAME_num(sans) && !err; i++) {
+	/* int in OpenSSL, size_t in BoringSSL */
+	nsans = sans ? (int)sk_GENERAL_NAME_num(sans) : 0;
+	for (i = 0; i < nsans && !err; i++) {
 		GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
 
 		if (gn->type == GEN_DNS)
@@ -243,7 +193,7 @@ static SSL_CTX *ctx_new(const struct lbtls_config *cfg, struct tls_ctx *t,
 			FILE *errs)
 {
 	const struct cfg_tls *c = &cfg->tls;
-	char ebuf[256];
+	char ebuf[256], note[256];
 	SSL_CTX *ctx;
 
 	ctx = SSL_CTX_new(TLS_server_method());
@@ -258,43 +208,52 @@ static SSL_CTX *ctx_new(const struct lbtls_config *cfg, struct tls_ctx *t,
 				cfg->path, c->ciphers);
 		goto fail;
 	}
-	if (!SSL_CTX_set_ciphersuites(ctx, c->ciphersuites)) {
+	if (!tlscompat__set_tls13_suites(ctx, c->ciphersuites, note,
+					 sizeof(note))) {
 		if (errs)
 			fprintf(errs,
 				"%s: tls.ciphersuites '%s': no usable suite\n",
 				cfg->path, c->ciphersuites);
 		goto fail;
 	}
-	if (!SSL_CTX_set1_groups_list(ctx, c->groups)) {
+	if (*note && errs)
+		fprintf(errs, "%s: warning: tls.ciphersuites '%s': %s\n",
+			cfg->path, c->ciphersuites, note);
+	if (!tlscompat__set_groups(ctx, c->groups)) {
 		if (errs)
 			fprintf(errs, "%s: tls.groups '%s': unknown group\n",
 				cfg->path, c->groups);
 		goto fail;
 	}
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_NO_COMPRESSION |
-					 SSL_OP_IGNORE_UNEXPECTED_EOF |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	tlscompat__ctx_defaults(ctx);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* NO_AUTO_CHAIN: the chain is the fullchain file's, as given. Without
+	 * it OpenSSL, finding no intermediate after the leaf (a self-signed
+	 * or leaf-only file), runs X509_verify_cert against the context's
+	 * store at every handshake to build one; that store is empty here,
+	 * so it never added a certificate. BoringSSL never auto-chains. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
-	/* A record's header and body in one read(), not two; conn.c asks
-	 * SSL_has_pending() for what this buffers beyond the record. */
+				      SSL_MODE_RELEASE_BUFFERS |
+				      SSL_MODE_NO_AUTO_CHAIN);
+	/* A record's header and body in one read(), not two; client.c asks
+	 * tlsio__pending() for what this buffers beyond the record. BoringSSL
+	 * ignores it: its read-ahead is tlscompat__set_fd()'s BIO. */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"lbtls", 5);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_sess_set_cache_size(ctx, SESSION_CACHE_SIZE);
 	SSL_CTX_set_timeout(ctx, SESSION_TIMEOUT_S);
-	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+	if (!tlscompat__set_tickets(ctx, &t->tickets))
+		goto fail;
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
 	SSL_CTX_set_tlsext_servername_arg(ctx, t);
-	SSL_CTX_set_ex_data(ctx, ex_idx, t);
 	return ctx;
 fail:
 	if (errs && !ctx)
 		fprintf(errs, "%s: cannot create TLS context: %s\n", cfg->path,
-			tls__err_str(ebuf, sizeof(ebuf)));
+			tlscompat__err_str(ebuf, sizeof(ebuf)));
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
 	return NULL;
@@ -309,7 +268,7 @@ static int load_cert(const struct lbtls_config *cfg, const struct cfg_cert *c,
 		if (errs)
 			fprintf(errs, "%s:%d: certificate '%s': %s\n",
 				cfg->path, c->line, c->fullchain,
-				tls__err_str(ebuf, sizeof(ebuf)));
+				tlscompat__err_str(ebuf, sizeof(ebuf)));
 		return -EINVAL;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, c->privkey, SSL_FILETYPE_PEM) !=
@@ -317,7 +276,7 @@ static int load_cert(const struct lbtls_config *cfg, const struct cfg_cert *c,
 		if (errs)
 			fprintf(errs, "%s:%d: private key '%s': %s\n",
 				cfg->path, c->line, c->privkey,
-				tls__err_str(ebuf, sizeof(ebuf)));
+				tlscompat__err_str(ebuf, sizeof(ebuf)));
 		return -EINVAL;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -337,17 +296,17 @@ int tls__ctx_new(const struct lbtls_config *cfg,
 {
 	struct tls_ctx *t;
 	struct tls_group probe;
+	struct tlscompat_certset *set;
 	unsigned i, g;
 	int err = -EINVAL, nerr = 0, e;
 
-	if (ex_idx < 0)
-		ex_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
-	if (!t->aes)
-		goto fail;
+	if (tlscompat__tickets_init(&t->tickets)) {
+		free(t);
+		return -EIO;
+	}
 	if (*cfg->tls.ticket_key_file) {
 		size_t found = 0;
 
@@ -372,8 +331,8 @@ int tls__ctx_new(const struct lbtls_config *cfg,
 			nerr++;
 		}
 	} else if (fallback) {
-		t->keys[0] = *fallback;
-		t->nkeys = 1;
+		t->tickets.keys[0] = *fallback;
+		t->tickets.nkeys = 1;
 	}
 	for (i = 0; i < cfg->tls.ncerts; i++) {
 		const struct cfg_cert *c = &cfg->tls.certs[i];
@@ -396,14 +355,28 @@ int tls__ctx_new(const struct lbtls_config *cfg,
 		if (g == t->ngroups) {
 			t->groups[g] = probe;
 			memset(&probe, 0, sizeof(probe));
-			t->groups[g].ctx = ctx_new(cfg, t, errs);
 			t->ngroups++;
-			if (!t->groups[g].ctx) {
+		}
+		set = &t->groups[g].set;
+		/* BoringSSL: one key per context (tlscompat.h) */
+		if (!set->nctx || tlscompat__ctx_full(set->ctx[set->nctx - 1])) {
+			if (set->nctx == TLSCOMPAT_MAX_KEYS) {
+				if (errs)
+					fprintf(errs,
+						"%s:%d: certificate '%s': more than %d certificates for the same names\n",
+						cfg->path, c->line, c->fullchain,
+						TLSCOMPAT_MAX_KEYS);
 				nerr++;
 				goto next;
 			}
+			set->ctx[set->nctx] = ctx_new(cfg, t, errs);
+			if (!set->ctx[set->nctx]) {
+				nerr++;
+				goto next;
+			}
+			set->nctx++;
 		}
-		if (load_cert(cfg, c, t->groups[g].ctx, errs))
+		if (load_cert(cfg, c, set->ctx[set->nctx - 1], errs))
 			nerr++;
 next:
 		while (probe.nnames)
@@ -411,6 +384,8 @@ next:
 	}
 	if (nerr)
 		goto fail;
+	for (g = 0; g < t->ngroups; g++)
+		tlscompat__certset_link(&t->groups[g].set);
 	*out = t;
 	return 0;
 fail:
@@ -420,17 +395,17 @@ fail:
 
 void tls__ctx_free(struct tls_ctx *t)
 {
-	unsigned g;
+	unsigned g, i;
 
 	if (!t)
 		return;
 	for (g = 0; g < t->ngroups; g++) {
-		SSL_CTX_free(t->groups[g].ctx);
+		for (i = 0; i < t->groups[g].set.nctx; i++)
+			SSL_CTX_free(t->groups[g].set.ctx[i]);
 		while (t->groups[g].nnames)
 			free(t->groups[g].names[--t->groups[g].nnames]);
 	}
-	EVP_CIPHER_free(t->aes);
-	OPENSSL_cleanse(t->keys, sizeof(t->keys));
+	tlscompat__tickets_fini(&t->tickets);
 	free(t);
 }
 
@@ -440,10 +415,12 @@ SSL *tls__ssl_new(struct tls_ctx *t, int fd)
 
 	if (!t->ngroups)
 		return NULL;
-	ssl = SSL_new(t->groups[0].ctx);
+	if (!t->groups[0].set.nctx)
+		return NULL;
+	ssl = SSL_new(t->groups[0].set.ctx[0]);
 	if (!ssl)
 		return NULL;
-	if (!SSL_set_fd(ssl, fd)) {
+	if (!tlscompat__set_fd(ssl, fd)) {
 		SSL_free(ssl);
 		return NULL;
 	}

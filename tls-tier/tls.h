@@ -15,19 +15,12 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "tlscompat.h"
 
-#define TLS_TICKET_KEY_LEN 80
-#define TLS_MAX_TICKET_KEYS 16
 #define TLS_MAX_NAMES 64
 
-struct tls_ticket_key {
-	unsigned char name[16];
-	unsigned char hmac[32];
-	unsigned char aes[32];
-};
-
 struct tls_group {
-	SSL_CTX *ctx;
+	struct tlscompat_certset set; /* set.ctx[0]: what SNI picks */
 	char *names[TLS_MAX_NAMES]; /* DNS names in the certificate(s) */
 	unsigned nnames;
 };
@@ -35,9 +28,7 @@ struct tls_group {
 struct tls_ctx {
 	struct tls_group groups[CFG_MAX_CERTS];
 	unsigned ngroups;
-	struct tls_ticket_key keys[TLS_MAX_TICKET_KEYS]; /* [0] seals */
-	unsigned nkeys;
-	EVP_CIPHER *aes; /* fetched once, not per ticket (openssl#21005) */
+	struct tlscompat_tickets tickets; /* keys and algorithms, fetched once */
 };
 
 /* A random ticket key for when the configuration names no key file. */
@@ -54,8 +45,5 @@ void tls__ctx_free(struct tls_ctx *t);
 
 /* A server-side SSL on fd, non-blocking, not yet handshaken. */
 SSL *tls__ssl_new(struct tls_ctx *t, int fd);
-
-/* The last OpenSSL error as text, queue cleared ("" when none). */
-const char *tls__err_str(char *buf, size_t len);
 
 #endif /* LBTLS_TLS_H */

@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 
 #include "tls.h"
+#include "tlscompat.h"
 #include "tlsio.h"
 
 /*
@@ -26,7 +27,7 @@ ssize_t tlsio__read(SSL *ssl, int fd, char *p, size_t n, bool *wants_write)
 	r = SSL_read(ssl, p, n);
 	if (r > 0)
 		return r;
-	switch (SSL_get_error(ssl, r)) {
+	switch (tlscompat__read_error(ssl, r)) {
 	case SSL_ERROR_WANT_READ:
 		return -EAGAIN;
 	case SSL_ERROR_WANT_WRITE:
@@ -86,9 +87,14 @@ int tlsio__handshake(SSL *ssl, bool *want_write, char *why, size_t len)
 		*want_write = true;
 		return 0;
 	default:
-		tls__err_str(why, len); /* clears the queue */
+		tlscompat__err_str(why, len); /* clears the queue */
 		return -EIO;
 	}
+}
+
+bool tlsio__pending(const SSL *ssl)
+{
+	return tlscompat__pending(ssl);
 }
 
 void tlsio__shutdown(SSL *ssl, int fd)

@@ -21,6 +21,10 @@ ssize_t tlsio__write(SSL *ssl, int fd, const char *p, size_t n,
  * with the reason in why. */
 int tlsio__handshake(SSL *ssl, bool *want_write, char *why, size_t len);
 /* close_notify (TLS) and FIN: the write side is done. */
+/* Bytes held by the TLS layer (decrypted, or read ahead) that the socket
+ * no longer shows: read again without waiting for epoll. */
+bool tlsio__pending(const SSL *ssl);
+
 void tlsio__shutdown(SSL *ssl, int fd);
 
 #endif /* LBTLS_TLSIO_H */

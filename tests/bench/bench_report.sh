@@ -11,6 +11,8 @@
 #               balancer's veth, sk_lookup) and lbtls registered with it
 #   (d) lbtls   lbtls alone (SO_REUSEPORT listener, no XDP, no agent), to
 #               show the cost of native XDP on a veth by itself
+#   (e) lbtls-xdp-boringssl  as (c), lbtls built with BoringSSL
+#               (make TLS=boringssl, BORINGSSL_BUILD_DIR)
 #
 # Topology (made here, removed on exit): namespace lbbench-cli (the load
 # generators) -- veth -- lbbench-lb (the balancer, VIP 198.18.0.100 on lo,
@@ -32,7 +34,7 @@
 #   flat  h2load at FLASK_RATE (default: a quarter of nginx's fka rate)
 # and once: build/bench/bench_xdp (make bench-xdp).
 #
-# Usage: tests/bench/bench_report.sh BUILD_DIR
+# Usage: tests/bench/bench_report.sh BUILD_DIR [BORINGSSL_BUILD_DIR]
 # Environment: ROUNDS (5), DURATION (5 s, hs/ka/lat), FLASK_DURATION (4 s),
 # WARMUP (1 s), HS_CONNS (32), KA_CONNS (64), LAT_CONNS (32), FLASK_CONNS
 # (16), LAT_RATE / FLASK_RATE (req/s; default a half / a quarter of nginx's
@@ -40,7 +42,7 @@
 # descriptors per connection, and a hard limit of 20000 holds 9936; the
 # figure is given per 10k), SERVER_CPU (0), CLIENT_CPU (1), CIPHERSUITE
 # (TLS_AES_128_GCM_SHA256), RETRIES (1), RETRY_BUDGET (6), SYSTEMS (all
-# four, space-separated), DOCS (docs: where performance.md/.png go),
+# five, space-separated), DOCS (docs: where performance.md/.png go),
 # KEEP_TMP=1.
 #
 # Exits non-zero, loudly, when a tool, binary or image is missing, a server
@@ -49,12 +51,14 @@
 # achieved less than 97 % of its offered rate, or during which the server's
 # core was busy with other work, is measured again (RETRIES, RETRY_BUDGET)
 # and, if kept, counted and said so in the report. The last line printed is exactly:
-#   bench: hs_ratio_vs_nginx=R ka_ratio_vs_nginx=R p99_ratio_vs_nginx=R
+#   bench: hs_ratio_vs_nginx=R hs_ratio_boringssl_vs_nginx=R ka_ratio_vs_nginx=R p99_ratio_vs_nginx=R
 set -u -o pipefail
 
 build=${1:-build}
+bbuild=${2:-build-boringssl}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [[ $build == /* ]] || build=$root/$build
+[[ $bbuild == /* ]] || bbuild=$root/$bbuild
 conf=$root/tests/bench/conf
 # shellcheck source=tests/bench/lib/common.sh
 . "$root/tests/bench/lib/common.sh"
@@ -75,7 +79,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 CIPHERSUITE=${CIPHERSUITE:-TLS_AES_128_GCM_SHA256}
 RETRIES=${RETRIES:-1}
 RETRY_BUDGET=${RETRY_BUDGET:-6}
-read -r -a SYSTEMS <<<"${SYSTEMS:-nginx haproxy lbtls-xdp lbtls}"
+read -r -a SYSTEMS <<<"${SYSTEMS:-nginx haproxy lbtls-xdp lbtls lbtls-xdp-boringssl}"
 DOCS=${DOCS:-$root/docs}
 [[ $DOCS == /* ]] || DOCS=$root/$DOCS
 NAME=bench.test
@@ -125,7 +129,15 @@ for v in 1 2 3; do
 		die "image lb-flask:$v is missing (make images)"
 done
 for s in "${SYSTEMS[@]}"; do
-	case $s in nginx | haproxy | lbtls-xdp | lbtls) ;; *) die "unknown system '$s'" ;; esac
+	case $s in nginx | haproxy | lbtls-xdp | lbtls) ;;
+	lbtls-xdp-boringssl)
+		blbtls=$bbuild/lbtls
+		[ -x "$blbtls" ] || die "$blbtls is missing (make TLS=boringssl $blbtls)"
+		"$blbtls" -V | grep -q 'TLS library BoringSSL' ||
+			die "$blbtls is not a BoringSSL build: $("$blbtls" -V)"
+		;;
+	*) die "unknown system '$s'" ;;
+	esac
 done
 hz=$(getconf CLK_TCK)
 # servers and idle_tls need IDLE_CONNS descriptors and some; raise the soft
@@ -327,11 +339,24 @@ for be in fast flask; do
 done
 fill "$conf/report-agent.yaml.in" "$tmp/agent.yaml" x x x
 build_noresume_shim "$tmp/noresume.so"
+# The load generators offer CIPHERSUITE alone: the OpenSSL servers are
+# restricted to it, BoringSSL enables all TLS 1.3 suites and takes the
+# client's first (wrk's and h2load's OpenSSL would put AES-256 first).
+cat >"$tmp/client.cnf" <<EOF
+openssl_conf = init
+[init]
+ssl_conf = ssl
+[ssl]
+system_default = client
+[client]
+Ciphersuites = $CIPHERSUITE
+EOF
 
 # --- systems -----------------------------------------------------------------
 # start_system SYSTEM BACKEND: srv_pid (and agent_pid) set; answers 200
 start_system() {
-	local s=$1 be=$2 code p up body
+	local s=$1 be=$2 code p up body bin log=$1
+	[[ $s != lbtls* ]] || log=lbtls
 	case $s in
 	nginx)
 		ip netns exec $NS_LB taskset -c "$SERVER_CPU" nginx -c "$tmp/nginx-$be.conf" -p "$tmp" \
@@ -345,7 +370,9 @@ start_system() {
 		ip netns exec $NS_LB taskset -c "$SERVER_CPU" "$lbtls" -c "$tmp/lbtls-$be.yaml" \
 			--workers 1 >>"$tmp/lbtls.out" 2>&1 &
 		;;
-	lbtls-xdp)
+	lbtls-xdp | lbtls-xdp-boringssl)
+		bin=$lbtls
+		[ "$s" = lbtls-xdp ] || bin=$blbtls
 		taskset -c "$SERVER_CPU" "$lbctl_bin" --instance $INSTANCE --netns $NS_LB \
 			agent -c "$tmp/agent.yaml" >>"$tmp/agent.out" 2>&1 &
 		agent_pid=$!
@@ -356,12 +383,12 @@ start_system() {
 			sleep 0.1
 		done
 		[ -S "$SOCK" ] || die "the lbctl agent made no socket $SOCK: $(tail -5 "$tmp/agent.out")"
-		ip netns exec $NS_LB taskset -c "$SERVER_CPU" "$lbtls" -c "$tmp/lbtls-xdp-$be.yaml" \
+		ip netns exec $NS_LB taskset -c "$SERVER_CPU" "$bin" -c "$tmp/lbtls-xdp-$be.yaml" \
 			--workers 1 >>"$tmp/lbtls.out" 2>&1 &
 		;;
 	esac
 	srv_pid=$!
-	if [ "$s" = lbtls-xdp ]; then
+	if [[ $s == lbtls-xdp* ]]; then
 		up=0
 		for _ in $(seq 1 100); do
 			up=$(lbctl worker list "$VIP:443" 2>/dev/null | grep -c ' up ')
@@ -377,10 +404,10 @@ start_system() {
 			-w '%{http_code}' "https://$NAME/")
 		[ "$code" = 200 ] && break
 		kill -0 "$srv_pid" 2>/dev/null ||
-			die "$s exited at start: $(tail -5 "$tmp/${s%-xdp}.out")"
+			die "$s exited at start: $(tail -5 "$tmp/$log.out")"
 		sleep 0.1
 	done
-	[ "$code" = 200 ] || die "$s ($be): https://$NAME/ answered '$code', not 200: $(tail -5 "$tmp/${s%-xdp}.out")"
+	[ "$code" = 200 ] || die "$s ($be): https://$NAME/ answered '$code', not 200: $(tail -5 "$tmp/$log.out")"
 	if [ "$be" = fast ]; then
 		grep -q '^Hello, world$' "$tmp/body" ||
 			die "$s: the answer is not the fast backend's: $(head -c 200 "$tmp/body")"
@@ -401,7 +428,7 @@ start_system() {
 		taskset -pc "$p" 2>/dev/null | grep -q ": $SERVER_CPU\$" ||
 			die "$s: process $p is not pinned to CPU $SERVER_CPU"
 	done
-	if [ "$s" != lbtls-xdp ] && ip -n $NS_LB link show lbbh | grep -q xdp; then
+	if [[ $s != lbtls-xdp* ]] && ip -n $NS_LB link show lbbh | grep -q xdp; then
 		die "$s: XDP is attached to lbbh; it must run without"
 	fi
 }
@@ -425,7 +452,8 @@ srv_pss() {
 
 check_tls() { # check_tls SYSTEM: protocol, cipher, group, signature, cert
 	local s=$1 o
-	o=$(in_cli openssl s_client -connect "$VIP:443" -servername "$NAME" </dev/null 2>&1)
+	o=$(in_cli env OPENSSL_CONF="$tmp/client.cnf" openssl s_client -connect "$VIP:443" \
+		-servername "$NAME" </dev/null 2>&1)
 	grep -q "New, TLSv1.3, Cipher is $CIPHERSUITE" <<<"$o" ||
 		die "$s: not TLS 1.3 with $CIPHERSUITE: $(grep -E '^(New|Cipher)' <<<"$o")"
 	grep -q "Server Temp Key: X25519" <<<"$o" || die "$s: key exchange is not X25519"
@@ -488,7 +516,7 @@ run_wrk() { # run_wrk SECONDS OUTFILE [resume]: $scen against $cur
 	ka) args+=(-c "$KA_CONNS") ;;
 	fka) args+=(-c "$FLASK_CONNS") ;;
 	esac
-	ip netns exec $NS_CLI env LD_PRELOAD="$preload" taskset -c "$CLIENT_CPU" wrk "${args[@]}" \
+	ip netns exec $NS_CLI env OPENSSL_CONF="$tmp/client.cnf" LD_PRELOAD="$preload" taskset -c "$CLIENT_CPU" wrk "${args[@]}" \
 		-d "${secs}s" "https://$VIP/" >"$o" 2>&1 &
 	load_pid=$!
 	wait "$load_pid"
@@ -503,7 +531,7 @@ measure_wrk() { # hs, ka, fka
 	[ "$scen" = fka ] && secs=$FLASK_DURATION
 	run_wrk "$WARMUP" "$o.warmup"
 	[ "$scen" = fka ] || b0=$(backend_reqs)
-	[ "$cur" = lbtls-xdp ] && s0=$(syn_steered)
+	[[ $cur == lbtls-xdp* ]] && s0=$(syn_steered)
 	snap0
 	run_wrk "$secs" "$o"
 	snap1
@@ -525,11 +553,11 @@ measure_wrk() { # hs, ka, fka
 	[ "$scen" = fka ] || printf '  %s req at the backends' $((b1 - b0))
 	printf '  non-2xx %s  socket errors connect %s read %s write %s timeout %s' \
 		"$non2xx" "$ce" "$re" "$we" "$te"
-	if [ "$cur" = lbtls-xdp ]; then
+	if [[ $cur == lbtls-xdp* ]]; then
 		s1=$(syn_steered)
 		printf '  SYNs steered by XDP %s' $((s1 - s0))
 		[ "$scen" != hs ] || [ $((s1 - s0)) -ge "$reqs" ] ||
-			die "lbtls-xdp hs: XDP steered $((s1 - s0)) SYNs for $reqs new connections"
+			die "$cur hs: XDP steered $((s1 - s0)) SYNs for $reqs new connections"
 	fi
 	echo
 	[ "$non2xx" -eq 0 ] || die "$cur $scen: $non2xx answers were not 2xx"
@@ -551,7 +579,7 @@ measure_lat() { # lat, flat
 	lg=$o.log
 	[ "$scen" = flat ] || b0=$(backend_reqs)
 	snap0
-	ip netns exec $NS_CLI taskset -c "$CLIENT_CPU" h2load --h1 -c "$conns" \
+	ip netns exec $NS_CLI env OPENSSL_CONF="$tmp/client.cnf" taskset -c "$CLIENT_CPU" h2load --h1 -c "$conns" \
 		--rps "$((rate / conns))" -n "$((rate / conns * conns * secs))" \
 		--log-file "$lg" "https://$VIP/" >"$o" 2>&1 &
 	load_pid=$!

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# make bench-tls: lbtls against Debian's nginx and HAProxy as TLS-terminating
-# reverse proxies on one machine. Method and results: docs/bench-tls.md.
+# make bench-tls: lbtls (OpenSSL 3.0 and BoringSSL builds) against Debian's
+# nginx and HAProxy as TLS-terminating reverse proxies on one machine.
+# Method and results: docs/bench-tls.md.
 #
 #   - one ECDSA P-256 self-signed certificate (made here with openssl) for
-#     all three; TLS 1.3 only, X25519 only, one cipher suite;
+#     all four; TLS 1.3 only, X25519 only, one cipher suite, which the
+#     load generator alone offers (BoringSSL cannot restrict TLS 1.3
+#     suites and takes the client's first);
 #   - the server (one worker process, or one thread) pinned to CPU 0, the
 #     load generator (wrk, one thread) and the fast backend
 #     (build/bench/fast_backend) pinned to CPU 1;
@@ -16,7 +19,9 @@
 #   - server CPU = delta of utime+stime (+cutime+cstime) in /proc/PID/stat
 #     of the server's processes (master and children) over the measured run.
 #
-# Usage: tests/bench/bench_tls.sh BUILD_DIR
+# Usage: tests/bench/bench_tls.sh BUILD_DIR [BORINGSSL_BUILD_DIR]
+#   (lbtls from BUILD_DIR, lbtls-boringssl from BORINGSSL_BUILD_DIR, default
+#   build-boringssl: make TLS=boringssl)
 # Environment: ROUNDS (5), DURATION (10, seconds per measured run), WARMUP
 # (2), HS_CONNS (32), KA_CONNS (64), SERVER_CPU (0), CLIENT_CPU (1),
 # CIPHERSUITE (TLS_AES_128_GCM_SHA256), RETRIES (2) and RETRY_BUDGET (8):
@@ -29,12 +34,14 @@
 # or requests do not reach the backend. Not meeting the goal is not a
 # failure: this prints figures.
 # The last line is exactly:
-#   tls: hs_per_cpu_s lbtls=N nginx=N haproxy=N ka_per_cpu_s lbtls=N nginx=N haproxy=N
+#   tls: hs_per_cpu_s lbtls=N lbtls_boringssl=N nginx=N haproxy=N ka_per_cpu_s lbtls=N lbtls_boringssl=N nginx=N haproxy=N
 set -u -o pipefail
 
 build=${1:-build}
+bbuild=${2:-build-boringssl}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [[ $build == /* ]] || build=$root/$build
+[[ $bbuild == /* ]] || bbuild=$root/$bbuild
 conf=$root/tests/bench/conf
 # shellcheck source=tests/bench/lib/common.sh
 . "$root/tests/bench/lib/common.sh"
@@ -50,7 +57,7 @@ CIPHERSUITE=${CIPHERSUITE:-TLS_AES_128_GCM_SHA256}
 RETRIES=${RETRIES:-2}
 RETRY_BUDGET=${RETRY_BUDGET:-8}
 NAME=bench.test
-SERVERS=(lbtls nginx haproxy)
+SERVERS=(lbtls lbtls-boringssl nginx haproxy)
 SCENARIOS=(hs ka)
 
 die() {
@@ -64,8 +71,14 @@ for tool in nginx haproxy wrk openssl curl taskset cc; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
 done
 lbtls=$build/lbtls
+blbtls=$bbuild/lbtls
 backend_bin=$build/bench/fast_backend
 [ -x "$lbtls" ] || die "$lbtls is missing (make $lbtls)"
+[ -x "$blbtls" ] || die "$blbtls is missing (make TLS=boringssl $blbtls)"
+"$lbtls" -V | grep -q 'TLS library OpenSSL' ||
+	die "$lbtls is not an OpenSSL build: $("$lbtls" -V)"
+"$blbtls" -V | grep -q 'TLS library BoringSSL' ||
+	die "$blbtls is not a BoringSSL build: $("$blbtls" -V)"
 [ -x "$backend_bin" ] || die "$backend_bin is missing (make $backend_bin)"
 ncpu=$(nproc --all)
 [ "$ncpu" -ge 2 ] || die "needs 2 CPUs (server on one, load generator on the other); this machine has $ncpu"
@@ -97,10 +110,12 @@ trap cleanup EXIT
 trap 'echo "bench-tls: interrupted" >&2; exit 130' INT TERM
 
 # --- ports: a free block on loopback, above 20000, below the ephemeral range --
-base=$(free_port_block 5) || die "no free block of 5 loopback ports above 20000"
+base=$(free_port_block 7) || die "no free block of 7 loopback ports above 20000"
 BACKEND_PORT=$base
-declare -A PORT=([lbtls]=$((base + 1)) [nginx]=$((base + 2)) [haproxy]=$((base + 3)))
+declare -A PORT=([lbtls]=$((base + 1)) [nginx]=$((base + 2)) [haproxy]=$((base + 3))
+	[lbtls-boringssl]=$((base + 5)))
 LBTLS_METRICS_PORT=$((base + 4))
+declare -A METRICS_PORT=([lbtls]=$LBTLS_METRICS_PORT [lbtls-boringssl]=$((base + 6)))
 
 # --- certificate: ECDSA P-256, self-signed, one name ---------------------------
 make_cert "$tmp" "$NAME"
@@ -120,12 +135,36 @@ fill() { # fill TEMPLATE OUT
 fill "$conf/nginx.conf.in" "$tmp/nginx.conf"
 fill "$conf/haproxy.cfg.in" "$tmp/haproxy.cfg"
 fill "$conf/lbtls.yaml.in" "$tmp/lbtls.yaml"
+# the BoringSSL build: the same file on its own ports and error log
+sed -e "s|:${PORT[lbtls]}\"|:${PORT[lbtls-boringssl]}\"|" \
+	-e "s|:$LBTLS_METRICS_PORT |:${METRICS_PORT[lbtls-boringssl]} |" \
+	-e "s|lbtls-error.log|lbtls-boringssl-error.log|" \
+	"$tmp/lbtls.yaml" >"$tmp/lbtls-boringssl.yaml"
+grep -q ":${PORT[lbtls-boringssl]}\"" "$tmp/lbtls-boringssl.yaml" &&
+	grep -q ":${METRICS_PORT[lbtls-boringssl]} " "$tmp/lbtls-boringssl.yaml" ||
+	die "lbtls-boringssl.yaml: ports not replaced"
 nginx -t -q -c "$tmp/nginx.conf" -p "$tmp" 2>"$tmp/check.err" ||
 	die "nginx -t: $(cat "$tmp/check.err")"
 haproxy -c -q -f "$tmp/haproxy.cfg" 2>"$tmp/check.err" >&2 ||
 	die "haproxy -c: $(cat "$tmp/check.err")"
 "$lbtls" -t -c "$tmp/lbtls.yaml" 2>"$tmp/check.err" ||
 	die "lbtls -t: $(cat "$tmp/check.err")"
+"$blbtls" -t -c "$tmp/lbtls-boringssl.yaml" 2>"$tmp/check.err" ||
+	die "lbtls-boringssl -t: $(cat "$tmp/check.err")"
+
+# --- the load generator offers CIPHERSUITE alone ------------------------------------
+# The servers with OpenSSL are restricted to it; BoringSSL enables all
+# three TLS 1.3 suites and takes the client's first (wrk's OpenSSL default
+# is TLS_AES_256_GCM_SHA384): so wrk, and the checks, offer only this one.
+cat >"$tmp/client.cnf" <<EOF
+openssl_conf = init
+[init]
+ssl_conf = ssl
+[ssl]
+system_default = client
+[client]
+Ciphersuites = $CIPHERSUITE
+EOF
 
 # --- wrk without session resumption ----------------------------------------------
 # wrk reuses its SSL object and would resume every session (PSK, no
@@ -151,6 +190,10 @@ start_server() { # start_server NAME
 	lbtls)
 		taskset -c "$SERVER_CPU" "$lbtls" -c "$tmp/lbtls.yaml" --workers 1 \
 			>"$tmp/lbtls.out" 2>&1 &
+		;;
+	lbtls-boringssl)
+		taskset -c "$SERVER_CPU" "$blbtls" -c "$tmp/lbtls-boringssl.yaml" \
+			--workers 1 >"$tmp/lbtls-boringssl.out" 2>&1 &
 		;;
 	nginx)
 		taskset -c "$SERVER_CPU" nginx -c "$tmp/nginx.conf" -p "$tmp" \
@@ -189,10 +232,18 @@ stop_server() {
 # signature, certificate.
 check_tls() { # check_tls NAME
 	local s=$1 out
-	out=$(openssl s_client -connect "127.0.0.1:${PORT[$s]}" -servername "$NAME" \
-		</dev/null 2>&1)
+	# a client offering every suite: the server's own restriction
+	if [ "$s" != lbtls-boringssl ]; then
+		out=$(openssl s_client -connect "127.0.0.1:${PORT[$s]}" -servername "$NAME" \
+			</dev/null 2>&1)
+		grep -q "New, TLSv1.3, Cipher is $CIPHERSUITE" <<<"$out" ||
+			die "$s: not TLS 1.3 with $CIPHERSUITE: $(grep -E '^(New|Cipher)' <<<"$out")"
+	fi
+	# what wrk offers (client.cnf): what is measured
+	out=$(OPENSSL_CONF=$tmp/client.cnf openssl s_client -connect "127.0.0.1:${PORT[$s]}" \
+		-servername "$NAME" </dev/null 2>&1)
 	grep -q "New, TLSv1.3, Cipher is $CIPHERSUITE" <<<"$out" ||
-		die "$s: not TLS 1.3 with $CIPHERSUITE: $(grep -E '^(New|Cipher)' <<<"$out")"
+		die "$s: not TLS 1.3 with $CIPHERSUITE for wrk's client: $(grep -E '^(New|Cipher)' <<<"$out")"
 	grep -q "Server Temp Key: X25519" <<<"$out" ||
 		die "$s: key exchange is not X25519"
 	grep -q "Peer signature type: ECDSA" <<<"$out" ||
@@ -202,8 +253,8 @@ check_tls() { # check_tls NAME
 }
 
 # --- measurement ----------------------------------------------------------------------
-lbtls_handshakes() { # "full resumed" from lbtls's /metrics
-	curl -s "http://127.0.0.1:$LBTLS_METRICS_PORT/metrics" |
+lbtls_handshakes() { # "full resumed" from the current lbtls's /metrics
+	curl -s "http://127.0.0.1:${METRICS_PORT[$cur]}/metrics" |
 		awk '/^lbtls_handshakes_total\{type="full"\}/ {f = $2}
 		     /^lbtls_handshakes_total\{type="resumed"\}/ {r = $2}
 		     END {printf "%d %d\n", f, r}'
@@ -218,7 +269,8 @@ run_wrk() { # run_wrk SCENARIO SECONDS OUTFILE
 		args+=(-c "$KA_CONNS")
 	fi
 	# by address: SNI and Host are "127.0.0.1"; each server has one cert
-	LD_PRELOAD=$preload taskset -c "$CLIENT_CPU" wrk "${args[@]}" \
+	OPENSSL_CONF=$tmp/client.cnf LD_PRELOAD=$preload \
+		taskset -c "$CLIENT_CPU" wrk "${args[@]}" \
 		"https://127.0.0.1:$port/" >"$out" 2>&1 &
 	wrk_pid=$!
 	wait "$wrk_pid"
@@ -241,7 +293,7 @@ measure() { # measure SCENARIO ROUND: one measured run against $cur
 	run_foreign=0
 	out=$tmp/wrk.$cur.$scen.$round
 	run_wrk "$scen" "$WARMUP" "$out.warmup"
-	[ "$cur" = lbtls ] && h0=$(lbtls_handshakes)
+	[[ $cur == lbtls* ]] && h0=$(lbtls_handshakes)
 	read -r b0 breqs0 < <(backend_counts)
 	c0=$(cpu_ticks "$server_pid")
 	k0=$(core_busy "$SERVER_CPU")
@@ -280,10 +332,10 @@ measure() { # measure SCENARIO ROUND: one measured run against $cur
 	add "$scen.$cur.core" "$busy"
 	add "$scen.$cur.conns" "$conns"
 	add "$scen.$cur.errs" "$((non2xx + ce + re + we + te))"
-	printf 'bench-tls: round %d %-3s %-7s %9.0f req/s  p99 %7s  server CPU %5.2f s (%s%% of a core; core %s %s%% busy)  %s req at backend over %s new upstream conns  non-2xx %s  socket errors connect %s read %s write %s timeout %s' \
+	printf 'bench-tls: round %d %-3s %-15s %9.0f req/s  p99 %7s  server CPU %5.2f s (%s%% of a core; core %s %s%% busy)  %s req at backend over %s new upstream conns  non-2xx %s  socket errors connect %s read %s write %s timeout %s' \
 		"$round" "$scen" "$cur" "$rps" "$p99" "$cpu_s" "$srvbusy" \
 		"$SERVER_CPU" "$busy" "$breqs" "$conns" "$non2xx" "$ce" "$re" "$we" "$te"
-	if [ "$cur" = lbtls ]; then
+	if [[ $cur == lbtls* ]]; then
 		h1=$(lbtls_handshakes)
 		set -- $h0 $h1
 		printf '  handshakes full %d resumed %d' $(($3 - $1)) $(($4 - $2))
@@ -337,22 +389,41 @@ resumption_check() {
 	say "resumption check: $n wrk connections with 'Connection: close', $r resumed (nginx \$ssl_session_reused)"
 }
 
+# wrk reads client.cnf: offered only a suite nginx does not allow, it
+# gets no answer at all
+client_conf_check() {
+	local other=TLS_AES_256_GCM_SHA384 n
+	[ "$CIPHERSUITE" = "$other" ] && other=TLS_AES_128_GCM_SHA256
+	sed "s|^Ciphersuites = .*|Ciphersuites = $other|" "$tmp/client.cnf" >"$tmp/other.cnf"
+	cur=nginx
+	start_server nginx
+	OPENSSL_CONF=$tmp/other.cnf taskset -c "$CLIENT_CPU" wrk -t1 -c4 -d1s \
+		"https://127.0.0.1:${PORT[nginx]}/" >"$tmp/wrk.other" 2>&1
+	stop_server
+	n=$(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' "$tmp/wrk.other")
+	[ "${n:-0}" -eq 0 ] ||
+		die "client conf check: wrk offered only $other and still got $n answers from nginx: OPENSSL_CONF is not read"
+	say "client conf check: wrk offering only $other gets no answer from nginx ($CIPHERSUITE only): wrk offers what client.cnf says"
+}
+
 say "lbtls $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'), $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | awk '{print $1, $3}'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(openssl version | awk '{print $1, $2}')"
+say "lbtls: $("$lbtls" -V | sed 's/^lbtls: //'); lbtls-boringssl: $("$blbtls" -V | sed 's/^lbtls: //')"
 say "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $ncpu CPUs, kernel $(uname -r)"
 say "server on CPU $SERVER_CPU; wrk (1 thread) and fast_backend share CPU $CLIENT_CPU"
 say "TLS 1.3, $CIPHERSUITE, X25519, ECDSA P-256; access logs off; ports $base..$((base + 4))"
 say "$ROUNDS rounds x ${DURATION}s per scenario (+${WARMUP}s warm-up); hs: $HS_CONNS conns with 'Connection: close'; ka: $KA_CONNS keep-alive conns"
 start_fast_backend "$backend_bin" "$CLIENT_CPU" "127.0.0.1:$BACKEND_PORT" "$tmp/backend.out"
 resumption_check
+client_conf_check
 for s in "${SERVERS[@]}"; do
 	cur=$s
 	start_server "$s"
 	check_tls "$s"
 	stop_server
 done
-say "all three servers answer 200 from the backend over TLS 1.3 / $CIPHERSUITE / X25519 / ECDSA"
+say "all four servers answer 200 from the backend over TLS 1.3 / $CIPHERSUITE / X25519 / ECDSA"
 
-# --- rounds: A B C A B C ... ----------------------------------------------------------------
+# --- rounds: A B C D A B C D ... ----------------------------------------------------------------
 for round in $(seq 1 "$ROUNDS"); do
 	for s in "${SERVERS[@]}"; do
 		cur=$s
@@ -384,10 +455,10 @@ for scen in "${SCENARIOS[@]}"; do
 	else
 		echo "Keep-alive requests, $KA_CONNS connections; medians of $ROUNDS runs of ${DURATION}s"
 	fi
-	printf '%-8s %10s %9s %12s %14s %12s %10s %8s\n' server "req/s" "p99 ms" "CPU us/req" "ops per CPU-s" "server busy" "upstr conn" "errors"
+	printf '%-15s %10s %9s %12s %14s %12s %10s %8s\n' server "req/s" "p99 ms" "CPU us/req" "ops per CPU-s" "server busy" "upstr conn" "errors"
 	for s in "${SERVERS[@]}"; do
 		OPS[$scen.$s]=$(med "$scen.$s.ops")
-		printf '%-8s %10.0f %9.2f %12.1f %14.0f %11.0f%% %10.0f %8s\n' "$s" \
+		printf '%-15s %10.0f %9.2f %12.1f %14.0f %11.0f%% %10.0f %8s\n' "$s" \
 			"$(med "$scen.$s.rps")" "$(med "$scen.$s.p99")" \
 			"$(med "$scen.$s.us")" "${OPS[$scen.$s]}" \
 			"$(med "$scen.$s.busy")" "$(med "$scen.$s.conns")" \
@@ -398,5 +469,6 @@ echo
 [ "$foreign" -eq 0 ] ||
 	echo "bench-tls: WARNING: $foreign kept runs had other load on CPU $SERVER_CPU (see above); rerun on a quiet machine" >&2
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
-echo "lbtls/nginx per CPU-second: handshakes $(ratio "${OPS[hs.lbtls]}" "${OPS[hs.nginx]}")x (goal 1.5x), keep-alive $(ratio "${OPS[ka.lbtls]}" "${OPS[ka.nginx]}")x (goal 1.3x)"
-echo "tls: hs_per_cpu_s lbtls=${OPS[hs.lbtls]} nginx=${OPS[hs.nginx]} haproxy=${OPS[hs.haproxy]} ka_per_cpu_s lbtls=${OPS[ka.lbtls]} nginx=${OPS[ka.nginx]} haproxy=${OPS[ka.haproxy]}"
+echo "lbtls/nginx per CPU-second: handshakes $(ratio "${OPS[hs.lbtls]}" "${OPS[hs.nginx]}")x (goal 1.0x), keep-alive $(ratio "${OPS[ka.lbtls]}" "${OPS[ka.nginx]}")x (goal 1.3x)"
+echo "lbtls-boringssl/nginx per CPU-second: handshakes $(ratio "${OPS[hs.lbtls-boringssl]}" "${OPS[hs.nginx]}")x (goal 1.5x), keep-alive $(ratio "${OPS[ka.lbtls-boringssl]}" "${OPS[ka.nginx]}")x (goal 1.3x)"
+echo "tls: hs_per_cpu_s lbtls=${OPS[hs.lbtls]} lbtls_boringssl=${OPS[hs.lbtls-boringssl]} nginx=${OPS[hs.nginx]} haproxy=${OPS[hs.haproxy]} ka_per_cpu_s lbtls=${OPS[ka.lbtls]} lbtls_boringssl=${OPS[ka.lbtls-boringssl]} nginx=${OPS[ka.nginx]} haproxy=${OPS[ka.haproxy]}"

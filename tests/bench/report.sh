@@ -3,7 +3,7 @@
 # (DIR/results.tsv, DIR/meta.env, DIR/bench_xdp.txt) and writes
 # DOCS/performance.md and DOCS/performance.png (gnuplot), prints the tables
 # and, last, exactly:
-#   bench: hs_ratio_vs_nginx=R ka_ratio_vs_nginx=R p99_ratio_vs_nginx=R
+#   bench: hs_ratio_vs_nginx=R hs_ratio_boringssl_vs_nginx=R ka_ratio_vs_nginx=R p99_ratio_vs_nginx=R
 # Can be rerun on its own: tests/bench/report.sh build/bench-report docs
 # meta.env (written by bench_report.sh) assigns the lower-case settings
 # shellcheck disable=SC2154
@@ -54,13 +54,15 @@ label() {
 	haproxy) echo "(b) HAProxy" ;;
 	lbtls-xdp) echo "(c) XDP + lbtls" ;;
 	lbtls) echo "(d) lbtls alone" ;;
+	lbtls-xdp-boringssl) echo "(e) XDP + lbtls (BoringSSL)" ;;
 	esac
 }
 
 hs_ratio=$(ratio "$(med lbtls-xdp.hs.ops)" "$(med nginx.hs.ops)")
+hsb_ratio=$(ratio "$(med lbtls-xdp-boringssl.hs.ops)" "$(med nginx.hs.ops)")
 ka_ratio=$(ratio "$(med lbtls-xdp.ka.ops)" "$(med nginx.ka.ops)")
 p99_ratio=$(ratio "$(med lbtls-xdp.lat.p99)" "$(med nginx.lat.p99)")
-last="bench: hs_ratio_vs_nginx=$hs_ratio ka_ratio_vs_nginx=$ka_ratio p99_ratio_vs_nginx=$p99_ratio"
+last="bench: hs_ratio_vs_nginx=$hs_ratio hs_ratio_boringssl_vs_nginx=$hsb_ratio ka_ratio_vs_nginx=$ka_ratio p99_ratio_vs_nginx=$p99_ratio"
 
 # --- tables (markdown; printed too) ---------------------------------------------
 tables() {
@@ -218,7 +220,7 @@ sed -e "/@TABLES@/{r $dir/tables.md" -e 'd}' \
 	-e "s|@IDLE_CONNS@|$IDLE_CONNS|g" -e "s|@SERVER_CPU@|$SERVER_CPU|g" \
 	-e "s|@CLIENT_CPU@|$CLIENT_CPU|g" -e "s|@CIPHERSUITE@|$CIPHERSUITE|g" \
 	-e "s|@MINUTES@|$mins|g" -e "s|@FOREIGN_NOTE@|$foreign_note|g" \
-	-e "s|@HS_RATIO@|$hs_ratio|g" -e "s|@KA_RATIO@|$ka_ratio|g" \
+	-e "s|@HS_RATIO@|$hs_ratio|g" -e "s|@HSB_RATIO@|$hsb_ratio|g" -e "s|@KA_RATIO@|$ka_ratio|g" \
 	-e "s|@P99_RATIO@|$p99_ratio|g" -e "s|@LAST@|$last|g" \
 	"$(dirname "$0")/conf/performance.md.in" <<<"$xdp_block" >"$docs/performance.md" ||
 	die "cannot write $docs/performance.md"

@@ -142,6 +142,28 @@ for v in 1 2 3; do
 	check "$APP_IMAGE:$v: USER 10001:10001, HEALTHCHECK on /healthz, VERSION=$v" image_ok "$v"
 done
 
+# The lbctl/lbtls image of each TLS build (docker/lb/Dockerfile's TLS
+# argument): OpenSSL from BUILD_DIR, BoringSSL from BORINGSSL_BUILD
+# (make test sets it; default build-boringssl, made by make TLS=boringssl).
+lb_image_ok() { # lb_image_ok DIR TLS NAME: builds, and its lbtls says NAME
+	local ref
+	ref=$(BUILD=$1 TLS=$2 "$root/docker/build-lb-image.sh" 2>>"$logdir/lb-image.log" |
+		tail -n 1) || return 1
+	"$DOCKER" run --rm --network none "$ref" lbtls -V | grep -q "TLS library $3" &&
+		[ "$("$DOCKER" image inspect -f '{{index .Config.Labels "xdp-tls-lb.tls"}}' "$ref")" = "$2" ]
+}
+boring=${BORINGSSL_BUILD:-build-boringssl}
+case $boring in /*) ;; *) boring=$root/$boring ;; esac
+for t in "openssl $build OpenSSL" "boringssl $boring BoringSSL"; do
+	read -r tls dir name <<<"$t"
+	if [ -x "$dir/lbtls" ] && [ -x "$dir/lbctl" ]; then
+		check "lbctl/lbtls image with TLS=$tls from ${dir#"$root"/}: lbtls -V says $name" \
+			lb_image_ok "$dir" "$tls" "$name"
+	else
+		bad "lbctl/lbtls image with TLS=$tls: ${dir#"$root"/}/lbtls or lbctl missing (make TLS=$tls BUILD=${dir#"$root"/})"
+	fi
+done
+
 # --- compose up on a free 198.19.x.0/24 ----------------------------------------------
 # shellcheck disable=SC2046 # one argument per network id
 used=$("$DOCKER" network inspect $("$DOCKER" network ls -q) \

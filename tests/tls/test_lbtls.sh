@@ -346,6 +346,22 @@ check "TLS 1.2 session resumed (session ticket shared by workers)" \
 	grep -q "^Reused, TLSv1.2" <<<"$out"
 out=$(printf "$req" | sc -tls1_3 -ign_eof -sess_in "$tmp/s13")
 check "TLS 1.3 session resumed" grep -q "^Reused, TLSv1.3" <<<"$out"
+# A client that half-closes TCP after its request, without close_notify,
+# still gets its answer (BoringSSL reports that EOF as an error: tlscompat.c)
+out=$("$python" - "$https" <<'PY' 2>&1
+import os, socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))))
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+socket.socket(fileno=os.dup(s.fileno())).shutdown(socket.SHUT_WR)
+s.settimeout(5)
+print(s.recv(4096).split(b"\r\n")[0].decode())
+PY
+)
+check "TCP half-close after the request, no close_notify: answered ($out)" \
+	test "$out" = "HTTP/1.1 200 OK"
 
 # --- a backend dies and comes back -----------------------------------------------------------
 kill -TERM "${bpid[1]}"
@@ -454,6 +470,48 @@ check "SIGHUP with a broken config: running one kept" \
 check "SIGHUP with a broken config: FILE:LINE in the error log" \
 	grep -q "$tmp/lbtls.yaml:[0-9]*: YAML syntax" "$tmp/error.log"
 check "SIGHUP with a broken config: same workers" test "$(workers)" = "$new_workers"
+
+# --- session ticket key rotation (tlscompat.c's ticket callback) -------------------------------
+reload_wait() { # SIGHUP, then wait until the workers are all new ones
+	local before
+	before=$(workers)
+	kill -HUP "$master"
+	for _ in $(seq 1 100); do
+		[ "$(workers | wc -l)" -eq 2 ] &&
+			[ -z "$(comm -12 <(echo "$before") <(workers))" ] && break
+		sleep 0.1
+	done
+}
+ticket_name() { # the key name (first 16 bytes) of a saved session's ticket
+	openssl sess_id -in "$1" -noout -text 2>/dev/null |
+		sed -n '/TLS session ticket:/{n;p;q}' |
+		sed -E 's/^ *0000 - //; s/-/ /; s/   .*//; s/ //g'
+}
+key_name() { head -c 16 "$1" | od -An -tx1 | tr -d ' \n'; }
+printf "$req" | sc -tls1_2 -ign_eof -sess_out "$tmp/rot12" >/dev/null
+check "ticket sealed with the key file's first key" \
+	test "$(ticket_name "$tmp/rot12")" = "$(key_name "$tmp/ticket.key")"
+out=$(printf "$req" | sc -tls1_2 -ign_eof -sess_in "$tmp/rot12" -msg)
+check "a ticket of the first key resumes, not renewed" \
+	bash -c 'grep -q "^Reused, TLSv1.2" <<<"$1" && ! grep -q NewSessionTicket <<<"$1"' _ "$out"
+old_key_name=$(key_name "$tmp/ticket.key")
+{ openssl rand 80; cat "$tmp/ticket.key"; } >"$tmp/ticket.key.new"
+mv "$tmp/ticket.key.new" "$tmp/ticket.key"
+reload_wait
+out=$(printf "$req" | sc -tls1_2 -ign_eof -sess_in "$tmp/rot12" -msg)
+check "rotation: a ticket of the previous key still resumes" \
+	grep -q "^Reused, TLSv1.2" <<<"$out"
+check "rotation: and is renewed (a NewSessionTicket in the resumption)" \
+	grep -q NewSessionTicket <<<"$out"
+printf "$req" | sc -tls1_2 -ign_eof -sess_out "$tmp/rot12b" >/dev/null
+check "rotation: new tickets sealed with the new first key" \
+	test "$(ticket_name "$tmp/rot12b")" = "$(key_name "$tmp/ticket.key")"
+head -c 80 "$tmp/ticket.key" >"$tmp/ticket.key.new"
+mv "$tmp/ticket.key.new" "$tmp/ticket.key"
+reload_wait
+out=$(printf "$req" | sc -tls1_2 -ign_eof -sess_in "$tmp/rot12")
+check "rotation: a ticket of a removed key ($old_key_name) is a full handshake" \
+	grep -q "^New, TLSv1.2" <<<"$out"
 
 # --- a worker dies ----------------------------------------------------------------------------------
 victim=$(workers | head -1)

@@ -59,9 +59,23 @@ static char dir[] = "/tmp/test_lbtls_conn.XXXXXX";
 static int backend_lfd = -1;
 static SSL_CTX *cctx;
 
+/* A P-256 key by the calls OpenSSL 3.0 and BoringSSL share. */
+static EVP_PKEY *p256_key(void)
+{
+	EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
+	EVP_PKEY *pk = NULL;
+
+	if (kc && EVP_PKEY_keygen_init(kc) == 1 &&
+	    EVP_PKEY_CTX_set_ec_paramgen_curve_nid(kc, NID_X9_62_prime256v1) ==
+		    1)
+		EVP_PKEY_keygen(kc, &pk);
+	EVP_PKEY_CTX_free(kc);
+	return pk;
+}
+
 static int make_cert(const char *crt, const char *key)
 {
-	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	EVP_PKEY *pk = p256_key();
 	X509 *x = X509_new();
 	X509_NAME *n;
 	FILE *f;
@@ -607,6 +621,59 @@ static void test_idle_holds_no_buffers(void **state)
 	drop_listener(l);
 }
 
+/*
+ * Two TLS records in one TCP segment: the second request is read ahead with
+ * the first (OpenSSL's read-ahead buffer, or BoringSSL's read-ahead BIO in
+ * tlscompat.c), so the socket shows nothing more, and it must still be
+ * served (tlsio__pending) without the client sending another byte.
+ */
+static void test_two_records_one_segment(void **state)
+{
+	static const char one[] = "GET /one HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char two[] = "GET /two HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char ok[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	struct worker_listener *l = add_listener(true);
+	static char head[4096];
+	struct tclient cl;
+	BIO *mem;
+	char *wire;
+	long n;
+	int bfd = -1, i;
+	size_t hlen;
+
+	(void)state;
+	client_start(&cl, 0, 0);
+	handshake_all(&cl, 1);
+	mem = BIO_new(BIO_s_mem());
+	assert_non_null(mem);
+	SSL_set0_wbio(cl.ssl, mem); /* both records into memory first */
+	assert_int_equal(SSL_write(cl.ssl, one, sizeof(one) - 1),
+			 sizeof(one) - 1);
+	assert_int_equal(SSL_write(cl.ssl, two, sizeof(two) - 1),
+			 sizeof(two) - 1);
+	n = BIO_get_mem_data(mem, &wire);
+	assert_true(n > (long)(sizeof(one) + sizeof(two)));
+	assert_int_equal(send(cl.fd, wire, n, 0), n); /* one segment */
+	for (i = 0; i < 500 && bfd < 0; i++) {
+		loop__run_once(&W.px.loop, 5);
+		bfd = accept4(backend_lfd, NULL, NULL, SOCK_CLOEXEC);
+	}
+	assert_true(bfd >= 0);
+	hlen = backend_head(bfd, head, sizeof(head));
+	assert_non_null(memmem(head, hlen, "GET /one HTTP/1.1\r\n", 19));
+	assert_int_equal(send(bfd, ok, sizeof(ok) - 1, 0), sizeof(ok) - 1);
+	client_ok(&cl);
+	/* no more bytes from the client: the second request is in hand */
+	hlen = backend_head(bfd, head, sizeof(head));
+	assert_non_null(memmem(head, hlen, "GET /two HTTP/1.1\r\n", 19));
+	assert_int_equal(send(bfd, ok, sizeof(ok) - 1, 0), sizeof(ok) - 1);
+	client_ok(&cl);
+	client_free(&cl);
+	close(bfd);
+	drop_listener(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -615,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_accept_plain_redirect),
 		cmocka_unit_test(test_slow_client_waits_for_epollout),
 		cmocka_unit_test(test_idle_holds_no_buffers),
+		cmocka_unit_test(test_two_records_one_segment),
 	};
 
 	return cmocka_run_group_tests_name("lbtls_conn", tests, group_setup,
