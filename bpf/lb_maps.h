@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Map definitions (BPF only). Both programs include this file; the loader
- * (user/dataplane.c) makes the sk_lookup object reuse the XDP object's maps,
+ * Map definitions (BPF only). Every program includes this file; the loader
+ * (user/dataplane.c) makes the other objects reuse the XDP object's maps,
  * and lbctl pins them, so there is one instance of each. Keys and values
  * are in include/lb_kern_user.h.
  */
@@ -35,12 +35,67 @@ struct {
 	__type(value, __u32);
 } lb_rings SEC(".maps");
 
+/* Destination addresses of VIPs: the firewall's first question. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, LB_FLOWS_MAX);
-	__type(key, struct lb_flow_key);
-	__type(value, struct lb_flow);
-} lb_flows SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_VIPS);
+	__type(key, struct lb_addr_key);
+	__type(value, struct lb_vip_addr);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} lb_vip_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_addr_filter);
+} lb_addr_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, LB_SRC_RULES_MAX);
+	__type(key, struct lb_lpm_v4);
+	__type(value, struct lb_src_rule);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} lb_src_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, LB_SRC_RULES_MAX);
+	__type(key, struct lb_lpm_v6);
+	__type(value, struct lb_src_rule);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} lb_src_v6 SEC(".maps");
+
+/* Flood detection, SYN buckets and the retransmit filter are per CPU and
+ * fixed size: a flood makes no CPU wait for another and inserts nothing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_flood);
+} lb_flood SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_flood_state);
+} lb_flood_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct lb_bucket);
+} lb_buckets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_SYN_SEEN);
+	__type(key, __u32);
+	__type(value, __u32);
+} lb_syn_seen SEC(".maps");
 
 /* LB_SOCKET_SLOT(listener, family, worker) -> that listening socket, put
  * there by the lbctl agent when the worker registers (SCM_RIGHTS). */

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Packet parsing for the XDP program (BPF only). Every access goes through a
- * helper that checks the cursor against data_end first. lb_parse() fills a
- * struct lb_pkt for TCP packets and says what the packet is:
- *   LB_PKT_OTHER  not TCP over IP: pass, uncounted, at the least cost;
- *   LB_PKT_TCP    a TCP segment that is not a bare SYN: pass, uncounted;
- *   LB_PKT_SYN    a well-formed bare SYN (SYN set, ACK clear): steer it;
- *   a reason      (enum lb_reason, >= LB_PKT_REASON_BASE) to count.
- * Only the first header of each layer is trusted after it has been checked
- * against the frame and against the length the layer below declared, so a
- * truncated or inconsistent packet can never yield a wrong pick.
+ * Packet parsing for the XDP program (BPF only), in two steps so that a
+ * packet not addressed to a VIP is judged on nothing but its destination:
+ *
+ *   lb_parse_dst()  Ethernet (one VLAN tag) and the fixed IP header, just
+ *                   far enough to read the addresses. Anything it cannot
+ *                   read is LB_PKT_OTHER: passed, uncounted, untouched.
+ *   lb_parse_l4()   only for a VIP address: the IP header checked as the
+ *                   kernel's own input would check it (IPv6 extension
+ *                   headers walked), then the transport header. It returns
+ *                   what the packet is (LB_PKT_*) or a reason to count.
+ *
+ * Every access goes through a check of the cursor against data_end first.
+ * Only a header checked against the frame and against the length the layer
+ * below declared is believed, so a truncated or inconsistent packet can
+ * never open a port or yield a wrong verdict.
  */
 #ifndef LB_PARSE_H
 #define LB_PARSE_H
@@ -24,20 +29,33 @@
 #include <bpf/bpf_helpers.h>
 #include "lb_kern_user.h"
 
-#define LB_PKT_OTHER 0
-#define LB_PKT_TCP 1
-#define LB_PKT_SYN 2
+/* lb_parse_dst() */
+#define LB_PKT_OTHER 0 /* not IP, or not readable up to its addresses */
+#define LB_PKT_IP 1 /* addresses read; ask lb_vip_addrs */
+/* lb_parse_l4() */
+#define LB_PKT_TCP 2 /* TCP segment that is not a bare SYN */
+#define LB_PKT_SYN 3 /* well-formed bare SYN (SYN set, ACK clear) */
+#define LB_PKT_ICMP_PASS 4 /* ICMP error or neighbour discovery */
+#define LB_PKT_NOT_TCP 5 /* UDP, ICMP echo, any other protocol */
 #define LB_PKT_REASON_BASE 16 /* reason r is returned as BASE + r */
 
 #define IP_OFFSET_MASK 0x1fff
+#define IP_MF_OFFSET_MASK 0x3fff
 #define IP6_FRAG_OFFSET_MASK 0xfff8
+
+#define LB_ICMP6_ND_FIRST 133 /* router solicitation .. redirect */
+#define LB_ICMP6_ND_LAST 137
 
 struct lb_pkt {
 	struct lb_addr src;
 	struct lb_addr dst;
+	void *l3; /* IPv4 or IPv6 header */
+	void *l4; /* TCP header, once lb_parse_l4() returned TCP or SYN */
+	__u32 l4_len; /* bytes from l4 to the end of the IP payload */
 	__be16 sport;
 	__be16 dport;
 	__u8 family;
+	__u8 proto; /* after lb_parse_l4(): the transport protocol */
 };
 
 struct lb_vlan_hdr {
@@ -58,69 +76,15 @@ struct lb_ip6_frag {
 	__be32 id;
 };
 
+/* The first bytes of ICMP and ICMPv6 alike. */
+struct lb_icmp_hdr {
+	__u8 type;
+	__u8 code;
+};
+
 static __always_inline int lb_reason_ret(enum lb_reason r)
 {
 	return LB_PKT_REASON_BASE + r;
-}
-
-/* Ethernet plus at most one 802.1Q/802.1ad tag; returns the ethertype. */
-static __always_inline int lb_parse_eth(void **pos, void *data_end,
-					__be16 *proto)
-{
-	struct ethhdr *eth = *pos;
-	struct lb_vlan_hdr *vlan;
-
-	if ((void *)(eth + 1) > data_end)
-		return lb_reason_ret(LB_R_L2_TRUNC);
-	*proto = eth->h_proto;
-	*pos = eth + 1;
-	if (*proto == bpf_htons(ETH_P_8021Q) ||
-	    *proto == bpf_htons(ETH_P_8021AD)) {
-		vlan = *pos;
-		if ((void *)(vlan + 1) > data_end)
-			return lb_reason_ret(LB_R_L2_TRUNC);
-		*proto = vlan->proto;
-		*pos = vlan + 1;
-	}
-	return 0;
-}
-
-/*
- * Mirrors the kernel's own ip_rcv_core() checks, so what we drop the stack
- * would have dropped too. Returns IPPROTO_TCP with *l4_len set, LB_PKT_OTHER,
- * or a reason.
- */
-static __always_inline int lb_parse_ip4(void **pos, void *data_end,
-					struct lb_pkt *pkt, __u32 *l4_len)
-{
-	struct iphdr *iph = *pos;
-	__u32 hlen, tot_len;
-
-	if ((void *)(iph + 1) > data_end)
-		return lb_reason_ret(LB_R_IP4_TRUNC);
-	if (iph->version != 4 || iph->ihl < 5)
-		return lb_reason_ret(LB_R_IP4_BAD);
-	hlen = iph->ihl * 4;
-	tot_len = bpf_ntohs(iph->tot_len);
-	if (tot_len < hlen)
-		return lb_reason_ret(LB_R_IP4_BAD);
-	/* Options and the declared payload must be in the frame. */
-	if ((void *)iph + tot_len > data_end)
-		return lb_reason_ret(LB_R_IP4_TRUNC);
-	if (iph->frag_off & bpf_htons(IP_OFFSET_MASK))
-		return lb_reason_ret(LB_R_FRAGMENT);
-	if (iph->protocol != IPPROTO_TCP)
-		return LB_PKT_OTHER;
-	/* The words past v4 are part of map keys: zero them (a union
-	 * initialiser would leave them undefined). */
-	pkt->family = LB_FAMILY_V4;
-	pkt->src.v6[0] = iph->saddr;
-	pkt->dst.v6[0] = iph->daddr;
-	pkt->src.v6[1] = pkt->src.v6[2] = pkt->src.v6[3] = 0;
-	pkt->dst.v6[1] = pkt->dst.v6[2] = pkt->dst.v6[3] = 0;
-	*pos = (void *)iph + hlen;
-	*l4_len = tot_len - hlen;
-	return IPPROTO_TCP;
 }
 
 static __always_inline void lb_copy_in6(struct lb_addr *a,
@@ -132,12 +96,99 @@ static __always_inline void lb_copy_in6(struct lb_addr *a,
 	a->v6[3] = in->in6_u.u6_addr32[3];
 }
 
+/*
+ * Step 1. Reads the addresses at their fixed places and nothing else: a
+ * bad IHL or length is judged only once the destination is known to be a
+ * VIP's.
+ */
+static __always_inline int lb_parse_dst(void *data, void *data_end,
+					struct lb_pkt *pkt)
+{
+	struct ethhdr *eth = data;
+	struct lb_vlan_hdr *vlan;
+	struct ipv6hdr *ip6h;
+	struct iphdr *iph;
+	void *pos;
+	__be16 proto;
+
+	if ((void *)(eth + 1) > data_end)
+		return LB_PKT_OTHER;
+	proto = eth->h_proto;
+	pos = eth + 1;
+	if (proto == bpf_htons(ETH_P_8021Q) ||
+	    proto == bpf_htons(ETH_P_8021AD)) {
+		vlan = pos;
+		if ((void *)(vlan + 1) > data_end)
+			return LB_PKT_OTHER;
+		proto = vlan->proto;
+		pos = vlan + 1;
+	}
+	pkt->l3 = pos;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		iph = pos;
+		if ((void *)(iph + 1) > data_end)
+			return LB_PKT_OTHER;
+		/* The words past v4 are part of map keys: zero them (a
+		 * union initialiser would leave them undefined). */
+		pkt->family = LB_FAMILY_V4;
+		pkt->src.v6[0] = iph->saddr;
+		pkt->dst.v6[0] = iph->daddr;
+		pkt->src.v6[1] = pkt->src.v6[2] = pkt->src.v6[3] = 0;
+		pkt->dst.v6[1] = pkt->dst.v6[2] = pkt->dst.v6[3] = 0;
+		return LB_PKT_IP;
+	}
+	if (proto == bpf_htons(ETH_P_IPV6)) {
+		ip6h = pos;
+		if ((void *)(ip6h + 1) > data_end)
+			return LB_PKT_OTHER;
+		pkt->family = LB_FAMILY_V6;
+		lb_copy_in6(&pkt->src, &ip6h->saddr);
+		lb_copy_in6(&pkt->dst, &ip6h->daddr);
+		return LB_PKT_IP;
+	}
+	return LB_PKT_OTHER;
+}
+
+/*
+ * Mirrors ip_rcv_core()'s checks, so what we drop the stack would have
+ * dropped too. Returns 0 with *proto, *pos at the transport header and
+ * *l4_len its length, or a reason.
+ */
+static __always_inline int lb_parse_ip4(struct lb_pkt *pkt, void *data_end,
+					void **pos, __u32 *l4_len, __u8 *proto)
+{
+	struct iphdr *iph = pkt->l3;
+	__u32 hlen, tot_len;
+
+	if ((void *)(iph + 1) > data_end)
+		return lb_reason_ret(LB_R_IP4_TRUNC);
+	if (iph->version != 4 || iph->ihl < 5)
+		return lb_reason_ret(LB_R_IP4_BAD);
+	hlen = iph->ihl * 4;
+	tot_len = bpf_ntohs(iph->tot_len);
+	/* IPv4 BIG TCP (generic XDP on a GRO packet) says 0: not ours to
+	 * judge, and never harmful to pass. */
+	if (tot_len == 0)
+		return lb_reason_ret(LB_R_UNSUPPORTED);
+	if (tot_len < hlen)
+		return lb_reason_ret(LB_R_IP4_BAD);
+	/* Options and the declared payload must be in the frame. */
+	if ((void *)iph + tot_len > data_end)
+		return lb_reason_ret(LB_R_IP4_TRUNC);
+	if (iph->frag_off & bpf_htons(IP_OFFSET_MASK))
+		return lb_reason_ret(LB_R_FRAGMENT);
+	*proto = iph->protocol;
+	*pos = (void *)iph + hlen;
+	*l4_len = tot_len - hlen;
+	return 0;
+}
+
 /* Bounded walk over hop-by-hop, routing, destination-options and fragment
  * headers, as ipv6_rcv() and the extension handlers would check them. */
-static __always_inline int lb_parse_ip6(void **pos, void *data_end,
-					struct lb_pkt *pkt, __u32 *l4_len)
+static __always_inline int lb_parse_ip6(struct lb_pkt *pkt, void *data_end,
+					void **pos, __u32 *l4_len, __u8 *proto)
 {
-	struct ipv6hdr *ip6h = *pos;
+	struct ipv6hdr *ip6h = pkt->l3;
 	struct lb_ip6_frag *frag;
 	struct lb_ip6_opt *opt;
 	__u32 payload, len;
@@ -149,7 +200,7 @@ static __always_inline int lb_parse_ip6(void **pos, void *data_end,
 	if (ip6h->version != 6)
 		return lb_reason_ret(LB_R_IP6_BAD);
 	payload = bpf_ntohs(ip6h->payload_len);
-	if (payload == 0) /* jumbogram: not ours to judge */
+	if (payload == 0) /* jumbogram or BIG TCP: not ours to judge */
 		return lb_reason_ret(LB_R_UNSUPPORTED);
 	if ((void *)(ip6h + 1) + payload > data_end)
 		return lb_reason_ret(LB_R_IP6_TRUNC);
@@ -180,67 +231,95 @@ static __always_inline int lb_parse_ip6(void **pos, void *data_end,
 				return lb_reason_ret(LB_R_IP6_TRUNC);
 			next = frag->nexthdr;
 			break;
-		case IPPROTO_TCP:
-			goto tcp;
 		default:
-			return LB_PKT_OTHER;
+			goto done;
 		}
 		payload -= len;
 		*pos += len;
 	}
-	if (next != IPPROTO_TCP)
+	switch (next) {
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_FRAGMENT:
 		return lb_reason_ret(LB_R_IP6_EXT_LIMIT);
-tcp:
-	pkt->family = LB_FAMILY_V6;
-	lb_copy_in6(&pkt->src, &ip6h->saddr);
-	lb_copy_in6(&pkt->dst, &ip6h->daddr);
+	}
+done:
+	*proto = next;
 	*l4_len = payload;
-	return IPPROTO_TCP;
+	return 0;
 }
 
 /*
  * The only test on the established path is the flag check: anything but a
- * bare SYN returns before any map is touched. A SYN must carry a whole TCP
- * header inside the IP payload before its ports are believed.
+ * bare SYN returns before its options are looked at. A SYN must carry its
+ * whole TCP header inside the IP payload before its ports are believed.
  */
-static __always_inline int lb_parse_tcp(void *pos, void *data_end,
-					struct lb_pkt *pkt, __u32 l4_len)
+static __always_inline int lb_parse_tcp(struct lb_pkt *pkt, void *pos,
+					void *data_end)
 {
 	struct tcphdr *th = pos;
 
-	if ((void *)(th + 1) > data_end || l4_len < sizeof(*th))
+	if ((void *)(th + 1) > data_end || pkt->l4_len < sizeof(*th))
 		return lb_reason_ret(LB_R_TCP_TRUNC);
+	pkt->l4 = th;
+	pkt->sport = th->source;
+	pkt->dport = th->dest;
 	if (!th->syn || th->ack)
 		return LB_PKT_TCP;
 	if (th->doff < 5)
 		return lb_reason_ret(LB_R_TCP_BAD_DOFF);
-	if (th->doff * 4 > l4_len)
+	if (th->doff * 4 > pkt->l4_len)
 		return lb_reason_ret(LB_R_TCP_TRUNC);
-	pkt->sport = th->source;
-	pkt->dport = th->dest;
 	return LB_PKT_SYN;
 }
 
-static __always_inline int lb_parse(void *data, void *data_end,
-				    struct lb_pkt *pkt)
+/* ICMP errors (and, for IPv6, neighbour discovery) must reach the stack:
+ * path-MTU discovery and address resolution depend on them. */
+static __always_inline int lb_parse_icmp(struct lb_pkt *pkt, void *pos,
+					 void *data_end)
 {
-	void *pos = data;
-	__u32 l4_len = 0;
-	__be16 proto;
+	struct lb_icmp_hdr *ih = pos;
+
+	if ((void *)(ih + 1) > data_end)
+		return LB_PKT_NOT_TCP;
+	if (pkt->proto == IPPROTO_ICMP)
+		switch (ih->type) {
+		case 3: /* destination unreachable, incl. frag. needed */
+		case 4: /* source quench */
+		case 5: /* redirect */
+		case 11: /* time exceeded */
+		case 12: /* parameter problem */
+			return LB_PKT_ICMP_PASS;
+		default:
+			return LB_PKT_NOT_TCP;
+		}
+	if (ih->type <= 4 && ih->type >= 1) /* unreach, too big, time, param */
+		return LB_PKT_ICMP_PASS;
+	if (ih->type >= LB_ICMP6_ND_FIRST && ih->type <= LB_ICMP6_ND_LAST)
+		return LB_PKT_ICMP_PASS;
+	return LB_PKT_NOT_TCP;
+}
+
+/* Step 2, for a packet to a VIP address. */
+static __always_inline int lb_parse_l4(struct lb_pkt *pkt, void *data_end)
+{
+	void *pos = NULL;
+	__u8 proto = 0;
 	int rc;
 
-	rc = lb_parse_eth(&pos, data_end, &proto);
+	if (pkt->family == LB_FAMILY_V4)
+		rc = lb_parse_ip4(pkt, data_end, &pos, &pkt->l4_len, &proto);
+	else
+		rc = lb_parse_ip6(pkt, data_end, &pos, &pkt->l4_len, &proto);
 	if (rc)
 		return rc;
-	if (proto == bpf_htons(ETH_P_IP))
-		rc = lb_parse_ip4(&pos, data_end, pkt, &l4_len);
-	else if (proto == bpf_htons(ETH_P_IPV6))
-		rc = lb_parse_ip6(&pos, data_end, pkt, &l4_len);
-	else
-		return LB_PKT_OTHER;
-	if (rc != IPPROTO_TCP)
-		return rc;
-	return lb_parse_tcp(pos, data_end, pkt, l4_len);
+	pkt->proto = proto;
+	if (proto == IPPROTO_TCP)
+		return lb_parse_tcp(pkt, pos, data_end);
+	if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
+		return lb_parse_icmp(pkt, pos, data_end);
+	return LB_PKT_NOT_TCP;
 }
 
 #endif /* LB_PARSE_H */

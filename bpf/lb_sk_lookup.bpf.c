@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * sk_lookup half of the steering (DESIGN.md D1): a new TCP connection to a
- * VIP goes to the listening socket of the worker XDP recorded for its
- * 4-tuple, or, with no usable record (loopback client, XDP detached, record
- * evicted), of the worker lb_pick() computes, the same function XDP uses.
- * Runs once per connection: established packets find their socket first.
+ * VIP goes to the listening socket of the worker lb_pick() computes from the
+ * client address and the VIP's ring, the function XDP's cookie path uses
+ * too. Runs once per connection: established packets find their socket
+ * first, and so does a retransmitted SYN (its request socket).
  */
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -14,28 +14,39 @@
 #define AF_INET 2
 #define AF_INET6 10
 
+/* The connection as the client sent it: src = client, dst = VIP. */
+struct lb_sk_tuple {
+	struct lb_addr src;
+	struct lb_addr dst;
+	__be16 dport;
+	__u8 family;
+};
+
+/* Context fields are read one by one: the verifier refuses a load through a
+ * ctx pointer the compiler has moved (it merges the v4 and v6 branches). */
+#define LB_CTX(field) (*(volatile __typeof__(ctx->field) *)&ctx->field)
+
 static __always_inline int lb_sk_tuple(const struct bpf_sk_lookup *ctx,
-				       struct lb_flow_key *key)
+				       struct lb_sk_tuple *key)
 {
 	__builtin_memset(key, 0, sizeof(*key));
 	if (ctx->family == AF_INET) {
 		key->family = LB_FAMILY_V4;
-		key->src.v4 = ctx->remote_ip4;
-		key->dst.v4 = ctx->local_ip4;
+		key->src.v4 = LB_CTX(remote_ip4);
+		key->dst.v4 = LB_CTX(local_ip4);
 	} else if (ctx->family == AF_INET6) {
 		key->family = LB_FAMILY_V6;
-		key->src.v6[0] = ctx->remote_ip6[0];
-		key->src.v6[1] = ctx->remote_ip6[1];
-		key->src.v6[2] = ctx->remote_ip6[2];
-		key->src.v6[3] = ctx->remote_ip6[3];
-		key->dst.v6[0] = ctx->local_ip6[0];
-		key->dst.v6[1] = ctx->local_ip6[1];
-		key->dst.v6[2] = ctx->local_ip6[2];
-		key->dst.v6[3] = ctx->local_ip6[3];
+		key->src.v6[0] = LB_CTX(remote_ip6[0]);
+		key->src.v6[1] = LB_CTX(remote_ip6[1]);
+		key->src.v6[2] = LB_CTX(remote_ip6[2]);
+		key->src.v6[3] = LB_CTX(remote_ip6[3]);
+		key->dst.v6[0] = LB_CTX(local_ip6[0]);
+		key->dst.v6[1] = LB_CTX(local_ip6[1]);
+		key->dst.v6[2] = LB_CTX(local_ip6[2]);
+		key->dst.v6[3] = LB_CTX(local_ip6[3]);
 	} else {
 		return -1;
 	}
-	key->sport = ctx->remote_port;
 	key->dport = bpf_htons(ctx->local_port); /* ctx has host order */
 	return 0;
 }
@@ -54,7 +65,7 @@ lb_worker_sock(const struct lb_vip_meta *vip, __u8 family, __u32 worker)
 }
 
 static __always_inline __u32 lb_fallback(const struct lb_vip_meta *vip,
-					 const struct lb_flow_key *fkey,
+					 const struct lb_sk_tuple *fkey,
 					 struct bpf_sock **sk)
 {
 	struct lb_slot s;
@@ -87,10 +98,9 @@ static __always_inline void lb_count_assigned(__u32 vip_index, __u32 worker)
 static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 {
 	struct lb_vip_key vkey = {};
-	struct lb_flow_key fkey;
+	struct lb_sk_tuple fkey;
 	struct lb_vip_meta *vip;
-	struct bpf_sock *sk = NULL;
-	struct lb_flow *flow;
+	struct bpf_sock *sk;
 	__u32 worker, reason;
 	long err;
 
@@ -104,23 +114,13 @@ static __always_inline int lb_assign(struct bpf_sk_lookup *ctx)
 	if (!vip)
 		return SK_PASS;
 
-	/* A record whose worker has lost its socket (it died, or was taken
-	 * out) is stale: fall back to the current pick. */
-	flow = bpf_map_lookup_elem(&lb_flows, &fkey);
-	if (flow) {
-		worker = flow->worker;
-		sk = lb_worker_sock(vip, fkey.family, worker);
-		reason = LB_R_SK_FLOW;
+	worker = lb_pick(vip, &fkey.src, fkey.family);
+	if (worker == LB_WORKER_NONE) {
+		lb_count(LB_R_SK_NO_WORKER);
+		return SK_PASS;
 	}
-	if (!sk) {
-		worker = lb_pick(vip, &fkey.src, fkey.family);
-		if (worker == LB_WORKER_NONE) {
-			lb_count(LB_R_SK_NO_WORKER);
-			return SK_PASS;
-		}
-		sk = lb_worker_sock(vip, fkey.family, worker);
-		reason = LB_R_SK_COMPUTED;
-	}
+	sk = lb_worker_sock(vip, fkey.family, worker);
+	reason = LB_R_SK_COMPUTED;
 	if (!sk) {
 		/* The pick has lost its socket (it died; the agent has not
 		 * rebuilt the ring yet, or is not running). The next slots

@@ -1,87 +1,190 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * XDP half of the steering (DESIGN.md D1): on a bare TCP SYN to a VIP, pick
- * the worker from the VIP's Maglev ring by the client address and record
- * 4-tuple -> worker for sk_lookup. Packets are never rewritten; everything
- * but a malformed packet the kernel would drop anyway leaves with XDP_PASS.
+ * XDP: the VIP's shield (DESIGN.md D1). A packet whose destination is not a
+ * VIP address leaves with XDP_PASS untouched and uncounted, whatever else is
+ * wrong with it. For a VIP address: sources on the deny list are dropped;
+ * an exclusive address drops what it does not serve (TCP to other ports,
+ * UDP, other protocols) but lets ICMP errors and neighbour discovery by;
+ * malformed packets the kernel would drop anyway are dropped and counted.
+ * A SYN to a served port counts towards flood detection; in flood mode it
+ * must find a token in its source prefix's bucket and is answered with a
+ * SYN cookie from here. Otherwise it goes on to the kernel, and sk_lookup
+ * picks the worker. Nothing is written per connection.
  */
 #include "lb_parse.h"
-#include "lb_pick.h"
+#include "lb_flood.h"
+#include "lb_cookie.h"
 
-static __always_inline void lb_flow_key(struct lb_flow_key *key,
-					const struct lb_pkt *pkt)
+/* Row in lb_vip_stats of the address's served port, or -1. */
+static __always_inline int lb_port_index(const struct lb_vip_addr *va,
+					 __be16 port)
 {
-	key->src = pkt->src;
-	key->dst = pkt->dst;
-	key->sport = pkt->sport;
-	key->dport = pkt->dport;
-	key->family = pkt->family;
-	key->pad[0] = key->pad[1] = key->pad[2] = 0;
+	int i;
+
+	for (i = 0; i < LB_VIP_PORTS_MAX; i++) {
+		if (i >= va->nports)
+			break;
+		if (va->ports[i] == port)
+			return va->index[i];
+	}
+	return -1;
 }
 
-static __always_inline void lb_count_syn(__u32 vip_index, __u32 worker)
+/* enum lb_src_action of the longest matching source prefix, or 0. */
+static __always_inline __u32 lb_src_action(const struct lb_config *cfg,
+					   const struct lb_pkt *pkt)
 {
-	struct lb_counters *c;
+	struct lb_src_rule *rule = NULL;
+	struct lb_lpm_v4 k4;
+	struct lb_lpm_v6 k6;
 
-	c = lb_vip_counters(vip_index);
-	if (c)
-		c->syns++;
-	c = lb_worker_counters(worker);
-	if (c)
-		c->syns++;
+	if (pkt->family == LB_FAMILY_V4) {
+		if (!cfg->src_rules_v4)
+			return 0;
+		k4.prefixlen = 32;
+		k4.addr = pkt->src.v4;
+		rule = bpf_map_lookup_elem(&lb_src_v4, &k4);
+	} else {
+		if (!cfg->src_rules_v6)
+			return 0;
+		k6.prefixlen = 128;
+		k6.addr[0] = pkt->src.v6[0];
+		k6.addr[1] = pkt->src.v6[1];
+		k6.addr[2] = pkt->src.v6[2];
+		k6.addr[3] = pkt->src.v6[3];
+		rule = bpf_map_lookup_elem(&lb_src_v6, &k6);
+	}
+	return rule ? rule->action : 0;
 }
 
-static __always_inline int lb_steer_syn(const struct lb_pkt *pkt)
+static __always_inline void lb_count_vip(__u32 index, __u32 field)
 {
-	struct lb_vip_key vkey = {};
-	struct lb_flow_key fkey;
-	struct lb_vip_meta *vip;
-	struct lb_flow flow;
+	struct lb_counters *c = lb_vip_counters(index);
 
-	vkey.addr = pkt->dst;
-	vkey.port = pkt->dport;
-	vkey.proto = IPPROTO_TCP;
-	vkey.family = pkt->family;
-	vip = bpf_map_lookup_elem(&lb_vips, &vkey);
-	if (!vip)
-		return XDP_PASS;
+	if (!c)
+		return;
+	/* one switch, so the verifier sees constant offsets */
+	switch (field) {
+	case LB_R_SYN_NEW:
+		c->syns++;
+		break;
+	case LB_R_SYN_RETRANS:
+		c->syn_retrans++;
+		break;
+	case LB_R_RATE_LIMITED:
+		c->rate_limited++;
+		break;
+	}
+}
 
-	flow.worker = lb_pick(vip, &pkt->src, pkt->family);
-	flow.vip_index = vip->index;
-	if (flow.worker == LB_WORKER_NONE) {
-		lb_count(LB_R_NO_WORKER);
-		return XDP_PASS;
+static __always_inline int lb_verdict(__u32 reason, int action)
+{
+	lb_count(reason);
+	return action;
+}
+
+static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
+				  const struct lb_config *cfg, __u32 index,
+				  __u32 src_action)
+{
+	__u64 now = bpf_ktime_get_coarse_ns();
+	int rc;
+
+	if (lb_flood_syn(cfg, now)) {
+		if (src_action == LB_SRC_ALLOW) {
+			lb_count(LB_R_SRC_ALLOWED);
+		} else if (lb_bucket_take(cfg, pkt, now)) {
+			lb_count_vip(index, LB_R_RATE_LIMITED);
+			return lb_verdict(LB_R_RATE_LIMITED, XDP_DROP);
+		}
+		if (cfg->flags & LB_CF_COOKIES) {
+			rc = lb_cookie_synack(ctx, pkt, cfg, index);
+			if (rc == XDP_TX)
+				return rc;
+		}
 	}
-	if (flow.worker >= LB_MAX_WORKERS) {
-		lb_count(LB_R_BAD_WORKER);
-		return XDP_PASS;
+	if (lb_syn_retransmitted(pkt, pkt->l4)) {
+		lb_count_vip(index, LB_R_SYN_RETRANS);
+		return lb_verdict(LB_R_SYN_RETRANS, XDP_PASS);
 	}
-	lb_flow_key(&fkey, pkt);
-	if (bpf_map_update_elem(&lb_flows, &fkey, &flow, BPF_ANY)) {
-		lb_count(LB_R_FLOW_FULL);
-		return XDP_PASS;
-	}
-	lb_count(LB_R_SYN_STEERED);
-	lb_count_syn(vip->index, flow.worker);
-	return XDP_PASS;
+	lb_count_vip(index, LB_R_SYN_NEW);
+	return lb_verdict(LB_R_SYN_NEW, XDP_PASS);
+}
+
+/* The address's entry, or NULL. Most packets on a host's NIC are for other
+ * addresses: the filter answers them without a hash lookup. */
+static __always_inline struct lb_vip_addr *lb_vip_addr(const struct lb_pkt *pkt)
+{
+	struct lb_addr_filter *filter;
+	struct lb_addr_key akey;
+	__u32 zero = 0, bit;
+
+	filter = bpf_map_lookup_elem(&lb_addr_filter, &zero);
+	if (!filter)
+		return NULL;
+	bit = lb_addr_filter_bit(&pkt->dst);
+	if (!(filter->words[(bit / 64) % LB_ADDR_FILTER_WORDS] &
+	      (1ull << (bit % 64))))
+		return NULL;
+	akey.addr = pkt->dst;
+	akey.family = pkt->family;
+	akey.pad[0] = akey.pad[1] = akey.pad[2] = 0;
+	return bpf_map_lookup_elem(&lb_vip_addrs, &akey);
 }
 
 static __always_inline int lb_process(struct xdp_md *ctx)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	void *data = (void *)(long)ctx->data;
+	struct lb_vip_addr *va;
+	struct lb_config *cfg;
 	struct lb_pkt pkt;
-	__u32 reason;
-	int rc;
+	__u32 zero = 0, src_action;
+	int rc, index;
 
-	rc = lb_parse(data, data_end, &pkt);
-	if (rc == LB_PKT_SYN)
-		return lb_steer_syn(&pkt);
-	if (rc < LB_PKT_REASON_BASE)
+	if (lb_parse_dst(data, data_end, &pkt) != LB_PKT_IP)
 		return XDP_PASS;
-	reason = rc - LB_PKT_REASON_BASE;
-	lb_count(reason);
-	return LB_R_DROPS(reason) ? XDP_DROP : XDP_PASS;
+	va = lb_vip_addr(&pkt);
+	if (!va)
+		return XDP_PASS;
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	if (!cfg)
+		return XDP_PASS;
+
+	src_action = lb_src_action(cfg, &pkt);
+	if (src_action == LB_SRC_DENY)
+		return lb_verdict(LB_R_SRC_DENIED, XDP_DROP);
+
+	rc = lb_parse_l4(&pkt, data_end);
+	switch (rc) {
+	case LB_PKT_TCP:
+	case LB_PKT_SYN:
+		index = lb_port_index(va, pkt.dport);
+		if (index < 0)
+			break;
+		if (rc == LB_PKT_TCP)
+			return XDP_PASS;
+		return lb_syn(ctx, &pkt, cfg, index, src_action);
+	case LB_PKT_ICMP_PASS:
+		return lb_verdict(LB_R_ICMP_PASS, XDP_PASS);
+	case LB_PKT_NOT_TCP:
+		break;
+	default: /* a reason */
+		rc -= LB_PKT_REASON_BASE;
+		if (rc == LB_R_FRAGMENT || rc == LB_R_UNSUPPORTED)
+			return lb_verdict(rc, XDP_PASS);
+		if (rc == LB_R_IP6_EXT_LIMIT) /* protocol unknown */
+			return lb_verdict(rc, va->flags & LB_VA_EXCLUSIVE ?
+						      XDP_DROP :
+						      XDP_PASS);
+		return lb_verdict(rc, XDP_DROP);
+	}
+	/* Not a served port or not TCP. */
+	if (!(va->flags & LB_VA_EXCLUSIVE))
+		return lb_verdict(LB_R_SHARED_PASS, XDP_PASS);
+	return lb_verdict(pkt.proto == IPPROTO_TCP ? LB_R_FW_PORT :
+						     LB_R_FW_PROTO,
+			  XDP_DROP);
 }
 
 SEC("xdp")

@@ -15,7 +15,6 @@
 #define LB_LISTENER_KINDS 2 /* LB_LISTENER_HTTPS, LB_LISTENER_HTTP */
 #define LB_MAX_LISTENERS 4 /* per worker: each kind, IPv4 and IPv6 */
 #define LB_RING_SIZE_DEFAULT 65537
-#define LB_FLOWS_MAX 262144
 #define LB_IP6_EXT_MAX 4 /* extension headers walked before giving up */
 #define LB_SK_FALLBACK_SLOTS \
 	8 /* ring slots sk_lookup tries past a pick
@@ -29,7 +28,14 @@
 #define LB_MAP_VIPS "lb_vips"
 #define LB_MAP_VIP_PORTS "lb_vip_ports"
 #define LB_MAP_RINGS "lb_rings"
-#define LB_MAP_FLOWS "lb_flows"
+#define LB_MAP_VIP_ADDRS "lb_vip_addrs"
+#define LB_MAP_ADDR_FILTER "lb_addr_filter"
+#define LB_MAP_SRC_V4 "lb_src_v4"
+#define LB_MAP_SRC_V6 "lb_src_v6"
+#define LB_MAP_FLOOD "lb_flood"
+#define LB_MAP_FLOOD_STATE "lb_flood_state"
+#define LB_MAP_BUCKETS "lb_buckets"
+#define LB_MAP_SYN_SEEN "lb_syn_seen"
 #define LB_MAP_SOCKETS "lb_sockets"
 #define LB_MAP_REASONS "lb_reasons"
 #define LB_MAP_VIP_STATS "lb_vip_stats"
@@ -67,8 +73,12 @@ struct lb_vip_meta {
 	__u8 v4_prefix; /* client bits hashed: 1..32 */
 	__u8 v6_prefix; /* client bits hashed: 1..128 (privacy addresses) */
 	__u8 listener; /* enum lb_listener */
-	__u8 flags; /* none defined yet: 0 */
+	__u8 flags; /* LB_VIP_F_* */
 };
+
+/* The VIP's address also carries other services: the firewall passes what
+ * the address does not serve instead of dropping it (not exclusive). */
+#define LB_VIP_F_SHARED 0x1
 
 /*
  * lb_sockets slot of a worker's listener of one kind and address family
@@ -80,20 +90,71 @@ struct lb_vip_meta {
 	((((listener)*2 + ((family) == LB_FAMILY_V6)) * LB_MAX_WORKERS) + \
 	 (worker))
 
-/* Connection 4-tuple as the client sent it: src = client, dst = VIP. */
-struct lb_flow_key {
-	struct lb_addr src;
-	struct lb_addr dst;
-	__be16 sport;
-	__be16 dport;
-	__u8 family;
+/*
+ * lb_vip_addrs: every address that has a VIP, with the ports it serves
+ * (DESIGN.md D1). XDP looks a packet's destination up here first; a miss is
+ * passed untouched, whatever else is wrong with the packet. An exclusive
+ * address (the default for addresses lbctl owns) drops TCP to a port it does
+ * not serve, UDP and other protocols; ICMP errors and neighbour discovery
+ * always pass. lbctl keeps it in step with lb_vips.
+ */
+struct lb_addr_key {
+	struct lb_addr addr;
+	__u8 family; /* enum lb_family */
 	__u8 pad[3];
 };
 
-struct lb_flow {
-	__u32 worker;
-	__u32 vip_index;
+#define LB_VIP_PORTS_MAX 8 /* served ports per address */
+#define LB_VA_EXCLUSIVE 0x1 /* drop what the address does not serve */
+
+struct lb_vip_addr {
+	__u32 flags; /* LB_VA_* */
+	__u32 nports; /* 0..LB_VIP_PORTS_MAX used entries of ports[] */
+	__be16 ports[LB_VIP_PORTS_MAX];
+	__u8 index[LB_VIP_PORTS_MAX]; /* lb_vip_meta.index of each port */
 };
+
+/*
+ * lb_addr_filter[0]: one bit per hash of a VIP address, so that a packet to
+ * any other address is passed after an inlined array read instead of a hash
+ * lookup. A set bit only says "ask lb_vip_addrs". lbctl sets a bit before
+ * the address enters lb_vip_addrs and clears it after it left, so a VIP's
+ * bit is never clear.
+ */
+#define LB_ADDR_FILTER_BITS 65536
+#define LB_ADDR_FILTER_WORDS (LB_ADDR_FILTER_BITS / 64)
+
+struct lb_addr_filter {
+	__u64 words[LB_ADDR_FILTER_WORDS];
+};
+
+/*
+ * lb_src_v4 / lb_src_v6 (LPM tries): source prefixes denied or allowed for
+ * every VIP. The longest match decides: deny drops every packet from the
+ * prefix to a VIP address; allow exempts it from a shorter deny and from the
+ * per-source SYN buckets of flood mode. lbctl counts the entries in
+ * lb_config so XDP skips an empty trie.
+ */
+struct lb_lpm_v4 {
+	__u32 prefixlen;
+	__be32 addr;
+};
+
+struct lb_lpm_v6 {
+	__u32 prefixlen;
+	__be32 addr[4];
+};
+
+enum lb_src_action {
+	LB_SRC_DENY = 1,
+	LB_SRC_ALLOW = 2,
+};
+
+struct lb_src_rule {
+	__u32 action; /* enum lb_src_action */
+};
+
+#define LB_SRC_RULES_MAX 16384 /* entries per family */
 
 /*
  * lb_vip_workers: the workers of each VIP as lbctl was told (CLI or agent).
@@ -116,40 +177,114 @@ struct lb_worker_state {
 
 #define LB_MAX_WEIGHT 256
 
-/* lb_config[0]: read by both programs; written by lbctl before attaching. */
+/* lb_config[0]: read by the programs; written by lbctl (load, agent). */
+#define LB_CF_FLOOD 0x1 /* detect SYN floods and defend in flood mode */
+#define LB_CF_COOKIES 0x2 /* in flood mode, answer SYNs with XDP cookies */
+
 struct lb_config {
 	__u32 ring_size; /* prime M; lb_rings holds LB_MAX_VIPS * M slots */
 	__u32 hash_seed;
+	__u32 flags; /* LB_CF_* */
+	__u32 flood_syn_rate; /* SYNs/s to VIPs per CPU that start flood mode */
+	__u32 flood_hold_ms; /* flood mode lasts this long past the last
+				window over the rate */
+	__u32 src_rate; /* flood mode: SYNs/s per source prefix, per CPU */
+	__u32 src_burst; /* flood mode: bucket depth, SYNs */
+	__u8 src_v4_prefix; /* bucket key: source bits kept, 1..32 */
+	__u8 src_v6_prefix; /* bucket key: source bits kept, 1..128 */
+	__u16 pad;
+	__u32 src_rules_v4; /* entries in lb_src_v4 (0: skip the lookup) */
+	__u32 src_rules_v6; /* entries in lb_src_v6 */
+	__u32 pad2;
+	__u64 cookie_key[2]; /* SYN-cookie secret, random at load */
 };
 
-/* Per VIP and per worker, per CPU. */
+#define LB_FLOOD_SYN_RATE_DEFAULT 20000
+#define LB_FLOOD_HOLD_MS_DEFAULT 2000
+#define LB_SRC_RATE_DEFAULT 200
+#define LB_SRC_BURST_DEFAULT 400
+
+/*
+ * Flood detection, per CPU (Katran's is_under_flood()): SYNs to VIPs counted
+ * per window of LB_FLOOD_WINDOW_NS; a window over flood_syn_rate's share puts
+ * this CPU in flood mode until flood_until.
+ */
+#define LB_FLOOD_WINDOW_NS 100000000ull /* 100 ms */
+
+struct lb_flood {
+	__u64 window_start; /* ns, bpf_ktime_get_coarse_ns() */
+	__u64 window_syns;
+	__u64 flood_until; /* ns; in flood mode while now < flood_until */
+};
+
+/*
+ * lb_flood_state[0], shared by all CPUs: until when an ACK may carry one of
+ * our cookies. XDP moves it forward at most once per window per CPU, so
+ * the flood itself never makes CPUs write one cache line.
+ */
+struct lb_flood_state {
+	__u64 cookies_until; /* ns */
+};
+
+/*
+ * lb_buckets (per CPU, fixed size, never inserted into): the token bucket of
+ * a source prefix is slot hash(prefix) % LB_BUCKETS. GCRA form: one time
+ * per bucket, the theoretical arrival time of the next SYN.
+ */
+#define LB_BUCKETS 16384
+
+struct lb_bucket {
+	__u64 tat; /* ns */
+};
+
+/* lb_syn_seen (per CPU): hash of (4-tuple, ISN) of recent SYNs, to tell a
+ * retransmitted SYN from a new connection without a flow table. */
+#define LB_SYN_SEEN 4096
+
+/* Per VIP and per worker, per CPU. A worker's row counts only what
+ * names a worker: assigned and cookies_ok. */
 struct lb_counters {
-	__u64 syns; /* SYNs steered by XDP */
+	__u64 syns; /* new connections: first SYNs passed to the stack */
+	__u64 syn_retrans; /* SYNs seen before (same 4-tuple and ISN) */
 	__u64 assigned; /* connections handed to a socket by sk_lookup */
+	__u64 cookies_sent; /* SYN-ACKs with a cookie, sent by XDP */
+	__u64 cookies_ok; /* ACKs with a valid cookie: request socket made */
+	__u64 cookies_bad; /* ACKs to no socket with a wrong cookie: dropped */
+	__u64 rate_limited; /* SYNs over their source's bucket: dropped */
 };
 
 /*
  * Outcome counters (lb_reasons, per CPU). The verdict of each is in
- * docs/xdp-outcomes.md; keep the two in step.
+ * docs/xdp-outcomes.md; keep the two in step. Packets not addressed to a
+ * VIP address are never counted and never dropped.
  */
 enum lb_reason {
-	LB_R_SYN_STEERED = 0, /* pass: SYN to a VIP, pick recorded */
-	LB_R_NO_WORKER, /* pass: SYN to a VIP whose ring slot is empty */
-	LB_R_BAD_WORKER, /* pass: ring slot names a worker id out of range */
-	LB_R_FLOW_FULL, /* pass: flow record could not be written */
-	LB_R_FRAGMENT, /* pass: non-first fragment, never read as TCP */
-	LB_R_L2_TRUNC, /* pass: frame shorter than its Ethernet/VLAN header */
+	LB_R_SYN_NEW = 0, /* pass: first SYN to a served port */
+	LB_R_SYN_RETRANS, /* pass: a SYN seen before */
+	LB_R_FRAGMENT, /* pass: non-first fragment to a VIP address */
 	LB_R_IP6_EXT_LIMIT, /* pass: more extension headers than we walk */
-	LB_R_UNSUPPORTED, /* pass: well-formed but not steered (jumbogram) */
+	LB_R_UNSUPPORTED, /* pass: well-formed but not judged (jumbogram) */
+	LB_R_ICMP_PASS, /* pass: ICMP error or neighbour discovery */
+	LB_R_SHARED_PASS, /* pass: unserved port/protocol, shared address */
+	LB_R_SRC_ALLOWED, /* pass: SYN from an allowed source in flood mode,
+			     spared the bucket */
+	LB_R_FW_PORT, /* drop: TCP to a port the exclusive address lacks */
+	LB_R_FW_PROTO, /* drop: UDP or another protocol, exclusive address */
+	LB_R_SRC_DENIED, /* drop: source on the deny list */
+	LB_R_RATE_LIMITED, /* drop: flood mode, source bucket empty */
 	LB_R_IP4_BAD, /* drop: version, IHL < 5 or total length wrong */
-	LB_R_IP4_TRUNC, /* drop: IPv4 header beyond the frame */
+	LB_R_IP4_TRUNC, /* drop: IPv4 header or payload beyond the frame */
 	LB_R_IP6_BAD, /* drop: IP version field is not 6 */
-	LB_R_IP6_TRUNC, /* drop: IPv6 header, extension or payload beyond
-			   the frame */
-	LB_R_TCP_TRUNC, /* drop: TCP header beyond the frame or the IP payload */
+	LB_R_IP6_TRUNC, /* drop: IPv6 extension or payload beyond the frame */
+	LB_R_TCP_TRUNC, /* drop: TCP header beyond the frame or IP payload */
 	LB_R_TCP_BAD_DOFF, /* drop: TCP data offset < 5 */
-	LB_R_SK_FLOW, /* sk_lookup: assigned the worker XDP recorded */
-	LB_R_SK_COMPUTED, /* sk_lookup: no record, assigned the computed pick */
+	LB_R_FLOOD_START, /* event: a CPU entered flood mode */
+	LB_R_COOKIE_SENT, /* tx: SYN answered with a cookie SYN-ACK */
+	LB_R_COOKIE_OK, /* tc: valid cookie ACK, request socket assigned */
+	LB_R_COOKIE_BAD, /* tc: drop: ACK to no socket, cookie invalid */
+	LB_R_COOKIE_NO_WORKER, /* tc: valid cookie, no worker socket: pass */
+	LB_R_COOKIE_ASSIGN_FAIL, /* tc: bpf_sk_assign_tcp_reqsk refused: pass */
+	LB_R_SK_COMPUTED, /* sk_lookup: assigned the computed pick */
 	LB_R_SK_NO_WORKER, /* sk_lookup: empty ring slot, kernel decides */
 	LB_R_SK_NO_SOCKET, /* sk_lookup: worker has no socket, kernel decides */
 	LB_R_SK_ASSIGN_FAIL, /* sk_lookup: bpf_sk_assign refused the socket */
@@ -157,9 +292,5 @@ enum lb_reason {
 			     worker took the connection */
 	LB_R_MAX,
 };
-
-/* XDP drops exactly the reasons from LB_R_IP4_BAD to LB_R_TCP_BAD_DOFF: the
- * packets the kernel's own IP and TCP input would discard anyway. */
-#define LB_R_DROPS(r) ((r) >= LB_R_IP4_BAD && (r) <= LB_R_TCP_BAD_DOFF)
 
 #endif /* LB_KERN_USER_H */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -11,17 +12,25 @@
 #include "maglev.h"
 #include "lb_xdp.skel.h"
 #include "lb_sk_lookup.skel.h"
+#include "lb_tc.skel.h"
 
 static const char *const map_names[DP_MAP_COUNT] = {
 	[DP_CONFIG] = LB_MAP_CONFIG,
 	[DP_VIPS] = LB_MAP_VIPS,
 	[DP_RINGS] = LB_MAP_RINGS,
-	[DP_FLOWS] = LB_MAP_FLOWS,
 	[DP_SOCKETS] = LB_MAP_SOCKETS,
 	[DP_REASONS] = LB_MAP_REASONS,
 	[DP_VIP_STATS] = LB_MAP_VIP_STATS,
 	[DP_WORKER_STATS] = LB_MAP_WORKER_STATS,
 	[DP_VIP_WORKERS] = LB_MAP_VIP_WORKERS,
+	[DP_VIP_ADDRS] = LB_MAP_VIP_ADDRS,
+	[DP_ADDR_FILTER] = LB_MAP_ADDR_FILTER,
+	[DP_SRC_V4] = LB_MAP_SRC_V4,
+	[DP_SRC_V6] = LB_MAP_SRC_V6,
+	[DP_FLOOD] = LB_MAP_FLOOD,
+	[DP_FLOOD_STATE] = LB_MAP_FLOOD_STATE,
+	[DP_BUCKETS] = LB_MAP_BUCKETS,
+	[DP_SYN_SEEN] = LB_MAP_SYN_SEEN,
 };
 
 const char *dataplane__map_name(enum dp_map map)
@@ -56,7 +65,7 @@ static int dataplane__pin_maps(struct bpf_object *obj, const char *dir)
 	return 0;
 }
 
-/* The sk_lookup object gets no maps of its own: it reuses the XDP ones. */
+/* The other objects get no maps of their own: they reuse the XDP ones. */
 static int dataplane__share_maps(struct bpf_object *from, struct bpf_object *to)
 {
 	struct bpf_map *map, *src;
@@ -104,6 +113,17 @@ static int dataplane__init_config(struct dataplane *dp, __u32 ring_size,
 		return 0;
 	dp->cfg.ring_size = ring_size;
 	dp->cfg.hash_seed = seed;
+	dp->cfg.flags = LB_CF_FLOOD | LB_CF_COOKIES;
+	dp->cfg.flood_syn_rate = LB_FLOOD_SYN_RATE_DEFAULT;
+	dp->cfg.flood_hold_ms = LB_FLOOD_HOLD_MS_DEFAULT;
+	dp->cfg.src_rate = LB_SRC_RATE_DEFAULT;
+	dp->cfg.src_burst = LB_SRC_BURST_DEFAULT;
+	dp->cfg.src_v4_prefix = 24;
+	dp->cfg.src_v6_prefix = 64;
+	/* The cookie secret never leaves the kernel and this process. */
+	if (getrandom(dp->cfg.cookie_key, sizeof(dp->cfg.cookie_key), 0) !=
+	    sizeof(dp->cfg.cookie_key))
+		return -errno;
 	if (bpf_map_update_elem(dp->fds[DP_CONFIG], &(__u32){ 0 }, &dp->cfg,
 				BPF_ANY))
 		return -errno;
@@ -126,7 +146,8 @@ int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts)
 	}
 	dp->xdp = lb_xdp__open();
 	dp->skl = lb_sk_lookup__open();
-	if (!dp->xdp || !dp->skl) {
+	dp->tc = lb_tc__open();
+	if (!dp->xdp || !dp->skl || !dp->tc) {
 		err = -errno;
 		goto out;
 	}
@@ -147,10 +168,16 @@ int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts)
 		goto out;
 	what = "share maps";
 	err = dataplane__share_maps(dp->xdp->obj, dp->skl->obj);
+	if (!err)
+		err = dataplane__share_maps(dp->xdp->obj, dp->tc->obj);
 	if (err)
 		goto out;
 	what = "load the sk_lookup program";
 	err = lb_sk_lookup__load(dp->skl);
+	if (err)
+		goto out;
+	what = "load the tc ingress program";
+	err = lb_tc__load(dp->tc);
 	if (err)
 		goto out;
 	for (i = 0; i < DP_MAP_COUNT; i++) {
@@ -193,7 +220,8 @@ void dataplane__destroy(struct dataplane *dp)
 {
 	int i;
 
-	if (dp->xdp || dp->skl) { /* the skeletons own the fds */
+	if (dp->xdp || dp->skl || dp->tc) { /* the skeletons own the fds */
+		lb_tc__destroy(dp->tc);
 		lb_sk_lookup__destroy(dp->skl);
 		lb_xdp__destroy(dp->xdp);
 	} else {
@@ -222,6 +250,11 @@ int dataplane__xdp_fd(const struct dataplane *dp)
 int dataplane__sk_lookup_fd(const struct dataplane *dp)
 {
 	return dp->skl ? bpf_program__fd(dp->skl->progs.lb_sk_lookup) : -ENOENT;
+}
+
+int dataplane__tc_fd(const struct dataplane *dp)
+{
+	return dp->tc ? bpf_program__fd(dp->tc->progs.lb_tc_ingress) : -ENOENT;
 }
 
 struct bpf_link *dataplane__attach_netns(const struct dataplane *dp,
@@ -349,13 +382,10 @@ int dataplane__reason_sum(const struct dataplane *dp, __u32 reason, __u64 *sum)
 int dataplane__counters_sum(const struct dataplane *dp, enum dp_map map,
 			    __u32 index, struct lb_counters *sum)
 {
-	__u64 f[2];
-	int err;
-
 	if (map != DP_VIP_STATS && map != DP_WORKER_STATS)
 		return -EINVAL;
-	err = dataplane__percpu_sum(dp->fds[map], index, 2, f);
-	sum->syns = f[0];
-	sum->assigned = f[1];
-	return err;
+	/* struct lb_counters is nothing but __u64 fields */
+	return dataplane__percpu_sum(dp->fds[map], index,
+				     sizeof(*sum) / sizeof(__u64),
+				     (__u64 *)sum);
 }

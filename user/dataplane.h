@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The BPF side as user space sees it: load the two programs with one shared
+ * The BPF side as user space sees it: load the three programs (XDP,
+ * sk_lookup, tc ingress for SYN-cookie ACKs) with one shared
  * set of maps (pinned under a directory when asked), or open the pinned maps
  * of a running instance without loading anything; then the map operations
  * everything else builds on (lbctl, the agent, tests, benchmarks).
@@ -14,24 +15,33 @@
 
 struct lb_xdp;
 struct lb_sk_lookup;
+struct lb_tc;
 struct bpf_link;
 
 enum dp_map {
 	DP_CONFIG,
 	DP_VIPS,
 	DP_RINGS,
-	DP_FLOWS,
 	DP_SOCKETS,
 	DP_REASONS,
 	DP_VIP_STATS,
 	DP_WORKER_STATS,
 	DP_VIP_WORKERS,
+	DP_VIP_ADDRS,
+	DP_ADDR_FILTER,
+	DP_SRC_V4,
+	DP_SRC_V6,
+	DP_FLOOD,
+	DP_FLOOD_STATE,
+	DP_BUCKETS,
+	DP_SYN_SEEN,
 	DP_MAP_COUNT,
 };
 
 struct dataplane {
 	struct lb_xdp *xdp; /* NULL when opened from pins */
 	struct lb_sk_lookup *skl; /* NULL when opened from pins */
+	struct lb_tc *tc; /* NULL when opened from pins */
 	int fds[DP_MAP_COUNT];
 	struct lb_config cfg;
 };
@@ -43,7 +53,7 @@ struct dataplane_opts {
 				there, e.g. /sys/fs/bpf/lb0 */
 };
 
-/* Open and load both programs; maps shared, config written (or, from an
+/* Open and load the programs; maps shared, config written (or, from an
  * earlier run's pins, checked). Errors are printed, naming the cause. */
 int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts);
 /* Open the maps pinned under pin_dir; -ENOENT if there are none. */
@@ -54,6 +64,7 @@ const char *dataplane__map_name(enum dp_map map);
 int dataplane__map_fd(const struct dataplane *dp, const char *map_name);
 int dataplane__xdp_fd(const struct dataplane *dp);
 int dataplane__sk_lookup_fd(const struct dataplane *dp);
+int dataplane__tc_fd(const struct dataplane *dp);
 
 /* Attach sk_lookup to the network namespace open at netns_fd; the link
  * detaches when destroyed, unless pinned. */

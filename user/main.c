@@ -252,7 +252,10 @@ static int cmd_vip_add(struct ctx *c)
 		return -EINVAL;
 	v.meta = (struct lb_vip_meta){ .v4_prefix = p4,
 				       .v6_prefix = p6,
-				       .listener = listener };
+				       .listener = listener,
+				       .flags = opt_val(c, "shared") ?
+							LB_VIP_F_SHARED :
+							0 };
 	err = load_state(c, 1);
 	if (err)
 		return err;
@@ -262,8 +265,8 @@ static int cmd_vip_add(struct ctx *c)
 		fprintf(stderr, "lbctl: cannot add VIP %s: it exists\n", name);
 	else if (err == -ENOSPC)
 		fprintf(stderr,
-			"lbctl: cannot add VIP %s: all %d VIP slots are in use\n",
-			name, LB_MAX_VIPS);
+			"lbctl: cannot add VIP %s: all %d VIP slots are in use, or its address has %d ports already\n",
+			name, LB_MAX_VIPS, LB_VIP_PORTS_MAX);
 	else if (err)
 		fprintf(stderr, "lbctl: cannot add VIP %s: %s\n", name,
 			strerror(-err));
@@ -289,11 +292,15 @@ static int cmd_vip_list(struct ctx *c)
 	if (err)
 		return err;
 	n = vip__list(&c->dp, vips);
-	printf("%-5s %-28s %-8s %s\n", "index", "vip", "listener", "hash");
+	printf("%-5s %-28s %-8s %-9s %s\n", "index", "vip", "listener",
+	       "address", "hash");
 	for (i = 0; i < n; i++) {
 		vip__format(&vips[i].key, name, sizeof(name));
-		printf("%-5u %-28s %-8s /%u v4, /%u v6\n", vips[i].meta.index,
-		       name, vip__listener_name(vips[i].meta.listener),
+		printf("%-5u %-28s %-8s %-9s /%u v4, /%u v6\n",
+		       vips[i].meta.index, name,
+		       vip__listener_name(vips[i].meta.listener),
+		       vips[i].meta.flags & LB_VIP_F_SHARED ? "shared" :
+							      "exclusive",
 		       vips[i].meta.v4_prefix, vips[i].meta.v6_prefix);
 	}
 	return 0;
@@ -614,6 +621,8 @@ static const struct cmd cmds[] = {
 		    { .name = "v6-prefix",
 		      .arg = "N",
 		      .help = "IPv6 client bits hashed (default 128)" },
+		    { .name = "shared",
+		      .help = "the address serves others too: XDP passes what it does not serve (default: exclusive, dropped)" },
 		    OPT_RING,
 		    OPT_SEED } },
 	{ .name = "vip del",

@@ -1,38 +1,88 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <jansson.h>
 #include "stats.h"
 
-static const char *const reason_names[LB_R_MAX] = {
-	[LB_R_SYN_STEERED] = "syn_steered",
-	[LB_R_NO_WORKER] = "no_worker",
-	[LB_R_BAD_WORKER] = "bad_worker",
-	[LB_R_FLOW_FULL] = "flow_full",
-	[LB_R_FRAGMENT] = "fragment",
-	[LB_R_L2_TRUNC] = "l2_trunc",
-	[LB_R_IP6_EXT_LIMIT] = "ip6_ext_limit",
-	[LB_R_UNSUPPORTED] = "unsupported",
-	[LB_R_IP4_BAD] = "ip4_bad",
-	[LB_R_IP4_TRUNC] = "ip4_trunc",
-	[LB_R_IP6_BAD] = "ip6_bad",
-	[LB_R_IP6_TRUNC] = "ip6_trunc",
-	[LB_R_TCP_TRUNC] = "tcp_trunc",
-	[LB_R_TCP_BAD_DOFF] = "tcp_bad_doff",
-	[LB_R_SK_FLOW] = "sk_flow",
-	[LB_R_SK_COMPUTED] = "sk_computed",
-	[LB_R_SK_NO_WORKER] = "sk_no_worker",
-	[LB_R_SK_NO_SOCKET] = "sk_no_socket",
-	[LB_R_SK_ASSIGN_FAIL] = "sk_assign_fail",
-	[LB_R_SK_FALLBACK] = "sk_fallback",
+/* Name and verdict of every outcome (docs/xdp-outcomes.md). */
+static const struct {
+	const char *name;
+	const char *verdict;
+} reasons[LB_R_MAX] = {
+	[LB_R_SYN_NEW] = { "syn_new", "pass" },
+	[LB_R_SYN_RETRANS] = { "syn_retrans", "pass" },
+	[LB_R_FRAGMENT] = { "fragment", "pass" },
+	[LB_R_IP6_EXT_LIMIT] = { "ip6_ext_limit", "pass_or_drop" },
+	[LB_R_UNSUPPORTED] = { "unsupported", "pass" },
+	[LB_R_ICMP_PASS] = { "icmp_pass", "pass" },
+	[LB_R_SHARED_PASS] = { "shared_pass", "pass" },
+	[LB_R_SRC_ALLOWED] = { "src_allowed", "pass" },
+	[LB_R_FW_PORT] = { "fw_port", "drop" },
+	[LB_R_FW_PROTO] = { "fw_proto", "drop" },
+	[LB_R_SRC_DENIED] = { "src_denied", "drop" },
+	[LB_R_RATE_LIMITED] = { "rate_limited", "drop" },
+	[LB_R_IP4_BAD] = { "ip4_bad", "drop" },
+	[LB_R_IP4_TRUNC] = { "ip4_trunc", "drop" },
+	[LB_R_IP6_BAD] = { "ip6_bad", "drop" },
+	[LB_R_IP6_TRUNC] = { "ip6_trunc", "drop" },
+	[LB_R_TCP_TRUNC] = { "tcp_trunc", "drop" },
+	[LB_R_TCP_BAD_DOFF] = { "tcp_bad_doff", "drop" },
+	[LB_R_FLOOD_START] = { "flood_start", "event" },
+	[LB_R_COOKIE_SENT] = { "cookie_sent", "tx" },
+	[LB_R_COOKIE_OK] = { "cookie_ok", "pass" },
+	[LB_R_COOKIE_BAD] = { "cookie_bad", "drop" },
+	[LB_R_COOKIE_NO_WORKER] = { "cookie_no_worker", "pass" },
+	[LB_R_COOKIE_ASSIGN_FAIL] = { "cookie_assign_fail", "pass" },
+	[LB_R_SK_COMPUTED] = { "sk_computed", "sk_lookup" },
+	[LB_R_SK_NO_WORKER] = { "sk_no_worker", "sk_lookup" },
+	[LB_R_SK_NO_SOCKET] = { "sk_no_socket", "sk_lookup" },
+	[LB_R_SK_ASSIGN_FAIL] = { "sk_assign_fail", "sk_lookup" },
+	[LB_R_SK_FALLBACK] = { "sk_fallback", "sk_lookup" },
 };
+
+/* The per-VIP counters, in struct lb_counters order, with their series. */
+#define COUNTER(f, help)                                  \
+	{                                                 \
+#f, offsetof(struct lb_counters, f), help \
+	}
+static const struct {
+	const char *name;
+	size_t off;
+	const char *help;
+} counters[] = {
+	{ "new_conns", offsetof(struct lb_counters, syns),
+	  "First SYNs to the VIP passed to the stack (new connections)." },
+	COUNTER(syn_retrans, "Retransmitted SYNs (same 4-tuple and ISN)."),
+	COUNTER(assigned,
+		"Connections handed to a worker socket by sk_lookup."),
+	COUNTER(cookies_sent,
+		"SYN-ACKs with a cookie sent by XDP (flood mode)."),
+	COUNTER(cookies_ok, "ACKs with a valid cookie: request socket made."),
+	COUNTER(cookies_bad, "ACKs to no socket with a wrong cookie, dropped."),
+	COUNTER(rate_limited,
+		"SYNs over their source prefix's bucket, dropped."),
+};
+#define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
+
+static __u64 counter(const struct lb_counters *c, size_t i)
+{
+	return *(const __u64 *)((const char *)c + counters[i].off);
+}
 
 const char *stats__reason_name(__u32 reason)
 {
-	return reason < LB_R_MAX && reason_names[reason] ?
-		       reason_names[reason] :
+	return reason < LB_R_MAX && reasons[reason].name ?
+		       reasons[reason].name :
 		       "unknown";
+}
+
+const char *stats__reason_verdict(__u32 reason)
+{
+	return reason < LB_R_MAX && reasons[reason].verdict ?
+		       reasons[reason].verdict :
+		       "?";
 }
 
 int stats__read(const struct dataplane *dp, struct stats *s)
@@ -81,29 +131,33 @@ void stats__print_text(FILE *f, const struct stats *s, const struct stats *prev)
 	static const struct lb_counters zero;
 	char name[VIP_TEXT_MAX];
 	const struct lb_counters *p;
+	size_t c;
 	int i;
 
-	fprintf(f, "%-28s %12s %12s%s\n", "vip", "new_conns", "assigned",
-		prev ? "      conn/s" : "");
+	fprintf(f, "%-28s", "vip");
+	for (c = 0; c < NCOUNTERS; c++)
+		fprintf(f, " %12s", counters[c].name);
+	fprintf(f, "%s\n", prev ? "      conn/s" : "");
 	for (i = 0; i < s->nvips; i++) {
 		vip__format(&s->vips[i].key, name, sizeof(name));
 		p = prev_vip(prev, &s->vips[i].key) ?: &zero;
-		fprintf(f, "%-28s %12llu %12llu", name,
-			(unsigned long long)s->vip[i].syns,
-			(unsigned long long)s->vip[i].assigned);
+		fprintf(f, "%-28s", name);
+		for (c = 0; c < NCOUNTERS; c++)
+			fprintf(f, " %12llu",
+				(unsigned long long)counter(&s->vip[i], c));
 		if (prev)
 			fprintf(f, " %11.1f",
 				rate(s->vip[i].assigned, p->assigned, s, prev));
 		fputc('\n', f);
 	}
-	fprintf(f, "\n%-28s %12s %12s%s\n", "worker", "new_conns", "assigned",
+	fprintf(f, "\n%-28s %12s %12s%s\n", "worker", "assigned", "cookies_ok",
 		prev ? "      conn/s" : "");
 	for (i = 0; i < LB_MAX_WORKERS; i++) {
-		if (!s->worker[i].syns && !s->worker[i].assigned)
+		if (!s->worker[i].assigned && !s->worker[i].cookies_ok)
 			continue;
 		fprintf(f, "%-28d %12llu %12llu", i,
-			(unsigned long long)s->worker[i].syns,
-			(unsigned long long)s->worker[i].assigned);
+			(unsigned long long)s->worker[i].assigned,
+			(unsigned long long)s->worker[i].cookies_ok);
 		if (prev)
 			fprintf(f, " %11.1f",
 				rate(s->worker[i].assigned,
@@ -114,9 +168,7 @@ void stats__print_text(FILE *f, const struct stats *s, const struct stats *prev)
 	for (i = 0; i < LB_R_MAX; i++)
 		fprintf(f, "%-28s %12llu %12s\n", stats__reason_name(i),
 			(unsigned long long)s->reasons[i],
-			i >= LB_R_SK_FLOW    ? "sk_lookup" :
-			LB_R_DROPS((__u32)i) ? "drop" :
-					       "pass");
+			stats__reason_verdict(i));
 }
 
 int stats__print_json(FILE *f, const struct stats *s, const struct stats *prev)
@@ -126,15 +178,18 @@ int stats__print_json(FILE *f, const struct stats *s, const struct stats *prev)
 	static const struct lb_counters zero;
 	char name[VIP_TEXT_MAX];
 	const struct lb_counters *p;
+	size_t c;
 	int i, err;
 
 	for (i = 0; i < s->nvips; i++) {
 		vip__format(&s->vips[i].key, name, sizeof(name));
 		p = prev_vip(prev, &s->vips[i].key) ?: &zero;
-		o = json_pack("{s:s, s:i, s:I, s:I}", "vip", name, "index",
-			      (int)s->vips[i].meta.index, "new_conns",
-			      (json_int_t)s->vip[i].syns, "assigned",
-			      (json_int_t)s->vip[i].assigned);
+		o = json_pack("{s:s, s:i}", "vip", name, "index",
+			      (int)s->vips[i].meta.index);
+		for (c = 0; c < NCOUNTERS; c++)
+			json_object_set_new(o, counters[c].name,
+					    json_integer((json_int_t)counter(
+						    &s->vip[i], c)));
 		if (prev)
 			json_object_set_new(
 				o, "conn_per_s",
@@ -143,11 +198,11 @@ int stats__print_json(FILE *f, const struct stats *s, const struct stats *prev)
 		json_array_append_new(vips, o);
 	}
 	for (i = 0; i < LB_MAX_WORKERS; i++) {
-		if (!s->worker[i].syns && !s->worker[i].assigned)
+		if (!s->worker[i].assigned && !s->worker[i].cookies_ok)
 			continue;
-		o = json_pack("{s:i, s:I, s:I}", "worker", i, "new_conns",
-			      (json_int_t)s->worker[i].syns, "assigned",
-			      (json_int_t)s->worker[i].assigned);
+		o = json_pack("{s:i, s:I, s:I}", "worker", i, "assigned",
+			      (json_int_t)s->worker[i].assigned, "cookies_ok",
+			      (json_int_t)s->worker[i].cookies_ok);
 		if (prev)
 			json_object_set_new(
 				o, "conn_per_s",
@@ -171,40 +226,36 @@ int stats__print_json(FILE *f, const struct stats *s, const struct stats *prev)
 void stats__print_prometheus(FILE *f, const struct stats *s)
 {
 	char name[VIP_TEXT_MAX];
+	size_t c;
 	int i;
 
-	fprintf(f,
-		"# HELP lb_vip_new_connections_total SYNs to the VIP steered by XDP.\n"
-		"# TYPE lb_vip_new_connections_total counter\n");
-	for (i = 0; i < s->nvips; i++) {
-		vip__format(&s->vips[i].key, name, sizeof(name));
-		fprintf(f, "lb_vip_new_connections_total{vip=\"%s\"} %llu\n",
-			name, (unsigned long long)s->vip[i].syns);
-	}
-	fprintf(f,
-		"# HELP lb_vip_assigned_total Connections handed to a worker socket by sk_lookup.\n"
-		"# TYPE lb_vip_assigned_total counter\n");
-	for (i = 0; i < s->nvips; i++) {
-		vip__format(&s->vips[i].key, name, sizeof(name));
-		fprintf(f, "lb_vip_assigned_total{vip=\"%s\"} %llu\n", name,
-			(unsigned long long)s->vip[i].assigned);
+	for (c = 0; c < NCOUNTERS; c++) {
+		fprintf(f,
+			"# HELP lb_vip_%s_total %s\n"
+			"# TYPE lb_vip_%s_total counter\n",
+			counters[c].name, counters[c].help, counters[c].name);
+		for (i = 0; i < s->nvips; i++) {
+			vip__format(&s->vips[i].key, name, sizeof(name));
+			fprintf(f, "lb_vip_%s_total{vip=\"%s\"} %llu\n",
+				counters[c].name, name,
+				(unsigned long long)counter(&s->vip[i], c));
+		}
 	}
 	fprintf(f,
 		"# HELP lb_worker_assigned_total Connections handed to the worker.\n"
 		"# TYPE lb_worker_assigned_total counter\n");
 	for (i = 0; i < LB_MAX_WORKERS; i++)
-		if (s->worker[i].syns || s->worker[i].assigned)
+		if (s->worker[i].assigned || s->worker[i].cookies_ok)
 			fprintf(f,
 				"lb_worker_assigned_total{worker=\"%d\"} %llu\n",
-				i, (unsigned long long)s->worker[i].assigned);
+				i,
+				(unsigned long long)(s->worker[i].assigned +
+						     s->worker[i].cookies_ok));
 	fprintf(f, "# HELP lb_outcomes_total Packets and lookups by outcome.\n"
 		   "# TYPE lb_outcomes_total counter\n");
 	for (i = 0; i < LB_R_MAX; i++)
 		fprintf(f,
 			"lb_outcomes_total{outcome=\"%s\",verdict=\"%s\"} %llu\n",
-			stats__reason_name(i),
-			i >= LB_R_SK_FLOW    ? "sk_lookup" :
-			LB_R_DROPS((__u32)i) ? "drop" :
-					       "pass",
+			stats__reason_name(i), stats__reason_verdict(i),
 			(unsigned long long)s->reasons[i]);
 }

@@ -19,6 +19,8 @@ struct stats {
 
 int stats__read(const struct dataplane *dp, struct stats *s);
 const char *stats__reason_name(__u32 reason);
+/* "pass", "drop", "tx", "event", "sk_lookup" (docs/xdp-outcomes.md). */
+const char *stats__reason_verdict(__u32 reason);
 /* prev may be NULL (no rates). */
 void stats__print_text(FILE *f, const struct stats *s,
 		       const struct stats *prev);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "lb_hash_kern_user.h"
 #include "vip.h"
 #include "worker.h"
 
@@ -156,6 +157,94 @@ static int vip__clear_ring(const struct dataplane *dp, __u32 index)
 	return err;
 }
 
+/*
+ * lb_addr_filter from the addresses in lb_vip_addrs, plus 'extra' (an
+ * address about to enter; NULL for none). Called before an address enters
+ * and after one left, so a VIP's bit is never clear.
+ */
+static int vip__sync_filter(const struct dataplane *dp,
+			    const struct lb_addr *extra)
+{
+	struct lb_addr_filter *f = calloc(1, sizeof(*f));
+	struct lb_addr_key key, next;
+	int started = 0, err = 0;
+	__u32 bit;
+
+	if (!f)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(dp->fds[DP_VIP_ADDRS],
+				     started ? &key : NULL, &next)) {
+		key = next;
+		started = 1;
+		bit = lb_addr_filter_bit(&key.addr);
+		f->words[bit / 64] |= 1ull << (bit % 64);
+	}
+	if (extra) {
+		bit = lb_addr_filter_bit(extra);
+		f->words[bit / 64] |= 1ull << (bit % 64);
+	}
+	if (bpf_map_update_elem(dp->fds[DP_ADDR_FILTER], &(__u32){ 0 }, f,
+				BPF_ANY))
+		err = -errno;
+	free(f);
+	return err;
+}
+
+/*
+ * Rebuild the lb_vip_addrs entry of one address from its VIPs: the ports
+ * served and their rows; exclusive unless one of its VIPs is shared. No
+ * VIP left: the entry goes, and XDP passes everything to that address.
+ */
+static int vip__sync_addr(const struct dataplane *dp,
+			  const struct lb_vip_key *of)
+{
+	struct lb_addr_key akey = { .addr = of->addr, .family = of->family };
+	struct lb_vip_addr va = { .flags = LB_VA_EXCLUSIVE };
+	struct vip all[LB_MAX_VIPS];
+	int n, i, err;
+
+	n = vip__list(dp, all);
+	for (i = 0; i < n; i++) {
+		if (all[i].key.family != of->family ||
+		    memcmp(&all[i].key.addr, &of->addr, sizeof(of->addr)))
+			continue;
+		if (va.nports == LB_VIP_PORTS_MAX)
+			return -ENOSPC;
+		va.ports[va.nports] = all[i].key.port;
+		va.index[va.nports] = all[i].meta.index;
+		va.nports++;
+		if (all[i].meta.flags & LB_VIP_F_SHARED)
+			va.flags &= ~LB_VA_EXCLUSIVE;
+	}
+	if (!va.nports) {
+		if (bpf_map_delete_elem(dp->fds[DP_VIP_ADDRS], &akey) &&
+		    errno != ENOENT)
+			return -errno;
+		return vip__sync_filter(dp, NULL);
+	}
+	err = vip__sync_filter(dp, &of->addr);
+	if (!err &&
+	    bpf_map_update_elem(dp->fds[DP_VIP_ADDRS], &akey, &va, BPF_ANY))
+		err = -errno;
+	return err;
+}
+
+/* Ports of the VIPs on key's address, key's own port not counted. */
+static int vip__ports_on_addr(const struct dataplane *dp,
+			      const struct lb_vip_key *key)
+{
+	struct vip all[LB_MAX_VIPS];
+	int n, i, ports = 0;
+
+	n = vip__list(dp, all);
+	for (i = 0; i < n; i++)
+		if (all[i].key.family == key->family &&
+		    !memcmp(&all[i].key.addr, &key->addr, sizeof(key->addr)) &&
+		    all[i].key.port != key->port)
+			ports++;
+	return ports;
+}
+
 int vip__add(const struct dataplane *dp, struct vip *v)
 {
 	struct vip all[LB_MAX_VIPS];
@@ -170,7 +259,8 @@ int vip__add(const struct dataplane *dp, struct vip *v)
 		used[all[i].meta.index] = 1;
 	for (i = 0; i < LB_MAX_VIPS && used[i]; i++)
 		;
-	if (i == LB_MAX_VIPS)
+	if (i == LB_MAX_VIPS ||
+	    vip__ports_on_addr(dp, &v->key) >= LB_VIP_PORTS_MAX)
 		return -ENOSPC;
 	v->meta.index = i;
 	/* Ring row and counters first: the VIP becomes visible last. */
@@ -178,6 +268,7 @@ int vip__add(const struct dataplane *dp, struct vip *v)
 	err = err ?: vip__clear_stats(dp, i);
 	err = err ?: worker__del_all(dp, i);
 	err = err ?: dataplane__vip_set(dp, &v->key, &v->meta);
+	err = err ?: vip__sync_addr(dp, &v->key);
 	return err;
 }
 
@@ -190,7 +281,8 @@ int vip__update(const struct dataplane *dp, const struct vip *v)
 		return err;
 	if (meta.index != v->meta.index)
 		return -EINVAL;
-	return dataplane__vip_set(dp, &v->key, &v->meta);
+	err = dataplane__vip_set(dp, &v->key, &v->meta);
+	return err ?: vip__sync_addr(dp, &v->key);
 }
 
 int vip__del(const struct dataplane *dp, const struct lb_vip_key *key)
@@ -203,6 +295,7 @@ int vip__del(const struct dataplane *dp, const struct lb_vip_key *key)
 	/* Invisible first, so no packet sees a half-cleared VIP. */
 	if (bpf_map_delete_elem(dp->fds[DP_VIPS], key))
 		return -errno;
-	err = vip__clear_ring(dp, meta.index);
+	err = vip__sync_addr(dp, key);
+	err = err ?: vip__clear_ring(dp, meta.index);
 	return err ?: worker__del_all(dp, meta.index);
 }

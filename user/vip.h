@@ -22,8 +22,9 @@ void vip__format(const struct lb_vip_key *key, char *buf, size_t len);
 int vip__parse_listener(const char *text);
 const char *vip__listener_name(__u8 listener);
 
-/* Add with the lowest free index (-EEXIST, -ENOSPC); its counters and ring
- * row start empty. */
+/* Add with the lowest free index (-EEXIST; -ENOSPC: LB_MAX_VIPS VIPs, or
+ * LB_VIP_PORTS_MAX ports on the address); its counters and ring row start
+ * empty. Also keeps the address's firewall entry (lb_vip_addrs). */
 int vip__add(const struct dataplane *dp, struct vip *v);
 /* Change prefix lengths or listener of an existing VIP. */
 int vip__update(const struct dataplane *dp, const struct vip *v);

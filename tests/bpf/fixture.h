@@ -19,17 +19,19 @@
 #include "dataplane.h"
 #include "lb_hash_kern_user.h"
 #include "maglev.h"
+#include "vip.h"
 
 #define FX_RING 65537
 #define FX_SEED 0x5eed1234u
 #define FX_VIP4 "198.18.0.100"
 #define FX_VIP6 "fd00:198:18::100"
+#define FX_VIP4_SHARED "198.18.0.101" /* :443, --shared */
 #define FX_WORKERS 4
 
 struct fixture {
 	struct dataplane dp;
 	__u32 ring[FX_RING];
-	struct lb_vip_meta vip4, vip6, vip4_http;
+	struct lb_vip_meta vip4, vip6, vip4_http, vip4_shared;
 };
 
 static int fx_libbpf_print(enum libbpf_print_level level, const char *fmt,
@@ -83,7 +85,41 @@ static inline int fx_set_ring(struct fixture *fx, const __u32 *weights, int n)
 	err = err   ?:
 		      dataplane__ring_write(&fx->dp, fx->vip4_http.index,
 					    fx->ring, NULL, 0);
+	err = err   ?:
+		      dataplane__ring_write(&fx->dp, fx->vip4_shared.index,
+					    fx->ring, NULL, 0);
 	return err;
+}
+
+static inline int fx_add_vip(struct fixture *fx, int family, const char *addr,
+			     uint16_t port, const struct lb_vip_meta *meta)
+{
+	struct vip v = { .key = fx_vip_key(family, addr, port), .meta = *meta };
+	int err = vip__add(&fx->dp, &v);
+
+	if (!err && v.meta.index != meta->index)
+		err = -EINVAL;
+	return err;
+}
+
+/* Flood-defence settings of lb_config (the rest kept). */
+static inline int fx_set_flood(struct fixture *fx, __u32 flags, __u32 syn_rate,
+			       __u32 src_rate, __u32 src_burst)
+{
+	struct lb_config cfg;
+	__u32 zero = 0;
+	int fd = fx->dp.fds[DP_CONFIG];
+
+	if (bpf_map_lookup_elem(fd, &zero, &cfg))
+		return -errno;
+	cfg.flags = flags;
+	cfg.flood_syn_rate = syn_rate;
+	cfg.src_rate = src_rate;
+	cfg.src_burst = src_burst;
+	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
+		return -errno;
+	fx->dp.cfg = cfg;
+	return 0;
 }
 
 static inline int fx_setup(struct fixture **out)
@@ -91,7 +127,6 @@ static inline int fx_setup(struct fixture **out)
 	static const __u32 equal[FX_WORKERS] = { 1, 1, 1, 1 };
 	struct dataplane_opts opts = { .ring_size = FX_RING,
 				       .hash_seed = FX_SEED };
-	struct lb_vip_key k;
 	struct fixture *fx;
 	int err;
 
@@ -119,12 +154,16 @@ static inline int fx_setup(struct fixture **out)
 					      .v4_prefix = 32,
 					      .v6_prefix = 128,
 					      .listener = LB_LISTENER_HTTP };
-	k = fx_vip_key(4, FX_VIP4, 443);
-	err = dataplane__vip_set(&fx->dp, &k, &fx->vip4);
-	k = fx_vip_key(4, FX_VIP4, 80);
-	err = err ?: dataplane__vip_set(&fx->dp, &k, &fx->vip4_http);
-	k = fx_vip_key(6, FX_VIP6, 443);
-	err = err ?: dataplane__vip_set(&fx->dp, &k, &fx->vip6);
+	fx->vip4_shared = (struct lb_vip_meta){ .index = 3,
+						.v4_prefix = 32,
+						.v6_prefix = 128,
+						.flags = LB_VIP_F_SHARED };
+	/* vip__add, as lbctl does: it keeps lb_vip_addrs in step, and
+	 * gives the lowest free index, so the order sets the indices. */
+	err = fx_add_vip(fx, 4, FX_VIP4, 443, &fx->vip4);
+	err = err ?: fx_add_vip(fx, 6, FX_VIP6, 443, &fx->vip6);
+	err = err ?: fx_add_vip(fx, 4, FX_VIP4, 80, &fx->vip4_http);
+	err = err ?: fx_add_vip(fx, 4, FX_VIP4_SHARED, 443, &fx->vip4_shared);
 	err = err ?: fx_set_ring(fx, equal, FX_WORKERS);
 	if (err)
 		goto fail;

@@ -35,12 +35,14 @@ struct pkt_spec {
 	int frag_off; /* fragment offset in 8-byte units; !0 = non-first */
 	int ip6_frag; /* add an IPv6 fragment header (offset frag_off) */
 	int payload; /* L4 payload bytes */
+	uint32_t seq; /* TCP sequence number (0: 1) */
+	int icmp_type; /* ICMP / ICMPv6 type (0: echo request) */
 	int pad; /* bytes after the IP packet (Ethernet padding) */
 	/* corruption */
 	int version; /* 0: correct */
 	int ihl; /* 0: correct */
 	int len_delta; /* added to tot_len / payload_len */
-	int len_zero; /* IPv6 payload_len = 0 */
+	int len_zero; /* IPv6 payload_len / IPv4 tot_len = 0 (BIG TCP) */
 	int doff; /* 0: correct (5) */
 	int truncate; /* cut the frame to this many bytes (0: no) */
 };
@@ -73,7 +75,7 @@ static inline size_t pkt_l4(const struct pkt_spec *s, uint8_t *p)
 		memset(th, 0, sizeof(*th));
 		th->source = htons(s->sport ? s->sport : 40000);
 		th->dest = htons(s->dport ? s->dport : 443);
-		th->seq = htonl(1);
+		th->seq = htonl(s->seq ? s->seq : 1);
 		th->doff = s->doff ? s->doff : 5;
 		th->window = htons(65535);
 		((uint8_t *)th)[13] = s->flags;
@@ -86,9 +88,9 @@ static inline size_t pkt_l4(const struct pkt_spec *s, uint8_t *p)
 		uh->len = htons(sizeof(*uh) + s->payload);
 		uh->check = 0;
 		hl = sizeof(*uh);
-	} else { /* ICMP / ICMPv6 echo request */
+	} else { /* ICMP / ICMPv6, echo request unless told */
 		memset(p, 0, 8);
-		p[0] = s->family == 6 ? 128 : 8;
+		p[0] = s->icmp_type ? s->icmp_type : s->family == 6 ? 128 : 8;
 		hl = 8;
 	}
 	memset(p + hl, 'x', s->payload);
@@ -175,7 +177,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf)
 			  &iph->daddr);
 		memset(iph + 1, 1, 4 * s->ip4_opt_words); /* IPOPT_NOOP */
 		len = l3 + hl + pkt_l4(s, l3buf + hl);
-		iph->tot_len = htons(len - l3 + s->len_delta);
+		iph->tot_len = htons(s->len_zero ? 0 : len - l3 + s->len_delta);
 		iph->check = pkt_ip_csum((uint8_t *)iph, hl);
 		memcpy(buf + l3, l3buf, len - l3);
 	}

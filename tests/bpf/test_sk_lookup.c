@@ -139,37 +139,7 @@ static __u64 run_lookup(const struct lookup *l)
 	return ctx.cookie;
 }
 
-static struct lb_flow_key flow_key(int family, const char *client)
-{
-	struct lb_flow_key k = { 0 };
-
-	fx_addr(&k.src, family, client);
-	fx_addr(&k.dst, family, family == 6 ? FX_VIP6 : FX_VIP4);
-	k.sport = htons(SPORT);
-	k.dport = htons(443);
-	k.family = family == 6 ? LB_FAMILY_V6 : LB_FAMILY_V4;
-	return k;
-}
-
-static void set_flow(int family, const char *client, __u32 worker)
-{
-	struct lb_flow_key k = flow_key(family, client);
-	struct lb_flow f = { .worker = worker };
-
-	assert_int_equal(
-		bpf_map_update_elem(dataplane__map_fd(&fx->dp, LB_MAP_FLOWS),
-				    &k, &f, BPF_ANY),
-		0);
-}
-
-static void clear_flow(int family, const char *client)
-{
-	struct lb_flow_key k = flow_key(family, client);
-
-	bpf_map_delete_elem(dataplane__map_fd(&fx->dp, LB_MAP_FLOWS), &k);
-}
-
-static void test_no_record_takes_computed_pick_v4(void **state)
+static void test_takes_computed_pick_v4(void **state)
 {
 	struct lookup l = { .family = 4 };
 	__u32 want = fx_expected(fx, 4, CLIENT4);
@@ -177,7 +147,6 @@ static void test_no_record_takes_computed_pick_v4(void **state)
 	struct lb_counters w0, w1;
 
 	(void)state;
-	clear_flow(4, CLIENT4);
 	assert_int_equal(
 		dataplane__counters_sum(&fx->dp, DP_WORKER_STATS, want, &w0),
 		0);
@@ -189,12 +158,11 @@ static void test_no_record_takes_computed_pick_v4(void **state)
 	assert_int_equal(w1.assigned, w0.assigned + 1);
 }
 
-static void test_no_record_takes_computed_pick_v6(void **state)
+static void test_takes_computed_pick_v6(void **state)
 {
 	struct lookup l = { .family = 6 };
 
 	(void)state;
-	clear_flow(6, CLIENT6);
 	/* the worker's IPv6 listener, never its IPv4 one */
 	assert_int_equal(run_lookup(&l), cookies6[fx_expected(fx, 6, CLIENT6)]);
 }
@@ -206,7 +174,6 @@ static void test_family_without_socket_not_assigned(void **state)
 	__u32 i, slot;
 
 	(void)state;
-	clear_flow(6, CLIENT6);
 	/* without IPv6 listeners an IPv6 client is left to the kernel, never
 	 * given a worker's IPv4 socket */
 	for (i = 0; i < FX_WORKERS; i++) {
@@ -237,7 +204,6 @@ static void test_many_clients_match_computed_pick(void **state)
 		struct lookup l = { .family = 4, .client = addr };
 
 		snprintf(addr, sizeof(addr), "198.18.4.%d", i + 1);
-		clear_flow(4, addr);
 		assert_int_equal(run_lookup(&l),
 				 cookies[fx_expected(fx, 4, addr)]);
 	}
@@ -249,32 +215,7 @@ static void test_port_80_goes_to_the_http_listener(void **state)
 	__u32 want = fx_expected(fx, 4, CLIENT4);
 
 	(void)state;
-	clear_flow(4, CLIENT4);
 	assert_int_equal(run_lookup(&l), http_cookies[want]);
-}
-
-static void test_record_wins_over_pick(void **state)
-{
-	__u32 pick = fx_expected(fx, 4, CLIENT4);
-	__u32 other = (pick + 1) % FX_WORKERS;
-	__u64 before = fx_reason(fx, LB_R_SK_FLOW);
-	struct lookup l = { .family = 4 };
-
-	(void)state;
-	set_flow(4, CLIENT4, other);
-	assert_int_equal(run_lookup(&l), cookies[other]);
-	assert_int_equal(fx_reason(fx, LB_R_SK_FLOW), before + 1);
-	clear_flow(4, CLIENT4);
-}
-
-static void test_stale_record_falls_back_to_pick(void **state)
-{
-	struct lookup l = { .family = 4 };
-
-	(void)state;
-	set_flow(4, CLIENT4, 9); /* worker 9 has no socket */
-	assert_int_equal(run_lookup(&l), cookies[fx_expected(fx, 4, CLIENT4)]);
-	clear_flow(4, CLIENT4);
 }
 
 static int delete_socket(__u32 worker)
@@ -293,7 +234,6 @@ static void test_missing_socket_falls_back_to_next_slot(void **state)
 	struct lookup l = { .family = 4 };
 
 	(void)state;
-	clear_flow(4, CLIENT4);
 	assert_int_equal(delete_socket(pick), 0);
 	/* the first later slot whose worker still has a socket */
 	slot = fx_slot(fx, 4, CLIENT4);
@@ -315,7 +255,6 @@ static void test_no_socket_anywhere_counted(void **state)
 	__u32 i;
 
 	(void)state;
-	clear_flow(4, CLIENT4);
 	for (i = 0; i < FX_WORKERS; i++)
 		assert_int_equal(delete_socket(i), 0);
 	assert_int_equal(run_lookup(&l), 0); /* the kernel decides */
@@ -332,7 +271,6 @@ static void test_empty_ring_counted(void **state)
 	struct lookup l = { .family = 4 };
 
 	(void)state;
-	clear_flow(4, CLIENT4);
 	assert_int_equal(fx_set_ring(fx, NULL, 0), 0);
 	assert_int_equal(run_lookup(&l), 0);
 	assert_int_equal(fx_reason(fx, LB_R_SK_NO_WORKER), before + 1);
@@ -358,13 +296,11 @@ static void test_not_a_vip_untouched(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_no_record_takes_computed_pick_v4),
-		cmocka_unit_test(test_no_record_takes_computed_pick_v6),
+		cmocka_unit_test(test_takes_computed_pick_v4),
+		cmocka_unit_test(test_takes_computed_pick_v6),
 		cmocka_unit_test(test_family_without_socket_not_assigned),
 		cmocka_unit_test(test_many_clients_match_computed_pick),
 		cmocka_unit_test(test_port_80_goes_to_the_http_listener),
-		cmocka_unit_test(test_record_wins_over_pick),
-		cmocka_unit_test(test_stale_record_falls_back_to_pick),
 		cmocka_unit_test(test_missing_socket_falls_back_to_next_slot),
 		cmocka_unit_test(test_no_socket_anywhere_counted),
 		cmocka_unit_test(test_empty_ring_counted),

@@ -39,15 +39,27 @@ static void test_vip_meta(void **state)
 	assert_int_equal(offsetof(struct lb_vip_meta, flags), 7);
 }
 
-static void test_flow(void **state)
+static void test_firewall(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct lb_flow_key), 40);
-	assert_int_equal(offsetof(struct lb_flow_key, dst), 16);
-	assert_int_equal(offsetof(struct lb_flow_key, sport), 32);
-	assert_int_equal(offsetof(struct lb_flow_key, dport), 34);
-	assert_int_equal(offsetof(struct lb_flow_key, family), 36);
-	assert_int_equal(sizeof(struct lb_flow), 8);
+	assert_int_equal(sizeof(struct lb_addr_key), 20);
+	assert_int_equal(offsetof(struct lb_addr_key, family), 16);
+	assert_int_equal(sizeof(struct lb_vip_addr), 32);
+	assert_int_equal(offsetof(struct lb_vip_addr, ports), 8);
+	assert_int_equal(offsetof(struct lb_vip_addr, index), 24);
+	assert_int_equal(sizeof(struct lb_lpm_v4), 8);
+	assert_int_equal(sizeof(struct lb_lpm_v6), 20);
+	assert_int_equal(sizeof(struct lb_src_rule), 4);
+	/* vip index fits the u8 of lb_vip_addr.index */
+	assert_true(LB_MAX_VIPS <= 256);
+}
+
+static void test_flood(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct lb_flood), 24);
+	assert_int_equal(sizeof(struct lb_flood_state), 8);
+	assert_int_equal(sizeof(struct lb_bucket), 8);
 }
 
 static void test_worker_state(void **state)
@@ -61,8 +73,11 @@ static void test_worker_state(void **state)
 static void test_config_and_counters(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct lb_config), 8);
-	assert_int_equal(sizeof(struct lb_counters), 16);
+	assert_int_equal(sizeof(struct lb_config), 64);
+	assert_int_equal(offsetof(struct lb_config, src_v4_prefix), 28);
+	assert_int_equal(offsetof(struct lb_config, src_rules_v4), 32);
+	assert_int_equal(offsetof(struct lb_config, cookie_key), 48);
+	assert_int_equal(sizeof(struct lb_counters), 7 * 8);
 }
 
 static void test_registration(void **state)
@@ -103,9 +118,6 @@ static void test_limits(void **state)
 	assert_true((unsigned long long)LB_MAX_VIPS * (1u << 24) <=
 		    0xffffffffull);
 	assert_true(LB_MAX_WORKERS < LB_WORKER_NONE);
-	assert_true(LB_R_DROPS(LB_R_IP4_BAD));
-	assert_false(LB_R_DROPS(LB_R_FRAGMENT));
-	assert_false(LB_R_DROPS(LB_R_SK_FLOW));
 }
 
 int main(void)
@@ -114,7 +126,8 @@ int main(void)
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_vip_key),
 		cmocka_unit_test(test_vip_meta),
-		cmocka_unit_test(test_flow),
+		cmocka_unit_test(test_firewall),
+		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_worker_state),
 		cmocka_unit_test(test_config_and_counters),
 		cmocka_unit_test(test_registration),
