@@ -46,7 +46,9 @@
 # a freshly started server:
 #   noflood  flood_client alone: WARMUP s, then DURATION s measured
 #   flood    the same with flood_gen running from the start to the end
-# Reported per system: offered flood pps (flood_gen), legitimate
+# Reported per system: offered flood pps (flood_gen: every frame offered
+# once; a frame the balancer's full receive ring refuses is dropped and
+# counted, as a NIC would; FLOOD_PPS paces it), legitimate
 # handshakes/s with and without the flood and their ratio, p99 connect
 # time (TCP) and p99 of the whole exchange, the XDP flood counters of
 # lbctl stats --json when they exist (SYN-ACKs sent by XDP = cookies sent),
@@ -59,11 +61,15 @@
 # legitimate connections at a time), NSRC (32 legitimate source /24s,
 # 1..32), TIMEOUT_MS (5000, per legitimate connection), FLOOD_FAMILY (4, 6
 # or 46: both, alternating), FLOOD_COUNT (2000000000, packets per run at
-# most), SERVER_CPU (0), CLIENT_CPU (1), CIPHERSUITE
+# most), FLOOD_PPS (0: as fast as the generator can; N: offer N pps, the
+# same flood for every system), SERVER_CPU (0), CLIENT_CPU (1), CIPHERSUITE
 # (TLS_AES_128_GCM_SHA256), CERT_KEY (rsa2048, rsa3072 or ec256), SYSTEMS ("nginx lbtls lbtls_off"),
-# FLOOD_CONFIG (auto: add the agent's "flood:" section when the agent
-# accepts it, else run (c) without it and skip (b); yes: always, an agent
-# that refuses it is a failure; no: never, and skip (b)), FLOOD_SYN_RATE
+# FLOOD_CONFIG (auto: give the agent the "flood:" section below when it
+# takes it; when it does not (or FLOOD_CONFIG=no), run the agent without
+# it: if its data plane has a flood defence (lbctl stats knows flood_start
+# or rate_limited), that is (b) at the built-in defaults and (c) is skipped,
+# else that is (c) and (b) is skipped; yes: an agent that refuses the
+# section is a failure), FLOOD_SYN_RATE
 # (20000), FLOOD_HOLD (2s), FLOOD_COOKIES (true), FLOOD_SOURCE_RATE (200),
 # FLOOD_SOURCE_BURST (400), FLOOD_V4_PREFIX (24), FLOOD_V6_PREFIX (64),
 # KEEP_TMP=1. Raw outputs: BUILD_DIR/bench-flood/.
@@ -90,6 +96,7 @@ NSRC=${NSRC:-32}
 TIMEOUT_MS=${TIMEOUT_MS:-5000}
 FLOOD_FAMILY=${FLOOD_FAMILY:-4}
 FLOOD_COUNT=${FLOOD_COUNT:-2000000000}
+FLOOD_PPS=${FLOOD_PPS:-0}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 CIPHERSUITE=${CIPHERSUITE:-TLS_AES_128_GCM_SHA256}
@@ -365,18 +372,15 @@ flood_section() { # flood_section true|false: the agent's flood defence
 	printf '  source_rate: %s\n  source_burst: %s\n  v4_prefix: %s\n  v6_prefix: %s\n' \
 		"$FLOOD_SOURCE_RATE" "$FLOOD_SOURCE_BURST" "$FLOOD_V4_PREFIX" "$FLOOD_V6_PREFIX"
 }
-# agent configs: with the section (b: true, c: false), or (c) without it
+# agent configs with the section: (b) enabled: true, (c) enabled: false
 {
 	cat "$tmp/agent-base.yaml"
 	flood_section true
-} >"$tmp/agent-lbtls.yaml"
+} >"$tmp/agent-section-on.yaml"
 {
 	cat "$tmp/agent-base.yaml"
 	flood_section false
-} >"$tmp/agent-lbtls_off.yaml"
-cp "$tmp/agent-base.yaml" "$tmp/agent-lbtls_off-nosection.yaml"
-flood_ok=unknown # does the agent take the flood section?
-[ "$FLOOD_CONFIG" = no ] && flood_ok=0
+} >"$tmp/agent-section-off.yaml"
 
 # --- systems -----------------------------------------------------------------
 # start_agent CONFIG: 0 when its socket is up; 1 when it exited at start
@@ -396,8 +400,51 @@ start_agent() {
 	die "the lbctl agent made no socket $SOCK: $(tail -5 "$tmp/agent.out")"
 }
 
-# start_system SYSTEM: srv_pid (and agent_pid) set; answers 200 over TLS;
-# returns 1 only for lbtls when the agent refuses the flood section (auto)
+stop_agent() {
+	kill_tree "$agent_pid"
+	agent_pid=
+	lbctl unload >"$tmp/unload.out" 2>&1 || die "lbctl unload: $(cat "$tmp/unload.out")"
+	rm -f "$SOCK"
+}
+
+# What the agent at hand can do, decided once (flood_mode):
+#   section  it takes the "flood:" section: (b) enabled: true, (c) false
+#   builtin  it refuses the section but its data plane has a flood defence
+#            (lbctl stats knows flood_start or rate_limited), on by default:
+#            (b) runs at those defaults, (c) cannot be had and is skipped
+#   none     no flood defence at all: (c) is the agent as it is, (b) skipped
+probe_flood() {
+	local o=$tmp/probe.json
+	if [ "$FLOOD_CONFIG" != no ]; then
+		if start_agent "$tmp/agent-section-on.yaml"; then
+			stop_agent
+			flood_mode=section
+			return
+		fi
+		grep -q "unknown key 'flood'" "$tmp/agent.out" ||
+			die "the lbctl agent exited at start: $(tail -5 "$tmp/agent.out")"
+		[ "$FLOOD_CONFIG" = yes ] &&
+			die "FLOOD_CONFIG=yes but the agent refuses the 'flood:' section: $(tail -1 "$tmp/agent.out")"
+	fi
+	start_agent "$tmp/agent-base.yaml" ||
+		die "the lbctl agent exited at start: $(tail -5 "$tmp/agent.out")"
+	lbctl stats --json >"$o" 2>&1 || die "lbctl stats --json: $(cat "$o")"
+	stop_agent
+	if grep -Eq '"(flood_start|rate_limited)"' "$o"; then
+		flood_mode=builtin
+	else
+		flood_mode=none
+	fi
+}
+agent_config() { # agent_config SYSTEM: the config file, or nothing (cannot run)
+	case $flood_mode/$1 in
+	section/lbtls) echo "$tmp/agent-section-on.yaml" ;;
+	section/lbtls_off) echo "$tmp/agent-section-off.yaml" ;;
+	builtin/lbtls | none/lbtls_off) echo "$tmp/agent-base.yaml" ;;
+	esac
+}
+
+# start_system SYSTEM: srv_pid (and agent_pid) set; answers 200 over TLS
 start_system() {
 	local s=$1 cfg code p
 	case $s in
@@ -411,21 +458,9 @@ start_system() {
 	lbtls | lbtls_off)
 		ip -n $NS_LB link show $IF_LB | grep -q xdp &&
 			die "$s: an XDP program is still attached to $IF_LB"
-		cfg=$tmp/agent-$s.yaml
-		[ "$s" = lbtls_off ] && [ "$flood_ok" = 0 ] && cfg=$tmp/agent-lbtls_off-nosection.yaml
-		if ! start_agent "$cfg"; then
-			if [ "$FLOOD_CONFIG" = auto ] && [ "$flood_ok" = unknown ] &&
-				grep -q "unknown key 'flood'" "$tmp/agent.out"; then
-				flood_ok=0
-				echo "bench-flood: WARNING: this lbctl agent does not know the 'flood:' section: system lbtls (flood defence on) cannot run; lbtls_off runs without the section" >&2
-				[ "$s" = lbtls ] && return 1
-				start_agent "$tmp/agent-lbtls_off-nosection.yaml" ||
-					die "the lbctl agent exited at start: $(tail -5 "$tmp/agent.out")"
-			else
-				die "the lbctl agent exited at start ($s): $(tail -5 "$tmp/agent.out")"
-			fi
-		fi
-		[ "$cfg" != "$tmp/agent-lbtls_off-nosection.yaml" ] && [ "$flood_ok" = unknown ] && flood_ok=1
+		cfg=$(agent_config "$s")
+		[ -n "$cfg" ] || die "$s cannot run with this agent (flood_mode $flood_mode)"
+		start_agent "$cfg" || die "the lbctl agent exited at start ($s): $(tail -5 "$tmp/agent.out")"
 		ip netns exec $NS_LB taskset -c "$SERVER_CPU" "$lbtls" -c "$tmp/lbtls.yaml" \
 			--workers 1 >>"$tmp/lbtls.out" 2>&1 &
 		srv_pid=$!
@@ -465,11 +500,7 @@ stop_system() {
 	kill_tree "$srv_pid"
 	srv_pid=
 	if [ -n "$agent_pid" ]; then
-		kill_tree "$agent_pid"
-		agent_pid=
-		lbctl unload >"$tmp/unload.out" 2>&1 ||
-			die "lbctl unload: $(cat "$tmp/unload.out")"
-		rm -f "$SOCK"
+		stop_agent
 	else
 		ip -n $NS_LB link set dev $IF_LB xdpdrv off 2>/dev/null
 	fi
@@ -528,7 +559,7 @@ measure() {
 	if [ "$cond" = flood ]; then
 		ip netns exec $NS_CLI nice -n 19 taskset -c "$CLIENT_CPU" "$build/bench/flood_gen" \
 			-i $IF_CLI -m "$lb_mac" "${flood_dst[@]}" -s $FLOOD_SRC4 -S $FLOOD_SRC6 \
-			-n "$FLOOD_COUNT" -t "$flood_secs" >"$g" 2>&1 &
+			-n "$FLOOD_COUNT" -t "$flood_secs" -r "$FLOOD_PPS" >"$g" 2>&1 &
 		gen_pid=$!
 	fi
 	ip netns exec $NS_CLI taskset -c "$CLIENT_CPU" "$build/bench/flood_client" "$VIP:443" \
@@ -584,10 +615,11 @@ measure() {
 	printf 'bench-flood: round %d %-9s %-7s' "$round" "$cur" "$cond"
 	if [ "$cond" = flood ]; then
 		gline=$(grep '^flood_gen:' "$g") || die "$cur: no figures from flood_gen: $(cat "$g")"
-		rec offered_pps "$(field pps "$gline")"
-		rec offered_refused "$(field refused "$gline")"
-		printf ' offered %s pps (refused by the full ring %s times)' \
-			"$(field pps "$gline")" "$(field refused "$gline")"
+		rec offered_pps "$(field offered_pps "$gline")"
+		rec taken_pps "$(field pps "$gline")"
+		rec ring_dropped "$(field dropped "$gline")"
+		printf ' offered %s pps (%s taken, %s dropped by the full ring)' \
+			"$(field offered_pps "$gline")" "$(field pps "$gline")" "$(field dropped "$gline")"
 	fi
 	printf ' legit %s hs/s  connect p99 %s ms  total p99 %s ms  failed %s (timeouts %s)  SYN retransmits %s  %s rx %s pps  busy: server core %s%% client core %s%%' \
 		"$(field rate "$line")" "$(field connect_p99 "$line")" "$(field total_p99 "$line")" \
@@ -606,21 +638,25 @@ v_lbtls=$(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')
 say "lbtls $v_lbtls, $(nginx -v 2>&1 | sed 's/.*: //'), $(openssl version | awk '{print $1, $2}')"
 say "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $ncpu CPUs, kernel $(uname -r)"
 say "server on CPU $SERVER_CPU (1 worker; NAPI of $IF_LB); clients, flood (nice 19), backend on CPU $CLIENT_CPU"
-say "$ROUNDS rounds, systems ${SYSTEMS[*]}; ${WARMUP}s + ${DURATION}s per run, $CONNS legitimate connections from $NSRC /24s; flood IPv$FLOOD_FAMILY from $FLOOD_SRC4 / $FLOOD_SRC6"
+say "$ROUNDS rounds, systems ${SYSTEMS[*]}; ${WARMUP}s + ${DURATION}s per run, $CONNS legitimate connections from $NSRC /24s; flood IPv$FLOOD_FAMILY from $FLOOD_SRC4 / $FLOOD_SRC6 at $([ "$FLOOD_PPS" = 0 ] && echo "the generator's best" || echo "$FLOOD_PPS pps")"
 
-# --- checks: every system answers (and does the agent take the flood section?) ------
+# --- checks: what the agent can do, and every system answers -------------------------
 round=0
+flood_mode=
+case " ${SYSTEMS[*]} " in *" lbtls "* | *" lbtls_off "*) probe_flood ;; esac
+case $flood_mode in
+section) say "the agent takes the 'flood:' section: (b) with enabled: true, (c) with enabled: false" ;;
+builtin) echo "bench-flood: WARNING: the agent refuses the 'flood:' section (or FLOOD_CONFIG=no) but has a flood defence, on by default: (b) runs at its built-in defaults; (c) cannot switch it off and is skipped" >&2 ;;
+none) echo "bench-flood: WARNING: the agent has no flood defence: (c) is the agent as it is; (b) is skipped" >&2 ;;
+esac
 runnable=()
 for s in "${SYSTEMS[@]}"; do
 	cur=$s
-	if [ "$s" = lbtls ] && [ "$flood_ok" = 0 ]; then
-		echo "bench-flood: WARNING: skipping system lbtls: no flood section (FLOOD_CONFIG=$FLOOD_CONFIG)" >&2
+	if [ "$s" != nginx ] && [ -z "$(agent_config "$s")" ]; then
+		echo "bench-flood: WARNING: skipping system $s (flood_mode $flood_mode)" >&2
 		continue
 	fi
-	if ! start_system "$s"; then
-		[ "$FLOOD_CONFIG" = yes ] && die "the agent refuses the flood section"
-		continue
-	fi
+	start_system "$s"
 	o=$(in_cli openssl s_client -connect "$VIP:443" -servername "$NAME" </dev/null 2>&1)
 	grep -q "New, TLSv1.3, Cipher is $CIPHERSUITE" <<<"$o" ||
 		die "$s: not TLS 1.3 with $CIPHERSUITE: $(grep -E '^(New|Cipher)' <<<"$o")"
@@ -629,17 +665,13 @@ for s in "${SYSTEMS[@]}"; do
 	runnable+=("$s")
 done
 [ "${#runnable[@]}" -ge 1 ] || die "no system to measure"
-case $flood_ok in
-1) say "the agent takes the 'flood:' section: (b) defence on, (c) enabled: false" ;;
-0) say "no 'flood:' section in the agent's config: (c) is the agent as it is" ;;
-esac
 say "every system answers 200 on $VIP and $VIP6, TLS 1.3 / $CIPHERSUITE / $CERT_KEY certificate"
 
 # --- rounds -----------------------------------------------------------------------
 for round in $(seq 1 "$ROUNDS"); do
 	for s in "${runnable[@]}"; do
 		cur=$s
-		start_system "$s" || die "$s did not start"
+		start_system "$s"
 		measure noflood
 		measure flood
 		stop_system
@@ -671,14 +703,14 @@ ratios() {
 		"$results" | sort -g | awk '{a[++n] = $1} END { if (n) printf "%.2f-%.2f", a[1], a[n] }'
 }
 t_end=$(date +%s)
-say "summary: medians (min-max) over $ROUNDS rounds, $((t_end - t_start)) s in all"
+say "summary: medians (min-max) over $ROUNDS rounds, $((t_end - t_start)) s in all; agent flood_mode $flood_mode"
 declare -A ratio
 for s in "${runnable[@]}"; do
 	read -r nf _ <<<"$(stat "$s" noflood rate)"
 	read -r fl _ <<<"$(stat "$s" flood rate)"
 	ratio[$s]=$(awk -v a="$fl" -v b="$nf" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 	echo "  $s:"
-	echo "    offered flood        $(fmt "$(stat "$s" flood offered_pps)") pps at the generator, $(fmt "$(stat "$s" flood rx_pps)") pps received by $IF_LB"
+	echo "    offered flood        $(fmt "$(stat "$s" flood offered_pps)") pps at the generator, $(fmt "$(stat "$s" flood taken_pps)") taken by $IF_LB's ring (all traffic received: $(fmt "$(stat "$s" flood rx_pps)") pps)"
 	echo "    legit handshakes/s   no flood $(fmt "$(stat "$s" noflood rate)"), flood $(fmt "$(stat "$s" flood rate)"): ratio ${ratio[$s]} (per round $(ratios "$s"))"
 	echo "    p99 connect          no flood $(fmt "$(stat "$s" noflood connect_p99)" %.2f) ms, flood $(fmt "$(stat "$s" flood connect_p99)" %.2f) ms"
 	echo "    p99 whole exchange   no flood $(fmt "$(stat "$s" noflood total_p99)" %.2f) ms, flood $(fmt "$(stat "$s" flood total_p99)" %.2f) ms"

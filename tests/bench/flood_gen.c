@@ -8,25 +8,27 @@
  * IPv6) and a valid TCP checksum, a random ISN and an MSS option.
  *
  * Usage: flood_gen -i IFACE -m DST_MAC [-4 VIP4] [-6 VIP6] -n COUNT -t SECONDS
- *                  [-p PORT] [-s SRC4/LEN] [-S SRC6/LEN] [-b BATCH]
+ *                  [-r PPS] [-p PORT] [-s SRC4/LEN] [-S SRC6/LEN] [-b BATCH]
  *
  *   -i   the veth to send on (it must be a veth, in a network namespace
  *        other than the one of PID 1: a namespace the bench made)
  *   -m   the destination MAC (the balancer's end of the veth)
  *   -4/-6  the VIP; with both, frames alternate between the families
- *   -n   packets to send at most (hard cap 2e9)
+ *   -n   packets to offer at most (hard cap 2e9)
  *   -t   seconds to send at most (hard cap 60)
+ *   -r   offer PPS packets a second (default 0: as fast as it can)
  *   -s   IPv4 source range (default 198.19.0.0/16), inside 198.18.0.0/15
  *   -S   IPv6 source range (default fd00:198:18:f000::/52), inside
  *        fd00:198:18::/48
  *
  * The VIPs must be test addresses too (198.18.0.0/15, fd00:198:18::/48).
  * Stops at COUNT, at SECONDS or on SIGINT/SIGTERM, whichever is first, and
- * prints "flood_gen: packets=N seconds=S pps=P refused=R v4=N v6=N".
- * packets counts frames the veth took: a veth whose peer's ring is full
- * refuses a frame (ENOBUFS, counted in refused, one per refusal) and the
- * generator builds new ones and tries again, so pps is what reached the
- * balancer's receive ring. Figures, not a test.
+ * prints "flood_gen: offered=N packets=N dropped=N seconds=S offered_pps=P
+ * pps=P v4=N v6=N". Every frame is offered once: a veth whose peer's
+ * receive ring is full refuses it (ENOBUFS), and it is counted as dropped,
+ * as a NIC drops what its full ring cannot take; packets (pps) are the
+ * frames the balancer's ring took, v4/v6 their families. So offered_pps is
+ * the flood's rate whatever the receiver does with it. Figures, not a test.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -303,8 +305,8 @@ int main(int argc, char **argv)
 	struct ifreq ifr = { 0 };
 	uint8_t dmac[6], smac[6];
 	const char *ifname = NULL, *mac = NULL;
-	long count = -1, sent = 0, refused = 0, n4 = 0, n6 = 0;
-	double seconds = -1, t0, t1, deadline;
+	long count = -1, offered = 0, sent = 0, dropped = 0, n4 = 0, n6 = 0;
+	double seconds = -1, pps = 0, t0, t1, deadline;
 	int have4 = 0, have6 = 0, batch = 64, fd, c, i, one = 1;
 	uint16_t dport = htons(443);
 	char s4[] = "198.19.0.0/16", s6[] = "fd00:198:18:f000::/52";
@@ -312,7 +314,7 @@ int main(int argc, char **argv)
 
 	parse_range4(s4, &src4);
 	parse_range6(s6, &src6);
-	while ((c = getopt(argc, argv, "i:m:4:6:n:t:p:s:S:b:")) != -1) {
+	while ((c = getopt(argc, argv, "i:m:4:6:n:t:r:p:s:S:b:")) != -1) {
 		switch (c) {
 		case 'i':
 			ifname = optarg;
@@ -345,6 +347,12 @@ int main(int argc, char **argv)
 				die("-t %s: more than 0, at most 60 seconds",
 				    optarg);
 			break;
+		case 'r':
+			pps = strtod(optarg, &end);
+			if (*end || !(pps >= 0 && pps <= 1e8))
+				die("-r %s: 0 (as fast as possible) .. 1e8",
+				    optarg);
+			break;
 		case 'p':
 			dport = htons(atoi(optarg));
 			break;
@@ -368,7 +376,7 @@ int main(int argc, char **argv)
 usage:
 		fprintf(stderr,
 			"usage: flood_gen -i IFACE -m DST_MAC [-4 VIP4] [-6 VIP6] "
-			"-n COUNT -t SECONDS [-p PORT] [-s SRC4/LEN] "
+			"-n COUNT -t SECONDS [-r PPS] [-p PORT] [-s SRC4/LEN] "
 			"[-S SRC6/LEN] [-b BATCH]\n");
 		return 2;
 	}
@@ -387,6 +395,9 @@ usage:
 	if (!sll.sll_ifindex || bind(fd, (struct sockaddr *)&sll, sizeof(sll)))
 		die("cannot bind to '%s'", ifname);
 	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	/* only the peer's ring may refuse a frame, not our send buffer */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &(int){ 16 << 20 },
+		   sizeof(int));
 
 	/* the fixed parts of each frame; per packet only addresses, ports,
 	 * ISN, IP id and checksums change */
@@ -430,39 +441,55 @@ usage:
 	t0 = now();
 	deadline = t0 + seconds;
 	t1 = t0;
-	while (!stop && sent < count && t1 < deadline) {
-		int n = count - sent < batch ? (int)(count - sent) : batch;
-		int r;
+	while (!stop && offered < count && t1 < deadline) {
+		int n = count - offered < batch ? (int)(count - offered) :
+						  batch;
+		int r, k = 0;
 
+		if (pps > 0 && t0 + offered / pps > t1) { /* ahead: wait */
+			double due = t0 + offered / pps;
+			struct timespec ts = { .tv_sec = (time_t)due };
+
+			ts.tv_nsec = (long)((due - ts.tv_sec) * 1e9);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+					NULL);
+		}
 		for (i = 0; i < n; i++) {
 			int v6 = have6 && (!have4 || i % 2);
 
 			iov[i].iov_len = v6 ? frame6(frames[i], &src6, dport) :
 					      frame4(frames[i], &src4, dport);
 		}
-		/* a full ring at the peer refuses one frame (ENOBUFS) and
-		 * sendmmsg() stops there: the rest is built anew */
-		r = sendmmsg(fd, msgs, n, 0);
-		if (r < 0) {
-			if (errno != ENOBUFS && errno != EAGAIN &&
-			    errno != EINTR)
-				die("sendmmsg: %s", strerror(errno));
-			r = 0;
+		/* sendmmsg() stops at a refused frame: that one is dropped,
+		 * the rest of the batch offered again */
+		while (k < n) {
+			r = sendmmsg(fd, msgs + k, n - k, 0);
+			if (r < 0) {
+				if (errno != ENOBUFS && errno != EAGAIN &&
+				    errno != EINTR)
+					die("sendmmsg: %s", strerror(errno));
+				r = 0;
+			}
+			for (i = k; i < k + r; i++) {
+				if (have6 && (!have4 || i % 2))
+					n6++;
+				else
+					n4++;
+			}
+			sent += r;
+			k += r;
+			if (k < n) {
+				dropped++;
+				k++;
+			}
 		}
-		if (r < n)
-			refused++;
-		for (i = 0; i < r; i++) {
-			if (have6 && (!have4 || i % 2))
-				n6++;
-			else
-				n4++;
-		}
-		sent += r;
+		offered += n;
 		t1 = now();
 	}
 	t1 -= t0;
-	printf("flood_gen: packets=%ld seconds=%.2f pps=%.0f refused=%ld "
-	       "v4=%ld v6=%ld\n",
-	       sent, t1, t1 > 0 ? sent / t1 : 0.0, refused, n4, n6);
+	printf("flood_gen: offered=%ld packets=%ld dropped=%ld seconds=%.2f "
+	       "offered_pps=%.0f pps=%.0f v4=%ld v6=%ld\n",
+	       offered, sent, dropped, t1, t1 > 0 ? offered / t1 : 0.0,
+	       t1 > 0 ? sent / t1 : 0.0, n4, n6);
 	return 0;
 }
