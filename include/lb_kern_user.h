@@ -115,17 +115,24 @@ struct lb_vip_addr {
 };
 
 /*
- * lb_addr_filter[0]: one bit per hash of a VIP address, so that a packet to
- * any other address is passed after an inlined array read instead of a hash
- * lookup. A set bit only says "ask lb_vip_addrs". lbctl sets a bit before
- * the address enters lb_vip_addrs and clears it after it left, so a VIP's
- * bit is never clear.
+ * lb_addr_filter[0], read inline by XDP before any hash lookup:
+ *   addrs  one bit per hash of a VIP address. A packet to any other address
+ *          is passed after this read. A set bit only says "ask
+ *          lb_vip_addrs"; lbctl sets a bit before the address enters
+ *          lb_vip_addrs and clears it after it left, so a VIP's bit is
+ *          never clear.
+ *   ports  one bit per hash of a served (address, port). A TCP segment
+ *          without SYN to a set bit is passed at once: the established
+ *          path. A collision can only pass a non-SYN segment to an
+ *          unserved port, which no connection can own (SYNs always get
+ *          the exact check), and the kernel answers it with a RST.
  */
 #define LB_ADDR_FILTER_BITS 65536
 #define LB_ADDR_FILTER_WORDS (LB_ADDR_FILTER_BITS / 64)
 
 struct lb_addr_filter {
-	__u64 words[LB_ADDR_FILTER_WORDS];
+	__u64 addrs[LB_ADDR_FILTER_WORDS];
+	__u64 ports[LB_ADDR_FILTER_WORDS];
 };
 
 /*

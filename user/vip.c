@@ -157,18 +157,24 @@ static int vip__clear_ring(const struct dataplane *dp, __u32 index)
 	return err;
 }
 
+static void vip__filter_set(__u64 *words, __u32 bit)
+{
+	words[bit / 64] |= 1ull << (bit % 64);
+}
+
 /*
- * lb_addr_filter from the addresses in lb_vip_addrs, plus 'extra' (an
- * address about to enter; NULL for none). Called before an address enters
- * and after one left, so a VIP's bit is never clear.
+ * lb_addr_filter from the VIPs in lb_vips and the addresses in
+ * lb_vip_addrs, plus 'extra' (an address about to enter; NULL for none).
+ * Called before an address enters and after one left, so a VIP's address
+ * bit is never clear.
  */
 static int vip__sync_filter(const struct dataplane *dp,
 			    const struct lb_addr *extra)
 {
 	struct lb_addr_filter *f = calloc(1, sizeof(*f));
 	struct lb_addr_key key, next;
-	int started = 0, err = 0;
-	__u32 bit;
+	struct vip all[LB_MAX_VIPS];
+	int started = 0, err = 0, n, i;
 
 	if (!f)
 		return -ENOMEM;
@@ -176,13 +182,14 @@ static int vip__sync_filter(const struct dataplane *dp,
 				     started ? &key : NULL, &next)) {
 		key = next;
 		started = 1;
-		bit = lb_addr_filter_bit(&key.addr);
-		f->words[bit / 64] |= 1ull << (bit % 64);
+		vip__filter_set(f->addrs, lb_addr_filter_bit(&key.addr));
 	}
-	if (extra) {
-		bit = lb_addr_filter_bit(extra);
-		f->words[bit / 64] |= 1ull << (bit % 64);
-	}
+	if (extra)
+		vip__filter_set(f->addrs, lb_addr_filter_bit(extra));
+	n = vip__list(dp, all);
+	for (i = 0; i < n; i++)
+		vip__filter_set(f->ports, lb_port_filter_bit(&all[i].key.addr,
+							     all[i].key.port));
 	if (bpf_map_update_elem(dp->fds[DP_ADDR_FILTER], &(__u32){ 0 }, f,
 				BPF_ANY))
 		err = -errno;
