@@ -57,7 +57,7 @@
 # TCPReqQFullDrop. Medians, with min-max, over ROUNDS.
 #
 # Usage: tests/bench/bench_flood.sh BUILD_DIR
-# Environment: ROUNDS (5), DURATION (5 s), WARMUP (1 s), CONNS (32
+# Environment: ROUNDS (5), FLOOD_SECONDS (or DURATION; 5 s measured per run), WARMUP (1 s), CONNS (32
 # legitimate connections at a time), NSRC (32 legitimate source /24s,
 # 1..32), TIMEOUT_MS (5000, per legitimate connection), FLOOD_FAMILY (4, 6
 # or 46: both, alternating), FLOOD_COUNT (2000000000, packets per run at
@@ -66,10 +66,9 @@
 # (TLS_AES_128_GCM_SHA256), CERT_KEY (rsa2048, rsa3072 or ec256), SYSTEMS ("nginx lbtls lbtls_off"),
 # FLOOD_CONFIG (auto: give the agent the "flood:" section below when it
 # takes it; when it does not (or FLOOD_CONFIG=no), run the agent without
-# it: if its data plane has a flood defence (lbctl stats knows flood_start
-# or rate_limited), that is (b) at the built-in defaults and (c) is skipped,
-# else that is (c) and (b) is skipped; yes: an agent that refuses the
-# section is a failure), FLOOD_SYN_RATE
+# it and write the same settings into the pinned lb_config map with
+# bpftool, a temporary path until the agent has the section; yes: an agent
+# that refuses the section is a failure), FLOOD_SYN_RATE
 # (20000), FLOOD_HOLD (2s), FLOOD_COOKIES (true), FLOOD_SOURCE_RATE (200),
 # FLOOD_SOURCE_BURST (400), FLOOD_V4_PREFIX (24), FLOOD_V6_PREFIX (64),
 # KEEP_TMP=1. Raw outputs: BUILD_DIR/bench-flood/.
@@ -89,7 +88,7 @@ conf=$root/tests/bench/conf
 . "$root/tests/bench/lib/common.sh"
 
 ROUNDS=${ROUNDS:-5}
-DURATION=${DURATION:-5}
+DURATION=${FLOOD_SECONDS:-${DURATION:-5}}
 WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-32}
 NSRC=${NSRC:-32}
@@ -137,7 +136,7 @@ say() { echo "bench-flood: $*"; }
 
 # --- prerequisites ----------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "must run as root (namespaces, XDP, raw sockets)"
-for tool in nginx openssl curl taskset nice ip clang awk sort; do
+for tool in nginx openssl curl taskset nice ip clang awk sort bpftool jq; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
 done
 lbtls=$build/lbtls
@@ -407,14 +406,56 @@ stop_agent() {
 	rm -f "$SOCK"
 }
 
+# TEMPORARY, until the agent takes a "flood:" section (another branch is
+# writing the flood configuration): the bench sets the flood fields of the
+# pinned lb_config[0] itself with bpftool, right after the agent wrote its
+# defaults at load (the agent writes lb_config only then). It reads the
+# whole value, changes flags and thresholds, keeps ring size, seed, rule
+# counts and cookie key, writes it back, and reads it again to check every
+# field by its BTF name. Offsets are those of struct lb_config in
+# include/lb_kern_user.h; the BTF check fails loudly if the layout moves.
+LB_CONFIG_PIN=/sys/fs/bpf/$INSTANCE/lb_config
+LB_CF_FLOOD=1   # detect SYN floods, per-source buckets in flood mode
+LB_CF_COOKIES=2 # in flood mode, answer SYNs with XDP cookies
+le32() { # le32 N: N as 4 little-endian hex bytes, bpftool's value syntax
+	printf '%02x %02x %02x %02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255))
+}
+hold_ms() { # 2s, 500ms, 2000 -> milliseconds
+	case $1 in
+	*ms) echo "${1%ms}" ;;
+	*s) echo $((${1%s} * 1000)) ;;
+	*) echo "$1" ;;
+	esac
+}
+# flood_config_map true|false: the flood defence of the running agent
+flood_config_map() {
+	local j flags=0 hold b i want got fld
+	hold=$(hold_ms "$FLOOD_HOLD")
+	[ "$1" = true ] && flags=$LB_CF_FLOOD
+	[ "$1" = true ] && [ "$FLOOD_COOKIES" = true ] && flags=$((flags | LB_CF_COOKIES))
+	j=$(bpftool -j map lookup pinned "$LB_CONFIG_PIN" key 0 0 0 0 2>&1) ||
+		die "bpftool map lookup $LB_CONFIG_PIN: $j"
+	mapfile -t b < <(jq -r '.value[]' <<<"$j" | sed 's/^0x//')
+	[ "${#b[@]}" = 64 ] || die "$LB_CONFIG_PIN: a ${#b[@]}-byte value, not the 64 bytes of struct lb_config"
+	read -r -a fld <<<"$(le32 "$flags") $(le32 "$FLOOD_SYN_RATE") $(le32 "$hold") \
+$(le32 "$FLOOD_SOURCE_RATE") $(le32 "$FLOOD_SOURCE_BURST")"
+	for i in "${!fld[@]}"; do b[8 + i]=${fld[i]}; done # bytes 8..27
+	b[28]=$(printf %02x "$FLOOD_V4_PREFIX")
+	b[29]=$(printf %02x "$FLOOD_V6_PREFIX")
+	bpftool map update pinned "$LB_CONFIG_PIN" key 0 0 0 0 value hex "${b[@]}" \
+		>"$tmp/bpftool.err" 2>&1 || die "bpftool map update $LB_CONFIG_PIN: $(cat "$tmp/bpftool.err")"
+	want="$flags $FLOOD_SYN_RATE $hold $FLOOD_SOURCE_RATE $FLOOD_SOURCE_BURST $FLOOD_V4_PREFIX $FLOOD_V6_PREFIX"
+	got=$(bpftool -j map lookup pinned "$LB_CONFIG_PIN" key 0 0 0 0 | jq -r '.formatted.value |
+		"\(.flags) \(.flood_syn_rate) \(.flood_hold_ms) \(.src_rate) \(.src_burst) \(.src_v4_prefix) \(.src_v6_prefix)"')
+	[ "$got" = "$want" ] ||
+		die "$LB_CONFIG_PIN reads '$got' after the update, not '$want' (has struct lb_config changed?)"
+}
+
 # What the agent at hand can do, decided once (flood_mode):
 #   section  it takes the "flood:" section: (b) enabled: true, (c) false
-#   builtin  it refuses the section but its data plane has a flood defence
-#            (lbctl stats knows flood_start or rate_limited), on by default:
-#            (b) runs at those defaults, (c) cannot be had and is skipped
-#   none     no flood defence at all: (c) is the agent as it is, (b) skipped
+#   map      it refuses the section: the agent runs without it and the
+#            bench writes the flood fields of lb_config (flood_config_map)
 probe_flood() {
-	local o=$tmp/probe.json
 	if [ "$FLOOD_CONFIG" != no ]; then
 		if start_agent "$tmp/agent-section-on.yaml"; then
 			stop_agent
@@ -426,21 +467,13 @@ probe_flood() {
 		[ "$FLOOD_CONFIG" = yes ] &&
 			die "FLOOD_CONFIG=yes but the agent refuses the 'flood:' section: $(tail -1 "$tmp/agent.out")"
 	fi
-	start_agent "$tmp/agent-base.yaml" ||
-		die "the lbctl agent exited at start: $(tail -5 "$tmp/agent.out")"
-	lbctl stats --json >"$o" 2>&1 || die "lbctl stats --json: $(cat "$o")"
-	stop_agent
-	if grep -Eq '"(flood_start|rate_limited)"' "$o"; then
-		flood_mode=builtin
-	else
-		flood_mode=none
-	fi
+	flood_mode=map
 }
-agent_config() { # agent_config SYSTEM: the config file, or nothing (cannot run)
+agent_config() { # agent_config SYSTEM: the config file
 	case $flood_mode/$1 in
 	section/lbtls) echo "$tmp/agent-section-on.yaml" ;;
 	section/lbtls_off) echo "$tmp/agent-section-off.yaml" ;;
-	builtin/lbtls | none/lbtls_off) echo "$tmp/agent-base.yaml" ;;
+	map/*) echo "$tmp/agent-base.yaml" ;;
 	esac
 }
 
@@ -461,6 +494,9 @@ start_system() {
 		cfg=$(agent_config "$s")
 		[ -n "$cfg" ] || die "$s cannot run with this agent (flood_mode $flood_mode)"
 		start_agent "$cfg" || die "the lbctl agent exited at start ($s): $(tail -5 "$tmp/agent.out")"
+		if [ "$flood_mode" = map ]; then
+			if [ "$s" = lbtls ]; then flood_config_map true; else flood_config_map false; fi
+		fi
 		ip netns exec $NS_LB taskset -c "$SERVER_CPU" "$lbtls" -c "$tmp/lbtls.yaml" \
 			--workers 1 >>"$tmp/lbtls.out" 2>&1 &
 		srv_pid=$!
@@ -646,8 +682,7 @@ flood_mode=
 case " ${SYSTEMS[*]} " in *" lbtls "* | *" lbtls_off "*) probe_flood ;; esac
 case $flood_mode in
 section) say "the agent takes the 'flood:' section: (b) with enabled: true, (c) with enabled: false" ;;
-builtin) echo "bench-flood: WARNING: the agent refuses the 'flood:' section (or FLOOD_CONFIG=no) but has a flood defence, on by default: (b) runs at its built-in defaults; (c) cannot switch it off and is skipped" >&2 ;;
-none) echo "bench-flood: WARNING: the agent has no flood defence: (c) is the agent as it is; (b) is skipped" >&2 ;;
+map) say "the agent has no 'flood:' section (or FLOOD_CONFIG=no): the bench writes the flood fields of $LB_CONFIG_PIN with bpftool (temporary): (b) flags FLOOD|COOKIES, (c) flags 0" ;;
 esac
 runnable=()
 for s in "${SYSTEMS[@]}"; do
