@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench-flood: legitimate TLS handshakes under a spoofed SYN flood, in
-# network namespaces made here. Method and figures: docs/flood.md.
+# network namespaces made here. Method and figures: docs/performance.md, "SYN flood".
 #
 #   (a) nginx      Debian's nginx, the kernel's SYN cookies
 #                  (net.ipv4.tcp_syncookies=1 in the balancer's namespace)
