@@ -232,6 +232,12 @@ bench-tls: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
 # the event loop: epoll against io_uring on lbtls's I/O pattern
 bench-loop: $(BUILD)/bench/bench_loop $(BUILD)/bench/fast_backend
 	tests/bench/bench_loop.sh $(BUILD)
+# legitimate TLS handshakes under a spoofed SYN flood: nginx, lbtls with and
+# without XDP flood defence (docs/flood.md, about 6 minutes)
+.PHONY: bench-flood
+bench-flood: $(PROGS) $(BUILD)/bench/fast_backend $(BUILD)/bench/flood_gen \
+	     $(BUILD)/bench/flood_client
+	tests/bench/bench_flood.sh $(BUILD)
 
 # --- the whole system (docker/stack.sh; STACK, IFACE, DOMAIN, WORKERS) ------
 run: deps $(PROGS)
