@@ -193,6 +193,14 @@ static int load_steering(const int *fds)
 		free(ring);
 		return -1;
 	}
+	/* This measures steering: its one client /24 opens tens of
+	 * thousands of connections a second, over the flood threshold, and
+	 * flood mode would rate-limit it (make bench-flood measures that). */
+	dp.cfg.flags = 0;
+	if (bpf_map_update_elem(dp.fds[DP_CONFIG], &(__u32){ 0 }, &dp.cfg, 0)) {
+		free(ring);
+		return -1;
+	}
 	vip__parse(TOPO_VIP4 ":443", &v.key);
 	v.meta = (struct lb_vip_meta){ .v4_prefix = 32, .v6_prefix = 128 };
 	err = vip__add(&dp, &v);
