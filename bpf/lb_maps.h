@@ -45,6 +45,13 @@ struct {
 } lb_vip_addrs SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_addr_filter);
+} lb_addr_filter SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, LB_SRC_RULES_MAX);
 	__type(key, struct lb_lpm_v4);

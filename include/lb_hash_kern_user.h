@@ -89,6 +89,23 @@ LB_INLINE __u32 lb_client_hash(const struct lb_addr *client, __u8 family,
 	return lb_jhash4(k, seed);
 }
 
+/* Bit of an address in lb_addr_filter: a multiplicative hash of the
+ * folded words (cheap; lbctl chooses the addresses, not a client). */
+LB_INLINE __u32 lb_addr_filter_bit(const struct lb_addr *a)
+{
+	__u32 w = a->v6[0] ^ a->v6[1] ^ a->v6[2] ^ a->v6[3];
+
+	return (w * 0x9e3779b1u) >> 16; /* 0..LB_ADDR_FILTER_BITS-1 */
+}
+
+/* Bit of a served (address, port) in lb_addr_filter.ports. */
+LB_INLINE __u32 lb_port_filter_bit(const struct lb_addr *a, __be16 port)
+{
+	__u32 w = a->v6[0] ^ a->v6[1] ^ a->v6[2] ^ a->v6[3];
+
+	return ((w ^ ((__u32)port * 0x85ebca6bu)) * 0x9e3779b1u) >> 16;
+}
+
 /* Index of the client's slot in lb_rings. */
 LB_INLINE __u32 lb_ring_index(const struct lb_vip_meta *vip, __u32 hash,
 			      __u32 ring_size)

@@ -29,6 +29,7 @@
 #define LB_MAP_VIP_PORTS "lb_vip_ports"
 #define LB_MAP_RINGS "lb_rings"
 #define LB_MAP_VIP_ADDRS "lb_vip_addrs"
+#define LB_MAP_ADDR_FILTER "lb_addr_filter"
 #define LB_MAP_SRC_V4 "lb_src_v4"
 #define LB_MAP_SRC_V6 "lb_src_v6"
 #define LB_MAP_FLOOD "lb_flood"
@@ -111,6 +112,27 @@ struct lb_vip_addr {
 	__u32 nports; /* 0..LB_VIP_PORTS_MAX used entries of ports[] */
 	__be16 ports[LB_VIP_PORTS_MAX];
 	__u8 index[LB_VIP_PORTS_MAX]; /* lb_vip_meta.index of each port */
+};
+
+/*
+ * lb_addr_filter[0], read inline by XDP before any hash lookup:
+ *   addrs  one bit per hash of a VIP address. A packet to any other address
+ *          is passed after this read. A set bit only says "ask
+ *          lb_vip_addrs"; lbctl sets a bit before the address enters
+ *          lb_vip_addrs and clears it after it left, so a VIP's bit is
+ *          never clear.
+ *   ports  one bit per hash of a served (address, port). A TCP segment
+ *          without SYN to a set bit is passed at once: the established
+ *          path. A collision can only pass a non-SYN segment to an
+ *          unserved port, which no connection can own (SYNs always get
+ *          the exact check), and the kernel answers it with a RST.
+ */
+#define LB_ADDR_FILTER_BITS 65536
+#define LB_ADDR_FILTER_WORDS (LB_ADDR_FILTER_BITS / 64)
+
+struct lb_addr_filter {
+	__u64 addrs[LB_ADDR_FILTER_WORDS];
+	__u64 ports[LB_ADDR_FILTER_WORDS];
 };
 
 /*

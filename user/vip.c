@@ -7,6 +7,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "lb_hash_kern_user.h"
 #include "vip.h"
 #include "worker.h"
 
@@ -156,6 +157,46 @@ static int vip__clear_ring(const struct dataplane *dp, __u32 index)
 	return err;
 }
 
+static void vip__filter_set(__u64 *words, __u32 bit)
+{
+	words[bit / 64] |= 1ull << (bit % 64);
+}
+
+/*
+ * lb_addr_filter from the VIPs in lb_vips and the addresses in
+ * lb_vip_addrs, plus 'extra' (an address about to enter; NULL for none).
+ * Called before an address enters and after one left, so a VIP's address
+ * bit is never clear.
+ */
+static int vip__sync_filter(const struct dataplane *dp,
+			    const struct lb_addr *extra)
+{
+	struct lb_addr_filter *f = calloc(1, sizeof(*f));
+	struct lb_addr_key key, next;
+	struct vip all[LB_MAX_VIPS];
+	int started = 0, err = 0, n, i;
+
+	if (!f)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(dp->fds[DP_VIP_ADDRS],
+				     started ? &key : NULL, &next)) {
+		key = next;
+		started = 1;
+		vip__filter_set(f->addrs, lb_addr_filter_bit(&key.addr));
+	}
+	if (extra)
+		vip__filter_set(f->addrs, lb_addr_filter_bit(extra));
+	n = vip__list(dp, all);
+	for (i = 0; i < n; i++)
+		vip__filter_set(f->ports, lb_port_filter_bit(&all[i].key.addr,
+							     all[i].key.port));
+	if (bpf_map_update_elem(dp->fds[DP_ADDR_FILTER], &(__u32){ 0 }, f,
+				BPF_ANY))
+		err = -errno;
+	free(f);
+	return err;
+}
+
 /*
  * Rebuild the lb_vip_addrs entry of one address from its VIPs: the ports
  * served and their rows; exclusive unless one of its VIPs is shared. No
@@ -167,7 +208,7 @@ static int vip__sync_addr(const struct dataplane *dp,
 	struct lb_addr_key akey = { .addr = of->addr, .family = of->family };
 	struct lb_vip_addr va = { .flags = LB_VA_EXCLUSIVE };
 	struct vip all[LB_MAX_VIPS];
-	int n, i;
+	int n, i, err;
 
 	n = vip__list(dp, all);
 	for (i = 0; i < n; i++) {
@@ -186,11 +227,13 @@ static int vip__sync_addr(const struct dataplane *dp,
 		if (bpf_map_delete_elem(dp->fds[DP_VIP_ADDRS], &akey) &&
 		    errno != ENOENT)
 			return -errno;
-		return 0;
+		return vip__sync_filter(dp, NULL);
 	}
-	if (bpf_map_update_elem(dp->fds[DP_VIP_ADDRS], &akey, &va, BPF_ANY))
-		return -errno;
-	return 0;
+	err = vip__sync_filter(dp, &of->addr);
+	if (!err &&
+	    bpf_map_update_elem(dp->fds[DP_VIP_ADDRS], &akey, &va, BPF_ANY))
+		err = -errno;
+	return err;
 }
 
 /* Ports of the VIPs on key's address, key's own port not counted. */

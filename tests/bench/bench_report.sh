@@ -433,8 +433,9 @@ check_tls() { # check_tls SYSTEM: protocol, cipher, group, signature, cert
 	grep -q "subject=CN = $NAME" <<<"$o" || die "$s: not the benchmark certificate"
 }
 
-syn_steered() {
-	lbctl stats --json 2>/dev/null | grep -o '"syn_steered": *[0-9]*' | grep -o '[0-9]*$'
+syn_steered() { # SYNs XDP passed on to sk_lookup: new and retransmitted
+	lbctl stats --json 2>/dev/null | grep -oE '"syn_(new|retrans)": *[0-9]*' |
+		grep -o '[0-9]*$' | awk '{ s += $1 } END { print s + 0 }'
 }
 
 # --- measurement ----------------------------------------------------------------

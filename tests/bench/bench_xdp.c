@@ -17,13 +17,44 @@
 #define REPEAT 1000000
 #define ROUNDS 7
 
+enum mode {
+	NORMAL, /* flood detection on, threshold out of reach */
+	FLOOD_DROP, /* flood mode, the source's bucket empty */
+	FLOOD_COOKIE, /* flood mode, cookies on, bucket without limit */
+};
+
 struct scenario {
 	const char *name;
 	const char *what;
 	struct pkt_spec pkt;
 	int use_floor;
+	enum mode mode;
 	double ns[ROUNDS];
 };
+
+static void set_mode(struct fixture *fx, enum mode mode)
+{
+	int err = 0;
+
+	switch (mode) {
+	case NORMAL:
+		err = fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 0xffffffffu,
+				   LB_SRC_RATE_DEFAULT, LB_SRC_BURST_DEFAULT);
+		break;
+	case FLOOD_DROP: /* every SYN over the rate; 1 SYN/s per source */
+		err = fx_set_flood(fx, LB_CF_FLOOD, 1, 1, 1);
+		break;
+	case FLOOD_COOKIE:
+		err = fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1,
+				   0xffffffffu, 0xffffffffu);
+		break;
+	}
+	if (err) {
+		fprintf(stderr, "bench-xdp: cannot set lb_config: %s\n",
+			strerror(-err));
+		exit(1);
+	}
+}
 
 static double run_ns(int prog, const uint8_t *frame, size_t len)
 {
@@ -71,7 +102,7 @@ int main(void)
 			   .flags = F_ACK | F_PSH,
 			   .payload = 100 } },
 		{ .name = "syn",
-		  .what = "TCP SYN to a VIP (pick + flow record)",
+		  .what = "TCP SYN to a VIP (flood count, retransmit filter)",
 		  .pkt = { .family = 4, .flags = F_SYN } },
 		{ .name = "other",
 		  .what = "TCP ACK+data to another address",
@@ -93,6 +124,17 @@ int main(void)
 			   .proto = IPPROTO_UDP,
 			   .dst = "198.18.0.200",
 			   .payload = 64 } },
+		{ .name = "fw",
+		  .what = "UDP to a VIP address (firewall drop)",
+		  .pkt = { .family = 4, .proto = IPPROTO_UDP, .payload = 64 } },
+		{ .name = "f-drop",
+		  .what = "flood mode: SYN over its source's bucket (drop)",
+		  .pkt = { .family = 4, .flags = F_SYN },
+		  .mode = FLOOD_DROP },
+		{ .name = "cookie",
+		  .what = "flood mode: SYN answered with a cookie SYN-ACK",
+		  .pkt = { .family = 4, .flags = F_SYN },
+		  .mode = FLOOD_COOKIE },
 	};
 	size_t n = sizeof(sc) / sizeof(sc[0]), i;
 	uint8_t frames[sizeof(sc) / sizeof(sc[0])][PKT_MAX];
@@ -101,6 +143,12 @@ int main(void)
 	double m[sizeof(sc) / sizeof(sc[0])];
 	int floor_fd, r;
 
+	cpu_set_t one;
+
+	/* flood state is per CPU: keep every run on one */
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_setaffinity(0, sizeof(one), &one);
 	if (fx_setup(&fx))
 		return 1;
 	floor_fd = floor_prog_load();
@@ -113,11 +161,13 @@ int main(void)
 	for (i = 0; i < n; i++)
 		lens[i] = pkt_build(&sc[i].pkt, frames[i]);
 	for (r = 0; r < ROUNDS; r++)
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			set_mode(fx, sc[i].mode);
 			sc[i].ns[r] = run_ns(sc[i].use_floor ?
 						     floor_fd :
 						     dataplane__xdp_fd(&fx->dp),
 					     frames[i], lens[i]);
+		}
 
 	printf("bench-xdp: %d rounds x %d runs each, median round, ns/packet\n",
 	       ROUNDS, REPEAT);
@@ -133,8 +183,10 @@ int main(void)
 		       sc[i].name, m[i], m[i] / m[0], lo, hi, sc[i].what);
 	}
 	printf("xdp: floor=%.1f ns est=%.1f ns (%.2f) syn=%.1f ns (%.2f) "
-	       "other=%.1f ns (%.2f)\n",
-	       m[0], m[1], m[1] / m[0], m[2], m[2] / m[0], m[3], m[3] / m[0]);
+	       "other=%.1f ns (%.2f) flood_drop=%.1f ns (%.2f) "
+	       "cookie=%.1f ns (%.2f)\n",
+	       m[0], m[1], m[1] / m[0], m[2], m[2] / m[0], m[3], m[3] / m[0],
+	       m[n - 2], m[n - 2] / m[0], m[n - 1], m[n - 1] / m[0]);
 	close(floor_fd);
 	return fx_teardown(fx);
 }
