@@ -807,6 +807,28 @@ static void test_wrong_sockets_refused(void **state)
 	assert_int_equal(request(4, topo.addr4[1]), pick(VIP4, topo.addr4[1]));
 }
 
+/* One agent per instance: a second one refuses and names the first. */
+static void test_second_agent_refused(void **state)
+{
+	char out[4096], want[128];
+
+	(void)state;
+	assert_int_equal(
+		run(out, sizeof(out),
+		    "timeout 10 %s --instance %s --netns %s agent -c %s 2>&1",
+		    lbctl, instance, topo.host, config),
+		1);
+	snprintf(want, sizeof(want),
+		 "lbctl agent: instance '%s' is already run by pid %d",
+		 instance, (int)agent_pid);
+	print_message("%s", out);
+	assert_non_null(strstr(out, want));
+	/* the first one still runs and serves */
+	assert_int_equal(kill(agent_pid, 0), 0);
+	assert_int_equal(wait_up(NWORKERS), 0);
+	assert_int_equal(request(4, topo.addr4[2]), pick(VIP4, topo.addr4[2]));
+}
+
 static void test_metrics(void **state)
 {
 	char out[16384];
@@ -829,6 +851,7 @@ static int run_agent_tests(void)
 		cmocka_unit_test(test_clients_land_on_ring_pick),
 		cmocka_unit_test(test_listeners_reachable_only_through_vip),
 		cmocka_unit_test(test_wrong_sockets_refused),
+		cmocka_unit_test(test_second_agent_refused),
 		cmocka_unit_test(test_drain_keeps_open_connection),
 		cmocka_unit_test(test_kill9_worker_leaves_at_once),
 		cmocka_unit_test(test_respawn_restores_exact_ring),
@@ -937,8 +960,9 @@ out:
 		fprintf(stderr, "agent: unload of instance %s failed\n",
 			instance);
 	topo_destroy(&topo);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s /run/lbctl/%s.lock", dir,
-		 instance);
+	snprintf(cmd, sizeof(cmd),
+		 "rm -rf %s /run/lbctl/%s.lock /run/lbctl/%s.agent.lock", dir,
+		 instance, instance);
 	if (system(cmd))
 		fprintf(stderr, "agent: cannot remove %s\n", dir);
 	return rc;
