@@ -823,6 +823,12 @@ static void test_second_agent_refused(void **state)
 		 instance, (int)agent_pid);
 	print_message("%s", out);
 	assert_non_null(strstr(out, want));
+	/* the CLI does not change a weight the agent owns */
+	assert_int_equal(run(out, sizeof(out),
+			     LBCTL "worker weight %s 1 5 2>&1", LBCTL_ARGS,
+			     VIP4),
+			 1);
+	assert_non_null(strstr(out, "is managed by the agent (pid"));
 	/* the first one still runs and serves */
 	assert_int_equal(kill(agent_pid, 0), 0);
 	assert_int_equal(wait_up(NWORKERS), 0);
