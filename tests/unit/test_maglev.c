@@ -511,6 +511,44 @@ static void test_diff(void **state)
 	assert_memory_equal(changed, want, sizeof(want));
 }
 
+/*
+ * ring__rebuild() writes changed[0..n) of maglev__diff(): applying exactly
+ * those writes to the table in use gives the new table, their count is the
+ * number of differing slots (counted here independently), and a rebuild of
+ * the same set writes nothing.
+ */
+static void test_writes_only_differing_slots(void **state)
+{
+	struct maglev_worker all[10], nine[9];
+	__u32 *t0 = table_new(), *t1 = table_new(), *map = table_new();
+	__u32 *changed = table_new();
+	size_t n, i, writes = 0, differ = 0;
+	__u32 s;
+
+	(void)state;
+	ten_workers(all);
+	without(all, 10, 3, nine);
+	assert_int_equal(maglev__build(all, 10, M, t0), 0);
+	assert_int_equal(maglev__build(nine, 9, M, t1), 0);
+	memcpy(map, t0, M * sizeof(*map));
+	n = maglev__diff(map, t1, M, changed);
+	for (i = 0; i < n; i++, writes++)
+		map[changed[i]] = t1[changed[i]];
+	for (s = 0; s < M; s++)
+		differ += t0[s] != t1[s];
+	assert_memory_equal(map, t1, M * sizeof(*map));
+	assert_int_equal(writes, differ);
+	assert_true(writes < M / 8);
+	/* the same set again: nothing to write */
+	assert_int_equal(maglev__build(nine, 9, M, t0), 0);
+	assert_int_equal(maglev__diff(map, t0, M, changed), 0);
+	print_message("remove 1 of 10: %zu slot writes of %u\n", writes, M);
+	free(t0);
+	free(t1);
+	free(map);
+	free(changed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -526,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_no_workers),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_writes_only_differing_slots),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
