@@ -720,6 +720,25 @@ static int agent__setup(struct agent *a)
 	return err;
 }
 
+/* One agent per instance, for its whole life (the kernel drops the lock
+ * when the process dies, however it dies). */
+static int agent__claim(struct instance *in)
+{
+	pid_t holder;
+	int err = instance__agent_lock(in, &holder);
+
+	if (err == -EBUSY && holder > 0)
+		log_msg("instance '%s' is already run by pid %d", in->name,
+			(int)holder);
+	else if (err == -EBUSY)
+		log_msg("instance '%s' is already run by another agent",
+			in->name);
+	else if (err)
+		log_msg("cannot take the agent lock of instance '%s': %s",
+			in->name, strerror(-err));
+	return err;
+}
+
 static void agent__signal(struct agent *a)
 {
 	struct signalfd_siginfo si;
@@ -743,7 +762,8 @@ int agent__run(struct instance *in, const char *config_path)
 	a->in = in;
 	a->config_path = config_path;
 	a->epfd = a->listen_fd = a->sig_fd = a->timer_fd = a->metrics_fd = -1;
-	err = agent_config__load(config_path, in->name, &a->cfg);
+	err = agent__claim(in);
+	err = err ?: agent_config__load(config_path, in->name, &a->cfg);
 	err = err ?: agent__setup(a);
 	if (err)
 		goto out;
@@ -783,6 +803,7 @@ int agent__run(struct instance *in, const char *config_path)
 out:
 	if (a->listen_fd >= 0)
 		unlink(a->cfg.socket_path);
+	instance__agent_unlock(in); /* after the unlink: the next agent's */
 	dataplane__destroy(&a->dp);
 	SSL_CTX_free(a->probe_ctx);
 	free(a);

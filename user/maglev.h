@@ -5,12 +5,13 @@
  *
  * Each worker gets an exact quota of slots from its weight (largest
  * remainder), and fills it walking its own permutation of the table, in
- * Maglev's round-robin turns. Given the previous table, a rebuild first
- * keeps every slot whose owner is still present and under quota, so a
- * removed worker's slots are the only ones that move, and an added worker
- * only takes slots for itself. Without a previous table the result depends
- * only on the (id, weight) set, so two balancers with the same workers
- * agree.
+ * Maglev's round-robin turns. The table depends on the (id, weight) set
+ * alone, never on a previous table or on the order of the input: a worker
+ * that leaves and comes back restores the exact table, and two balancers
+ * with the same workers have the same tables (DESIGN.md D2, D7). Removing
+ * one of N workers moves about 1/N of the slots (tests/unit/test_maglev.c
+ * prints the figure); callers write only the slots that differ from the
+ * table in use (maglev__diff).
  */
 #ifndef LB_MAGLEV_H
 #define LB_MAGLEV_H
@@ -28,12 +29,11 @@ int maglev__valid_size(__u32 m);
 
 /*
  * Fill table[0..m-1] with worker ids; LB_WORKER_NONE everywhere if no
- * worker has weight. 'prev' (may be NULL) is the table in use, of the same
- * size. Returns 0, or -EINVAL (m not prime, duplicate id, id out of range),
- * -ENOMEM.
+ * worker has weight. Returns 0, or -EINVAL (m not prime, duplicate id, id
+ * out of range). Allocates nothing.
  */
 int maglev__build(const struct maglev_worker *workers, size_t n, __u32 m,
-		  const __u32 *prev, __u32 *table);
+		  __u32 *table);
 
 /*
  * Store in changed[] the indices where old and new differ, ascending.

@@ -395,6 +395,16 @@ static int cmd_worker_undrain(struct ctx *c)
 
 static int cmd_worker_weight(struct ctx *c)
 {
+	pid_t pid;
+
+	/* The agent sets the weight each worker registers with: refuse
+	 * rather than be overwritten silently (docs/lbctl.md). */
+	if (instance__agent_running(&c->in, &pid)) {
+		fprintf(stderr,
+			"lbctl: worker weight: instance '%s' is managed by the agent (pid %d); set the weight in the worker's config (lbtls) and reload it\n",
+			c->in.name, (int)pid);
+		return -EBUSY;
+	}
 	return worker_change(c, 0, 0, c->args[2]);
 }
 

@@ -122,8 +122,9 @@ int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
 		mw[i].id = ws[i].id;
 		mw[i].weight = live ? ws[i].st.weight : 0;
 	}
-	err = dataplane__ring_read(dp, vip->index, old);
-	err = err ?: maglev__build(mw, n, m, old, new);
+	/* the table from the set alone; the ring in use only for the diff */
+	err = maglev__build(mw, n, m, new);
+	err = err ?: dataplane__ring_read(dp, vip->index, old);
 	if (err)
 		goto out;
 	*moved = maglev__diff(old, new, m, changed);

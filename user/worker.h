@@ -33,8 +33,9 @@ int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
 int worker__has_socket(const struct dataplane *dp, __u8 listener, __u8 family,
 		       __u32 id);
 
-/* Rebuild the VIP's ring from its workers, starting from the ring in use so
- * only the slots that must move do; write only the changed slots. */
+/* Rebuild the VIP's ring from its workers' (id, weight) set alone (a worker
+ * counts with weight 0 unless up), and write only the slots that differ
+ * from the ring in use; *moved says how many. */
 int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
 		  __u8 family, size_t *moved);
 

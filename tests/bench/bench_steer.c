@@ -211,9 +211,7 @@ static int load_steering(const int *fds)
 		mw[i] = (struct maglev_worker){ .id = i, .weight = 1 };
 		err = bpf_map_update_elem(dp.fds[DP_SOCKETS], &slot, &val, 0);
 	}
-	err = err   ?:
-		      maglev__build(mw, NWORKERS, LB_RING_SIZE_DEFAULT, NULL,
-				    ring);
+	err = err ?: maglev__build(mw, NWORKERS, LB_RING_SIZE_DEFAULT, ring);
 	err = err ?: dataplane__ring_write(&dp, v.meta.index, ring, NULL, 0);
 	free(ring);
 	return err;

@@ -75,7 +75,7 @@ static inline int fx_set_ring(struct fixture *fx, const __u32 *weights, int n)
 		w[i].id = i;
 		w[i].weight = weights[i];
 	}
-	err = maglev__build(w, n, FX_RING, NULL, fx->ring);
+	err = maglev__build(w, n, FX_RING, fx->ring);
 	if (err)
 		return err;
 	err = dataplane__ring_write(&fx->dp, fx->vip4.index, fx->ring, NULL, 0);

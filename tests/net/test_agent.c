@@ -10,7 +10,7 @@
  * v6); the listeners are reachable through the VIP only; sockets of the
  * wrong family or kind are refused; drain keeps an open connection and
  * moves new ones; kill -9 of a worker takes it out and no later connection
- * fails; killing and restarting the agent under load fails nothing; XDP
+ * fails; a worker killed and respawned gives back byte-identical rings; killing and restarting the agent under load fails nothing; XDP
  * detached still lands on the computed worker; bad input is refused and
  * changes nothing.
  */
@@ -31,6 +31,8 @@
 #include <time.h>
 #include <sys/epoll.h>
 #include "../../tls-tier/agent_link.c"
+#include "dataplane.h"
+#include "vip.h"
 #include "topology.h"
 
 #define NCLIENTS 16
@@ -159,6 +161,67 @@ static int request(int family, const char *src)
 	w = ask(fd);
 	close(fd);
 	return w;
+}
+
+/*
+ * Both VIPs' rings as lb_rings holds them now, v4 then v6, from the pinned
+ * maps (the test reads them itself, not through lbctl). Returns a
+ * malloc'd array of 2 * ring_size slots; *m gets the ring size.
+ */
+static __u32 *read_rings(__u32 *m)
+{
+	static const char *const vips[2] = { VIP4, VIP6 };
+	struct dataplane dp;
+	struct lb_vip_meta meta;
+	struct lb_vip_key key;
+	char pins[128];
+	__u32 *rings = NULL;
+	int i, err;
+
+	snprintf(pins, sizeof(pins), "/sys/fs/bpf/%s", instance);
+	if (dataplane__open_pinned(&dp, pins))
+		return NULL;
+	*m = dp.cfg.ring_size;
+	rings = malloc(2 * (size_t)*m * sizeof(*rings));
+	for (i = 0, err = !rings; i < 2 && !err; i++) {
+		err = vip__parse(vips[i], &key);
+		err = err ?: vip__get(&dp, &key, &meta);
+		err = err   ?:
+			      dataplane__ring_read(&dp, meta.index,
+						   rings + (size_t)i * *m);
+	}
+	dataplane__destroy(&dp);
+	if (err) {
+		free(rings);
+		return NULL;
+	}
+	return rings;
+}
+
+static size_t slots_of(const __u32 *rings, __u32 m, int id)
+{
+	size_t s, n = 0;
+
+	for (s = 0; s < 2 * (size_t)m; s++)
+		n += rings[s] == (__u32)id;
+	return n;
+}
+
+/* Until both rings are 'want' byte for byte (bounded: 5 s); 0 if so. */
+static int wait_rings(const __u32 *want, __u32 m)
+{
+	__u32 *now, mm;
+	int i, same = 0;
+
+	for (i = 0; i < 50 && !same; i++) {
+		now = read_rings(&mm);
+		same = now && mm == m &&
+		       !memcmp(now, want, 2 * (size_t)m * sizeof(*now));
+		free(now);
+		if (!same)
+			usleep(100000);
+	}
+	return same ? 0 : -1;
 }
 
 /* --- the worker process -------------------------------------------------- */
@@ -354,8 +417,10 @@ static void test_clients_land_on_ring_pick(void **state)
 static void test_drain_keeps_open_connection(void **state)
 {
 	int w = pick(VIP4, topo.addr4[0]), keep, i, moved = 0, back = 0;
+	__u32 m, *rings = read_rings(&m);
 
 	(void)state;
+	assert_non_null(rings);
 	keep = connect_vip(4, topo.addr4[0]);
 	assert_true(keep >= 0);
 	assert_int_equal(ask(keep), w);
@@ -377,8 +442,10 @@ static void test_drain_keeps_open_connection(void **state)
 	assert_int_equal(
 		run(NULL, 0, LBCTL "worker undrain %s %d", LBCTL_ARGS, VIP4, w),
 		0);
-	/* w takes its share back (not necessarily the same slots: the ring
-	 * is rebuilt from the current one), and every client follows it */
+	/* w takes back exactly the slots it had (the ring is a function of
+	 * the worker set), and every client follows it */
+	assert_int_equal(wait_rings(rings, m), 0);
+	free(rings);
 	for (i = 0; i < NCLIENTS; i++) {
 		int got = request(4, topo.addr4[i]);
 
@@ -434,6 +501,47 @@ static void test_kill9_worker_leaves_at_once(void **state)
 				 pick(VIP4, topo.addr4[i]));
 	workers[victim] = spawn_worker(victim);
 	assert_int_equal(wait_up(NWORKERS), 0);
+}
+
+/*
+ * DESIGN.md D2: a worker that dies and comes back restores the exact ring,
+ * byte for byte, read from lb_rings before and after (both VIPs).
+ */
+static void test_respawn_restores_exact_ring(void **state)
+{
+	int victim = pick(VIP4, topo.addr4[5]), i;
+	__u32 m, mm, *before = read_rings(&m), *during = NULL, *after;
+	size_t moved = 0, s;
+
+	(void)state;
+	assert_non_null(before);
+	assert_true(slots_of(before, m, victim) > 0);
+	kill(workers[victim], SIGKILL);
+	waitpid(workers[victim], NULL, 0);
+	/* until the agent has rebuilt without it (bounded: 5 s) */
+	for (i = 0; i < 50; i++) {
+		free(during);
+		during = read_rings(&mm);
+		if (during && !slots_of(during, mm, victim))
+			break;
+		usleep(100000);
+	}
+	assert_non_null(during);
+	assert_int_equal(slots_of(during, m, victim), 0);
+	for (s = 0; s < 2 * (size_t)m; s++)
+		moved += during[s] != before[s];
+	free(during);
+	workers[victim] = spawn_worker(victim);
+	assert_int_equal(wait_up(NWORKERS), 0);
+	assert_int_equal(wait_rings(before, m), 0);
+	after = read_rings(&mm);
+	assert_non_null(after);
+	assert_memory_equal(before, after, 2 * (size_t)m * sizeof(*after));
+	print_message("worker %d killed: %zu of %u slots moved (%zu its own); "
+		      "respawned: both rings byte-identical to before\n",
+		      victim, moved, 2 * m, slots_of(before, m, victim));
+	free(before);
+	free(after);
 }
 
 static void test_reregistration_replaces(void **state)
@@ -699,6 +807,34 @@ static void test_wrong_sockets_refused(void **state)
 	assert_int_equal(request(4, topo.addr4[1]), pick(VIP4, topo.addr4[1]));
 }
 
+/* One agent per instance: a second one refuses and names the first. */
+static void test_second_agent_refused(void **state)
+{
+	char out[4096], want[128];
+
+	(void)state;
+	assert_int_equal(
+		run(out, sizeof(out),
+		    "timeout 10 %s --instance %s --netns %s agent -c %s 2>&1",
+		    lbctl, instance, topo.host, config),
+		1);
+	snprintf(want, sizeof(want),
+		 "lbctl agent: instance '%s' is already run by pid %d",
+		 instance, (int)agent_pid);
+	print_message("%s", out);
+	assert_non_null(strstr(out, want));
+	/* the CLI does not change a weight the agent owns */
+	assert_int_equal(run(out, sizeof(out),
+			     LBCTL "worker weight %s 1 5 2>&1", LBCTL_ARGS,
+			     VIP4),
+			 1);
+	assert_non_null(strstr(out, "is managed by the agent (pid"));
+	/* the first one still runs and serves */
+	assert_int_equal(kill(agent_pid, 0), 0);
+	assert_int_equal(wait_up(NWORKERS), 0);
+	assert_int_equal(request(4, topo.addr4[2]), pick(VIP4, topo.addr4[2]));
+}
+
 static void test_metrics(void **state)
 {
 	char out[16384];
@@ -721,8 +857,10 @@ static int run_agent_tests(void)
 		cmocka_unit_test(test_clients_land_on_ring_pick),
 		cmocka_unit_test(test_listeners_reachable_only_through_vip),
 		cmocka_unit_test(test_wrong_sockets_refused),
+		cmocka_unit_test(test_second_agent_refused),
 		cmocka_unit_test(test_drain_keeps_open_connection),
 		cmocka_unit_test(test_kill9_worker_leaves_at_once),
+		cmocka_unit_test(test_respawn_restores_exact_ring),
 		cmocka_unit_test(test_reregistration_replaces),
 		cmocka_unit_test(test_agent_restart_under_load),
 		cmocka_unit_test(test_xdp_detached_still_lands_on_pick),
@@ -828,8 +966,9 @@ out:
 		fprintf(stderr, "agent: unload of instance %s failed\n",
 			instance);
 	topo_destroy(&topo);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s /run/lbctl/%s.lock", dir,
-		 instance);
+	snprintf(cmd, sizeof(cmd),
+		 "rm -rf %s /run/lbctl/%s.lock /run/lbctl/%s.agent.lock", dir,
+		 instance, instance);
 	if (system(cmd))
 		fprintf(stderr, "agent: cannot remove %s\n", dir);
 	return rc;
