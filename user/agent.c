@@ -639,7 +639,7 @@ static void agent__reload(struct agent *a)
 	}
 	/* deny/allow list and flood settings first: a bad list file refuses
 	 * the whole reload, as a bad config does */
-	if (agent_shield__apply(a->in, &a->dp, next, a->config_path)) {
+	if (agent_shield__apply(a->in, &a->dp, next)) {
 		log_msg("%s: keeping the running config", a->config_path);
 		goto out;
 	}
@@ -685,7 +685,7 @@ static int agent__setup(struct agent *a)
 			a->dp.cfg.ring_size);
 	a->cfg.ring_size = a->dp.cfg.ring_size;
 	/* the deny list is in place before XDP is attached and VIPs exist */
-	err = agent_shield__apply(a->in, &a->dp, &a->cfg, a->config_path);
+	err = agent_shield__apply(a->in, &a->dp, &a->cfg);
 	err = err ?: agent__apply_ifaces(a);
 	err = err ?: agent__apply_vips(a);
 	if (err)

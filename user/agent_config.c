@@ -231,82 +231,6 @@ static void parse_health(struct walk *w, yaml_node_t *n, struct agent_config *c)
 	}
 }
 
-static void parse_fw_list(struct walk *w, yaml_node_t *n, const char *key,
-			  struct agent_config *c)
-{
-	char why[160], pbuf[FW_PREFIX_TEXT_MAX];
-	struct fw_entry *e;
-	yaml_node_item_t *it;
-	const char *s;
-	int i;
-
-	if (!want(w, n, YAML_SEQUENCE_NODE, key))
-		return;
-	for_each_item(w->doc, n, it)
-	{
-		yaml_node_t *item = yaml_document_get_node(w->doc, *it);
-
-		s = scalar(w, item, key);
-		if (!s)
-			continue;
-		if (c->nfw == AGENT_FW_INLINE_MAX) {
-			cfg_error(w, item,
-				  "more than %d inline firewall entries: put them in the list file",
-				  AGENT_FW_INLINE_MAX);
-			return;
-		}
-		e = &c->fw[c->nfw];
-		memset(e, 0, sizeof(*e));
-		if (fw__parse_prefix(s, &e->p, why, sizeof(why))) {
-			cfg_error(w, item, "'%s' item '%s': %s", key, s, why);
-			continue;
-		}
-		e->action = fw__parse_action(key);
-		e->origin = FW_FROM_CONFIG;
-		e->line = item->start_mark.line + 1;
-		for (i = 0; i < c->nfw; i++)
-			if (fw__prefix_eq(&c->fw[i].p, &e->p))
-				break;
-		if (i < c->nfw) {
-			fw__format_prefix(&e->p, pbuf, sizeof(pbuf));
-			cfg_error(w, item, "%s listed twice (first at line %d)",
-				  pbuf, c->fw[i].line);
-			continue;
-		}
-		c->nfw++;
-	}
-}
-
-static void parse_firewall(struct walk *w, yaml_node_t *n,
-			   struct agent_config *c)
-{
-	yaml_node_pair_t *p;
-
-	if (!want(w, n, YAML_MAPPING_NODE, "firewall"))
-		return;
-	for_each_pair(w->doc, n, p)
-	{
-		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
-		const char *key = scalar(w, k, "key");
-
-		if (!key)
-			continue;
-		if (!strcmp(key, "file")) {
-			if (!get_str(w, v, key, c->fw_file,
-				     sizeof(c->fw_file)) &&
-			    c->fw_file[0] != '/')
-				cfg_error(w, v,
-					  "'file' expects an absolute path, not '%s'",
-					  c->fw_file);
-		} else if (!strcmp(key, "deny") || !strcmp(key, "allow")) {
-			parse_fw_list(w, v, key, c);
-		} else {
-			cfg_error(w, k, "unknown firewall key '%s'", key);
-		}
-	}
-}
-
 static void parse_flood(struct walk *w, yaml_node_t *n, struct agent_config *c)
 {
 	yaml_node_pair_t *p;
@@ -315,7 +239,6 @@ static void parse_flood(struct walk *w, yaml_node_t *n, struct agent_config *c)
 
 	if (!want(w, n, YAML_MAPPING_NODE, "flood"))
 		return;
-	flood__defaults(&c->flood);
 	for_each_pair(w->doc, n, p)
 	{
 		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
@@ -370,10 +293,7 @@ static void parse_root(struct walk *w, yaml_node_t *root,
 					c);
 		} else if (!strcmp(key, "health")) {
 			parse_health(w, v, c);
-		} else if (!strcmp(key, "firewall")) {
-			parse_firewall(w, v, c);
 		} else if (!strcmp(key, "flood")) {
-			c->flood_line = k->start_mark.line + 1;
 			parse_flood(w, v, c);
 		} else {
 			cfg_error(w, k, "unknown key '%s'", key);
@@ -401,7 +321,7 @@ int agent_config__load(const char *path, const char *instance,
 	cfg->health_rise = 2;
 	cfg->health_fall = 2;
 	snprintf(cfg->metrics, sizeof(cfg->metrics), "127.0.0.1:9146");
-	fw__default_file(instance, cfg->fw_file, sizeof(cfg->fw_file));
+	flood__defaults(&cfg->flood);
 
 	f = fopen(path, "r");
 	if (!f) {

@@ -7,16 +7,12 @@
 #ifndef LB_AGENT_CONFIG_H
 #define LB_AGENT_CONFIG_H
 
-#include <limits.h>
 #include <sys/un.h>
 #include "attach.h"
-#include "firewall.h"
 #include "flood.h"
 #include "lb_kern_user.h"
 
 #define AGENT_MAX_IFACES 16
-#define AGENT_FW_INLINE_MAX 256 /* inline deny:/allow: entries; more go in
-				   the list file */
 
 struct agent_vip {
 	struct lb_vip_key key;
@@ -42,15 +38,7 @@ struct agent_config {
 	__u32 health_rise;
 	__u32 health_fall;
 	char metrics[64]; /* "127.0.0.1:9146", "" for none */
-	/* firewall: the list file and the inline entries (origin
-	 * FW_FROM_CONFIG, line in this file); the agent applies the union */
-	char fw_file[PATH_MAX]; /* default FW_STATE_DIR/<instance>/firewall */
-	int nfw;
-	struct fw_entry fw[AGENT_FW_INLINE_MAX];
-	/* flood: every key applied (defaults for those not given); with no
-	 * section (flood_line 0) lb_config's settings are left alone */
-	int flood_line;
-	struct flood_settings flood;
+	struct flood_settings flood; /* the flood: section over defaults */
 };
 
 /* Defaults for instance 'name', then the file. 0, or -EINVAL after

@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 #include "attach.h"
+#include "firewall.h"
 #include "lb_xdp.skel.h"
 
 int attach__sk_lookup_ok(const struct instance *in)
@@ -45,6 +46,10 @@ int attach__ensure_loaded(struct instance *in,
 	err = dataplane__load(&dp, &o);
 	if (err)
 		return err;
+	/* fresh tries: the saved deny/allow list before any traffic */
+	err = fw__apply_file(&dp, in->name, NULL);
+	if (err < 0)
+		goto out;
 	instance__pin_path(in, INSTANCE_SK_LOOKUP_LINK, path, sizeof(path));
 	unlink(path); /* a stale link whose namespace is gone */
 	link = dataplane__attach_netns(&dp, in->netns_fd);

@@ -5,14 +5,14 @@
  * with lb_config's src_rules_v4 / src_rules_v6 kept equal to the number of
  * entries (XDP skips a trie whose count is 0).
  *
- * A prefix is "203.0.113.0/24", "2001:db8::/32", or a bare address (/32,
- * /128). Host bits set beyond the prefix length are refused, not silently
- * cleared: "203.0.113.7/24" is more likely a typo for a /32 than a wish to
- * deny the whole /24, and the error names the network it would be.
+ * The list file (FW_STATE_DIR/<instance>/firewall) is the truth: lbctl
+ * edits it and then makes the tries equal to it; the agent and a fresh
+ * load apply it too. One line per entry, "deny PREFIX" or "allow PREFIX";
+ * '#' starts a comment. A prefix has one action: listed twice is an error.
  *
- * The list file has one entry per line, "deny PREFIX" or "allow PREFIX";
- * '#' starts a comment, blank lines are ignored. lbctl edits it line by
- * line (other lines and comments stay) and replaces it atomically.
+ * A prefix is "203.0.113.0/24", "2001:db8::/32", or a bare address (/32,
+ * /128). Host bits set beyond the length are refused, not cleared:
+ * "203.0.113.7/24" is more likely a typo than a wish to deny the /24.
  */
 #ifndef LB_FIREWALL_H
 #define LB_FIREWALL_H
@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include "dataplane.h"
 
-#define FW_STATE_DIR "/var/lib/lbctl" /* list file: DIR/<instance>/firewall */
+#define FW_STATE_DIR "/var/lib/lbctl"
 #define FW_PREFIX_TEXT_MAX 56 /* INET6_ADDRSTRLEN + "/128" */
 
 struct fw_prefix {
@@ -30,18 +30,10 @@ struct fw_prefix {
 	__u8 len; /* 0..32 or 0..128 */
 };
 
-/* Where an entry comes from, for messages and for who may delete it. */
-enum fw_origin {
-	FW_FROM_FILE = 0, /* the list file (lbctl deny/allow edit it) */
-	FW_FROM_CONFIG, /* the agent config's inline deny:/allow: lists */
-	FW_FROM_MAP, /* in the tries only: not persisted anywhere */
-};
-
 struct fw_entry {
 	struct fw_prefix p;
 	__u32 action; /* enum lb_src_action */
-	__u8 origin; /* enum fw_origin */
-	int line; /* in the file it comes from; 0 if none */
+	int line; /* in the list file; 0 if from the tries */
 };
 
 /* A growable list; zero-initialised is empty. */
@@ -55,12 +47,9 @@ int fw__parse_prefix(const char *text, struct fw_prefix *p, char *why,
 		     size_t len);
 /* "203.0.113.0/24", "2001:db8::/32" (always with the length). */
 void fw__format_prefix(const struct fw_prefix *p, char *buf, size_t len);
-/* "deny", "allow" -> enum lb_src_action; -EINVAL otherwise. */
-int fw__parse_action(const char *text);
 const char *fw__action_name(__u32 action);
-int fw__prefix_eq(const struct fw_prefix *a, const struct fw_prefix *b);
-/* Default list file of an instance. */
-void fw__default_file(const char *instance, char *buf, size_t len);
+/* The instance's list file. */
+void fw__file_path(const char *instance, char *buf, size_t len);
 
 int fw_list__push(struct fw_list *l, const struct fw_entry *e);
 /* Index of the entry for prefix p (any action), or -1. */
@@ -70,59 +59,28 @@ void fw_list__free(struct fw_list *l);
 void fw_list__sort(struct fw_list *l);
 
 /*
- * Parse list text from in; name is the file name in messages. Every error
- * is printed to err as "NAME:LINE: reason"; returns 0 or -EINVAL (then l
+ * Parse list text; name is the file name in messages. Every error is
+ * printed to err as "NAME:LINE: reason"; returns 0 or -EINVAL (then l
  * holds the good lines). A prefix listed twice is an error.
  */
-int fw_list__parse(FILE *in, const char *name, struct fw_list *l, FILE *err);
-/* The same from a file; a missing file is an empty list. */
-int fw_list__load(const char *path, struct fw_list *l, FILE *err);
-/*
- * Add "ACTION PREFIX" to the file (add != 0) or remove every line of that
- * prefix with that action, keeping all other lines; written to PATH.tmp
- * and renamed over PATH, its directory created if missing. The file must
- * parse. 0, or -errno with why filled.
- */
-int fw_file__edit(const char *path, int add, __u32 action,
-		  const struct fw_prefix *p, char *why, size_t len);
+int fw_list__parse(const char *text, size_t n, const char *name,
+		   struct fw_list *l, FILE *err);
+/* The whole file into *text (NUL-terminated); a missing file is "". */
+int fw__read_file(const char *path, char **text, size_t *n);
+/* mkdir -p of path's directory, then PATH.tmp renamed over path. */
+int fw__write_file(const char *path, const char *text, size_t n);
 
-/* mkdir -p of path's directory (0755). */
-int fw__mkdir_parent(const char *path);
-/* Write text to PATH.tmp, sync it, rename it over path: a reader sees the
- * old file or the new one, never a part. */
-int fw__write_atomic(const char *path, const char *text, size_t n);
-
-/*
- * want = the agent config's inline entries + the list file's, one entry
- * per prefix (alike in both: the inline one). A prefix the two give
- * different actions is printed as FILE:LINE and makes it -EINVAL.
- */
-int fw__union(const struct fw_list *inline_rules, const char *config_name,
-	      const struct fw_list *file, const char *file_name,
-	      struct fw_list *want);
-
-/* --- the tries (caller holds the instance lock) ------------------------- */
-
-/* Every entry of both tries (origin FW_FROM_MAP), appended to out. */
+/* Every entry of both tries, appended to out. */
 int fw__map_read(const struct dataplane *dp, struct fw_list *out);
-/* The action of exactly this prefix in its trie: 0 if absent. */
-__u32 fw__map_get(const struct dataplane *dp, const struct fw_prefix *p);
-/* Insert or replace; the counts in lb_config follow. */
-int fw__map_put(struct dataplane *dp, const struct fw_prefix *p,
-		__u32 action);
-/* Remove (-ENOENT if absent); the counts in lb_config follow. */
-int fw__map_del(struct dataplane *dp, const struct fw_prefix *p);
-/* Count both tries and write the counts into lb_config if they differ
- * (dp->cfg is refreshed). */
-int fw__sync_counts(struct dataplane *dp);
 /*
- * Make the tries hold exactly want (entries of one prefix must not
- * repeat): only the differences are written, then the counts. Each change
- * is logged to log (if not NULL) after prefix. Returns the number of
- * changes, or -errno (the tries may then hold part of the change, and the
- * counts still match them).
+ * Make the tries hold exactly want: only the differences are written,
+ * each logged to log (if not NULL), then lb_config's counts are set from
+ * the tries. Returns the number of changes, or -errno. Caller holds the
+ * instance lock.
  */
-int fw__apply(struct dataplane *dp, const struct fw_list *want, FILE *log,
-	      const char *prefix);
+int fw__apply(struct dataplane *dp, const struct fw_list *want, FILE *log);
+/* Read and apply the instance's list file; errors printed as FILE:LINE,
+ * and then nothing is changed. Returns as fw__apply. */
+int fw__apply_file(struct dataplane *dp, const char *instance, FILE *log);
 
 #endif /* LB_FIREWALL_H */

@@ -18,10 +18,8 @@
 #include "agent.h"
 #include "attach.h"
 #include "dataplane.h"
-#include "firewall.h"
-#include "flood.h"
 #include "instance.h"
-#include "managed.h"
+#include "shield_cli.h"
 #include "lb_hash_kern_user.h"
 #include "stats.h"
 #include "vip.h"
@@ -528,373 +526,14 @@ out:
 	return err;
 }
 
-/* --- source deny/allow list (user/firewall.h) ------------------------- */
-
-/* "FILE:LINE" or "the agent config FILE:LINE" of where an entry is kept. */
-static void fw_where(const struct managed *m, const struct fw_list *file,
-		     const struct fw_prefix *p, char *buf, size_t len)
+/* deny|allow add|del|list, flood: user/shield_cli.c */
+static int cmd_shield(struct ctx *c)
 {
-	int i = fw_list__find(&m->inline_rules, p);
+	const char *name = c->cmd->name;
+	int err = load_state(c, !strcmp(name + strlen(name) - 4, " add"));
 
-	if (i >= 0) {
-		snprintf(buf, len, "config %s:%d", m->config,
-			 m->inline_rules.e[i].line);
-		return;
-	}
-	i = fw_list__find(file, p);
-	if (i >= 0)
-		snprintf(buf, len, "%s:%d", m->fw_file, file->e[i].line);
-	else
-		snprintf(buf, len,
-			 "in the map only: not saved, the agent's next reload removes it");
-}
-
-/*
- * The shared head of deny/allow add and del: the prefix, the state, what
- * the agent config manages, the list file, and the prefix's action now
- * in the tries (0: absent).
- */
-static int fw_begin(struct ctx *c, const char *verb, __u32 action,
-		    struct fw_prefix *p, struct managed *m,
-		    struct fw_list *file, __u32 *cur)
-{
-	char why[200];
-	int err;
-
-	if (fw__parse_prefix(c->args[0], p, why, sizeof(why))) {
-		fprintf(stderr, "lbctl: cannot %s %s %s: %s\n", verb,
-			fw__action_name(action), c->args[0], why);
-		return -EINVAL;
-	}
-	err = load_state(c, !strcmp(verb, "add"));
-	err = err ?: managed__read(c->in.name, m);
-	if (err)
-		return err;
-	err = fw_list__load(m->fw_file, file, stderr);
-	if (err) {
-		fprintf(stderr,
-			"lbctl: cannot %s %s %s: the list file %s has errors (above); fix it first\n",
-			verb, fw__action_name(action), c->args[0], m->fw_file);
-		return err;
-	}
-	*cur = fw__map_get(&c->dp, p);
-	return 0;
-}
-
-static int fw_add(struct ctx *c, __u32 action)
-{
-	__u32 other = action == LB_SRC_DENY ? LB_SRC_ALLOW : LB_SRC_DENY, cur;
-	const char *a = fw__action_name(action), *arg = c->args[0];
-	struct fw_list file = { 0 };
-	struct managed m = { 0 };
-	struct fw_prefix p;
-	char why[300], where[PATH_MAX + 80];
-	int err, i, fi;
-
-	err = fw_begin(c, "add", action, &p, &m, &file, &cur);
-	if (err)
-		goto out;
-	err = -EEXIST;
-	i = fw_list__find(&m.inline_rules, &p);
-	fi = fw_list__find(&file, &p);
-	if (i >= 0 && m.inline_rules.e[i].action != action) {
-		fprintf(stderr,
-			"lbctl: cannot add %s %s: the agent config %s:%d says %s; change it there and send the agent SIGHUP\n",
-			a, arg, m.config, m.inline_rules.e[i].line,
-			fw__action_name(other));
-	} else if (cur == other || (fi >= 0 && file.e[fi].action == other)) {
-		fw_where(&m, &file, &p, where, sizeof(where));
-		fprintf(stderr,
-			"lbctl: cannot add %s %s: it is on the %s list (%s); 'lbctl %s del %s' first\n",
-			a, arg, fw__action_name(other), where,
-			fw__action_name(other), arg);
-	} else if (cur == action && (i >= 0 || fi >= 0)) {
-		fw_where(&m, &file, &p, where, sizeof(where));
-		fprintf(stderr,
-			"lbctl: cannot add %s %s: it is on the %s list already (%s)\n",
-			a, arg, a, where);
-	} else {
-		err = 0;
-	}
-	if (err)
-		goto out;
-	if (!cur) {
-		err = fw__map_put(&c->dp, &p, action);
-		if (err) {
-			fprintf(stderr, "lbctl: cannot add %s %s: %s\n", a, arg,
-				err == -ENOSPC ?
-					"the trie is full (16384 entries per family)" :
-					strerror(-err));
-			goto out;
-		}
-	}
-	if (i < 0 && fi < 0) {
-		err = fw_file__edit(m.fw_file, 1, action, &p, why, sizeof(why));
-		if (err) {
-			fprintf(stderr, "lbctl: cannot add %s %s: %s\n", a, arg,
-				why);
-			if (!cur)
-				fw__map_del(&c->dp, &p); /* as it was */
-		}
-	}
-out:
-	fw_list__free(&file);
-	managed__free(&m);
-	return err;
-}
-
-static int fw_del(struct ctx *c, __u32 action)
-{
-	__u32 other = action == LB_SRC_DENY ? LB_SRC_ALLOW : LB_SRC_DENY, cur;
-	const char *a = fw__action_name(action), *arg = c->args[0];
-	struct fw_list file = { 0 };
-	struct managed m = { 0 };
-	struct fw_prefix p;
-	char why[300];
-	int err, i, fi;
-
-	err = fw_begin(c, "delete", action, &p, &m, &file, &cur);
-	if (err)
-		goto out;
-	i = fw_list__find(&m.inline_rules, &p);
-	fi = fw_list__find(&file, &p);
-	if (i >= 0) {
-		fprintf(stderr,
-			"lbctl: cannot delete %s %s: it comes from the agent config %s:%d; remove it there and send the agent SIGHUP\n",
-			a, arg, m.config, m.inline_rules.e[i].line);
-		err = -EPERM;
-	} else if (cur == other || (fi >= 0 && file.e[fi].action == other)) {
-		fprintf(stderr,
-			"lbctl: cannot delete %s %s: it is on the %s list, not the %s list\n",
-			a, arg, fw__action_name(other), a);
-		err = -ENOENT;
-	} else if (!cur && fi < 0) {
-		fprintf(stderr, "lbctl: cannot delete %s %s: not on the %s list\n",
-			a, arg, a);
-		err = -ENOENT;
-	}
-	if (err)
-		goto out;
-	if (fi >= 0) {
-		err = fw_file__edit(m.fw_file, 0, action, &p, why, sizeof(why));
-		if (err) {
-			fprintf(stderr, "lbctl: cannot delete %s %s: %s\n", a,
-				arg, why);
-			goto out;
-		}
-	}
-	if (cur) {
-		err = fw__map_del(&c->dp, &p);
-		if (err)
-			fprintf(stderr, "lbctl: cannot delete %s %s: %s\n", a,
-				arg, strerror(-err));
-	}
-out:
-	fw_list__free(&file);
-	managed__free(&m);
-	return err;
-}
-
-/* Entries of action (0: both) in the tries with where each is kept, then
- * kept entries not in the tries yet. */
-static int fw_list(struct ctx *c, __u32 action)
-{
-	struct fw_list have = { 0 }, file = { 0 }, kept = { 0 };
-	char pbuf[FW_PREFIX_TEXT_MAX], where[PATH_MAX + 80];
-	struct managed m = { 0 };
-	size_t i;
-	int err;
-
-	err = load_state(c, 0);
-	err = err ?: fw__map_read(&c->dp, &have);
-	err = err ?: managed__read(c->in.name, &m);
-	if (err)
-		goto out;
-	instance__unlock(&c->in); /* reading only */
-	if (fw_list__load(m.fw_file, &file, stderr))
-		fprintf(stderr,
-			"lbctl: warning: the list file %s has errors (above)\n",
-			m.fw_file);
-	fw__union(&m.inline_rules, m.config, &file, m.fw_file, &kept);
-	fw_list__sort(&have);
-	fw_list__sort(&kept);
-	printf("%-6s %-44s %s\n", "action", "prefix", "kept in");
-	for (i = 0; i < have.n; i++) {
-		if (action && have.e[i].action != action)
-			continue;
-		fw__format_prefix(&have.e[i].p, pbuf, sizeof(pbuf));
-		fw_where(&m, &file, &have.e[i].p, where, sizeof(where));
-		printf("%-6s %-44s %s\n", fw__action_name(have.e[i].action),
-		       pbuf, where);
-	}
-	for (i = 0; i < kept.n; i++) {
-		int j = fw_list__find(&have, &kept.e[i].p);
-
-		if (action && kept.e[i].action != action)
-			continue;
-		if (j >= 0 && have.e[j].action == kept.e[i].action)
-			continue;
-		fw__format_prefix(&kept.e[i].p, pbuf, sizeof(pbuf));
-		fw_where(&m, &file, &kept.e[i].p, where, sizeof(where));
-		printf("%-6s %-44s %s (NOT APPLIED: the agent applies it on SIGHUP, or 'lbctl firewall apply')\n",
-		       fw__action_name(kept.e[i].action), pbuf, where);
-	}
-	if (!action)
-		printf("\nlist file:  %s\nconfig:     %s\nlb_config:  src_rules_v4 %u, src_rules_v6 %u\n",
-		       m.fw_file, m.config[0] ? m.config : "(no agent has applied one)",
-		       c->dp.cfg.src_rules_v4, c->dp.cfg.src_rules_v6);
-out:
-	fw_list__free(&have);
-	fw_list__free(&file);
-	fw_list__free(&kept);
-	managed__free(&m);
-	return err;
-}
-
-static int cmd_deny_add(struct ctx *c)
-{
-	return fw_add(c, LB_SRC_DENY);
-}
-
-static int cmd_deny_del(struct ctx *c)
-{
-	return fw_del(c, LB_SRC_DENY);
-}
-
-static int cmd_deny_list(struct ctx *c)
-{
-	return fw_list(c, LB_SRC_DENY);
-}
-
-static int cmd_allow_add(struct ctx *c)
-{
-	return fw_add(c, LB_SRC_ALLOW);
-}
-
-static int cmd_allow_del(struct ctx *c)
-{
-	return fw_del(c, LB_SRC_ALLOW);
-}
-
-static int cmd_allow_list(struct ctx *c)
-{
-	return fw_list(c, LB_SRC_ALLOW);
-}
-
-static int cmd_firewall_list(struct ctx *c)
-{
-	return fw_list(c, 0);
-}
-
-/* What the agent does at start, for a host without one: the list file
- * and the last published inline entries, into the tries. */
-static int cmd_firewall_apply(struct ctx *c)
-{
-	struct fw_list file = { 0 }, want = { 0 };
-	struct managed m = { 0 };
-	int err;
-
-	err = load_state(c, 1);
-	err = err ?: managed__read(c->in.name, &m);
-	err = err ?: fw_list__load(m.fw_file, &file, stderr);
-	err = err ?: fw__union(&m.inline_rules, m.config, &file, m.fw_file,
-			       &want);
-	if (!err) {
-		err = fw__apply(&c->dp, &want, stdout, "");
-		if (err >= 0)
-			printf("%zu entries, %d changed\n", want.n, err);
-		else
-			fprintf(stderr, "lbctl: cannot apply %s: %s\n",
-				m.fw_file, strerror(-err));
-		err = err < 0 ? err : 0;
-	} else if (err == -EINVAL) {
-		fprintf(stderr, "lbctl: %s not applied: it has errors (above)\n",
-			m.fw_file);
-	}
-	fw_list__free(&file);
-	fw_list__free(&want);
-	managed__free(&m);
-	return err;
-}
-
-/* --- flood settings (user/flood.h) -------------------------------------- */
-
-static int cmd_flood(struct ctx *c)
-{
-	struct flood_settings s;
-	struct managed m = { 0 };
-	int err, n;
-
-	err = load_state(c, 0);
-	err = err ?: flood__read(&c->dp, &s);
-	err = err ?: managed__read(c->in.name, &m);
-	if (err)
-		return err;
-	flood__print(stdout, &s);
-	n = flood__cpus_flooded(&c->dp);
-	printf("\nin flood mode: %d CPU%s now\n", n < 0 ? 0 : n,
-	       n == 1 ? "" : "s");
-	if (m.flood_line)
-		printf("set by:        the agent config %s:%d\n", m.config,
-		       m.flood_line);
-	else
-		printf("set by:        defaults or 'lbctl flood set' (no agent config has a flood: section)\n");
-	managed__free(&m);
-	return 0;
-}
-
-static int cmd_flood_set(struct ctx *c)
-{
-	struct flood_settings s;
-	struct managed m = { 0 };
-	char why[200];
-	int err;
-
-	err = load_state(c, 1);
-	err = err ?: managed__read(c->in.name, &m);
-	if (err)
-		return err;
-	if (m.flood_line) {
-		fprintf(stderr,
-			"lbctl: cannot set flood %s: the flood settings come from the agent config %s:%d; change them there and send the agent SIGHUP\n",
-			c->args[0], m.config, m.flood_line);
-		err = -EPERM;
-		goto out;
-	}
-	err = flood__read(&c->dp, &s);
-	if (err)
-		goto out;
-	err = flood__set_key(&s, c->args[0], c->args[1], why, sizeof(why));
-	if (err) {
-		fprintf(stderr, "lbctl: cannot set flood %s: %s\n", c->args[0],
-			why);
-		goto out;
-	}
-	err = flood__apply(&c->dp, &s);
-	if (err < 0)
-		fprintf(stderr, "lbctl: cannot set flood %s: %s\n", c->args[0],
-			strerror(-err));
-	err = err < 0 ? err : 0;
-out:
-	managed__free(&m);
-	return err;
-}
-
-/* The shield's lines of 'lbctl status'. */
-static void status_shield(struct ctx *c)
-{
-	struct flood_settings s;
-	struct managed m = { 0 };
-	char line[256];
-
-	flood__from_config(&s, &c->dp.cfg);
-	flood__summary(&s, line, sizeof(line));
-	printf("flood:      %s\n", line);
-	if (managed__read(c->in.name, &m))
-		return;
-	printf("firewall:   %u IPv4 and %u IPv6 source prefixes (lbctl firewall list); list file %s\n",
-	       c->dp.cfg.src_rules_v4, c->dp.cfg.src_rules_v6, m.fw_file);
-	managed__free(&m);
+	return err ?: shield_cli__run(&c->in, &c->dp, name,
+				      c->nargs ? c->args[0] : NULL);
 }
 
 static int cmd_status(struct ctx *c)
@@ -920,7 +559,6 @@ static int cmd_status(struct ctx *c)
 	for (i = 0; i < n; i++)
 		printf("%s%s (%s)", i ? ", " : "", at[i].ifname, at[i].mode);
 	printf("%s\n", n > 0 ? "" : "not attached to any interface");
-	status_shield(c);
 	n = vip__list(&c->dp, vips);
 	printf("vips:       %d\n\n", n);
 	printf("%-28s %6s %6s %-9s %7s %7s\n", "vip", "worker", "weight",
@@ -1056,52 +694,38 @@ static const struct cmd cmds[] = {
 	  .args = "PREFIX",
 	  .min_args = 1,
 	  .max_args = 1,
-	  .run = cmd_deny_add,
-	  .summary = "drop every packet from PREFIX to a VIP address; saved in the list file" },
+	  .run = cmd_shield,
+	  .summary = "drop every packet from PREFIX to a VIP address (saved)" },
 	{ .name = "deny del",
 	  .args = "PREFIX",
 	  .min_args = 1,
 	  .max_args = 1,
-	  .run = cmd_deny_del,
-	  .summary = "take PREFIX off the deny list and the list file" },
+	  .run = cmd_shield,
+	  .summary = "take PREFIX off the deny list" },
 	{ .name = "deny list",
 	  .args = "",
-	  .run = cmd_deny_list,
-	  .summary = "denied source prefixes and where each is kept" },
+	  .run = cmd_shield,
+	  .summary = "denied source prefixes" },
 	{ .name = "allow add",
 	  .args = "PREFIX",
 	  .min_args = 1,
 	  .max_args = 1,
-	  .run = cmd_allow_add,
-	  .summary = "exempt PREFIX from a shorter deny and from flood buckets" },
+	  .run = cmd_shield,
+	  .summary = "exempt PREFIX from a shorter deny and from flood buckets (saved)" },
 	{ .name = "allow del",
 	  .args = "PREFIX",
 	  .min_args = 1,
 	  .max_args = 1,
-	  .run = cmd_allow_del,
-	  .summary = "take PREFIX off the allow list and the list file" },
+	  .run = cmd_shield,
+	  .summary = "take PREFIX off the allow list" },
 	{ .name = "allow list",
 	  .args = "",
-	  .run = cmd_allow_list,
-	  .summary = "allowed source prefixes and where each is kept" },
-	{ .name = "firewall list",
+	  .run = cmd_shield,
+	  .summary = "allowed source prefixes" },
+	{ .name = "flood show",
 	  .args = "",
-	  .run = cmd_firewall_list,
-	  .summary = "deny and allow entries, the list file, the counts in lb_config" },
-	{ .name = "firewall apply",
-	  .args = "",
-	  .run = cmd_firewall_apply,
-	  .summary = "make the tries hold the list file (what the agent does at start)" },
-	{ .name = "flood",
-	  .args = "",
-	  .run = cmd_flood,
-	  .summary = "SYN-flood defence settings in lb_config" },
-	{ .name = "flood set",
-	  .args = "KEY VALUE",
-	  .min_args = 2,
-	  .max_args = 2,
-	  .run = cmd_flood_set,
-	  .summary = "change one (refused if the agent config has a flood: section)" },
+	  .run = cmd_shield,
+	  .summary = "SYN-flood defence settings and CPUs in flood mode" },
 	{ .name = "stats",
 	  .args = "",
 	  .run = cmd_stats,
