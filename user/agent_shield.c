@@ -21,12 +21,14 @@ int agent_shield__apply(struct instance *in, struct dataplane *dp,
 		err = flood__apply(dp, &cfg->flood);
 	instance__unlock(in);
 	if (n < 0) {
-		fprintf(stderr, "lbctl agent: firewall list %s not applied: %s\n",
-			path, strerror(-n));
+		fprintf(stderr,
+			"lbctl agent: firewall list %s not applied: %s\n", path,
+			strerror(-n));
 		return n;
 	}
 	if (err < 0) {
-		fprintf(stderr, "lbctl agent: cannot write the flood settings: %s\n",
+		fprintf(stderr,
+			"lbctl agent: cannot write the flood settings: %s\n",
 			strerror(-err));
 		return err;
 	}

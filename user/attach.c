@@ -156,8 +156,7 @@ static int attach__prog_uses(const struct xdp_program *p, __u32 map_id)
 
 /* This instance's program in the interface's dispatcher (or alone,
  * legacy), found by the map it uses (attach__config_id), if any. */
-static struct xdp_program *attach__find(struct xdp_multiprog *mp,
-					__u32 map_id)
+static struct xdp_program *attach__find(struct xdp_multiprog *mp, __u32 map_id)
 {
 	struct xdp_program *p;
 

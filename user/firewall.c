@@ -78,9 +78,10 @@ int fw__parse_prefix(const char *text, struct fw_prefix *p, char *why,
 	fw__mask(&masked.addr, p->family, p->len);
 	if (memcmp(&masked.addr, &p->addr, sizeof(p->addr))) {
 		fw__format_prefix(&masked, net, sizeof(net));
-		snprintf(why, len,
-			 "host bits set beyond /%u (the network is %s; one address is /%d)",
-			 p->len, net, max);
+		snprintf(
+			why, len,
+			"host bits set beyond /%u (the network is %s; one address is /%d)",
+			p->len, net, max);
 		return -EINVAL;
 	}
 	return 0;
@@ -154,8 +155,8 @@ static int fw__entry_cmp(const void *x, const void *y)
 {
 	const struct fw_entry *a = x, *b = y;
 
-	return fw__prefix_cmp(&a->p, &b->p) ?: (a->line > b->line) -
-							(a->line < b->line);
+	return fw__prefix_cmp(&a->p, &b->p) ?:
+		       (a->line > b->line) - (a->line < b->line);
 }
 
 void fw_list__sort(struct fw_list *l)
@@ -166,8 +167,7 @@ void fw_list__sort(struct fw_list *l)
 
 /* One line: 0 and *e set, 1 for nothing (blank, comment), or -EINVAL with
  * why filled. line is changed. */
-static int fw__parse_line(char *line, struct fw_entry *e, char *why,
-			  size_t len)
+static int fw__parse_line(char *line, struct fw_entry *e, char *why, size_t len)
 {
 	char *hash = strchr(line, '#'), *tok[3], pwhy[160];
 	int n = 0;
@@ -200,8 +200,7 @@ static int fw__parse_line(char *line, struct fw_entry *e, char *why,
 }
 
 /* Prefixes listed twice, found in a sorted copy. */
-static int fw__report_dups(const struct fw_list *l, const char *name,
-			   FILE *err)
+static int fw__report_dups(const struct fw_list *l, const char *name, FILE *err)
 {
 	struct fw_list s = { .n = l->n };
 	char buf[FW_PREFIX_TEXT_MAX];
@@ -239,8 +238,10 @@ int fw_list__parse(const char *text, size_t n, const char *name,
 	for (; s < end; s = nl + 1) {
 		nl = memchr(s, '\n', end - s) ?: end;
 		lineno++;
-		if ((size_t)(nl - s) >= sizeof(line) || memchr(s, '\0', nl - s)) {
-			fprintf(err, "%s:%d: line too long or with a NUL byte\n",
+		if ((size_t)(nl - s) >= sizeof(line) ||
+		    memchr(s, '\0', nl - s)) {
+			fprintf(err,
+				"%s:%d: line too long or with a NUL byte\n",
 				name, lineno);
 			errors++;
 			continue;
@@ -250,8 +251,8 @@ int fw_list__parse(const char *text, size_t n, const char *name,
 		rc = fw__parse_line(line, &e, why, sizeof(why));
 		if (rc > 0)
 			continue;
-		if (!rc && ++count[e.p.family == LB_FAMILY_V6] >
-				   LB_SRC_RULES_MAX) {
+		if (!rc &&
+		    ++count[e.p.family == LB_FAMILY_V6] > LB_SRC_RULES_MAX) {
 			snprintf(why, sizeof(why), "more than %d IPv%u entries",
 				 LB_SRC_RULES_MAX, e.p.family);
 			rc = -EINVAL;
@@ -454,8 +455,10 @@ int fw__apply(struct dataplane *dp, const struct fw_list *want, FILE *log)
 		if (!err && log)
 			fprintf(log, "firewall: %s %s %s\n",
 				fw__action_name(c <= 0 ? a->action : b->action),
-				buf, c < 0 ? "added" : c > 0 ? "removed" :
-							       "changed");
+				buf,
+				c < 0 ? "added" :
+				c > 0 ? "removed" :
+					"changed");
 		changes++;
 	}
 	/* the counts follow the tries even after a failed write */

@@ -12,11 +12,14 @@ static const struct flood_key {
 	__u32 min, max; /* max 1 and min 0: a boolean */
 	size_t off;
 } flood_keys[] = {
-#define FK(name, min, max) { #name, min, max, offsetof(struct flood_settings, name) }
-	FK(enabled, 0, 1),	   FK(cookies, 0, 1),
+#define FK(name, min, max)                                             \
+	{                                                              \
+#name, min, max, offsetof(struct flood_settings, name) \
+	}
+	FK(enabled, 0, 1),	    FK(cookies, 0, 1),
 	FK(syn_rate, 1, 100000000), FK(hold_ms, 1, 3600000),
 	FK(src_rate, 0, 1000000),   FK(src_burst, 1, 1000000),
-	FK(v4_prefix, 1, 32),	   FK(v6_prefix, 1, 128),
+	FK(v4_prefix, 1, 32),	    FK(v6_prefix, 1, 128),
 #undef FK
 };
 
@@ -36,8 +39,7 @@ void flood__defaults(struct flood_settings *s)
 	};
 }
 
-static int flood__parse(const struct flood_key *k, const char *text,
-			__u32 *out)
+static int flood__parse(const struct flood_key *k, const char *text, __u32 *out)
 {
 	static const char *const words[] = { "false", "true", "no",
 					     "yes",   "off",  "on" };
@@ -63,8 +65,8 @@ static int flood__parse(const struct flood_key *k, const char *text,
 	return 0;
 }
 
-int flood__set_key(struct flood_settings *s, const char *key,
-		   const char *value, char *why, size_t len)
+int flood__set_key(struct flood_settings *s, const char *key, const char *value,
+		   char *why, size_t len)
 {
 	const struct flood_key *k;
 
@@ -74,16 +76,18 @@ int flood__set_key(struct flood_settings *s, const char *key,
 		if (!flood__parse(k, value, (__u32 *)((char *)s + k->off)))
 			return 0;
 		if (k->max == 1)
-			snprintf(why, len, "'%s' expects true or false, not '%s'",
-				 key, value);
+			snprintf(why, len,
+				 "'%s' expects true or false, not '%s'", key,
+				 value);
 		else
 			snprintf(why, len, "'%s' expects %u..%u, not '%s'", key,
 				 k->min, k->max, value);
 		return -EINVAL;
 	}
-	snprintf(why, len,
-		 "unknown flood key '%s' (enabled, cookies, syn_rate, hold_ms, src_rate, src_burst, v4_prefix, v6_prefix)",
-		 key);
+	snprintf(
+		why, len,
+		"unknown flood key '%s' (enabled, cookies, syn_rate, hold_ms, src_rate, src_burst, v4_prefix, v6_prefix)",
+		key);
 	return -ENOENT;
 }
 

@@ -30,8 +30,8 @@ struct flood_settings {
 void flood__defaults(struct flood_settings *s);
 /* Set one key from its text. -ENOENT: no such key; -EINVAL: bad value;
  * why names the key and the accepted values either way. */
-int flood__set_key(struct flood_settings *s, const char *key,
-		   const char *value, char *why, size_t len);
+int flood__set_key(struct flood_settings *s, const char *key, const char *value,
+		   char *why, size_t len);
 void flood__from_config(struct flood_settings *s, const struct lb_config *c);
 /* Write the settings into lb_config, its other fields as they are now;
  * returns 1 if anything changed, 0 if not, or -errno. Caller holds the

@@ -532,8 +532,9 @@ static int cmd_shield(struct ctx *c)
 	const char *name = c->cmd->name;
 	int err = load_state(c, !strcmp(name + strlen(name) - 4, " add"));
 
-	return err ?: shield_cli__run(&c->in, &c->dp, name,
-				      c->nargs ? c->args[0] : NULL);
+	return err   ?:
+		       shield_cli__run(&c->in, &c->dp, name,
+				       c->nargs ? c->args[0] : NULL);
 }
 
 static int cmd_status(struct ctx *c)
@@ -711,7 +712,8 @@ static const struct cmd cmds[] = {
 	  .min_args = 1,
 	  .max_args = 1,
 	  .run = cmd_shield,
-	  .summary = "exempt PREFIX from a shorter deny and from flood buckets (saved)" },
+	  .summary =
+		  "exempt PREFIX from a shorter deny and from flood buckets (saved)" },
 	{ .name = "allow del",
 	  .args = "PREFIX",
 	  .min_args = 1,

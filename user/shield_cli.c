@@ -8,7 +8,7 @@
 #include "flood.h"
 #include "shield_cli.h"
 
-#define FW_FILE_HEADER                                                      \
+#define FW_FILE_HEADER                                                        \
 	"# Source deny/allow list: one 'deny PREFIX' or 'allow PREFIX' per\n" \
 	"# line; the longest matching prefix decides. 'lbctl deny|allow\n"    \
 	"# add|del' edit it; the agent applies it at start and on SIGHUP.\n"
@@ -42,8 +42,8 @@ static char *fw_cli__new_text(const char *text, size_t n, int skip,
 	return out;
 }
 
-static int fw_cli__edit(struct instance *in, struct dataplane *dp,
-			__u32 action, int add, const char *arg)
+static int fw_cli__edit(struct instance *in, struct dataplane *dp, __u32 action,
+			int add, const char *arg)
 {
 	const char *a = fw__action_name(action), *verb = add ? "add" : "del";
 	char path[PATH_MAX], why[256], net[FW_PREFIX_TEXT_MAX], line[96];
@@ -77,8 +77,9 @@ static int fw_cli__edit(struct instance *in, struct dataplane *dp,
 	e = i >= 0 ? &old.e[i] : NULL;
 	err = add ? -EEXIST : -ENOENT;
 	if (add && e && e->action == action)
-		fprintf(stderr, "lbctl: %s %s %s: on the %s list already (%s:%d)\n",
-			a, verb, net, a, path, e->line);
+		fprintf(stderr,
+			"lbctl: %s %s %s: on the %s list already (%s:%d)\n", a,
+			verb, net, a, path, e->line);
 	else if (add && e)
 		fprintf(stderr,
 			"lbctl: %s %s %s: it is on the %s list (%s:%d); 'lbctl %s del %s' first\n",
@@ -114,8 +115,8 @@ static int fw_cli__edit(struct instance *in, struct dataplane *dp,
 		fw__apply(dp, &old, NULL);
 		goto out;
 	}
-	printf("%s %s %s (%s); lb_config src_rules_v4 %u, src_rules_v6 %u\n",
-	       a, net, add ? "added" : "deleted", path, dp->cfg.src_rules_v4,
+	printf("%s %s %s (%s); lb_config src_rules_v4 %u, src_rules_v6 %u\n", a,
+	       net, add ? "added" : "deleted", path, dp->cfg.src_rules_v4,
 	       dp->cfg.src_rules_v6);
 out:
 	fw_list__free(&old);
@@ -177,6 +178,5 @@ int shield_cli__run(struct instance *in, struct dataplane *dp, const char *cmd,
 		return flood_cli__show(dp);
 	if (verb && !strcmp(verb, " list"))
 		return fw_cli__list(dp, action);
-	return fw_cli__edit(in, dp, action, verb && !strcmp(verb, " add"),
-			    arg);
+	return fw_cli__edit(in, dp, action, verb && !strcmp(verb, " add"), arg);
 }
