@@ -480,7 +480,13 @@ int fw__apply_file(struct dataplane *dp, const char *instance, FILE *log)
 	if (err)
 		fprintf(stderr, "lbctl: cannot read %s: %s\n", path,
 			strerror(-err));
-	err = err ?: fw_list__parse(text, n, path, &l, stderr);
+	if (!err) {
+		err = fw_list__parse(text, n, path, &l, stderr);
+		if (err)
+			fprintf(stderr,
+				"lbctl: %s has errors (above): not applied\n",
+				path);
+	}
 	err = err ?: fw__apply(dp, &l, log);
 	fw_list__free(&l);
 	free(text);

@@ -293,6 +293,19 @@ agent_config 60000
 kill -HUP "$pid_agent"
 check "SIGHUP with a good config applies it" wait_for flood_is syn_rate 60000
 
+# --- a hand-broken list file: reload refused, the tries kept ---
+FW=/var/lib/lbctl/$A/firewall
+cp "$FW" "$DIR/firewall.good"
+echo "deny 198.18.7.0/99" >>"$FW"
+kill -HUP "$pid_agent"
+check "SIGHUP with a bad list file: FILE:LINE error logged" wait_for \
+	agent_logged "$FW:[0-9]+: '198.18.7.0/99': prefix length 99 is out of range 0..32"
+check "... the tries kept" lines_are "198.18.1.0/24 fd00:198:18:1::/64 " \
+	"${LA[@]}" deny list
+check "deny add refused until the file is fixed" refused \
+	"has errors (above); fix it first" "${LA[@]}" deny add 198.18.8.0/24
+cp "$DIR/firewall.good" "$FW"
+
 # --- instance isolation ---
 check "instance B attaches to lbh2" "${LB[@]}" attach lbh2
 check "B's XDP on lbh2" xdp_on lbh2
