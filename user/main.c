@@ -532,9 +532,10 @@ static int cmd_shield(struct ctx *c)
 	const char *name = c->cmd->name;
 	int err = load_state(c, !strcmp(name + strlen(name) - 4, " add"));
 
-	return err   ?:
-		       shield_cli__run(&c->in, &c->dp, name,
-				       c->nargs ? c->args[0] : NULL);
+	if (err)
+		return err;
+	return shield_cli__run(&c->in, &c->dp, name,
+			       c->nargs ? c->args[0] : NULL);
 }
 
 static int cmd_status(struct ctx *c)
