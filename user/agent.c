@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 #include "agent.h"
 #include "agent_config.h"
+#include "agent_shield.h"
 #include "health.h"
 #include "lb_proto.h"
 #include "stats.h"
@@ -177,7 +178,7 @@ static int agent__apply_ifaces(struct agent *a)
 	enum attach_mode used;
 	int n, i, j, err = 0;
 
-	n = attach__list(at, 64);
+	n = attach__list(a->in, at, 64);
 	for (j = 0; j < a->cfg.nifaces; j++) {
 		for (i = 0; i < n; i++)
 			if (!strcmp(at[i].ifname, a->cfg.ifaces[j].name))
@@ -636,6 +637,12 @@ static void agent__reload(struct agent *a)
 			a->config_path);
 		goto out;
 	}
+	/* deny/allow list and flood settings first: a bad list file refuses
+	 * the whole reload, as a bad config does */
+	if (agent_shield__apply(a->in, &a->dp, next)) {
+		log_msg("%s: keeping the running config", a->config_path);
+		goto out;
+	}
 	if (next->ring_size != a->cfg.ring_size)
 		log_msg("ring_size change to %u needs 'lbctl unload' and a restart; keeping %u",
 			next->ring_size, a->cfg.ring_size);
@@ -677,7 +684,9 @@ static int agent__setup(struct agent *a)
 			a->dp.cfg.ring_size, a->cfg.ring_size,
 			a->dp.cfg.ring_size);
 	a->cfg.ring_size = a->dp.cfg.ring_size;
-	err = agent__apply_ifaces(a);
+	/* the deny list is in place before XDP is attached and VIPs exist */
+	err = agent_shield__apply(a->in, &a->dp, &a->cfg);
+	err = err ?: agent__apply_ifaces(a);
 	err = err ?: agent__apply_vips(a);
 	if (err)
 		return err;

@@ -231,6 +231,28 @@ static void parse_health(struct walk *w, yaml_node_t *n, struct agent_config *c)
 	}
 }
 
+static void parse_flood(struct walk *w, yaml_node_t *n, struct agent_config *c)
+{
+	yaml_node_pair_t *p;
+	char why[200];
+	int rc;
+
+	if (!want(w, n, YAML_MAPPING_NODE, "flood"))
+		return;
+	for_each_pair(w->doc, n, p)
+	{
+		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+		const char *key = scalar(w, k, "key"), *val;
+
+		if (!key || !(val = scalar(w, v, key)))
+			continue;
+		rc = flood__set_key(&c->flood, key, val, why, sizeof(why));
+		if (rc)
+			cfg_error(w, rc == -ENOENT ? k : v, "%s", why);
+	}
+}
+
 static void parse_root(struct walk *w, yaml_node_t *root,
 		       struct agent_config *c)
 {
@@ -271,6 +293,8 @@ static void parse_root(struct walk *w, yaml_node_t *root,
 					c);
 		} else if (!strcmp(key, "health")) {
 			parse_health(w, v, c);
+		} else if (!strcmp(key, "flood")) {
+			parse_flood(w, v, c);
 		} else {
 			cfg_error(w, k, "unknown key '%s'", key);
 		}
@@ -297,6 +321,7 @@ int agent_config__load(const char *path, const char *instance,
 	cfg->health_rise = 2;
 	cfg->health_fall = 2;
 	snprintf(cfg->metrics, sizeof(cfg->metrics), "127.0.0.1:9146");
+	flood__defaults(&cfg->flood);
 
 	f = fopen(path, "r");
 	if (!f) {

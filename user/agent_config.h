@@ -9,6 +9,7 @@
 
 #include <sys/un.h>
 #include "attach.h"
+#include "flood.h"
 #include "lb_kern_user.h"
 
 #define AGENT_MAX_IFACES 16
@@ -37,6 +38,7 @@ struct agent_config {
 	__u32 health_rise;
 	__u32 health_fall;
 	char metrics[64]; /* "127.0.0.1:9146", "" for none */
+	struct flood_settings flood; /* the flood: section over defaults */
 };
 
 /* Defaults for instance 'name', then the file. 0, or -EINVAL after

@@ -8,10 +8,9 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 #include "attach.h"
+#include "firewall.h"
 #include "tc_attach.h"
 #include "lb_xdp.skel.h"
-
-#define LB_XDP_PROG_NAME "lb_xdp"
 
 int attach__sk_lookup_ok(const struct instance *in)
 {
@@ -48,6 +47,10 @@ int attach__ensure_loaded(struct instance *in,
 	err = dataplane__load(&dp, &o);
 	if (err)
 		return err;
+	/* fresh tries: the saved deny/allow list before any traffic */
+	err = fw__apply_file(&dp, in->name, NULL);
+	if (err < 0)
+		goto out;
 	instance__pin_path(in, INSTANCE_SK_LOOKUP_LINK, path, sizeof(path));
 	unlink(path); /* a stale link whose namespace is gone */
 	link = dataplane__attach_netns(&dp, in->netns_fd);
@@ -111,6 +114,81 @@ out:
 	return skel;
 }
 
+/*
+ * The id of the instance's pinned lb_config, or 0 (not loaded). A program
+ * is this instance's if it uses that map: every instance loads the same
+ * program under the same name, so a name says nothing about whose it is.
+ */
+static __u32 attach__config_id(const struct instance *in)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	instance__pin_path(in, LB_MAP_CONFIG, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+static int attach__prog_uses(const struct xdp_program *p, __u32 map_id)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info), ids[64], i;
+	int fd = xdp_program__fd(p);
+
+	if (fd < 0 || !map_id)
+		return 0;
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	for (i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]);
+	     i++)
+		if (ids[i] == map_id)
+			return 1;
+	return 0;
+}
+
+/* This instance's program in the interface's dispatcher (or alone,
+ * legacy), found by the map it uses (attach__config_id), if any. */
+static struct xdp_program *attach__find(struct xdp_multiprog *mp, __u32 map_id)
+{
+	struct xdp_program *p;
+
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		return p && attach__prog_uses(p, map_id) ? p : NULL;
+	}
+	for (p = xdp_multiprog__next_prog(NULL, mp); p;
+	     p = xdp_multiprog__next_prog(p, mp))
+		if (attach__prog_uses(p, map_id))
+			return p;
+	return NULL;
+}
+
+/* Is this instance's program on ifindex already? In which mode? */
+static int attach__attached(const struct instance *in, int ifindex,
+			    enum attach_mode *mode)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	int found;
+
+	if (libxdp_get_error(mp))
+		return 0;
+	found = attach__find(mp, attach__config_id(in)) != NULL;
+	*mode = xdp_multiprog__attach_mode(mp) == XDP_MODE_NATIVE ?
+			ATTACH_NATIVE :
+			ATTACH_GENERIC;
+	xdp_multiprog__close(mp);
+	return found;
+}
+
 int attach__xdp(struct instance *in, const char *ifname, enum attach_mode mode,
 		enum attach_mode *mode_used)
 {
@@ -125,6 +203,8 @@ int attach__xdp(struct instance *in, const char *ifname, enum attach_mode mode,
 	ifindex = attach__ifindex(ifname);
 	if (ifindex < 0)
 		return ifindex;
+	if (attach__attached(in, ifindex, mode_used)) /* once is enough */
+		return 0;
 	/* cookie ACKs are checked in tc: there before XDP sends a cookie */
 	err = tc_attach__ingress(in, ifindex);
 	if (err)
@@ -167,24 +247,6 @@ out:
 	return err;
 }
 
-/* Our program in the interface's dispatcher (or alone, legacy), if any. */
-static struct xdp_program *attach__find(struct xdp_multiprog *mp)
-{
-	struct xdp_program *p;
-
-	if (xdp_multiprog__is_legacy(mp)) {
-		p = xdp_multiprog__main_prog(mp);
-		return p && !strcmp(xdp_program__name(p), LB_XDP_PROG_NAME) ?
-			       p :
-			       NULL;
-	}
-	for (p = xdp_multiprog__next_prog(NULL, mp); p;
-	     p = xdp_multiprog__next_prog(p, mp))
-		if (!strcmp(xdp_program__name(p), LB_XDP_PROG_NAME))
-			return p;
-	return NULL;
-}
-
 int attach__xdp_detach(struct instance *in, const char *ifname)
 {
 	struct xdp_multiprog *mp;
@@ -202,10 +264,11 @@ int attach__xdp_detach(struct instance *in, const char *ifname)
 		return -ENODEV;
 	}
 	mp = xdp_multiprog__get_from_ifindex(ifindex);
-	if (libxdp_get_error(mp) || !(p = attach__find(mp))) {
+	if (libxdp_get_error(mp) ||
+	    !(p = attach__find(mp, attach__config_id(in)))) {
 		fprintf(stderr,
-			"lbctl: cannot detach from '%s': the balancer is not attached there\n",
-			ifname);
+			"lbctl: cannot detach from '%s': instance '%s' is not attached there\n",
+			ifname, in->name);
 		if (!libxdp_get_error(mp))
 			xdp_multiprog__close(mp);
 		return -ENOENT;
@@ -234,19 +297,23 @@ static const char *attach__mode_name(enum xdp_attach_mode m)
 	}
 }
 
-int attach__list(struct attachment *out, int max)
+int attach__list(const struct instance *in, struct attachment *out, int max)
 {
-	struct if_nameindex *ifs = if_nameindex(), *i;
+	__u32 map_id = attach__config_id(in);
+	struct if_nameindex *ifs, *i;
 	struct xdp_multiprog *mp;
 	int n = 0;
 
+	if (!map_id)
+		return 0; /* not loaded: nothing can be attached */
+	ifs = if_nameindex();
 	if (!ifs)
 		return -errno;
 	for (i = ifs; i->if_index && n < max; i++) {
 		mp = xdp_multiprog__get_from_ifindex(i->if_index);
 		if (libxdp_get_error(mp))
 			continue;
-		if (attach__find(mp)) {
+		if (attach__find(mp, map_id)) {
 			snprintf(out[n].ifname, sizeof(out[n].ifname), "%s",
 				 i->if_name);
 			out[n].mode = attach__mode_name(
@@ -268,7 +335,7 @@ int attach__unload(struct instance *in)
 	err = instance__enter_netns(in);
 	if (err)
 		return err;
-	n = attach__list(at, 64);
+	n = attach__list(in, at, 64); /* this instance's only */
 	for (i = 0; i < n; i++)
 		attach__xdp_detach(in, at[i].ifname);
 	tc_attach__unload(in);

@@ -30,11 +30,14 @@ struct attachment {
 	char ifname[16];
 	const char *mode; /* "native", "generic", "offload" */
 };
-/* Interfaces of the current namespace running our XDP program. */
-int attach__list(struct attachment *out, int max);
+/* Interfaces of the current namespace running this instance's XDP program:
+ * the one using its pinned maps (another instance's program has the same
+ * name). */
+int attach__list(const struct instance *in, struct attachment *out, int max);
 /* Is the pinned sk_lookup link there and attached to a live namespace? */
 int attach__sk_lookup_ok(const struct instance *in);
-/* Detach XDP everywhere in the namespace, unpin link and maps. */
+/* Detach this instance's XDP everywhere in the namespace, unpin its link
+ * and maps; other instances' programs and pins stay. */
 int attach__unload(struct instance *in);
 
 #endif /* LB_ATTACH_H */

@@ -19,6 +19,7 @@
 #include "attach.h"
 #include "dataplane.h"
 #include "instance.h"
+#include "shield_cli.h"
 #include "lb_hash_kern_user.h"
 #include "stats.h"
 #include "vip.h"
@@ -535,6 +536,18 @@ out:
 	return err;
 }
 
+/* deny|allow add|del|list, flood: user/shield_cli.c */
+static int cmd_shield(struct ctx *c)
+{
+	const char *name = c->cmd->name;
+	int err = load_state(c, !strcmp(name + strlen(name) - 4, " add"));
+
+	if (err)
+		return err;
+	return shield_cli__run(&c->in, &c->dp, name,
+			       c->nargs ? c->args[0] : NULL);
+}
+
 static int cmd_status(struct ctx *c)
 {
 	struct attachment at[64];
@@ -553,7 +566,7 @@ static int cmd_status(struct ctx *c)
 	printf("sk_lookup:  %s\n", attach__sk_lookup_ok(&c->in) ?
 					   "attached to the network namespace" :
 					   "NOT attached");
-	n = attach__list(at, 64);
+	n = attach__list(&c->in, at, 64);
 	printf("xdp:        ");
 	for (i = 0; i < n; i++)
 		printf("%s%s (%s)", i ? ", " : "", at[i].ifname, at[i].mode);
@@ -689,6 +702,43 @@ static const struct cmd cmds[] = {
 	  .max_args = 2,
 	  .run = cmd_pick,
 	  .summary = "the worker CLIENT's connections go to" },
+	{ .name = "deny add",
+	  .args = "PREFIX",
+	  .min_args = 1,
+	  .max_args = 1,
+	  .run = cmd_shield,
+	  .summary = "drop every packet from PREFIX to a VIP address (saved)" },
+	{ .name = "deny del",
+	  .args = "PREFIX",
+	  .min_args = 1,
+	  .max_args = 1,
+	  .run = cmd_shield,
+	  .summary = "take PREFIX off the deny list" },
+	{ .name = "deny list",
+	  .args = "",
+	  .run = cmd_shield,
+	  .summary = "denied source prefixes" },
+	{ .name = "allow add",
+	  .args = "PREFIX",
+	  .min_args = 1,
+	  .max_args = 1,
+	  .run = cmd_shield,
+	  .summary =
+		  "exempt PREFIX from a shorter deny and from flood buckets (saved)" },
+	{ .name = "allow del",
+	  .args = "PREFIX",
+	  .min_args = 1,
+	  .max_args = 1,
+	  .run = cmd_shield,
+	  .summary = "take PREFIX off the allow list" },
+	{ .name = "allow list",
+	  .args = "",
+	  .run = cmd_shield,
+	  .summary = "allowed source prefixes" },
+	{ .name = "flood show",
+	  .args = "",
+	  .run = cmd_shield,
+	  .summary = "SYN-flood defence settings and CPUs in flood mode" },
 	{ .name = "stats",
 	  .args = "",
 	  .run = cmd_stats,
