@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -258,6 +259,11 @@ static int connect_host_port(int family, const char *dst, unsigned port)
 	fd = topo_client_socket(&topo, family == 6 ? AF_INET6 : AF_INET,
 				SOCK_STREAM);
 	assert_true(fd >= 0);
+	/* a dropped SYN: ETIMEDOUT after one retransmission (3 s), not the
+	 * default six (over two minutes per connect) */
+	assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &(int){ 1 },
+				    sizeof(int)),
+			 0);
 	fx_addr(&a, family, dst);
 	if (family == 6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
