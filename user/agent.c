@@ -63,6 +63,7 @@ struct agent {
 	int epfd, listen_fd, sig_fd, timer_fd, metrics_fd;
 	SSL_CTX *probe_ctx;
 	__u64 generation; /* ring rebuilds, for /metrics */
+	__u64 netns_cookie; /* of the namespace workers' sockets must be in */
 	struct agent_worker w[LB_MAX_WORKERS];
 	int stop;
 };
@@ -232,13 +233,46 @@ static void agent__reply(int conn, int status, const char *msg)
  * of that family: sk_lookup assigns a connection only to a socket of its
  * own family, and anything else in the SOCKMAP would swallow connections.
  */
-static int agent__check_socket(int fd, __u8 listener, __u8 family,
-			       struct sockaddr_storage *addr, char *why,
-			       size_t len)
+static int netns_cookie(int fd, __u64 *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+
+	return getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len) ?
+		       -errno :
+		       0;
+}
+
+/* Only root and the configured uids may put sockets in the SOCKMAP. */
+static int agent__check_peer(const struct agent *a, int conn, char *why,
+			     size_t len)
+{
+	struct ucred uc;
+	socklen_t ul = sizeof(uc);
+	int i;
+
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &uc, &ul)) {
+		snprintf(why, len, "cannot read the peer's credentials: %s",
+			 strerror(errno));
+		return -EACCES;
+	}
+	if (uc.uid == 0)
+		return 0;
+	for (i = 0; i < a->cfg.nregister_uids; i++)
+		if (a->cfg.register_uids[i] == uc.uid)
+			return 0;
+	snprintf(why, len, "peer pid %d uid %u is not root nor in register_uids",
+		 (int)uc.pid, (unsigned)uc.uid);
+	return -EPERM;
+}
+
+static int agent__check_socket(const struct agent *a, int fd, __u8 listener,
+			       __u8 family, struct sockaddr_storage *addr,
+			       char *why, size_t len)
 {
 	int want = family == LB_FAMILY_V6 ? AF_INET6 : AF_INET, on = 0,
 	    proto = 0;
 	socklen_t ol = sizeof(int), sl = sizeof(*addr);
+	__u64 ns = 0;
 
 	if (listener >= LB_LISTENER_KINDS ||
 	    (family != LB_FAMILY_V4 && family != LB_FAMILY_V6)) {
@@ -265,14 +299,41 @@ static int agent__check_socket(int fd, __u8 listener, __u8 family,
 			 vip__listener_name(listener), family, family);
 		return -EINVAL;
 	}
+	/* sk_lookup runs in the agent's namespace: a socket of another
+	 * would never see a connection */
+	if (netns_cookie(fd, &ns) || ns != a->netns_cookie) {
+		snprintf(why, len,
+			 "%s IPv%u socket is in another network namespace",
+			 vip__listener_name(listener), family);
+		return -EINVAL;
+	}
 	return 0;
+}
+
+/* Slots of worker w's last registration that the new one (r) leaves out. */
+static void agent__drop_left_out(struct agent *a, __u32 id,
+				 const struct lb_register *r, int nfds)
+{
+	const struct agent_worker *w = &a->w[id];
+	int i, j;
+
+	for (i = 0; i < w->nlisteners; i++) {
+		__u32 slot = LB_SOCKET_SLOT(w->listener[i], w->family[i], id);
+
+		for (j = 0; j < nfds; j++)
+			if (r->listener[j] == w->listener[i] &&
+			    r->family[j] == w->family[i])
+				break;
+		if (j == nfds)
+			bpf_map_delete_elem(a->dp.fds[DP_SOCKETS], &slot);
+	}
 }
 
 /* One registration message; replies, and returns 0 if the worker is in. */
 static int agent__register(struct agent *a, int conn)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * LB_MAX_LISTENERS)];
-	int fds[LB_MAX_LISTENERS], nfds = 0, i, err = -EINVAL;
+	int fds[LB_MAX_LISTENERS], nfds = 0, i, j, err = -EINVAL;
 	struct lb_register r = { 0 };
 	struct iovec iov = { &r, sizeof(r) };
 	struct msghdr mh = { .msg_iov = &iov,
@@ -302,6 +363,10 @@ static int agent__register(struct agent *a, int conn)
 				else
 					close(fd);
 			}
+	err = agent__check_peer(a, conn, why, sizeof(why));
+	if (err)
+		goto out;
+	err = -EINVAL;
 	if (n != sizeof(r) || r.magic != LB_PROTO_MAGIC ||
 	    r.version != LB_PROTO_VERSION)
 		goto out;
@@ -320,10 +385,22 @@ static int agent__register(struct agent *a, int conn)
 	}
 	w = &a->w[r.worker];
 	for (i = 0; i < nfds; i++)
-		if (agent__check_socket(fds[i], r.listener[i], r.family[i],
+		if (agent__check_socket(a, fds[i], r.listener[i], r.family[i],
 					&addrs[i], why, sizeof(why)))
 			goto out;
+	for (i = 0; i < nfds; i++)
+		for (j = i + 1; j < nfds; j++)
+			if (r.listener[i] == r.listener[j] &&
+			    r.family[i] == r.family[j]) {
+				snprintf(why, sizeof(why),
+					 "two %s IPv%u sockets",
+					 vip__listener_name(r.listener[i]),
+					 r.family[i]);
+				goto out;
+			}
 	err = instance__lock(a->in);
+	if (!err && w->conn >= 0) /* a re-registration: fewer sockets? */
+		agent__drop_left_out(a, r.worker, &r, nfds);
 	for (i = 0; i < nfds && !err; i++) {
 		__u32 slot =
 			LB_SOCKET_SLOT(r.listener[i], r.family[i], r.worker);
@@ -661,6 +738,20 @@ out:
 	free(next);
 }
 
+static int agent__own_netns(struct agent *a)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
+
+	if (fd < 0)
+		return -errno;
+	err = netns_cookie(fd, &a->netns_cookie);
+	close(fd);
+	if (err)
+		log_msg("cannot read the network namespace's cookie: %s",
+			strerror(-err));
+	return err;
+}
+
 static int agent__setup(struct agent *a)
 {
 	struct dataplane_opts o = { .ring_size = a->cfg.ring_size,
@@ -676,6 +767,7 @@ static int agent__setup(struct agent *a)
 	err = err ?: attach__ensure_loaded(a->in, &o);
 	instance__unlock(a->in);
 	err = err ?: instance__enter_netns(a->in);
+	err = err ?: agent__own_netns(a);
 	err = err ?: dataplane__open_pinned(&a->dp, a->in->pin_dir);
 	if (err)
 		return err;

@@ -253,6 +253,26 @@ static void parse_flood(struct walk *w, yaml_node_t *n, struct agent_config *c)
 	}
 }
 
+static void parse_uids(struct walk *w, yaml_node_t *v, struct agent_config *c)
+{
+	yaml_node_item_t *it;
+
+	if (!want(w, v, YAML_SEQUENCE_NODE, "register_uids"))
+		return;
+	for_each_item(w->doc, v, it)
+	{
+		yaml_node_t *u = yaml_document_get_node(w->doc, *it);
+
+		if (c->nregister_uids == AGENT_MAX_UIDS) {
+			cfg_error(w, u, "'register_uids': at most %d uids",
+				  AGENT_MAX_UIDS);
+			return;
+		}
+		get_u32(w, u, "register_uids", 0, 0xfffffffeu,
+			&c->register_uids[c->nregister_uids++]);
+	}
+}
+
 static void parse_root(struct walk *w, yaml_node_t *root,
 		       struct agent_config *c)
 {
@@ -295,6 +315,8 @@ static void parse_root(struct walk *w, yaml_node_t *root,
 			parse_health(w, v, c);
 		} else if (!strcmp(key, "flood")) {
 			parse_flood(w, v, c);
+		} else if (!strcmp(key, "register_uids")) {
+			parse_uids(w, v, c);
 		} else {
 			cfg_error(w, k, "unknown key '%s'", key);
 		}

@@ -25,6 +25,8 @@ struct agent_iface {
 	enum attach_mode mode;
 };
 
+#define AGENT_MAX_UIDS 16
+
 struct agent_config {
 	__u32 ring_size;
 	__u32 hash_seed;
@@ -39,6 +41,9 @@ struct agent_config {
 	__u32 health_fall;
 	char metrics[64]; /* "127.0.0.1:9146", "" for none */
 	struct flood_settings flood; /* the flood: section over defaults */
+	/* uids besides root that may register workers (SO_PEERCRED) */
+	int nregister_uids;
+	__u32 register_uids[AGENT_MAX_UIDS];
 };
 
 /* Defaults for instance 'name', then the file. 0, or -EINVAL after

@@ -8,7 +8,9 @@
  * client namespace connecting to the VIP through native XDP and sk_lookup.
  * Asserted: every client lands on the worker its ring slot names (v4 and
  * v6); the listeners are reachable through the VIP only; sockets of the
- * wrong family or kind are refused; drain keeps an open connection and
+ * wrong family or kind, duplicates, sockets of another namespace and
+ * registrations from a uid that is not root nor listed are refused; a
+ * re-registration with fewer sockets leaves no stale slot; drain keeps an open connection and
  * moves new ones; kill -9 of a worker takes it out and no later connection
  * fails; a worker killed and respawned gives back byte-identical rings; killing and restarting the agent under load fails nothing; XDP
  * detached still lands on the computed worker; bad input is refused and
@@ -30,6 +32,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <sys/epoll.h>
+#include <bpf/bpf.h>
 #include "../../tls-tier/agent_link.c"
 #include "dataplane.h"
 #include "vip.h"
@@ -760,31 +763,57 @@ static void test_listeners_reachable_only_through_vip(void **state)
 	assert_int_equal(request(4, topo.addr4[0]), w);
 }
 
-/* Register one socket as worker 200 with the real link; the agent's log
- * must name the refusal. */
-static void assert_refused(int fd, int family, const char *message)
+/* Register sockets as worker 'id' with the real link, in this process;
+ * the link's state once the agent has answered (bounded: 5 s). */
+static int register_as(int id, const int *fds, const int *families, int n,
+		       struct agent_link *link, struct loop *loop)
+{
+	int i;
+
+	if (loop__init(loop) ||
+	    agent_link__init(link, loop, sock_path, id, 1))
+		return -1;
+	for (i = 0; i < n; i++)
+		if (agent_link__add_listener(link, fds[i], LB_LISTENER_HTTPS,
+					     families[i]))
+			return -1;
+	agent_link__start(link);
+	for (i = 0; i < 50 && link->state == AGENT_LINK_WAITING; i++)
+		loop__run_once(loop, 100);
+	return link->state;
+}
+
+static void unregister(struct agent_link *link, struct loop *loop)
+{
+	agent_link__stop(link);
+	agent_link__close(link);
+	loop__fini(loop);
+}
+
+static int agent_logged(const char *what)
+{
+	return run(NULL, 0, "grep -q '%s' %s", what, agent_log);
+}
+
+/* Register sockets as worker 200; the agent's log must name the refusal. */
+static void assert_refused_n(const int *fds, const int *families, int n,
+			     const char *message)
 {
 	struct loop loop;
 	struct agent_link link;
-	char cmd[256];
-	int i;
+	char what[160];
 
-	assert_int_equal(loop__init(&loop), 0);
-	assert_int_equal(agent_link__init(&link, &loop, sock_path, 200, 1), 0);
-	assert_int_equal(
-		agent_link__add_listener(&link, fd, LB_LISTENER_HTTPS, family),
-		0);
-	agent_link__start(&link);
-	for (i = 0; i < 50 && link.state == AGENT_LINK_WAITING; i++)
-		loop__run_once(&loop, 100);
-	assert_int_equal(link.state, AGENT_LINK_IDLE); /* refused */
-	agent_link__stop(&link);
-	agent_link__close(&link);
-	loop__fini(&loop);
-	snprintf(cmd, sizeof(cmd),
-		 "grep -q 'registration of worker 200 refused: %s' %s", message,
-		 agent_log);
-	assert_int_equal(run(NULL, 0, "%s", cmd), 0);
+	assert_int_equal(register_as(200, fds, families, n, &link, &loop),
+			 AGENT_LINK_IDLE); /* refused */
+	unregister(&link, &loop);
+	snprintf(what, sizeof(what), "registration of worker 200 refused: %s",
+		 message);
+	assert_int_equal(agent_logged(what), 0);
+}
+
+static void assert_refused(int fd, int family, const char *message)
+{
+	assert_refused_n(&fd, &family, 1, message);
 }
 
 static void test_wrong_sockets_refused(void **state)
@@ -805,6 +834,139 @@ static void test_wrong_sockets_refused(void **state)
 	/* nothing changed for the registered workers */
 	assert_int_equal(wait_up(NWORKERS), 0);
 	assert_int_equal(request(4, topo.addr4[1]), pick(VIP4, topo.addr4[1]));
+}
+
+/* Two sockets for the same slot, or a socket in another namespace, where
+ * sk_lookup (in the agent's namespace) would never see a connection. */
+static void test_duplicate_and_foreign_sockets_refused(void **state)
+{
+	unsigned port;
+	int two[2] = { loopback_listener(AF_INET, &port),
+		       loopback_listener(AF_INET, &port) };
+	int fam[2] = { AF_INET, AF_INET };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int foreign = topo_client_socket(&topo, AF_INET, SOCK_STREAM);
+
+	(void)state;
+	assert_refused_n(two, fam, 2, "two https IPv4 sockets");
+	assert_true(foreign >= 0);
+	assert_int_equal(bind(foreign, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(foreign, 16), 0);
+	assert_refused(foreign, AF_INET,
+		       "https IPv4 socket is in another network namespace");
+	close(two[0]);
+	close(two[1]);
+	close(foreign);
+	assert_int_equal(wait_up(NWORKERS), 0);
+	assert_int_equal(request(4, topo.addr4[1]), pick(VIP4, topo.addr4[1]));
+}
+
+/* In a child as uid/gid 65534: register one listener; exits 0 if the agent
+ * registered it, 1 if it refused, 2 if nothing could be tried. */
+static int register_as_nobody(int fd)
+{
+	pid_t p = fork();
+	int status;
+
+	if (p == 0) {
+		struct loop loop;
+		struct agent_link link;
+		int family = AF_INET, st;
+
+		if (setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(2);
+		st = register_as(202, &fd, &family, 1, &link, &loop);
+		unregister(&link, &loop);
+		_exit(st == AGENT_LINK_REGISTERED ? 0 :
+		      st == AGENT_LINK_IDLE	   ? 1 :
+						     2);
+	}
+	if (p < 0 || waitpid(p, &status, 0) != p || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* SO_PEERCRED: root and the uids in register_uids only. The socket's mode
+ * keeps others out already; it is opened here to test the agent's check. */
+static void test_registration_needs_root_or_listed_uid(void **state)
+{
+	unsigned port;
+	int fd = loopback_listener(AF_INET, &port), refused, listed;
+
+	(void)state;
+	assert_int_equal(chmod("/run/lbctl", 0711), 0);
+	assert_int_equal(chmod(sock_path, 0666), 0);
+	refused = register_as_nobody(fd);
+	/* the same uid, listed in the config and reloaded */
+	assert_int_equal(run(NULL, 0,
+			     "cp %s %s.good && echo 'register_uids: [65534]' "
+			     ">> %s",
+			     config, config, config),
+			 0);
+	kill(agent_pid, SIGHUP);
+	usleep(300000);
+	listed = register_as_nobody(fd);
+	assert_int_equal(run(NULL, 0, "mv %s.good %s", config, config), 0);
+	kill(agent_pid, SIGHUP);
+	chmod(sock_path, 0660);
+	chmod("/run/lbctl", 0700);
+	close(fd);
+	print_message("uid 65534: %s; listed in register_uids: %s\n",
+		      refused == 1 ? "refused" : "not refused",
+		      listed == 0 ? "registered" : "not registered");
+	assert_int_equal(refused, 1);
+	assert_int_equal(
+		agent_logged("registration of worker 202 refused: peer pid "
+			     "[0-9]* uid 65534 is not root nor in register_uids"),
+		0);
+	assert_int_equal(listed, 0);
+	assert_int_equal(agent_logged("worker 202 registered"), 0);
+	assert_int_equal(wait_up(NWORKERS), 0); /* 202 left with its child */
+}
+
+/* A worker that registers again with fewer sockets leaves no stale slot. */
+static void test_reregistration_with_fewer_sockets(void **state)
+{
+	unsigned port;
+	int fds[2] = { loopback_listener(AF_INET, &port),
+		       loopback_listener(AF_INET6, &port) };
+	int fam[2] = { AF_INET, AF_INET6 };
+	__u32 v4 = LB_SOCKET_SLOT(LB_LISTENER_HTTPS, LB_FAMILY_V4, 203),
+	      v6 = LB_SOCKET_SLOT(LB_LISTENER_HTTPS, LB_FAMILY_V6, 203);
+	struct loop l1, l2;
+	struct agent_link a1, a2;
+	struct dataplane dp;
+	char pins[128];
+	__u64 val;
+	int in4, in6;
+
+	(void)state;
+	snprintf(pins, sizeof(pins), "/sys/fs/bpf/%s", instance);
+	assert_int_equal(dataplane__open_pinned(&dp, pins), 0);
+	assert_int_equal(register_as(203, fds, fam, 2, &a1, &l1),
+			 AGENT_LINK_REGISTERED);
+	in4 = !bpf_map_lookup_elem(dp.fds[DP_SOCKETS], &v4, &val);
+	in6 = !bpf_map_lookup_elem(dp.fds[DP_SOCKETS], &v6, &val);
+	assert_true(in4 && in6);
+	assert_int_equal(register_as(203, fds, fam, 1, &a2, &l2),
+			 AGENT_LINK_REGISTERED);
+	in4 = !bpf_map_lookup_elem(dp.fds[DP_SOCKETS], &v4, &val);
+	in6 = !bpf_map_lookup_elem(dp.fds[DP_SOCKETS], &v6, &val);
+	print_message("worker 203 registered v4+v6, then v4 only: v4 slot %s, "
+		      "v6 slot %s\n",
+		      in4 ? "kept" : "gone", in6 ? "stale" : "gone");
+	unregister(&a1, &l1);
+	unregister(&a2, &l2);
+	close(fds[0]);
+	close(fds[1]);
+	assert_true(in4);
+	assert_false(in6);
+	assert_int_equal(wait_up(NWORKERS), 0);
+	in4 = !bpf_map_lookup_elem(dp.fds[DP_SOCKETS], &v4, &val);
+	dataplane__destroy(&dp);
+	assert_false(in4); /* its connection closed: out */
 }
 
 /* One agent per instance: a second one refuses and names the first. */
@@ -857,6 +1019,9 @@ static int run_agent_tests(void)
 		cmocka_unit_test(test_clients_land_on_ring_pick),
 		cmocka_unit_test(test_listeners_reachable_only_through_vip),
 		cmocka_unit_test(test_wrong_sockets_refused),
+		cmocka_unit_test(test_duplicate_and_foreign_sockets_refused),
+		cmocka_unit_test(test_registration_needs_root_or_listed_uid),
+		cmocka_unit_test(test_reregistration_with_fewer_sockets),
 		cmocka_unit_test(test_second_agent_refused),
 		cmocka_unit_test(test_drain_keeps_open_connection),
 		cmocka_unit_test(test_kill9_worker_leaves_at_once),
