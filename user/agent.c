@@ -260,7 +260,8 @@ static int agent__check_peer(const struct agent *a, int conn, char *why,
 	for (i = 0; i < a->cfg.nregister_uids; i++)
 		if (a->cfg.register_uids[i] == uc.uid)
 			return 0;
-	snprintf(why, len, "peer pid %d uid %u is not root nor in register_uids",
+	snprintf(why, len,
+		 "peer pid %d uid %u is not root nor in register_uids",
 		 (int)uc.pid, (unsigned)uc.uid);
 	return -EPERM;
 }

@@ -770,8 +770,7 @@ static int register_as(int id, const int *fds, const int *families, int n,
 {
 	int i;
 
-	if (loop__init(loop) ||
-	    agent_link__init(link, loop, sock_path, id, 1))
+	if (loop__init(loop) || agent_link__init(link, loop, sock_path, id, 1))
 		return -1;
 	for (i = 0; i < n; i++)
 		if (agent_link__add_listener(link, fds[i], LB_LISTENER_HTTPS,
@@ -880,8 +879,8 @@ static int register_as_nobody(int fd)
 		st = register_as(202, &fd, &family, 1, &link, &loop);
 		unregister(&link, &loop);
 		_exit(st == AGENT_LINK_REGISTERED ? 0 :
-		      st == AGENT_LINK_IDLE	   ? 1 :
-						     2);
+		      st == AGENT_LINK_IDLE	  ? 1 :
+						    2);
 	}
 	if (p < 0 || waitpid(p, &status, 0) != p || !WIFEXITED(status))
 		return -1;
@@ -918,8 +917,9 @@ static void test_registration_needs_root_or_listed_uid(void **state)
 		      listed == 0 ? "registered" : "not registered");
 	assert_int_equal(refused, 1);
 	assert_int_equal(
-		agent_logged("registration of worker 202 refused: peer pid "
-			     "[0-9]* uid 65534 is not root nor in register_uids"),
+		agent_logged(
+			"registration of worker 202 refused: peer pid "
+			"[0-9]* uid 65534 is not root nor in register_uids"),
 		0);
 	assert_int_equal(listed, 0);
 	assert_int_equal(agent_logged("worker 202 registered"), 0);
