@@ -228,11 +228,6 @@ static void agent__reply(int conn, int status, const char *msg)
 		log_msg("cannot answer a registration: %s", strerror(errno));
 }
 
-/*
- * A socket sent for slot (listener, family) must be a listening TCP socket
- * of that family: sk_lookup assigns a connection only to a socket of its
- * own family, and anything else in the SOCKMAP would swallow connections.
- */
 static int netns_cookie(int fd, __u64 *cookie)
 {
 	socklen_t len = sizeof(*cookie);
@@ -266,6 +261,11 @@ static int agent__check_peer(const struct agent *a, int conn, char *why,
 	return -EPERM;
 }
 
+/*
+ * A socket sent for slot (listener, family) must be a listening TCP socket
+ * of that family: sk_lookup assigns a connection only to a socket of its
+ * own family, and anything else in the SOCKMAP would swallow connections.
+ */
 static int agent__check_socket(const struct agent *a, int fd, __u8 listener,
 			       __u8 family, struct sockaddr_storage *addr,
 			       char *why, size_t len)
@@ -311,23 +311,28 @@ static int agent__check_socket(const struct agent *a, int fd, __u8 listener,
 	return 0;
 }
 
-/* Slots of worker w's last registration that the new one (r) leaves out. */
-static void agent__drop_left_out(struct agent *a, __u32 id,
-				 const struct lb_register *r, int nfds)
+/* Worker id's slots that registration r leaves out: after a reload with
+ * fewer listeners, or an agent restart, none may keep a stale socket. */
+static void agent__drop_left_out(struct agent *a, const struct lb_register *r,
+				 int nfds)
 {
-	const struct agent_worker *w = &a->w[id];
-	int i, j;
+	static const __u8 families[2] = { LB_FAMILY_V4, LB_FAMILY_V6 };
+	__u8 kind;
+	int f, j;
 
-	for (i = 0; i < w->nlisteners; i++) {
-		__u32 slot = LB_SOCKET_SLOT(w->listener[i], w->family[i], id);
+	for (kind = 0; kind < LB_LISTENER_KINDS; kind++)
+		for (f = 0; f < 2; f++) {
+			__u32 slot =
+				LB_SOCKET_SLOT(kind, families[f], r->worker);
 
-		for (j = 0; j < nfds; j++)
-			if (r->listener[j] == w->listener[i] &&
-			    r->family[j] == w->family[i])
-				break;
-		if (j == nfds)
-			bpf_map_delete_elem(a->dp.fds[DP_SOCKETS], &slot);
-	}
+			for (j = 0; j < nfds; j++)
+				if (r->listener[j] == kind &&
+				    r->family[j] == families[f])
+					break;
+			if (j == nfds)
+				bpf_map_delete_elem(a->dp.fds[DP_SOCKETS],
+						    &slot);
+		}
 }
 
 /* One registration message; replies, and returns 0 if the worker is in. */
@@ -385,12 +390,11 @@ static int agent__register(struct agent *a, int conn)
 		goto out;
 	}
 	w = &a->w[r.worker];
-	for (i = 0; i < nfds; i++)
+	for (i = 0; i < nfds; i++) {
 		if (agent__check_socket(a, fds[i], r.listener[i], r.family[i],
 					&addrs[i], why, sizeof(why)))
 			goto out;
-	for (i = 0; i < nfds; i++)
-		for (j = i + 1; j < nfds; j++)
+		for (j = 0; j < i; j++)
 			if (r.listener[i] == r.listener[j] &&
 			    r.family[i] == r.family[j]) {
 				snprintf(why, sizeof(why),
@@ -399,9 +403,10 @@ static int agent__register(struct agent *a, int conn)
 					 r.family[i]);
 				goto out;
 			}
+	}
 	err = instance__lock(a->in);
-	if (!err && w->conn >= 0) /* a re-registration: fewer sockets? */
-		agent__drop_left_out(a, r.worker, &r, nfds);
+	if (!err)
+		agent__drop_left_out(a, &r, nfds);
 	for (i = 0; i < nfds && !err; i++) {
 		__u32 slot =
 			LB_SOCKET_SLOT(r.listener[i], r.family[i], r.worker);
