@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 #include "agent.h"
 #include "agent_config.h"
+#include "agent_metrics.h"
 #include "agent_shield.h"
 #include "health.h"
 #include "lb_proto.h"
@@ -37,6 +38,7 @@ enum ev_kind {
 	EV_SIGNAL,
 	EV_TIMER,
 	EV_METRICS,
+	EV_METRICS_CONN,
 	EV_CONN,
 	EV_PROBE
 };
@@ -60,7 +62,8 @@ struct agent {
 	const char *config_path;
 	struct agent_config cfg;
 	struct dataplane dp;
-	int epfd, listen_fd, sig_fd, timer_fd, metrics_fd;
+	int epfd, listen_fd, sig_fd, timer_fd;
+	struct metrics_server metrics;
 	SSL_CTX *probe_ctx;
 	__u64 generation; /* ring rebuilds, for /metrics */
 	__u64 netns_cookie; /* of the namespace workers' sockets must be in */
@@ -593,34 +596,16 @@ static void agent__tick(struct agent *a)
 
 /* --- metrics ----------------------------------------------------------- */
 
-static void agent__metrics(struct agent *a)
+/* The Prometheus text: the pinned counters and the agent's own state. */
+static void agent__render_metrics(void *ctx, FILE *f)
 {
-	struct timeval tv = { .tv_usec = 200000 };
-	char req[1024], *body = NULL;
-	size_t blen = 0;
-	struct stats *s;
-	FILE *f;
-	int c, i, n;
+	struct agent *a = ctx;
+	struct stats *s = calloc(1, sizeof(*s));
+	int i;
 
-	c = accept4(a->metrics_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
-		return;
-	/* A control-plane scrape: a short bounded wait, no state machine. */
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	n = recv(c, req, sizeof(req) - 1, 0);
-	s = calloc(1, sizeof(*s));
-	f = open_memstream(&body, &blen);
-	if (n <= 0 || !s || !f)
-		goto out;
-	req[n] = '\0';
-	if (strncmp(req, "GET /metrics ", 13)) {
-		dprintf(c,
-			"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-		goto out;
-	}
-	if (!stats__read(&a->dp, s))
+	if (s && !stats__read(&a->dp, s))
 		stats__print_prometheus(f, s);
+	free(s);
 	fprintf(f,
 		"# HELP lb_ring_generation Ring rebuilds since the agent started.\n"
 		"# TYPE lb_ring_generation counter\nlb_ring_generation %llu\n",
@@ -632,19 +617,6 @@ static void agent__metrics(struct agent *a)
 		if (a->w[i].conn >= 0)
 			fprintf(f, "lb_worker_up{worker=\"%d\"} %d\n", i,
 				!a->w[i].down);
-	fflush(f);
-	dprintf(c,
-		"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-		"Content-Length: %zu\r\nConnection: close\r\n\r\n",
-		blen);
-	if (send(c, body, blen, MSG_NOSIGNAL) < 0)
-		log_msg("metrics: %s", strerror(errno));
-out:
-	if (f)
-		fclose(f);
-	free(body);
-	free(s);
-	close(c);
 }
 
 /* --- set-up and the loop ------------------------------------------------- */
@@ -661,35 +633,6 @@ static int listen_unix(const char *path)
 	unlink(path); /* a previous agent's */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0660) ||
 	    listen(fd, 64)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-static int listen_tcp(const char *addr)
-{
-	char host[64];
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	const char *colon = strrchr(addr, ':');
-	int fd, on = 1, port;
-
-	if (!colon || colon - addr >= (long)sizeof(host))
-		return -EINVAL;
-	memcpy(host, addr, colon - addr);
-	host[colon - addr] = '\0';
-	port = atoi(colon + 1);
-	if (port < 1 || port > 65535 ||
-	    inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-		return -EINVAL;
-	sa.sin_port = htons(port);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
 		int err = -errno;
 
 		close(fd);
@@ -807,18 +750,18 @@ static int agent__setup(struct agent *a)
 	signal(SIGPIPE, SIG_IGN);
 	a->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	a->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	a->metrics_fd = -1;
-	if (a->cfg.metrics[0]) {
-		a->metrics_fd = listen_tcp(a->cfg.metrics);
-		if (a->metrics_fd < 0) {
-			log_msg("cannot serve metrics on '%s': %s",
-				a->cfg.metrics, strerror(-a->metrics_fd));
-			return a->metrics_fd;
-		}
-		ep_add(a, a->metrics_fd, EPOLLIN, EV(EV_METRICS, 0));
-	}
 	if (!a->probe_ctx || a->epfd < 0 || a->sig_fd < 0 || a->timer_fd < 0)
 		return -errno;
+	if (a->cfg.metrics[0]) {
+		err = metrics__open(&a->metrics, a->cfg.metrics, a->epfd,
+				    EV(EV_METRICS, 0), EV(EV_METRICS_CONN, 0),
+				    agent__render_metrics, a);
+		if (err) {
+			log_msg("cannot serve metrics on '%s': %s",
+				a->cfg.metrics, strerror(-err));
+			return err;
+		}
+	}
 	err = ep_add(a, a->listen_fd, EPOLLIN, EV(EV_LISTEN, 0));
 	err = err ?: ep_add(a, a->sig_fd, EPOLLIN, EV(EV_SIGNAL, 0));
 	err = err ?: ep_add(a, a->timer_fd, EPOLLIN, EV(EV_TIMER, 0));
@@ -868,7 +811,8 @@ int agent__run(struct instance *in, const char *config_path)
 		return -ENOMEM;
 	a->in = in;
 	a->config_path = config_path;
-	a->epfd = a->listen_fd = a->sig_fd = a->timer_fd = a->metrics_fd = -1;
+	a->epfd = a->listen_fd = a->sig_fd = a->timer_fd = -1;
+	metrics__init(&a->metrics);
 	err = agent__claim(in);
 	err = err ?: agent_config__load(config_path, in->name, &a->cfg);
 	err = err ?: agent__setup(a);
@@ -877,7 +821,8 @@ int agent__run(struct instance *in, const char *config_path)
 	log_msg("instance %s serving %d VIPs; workers register at %s", in->name,
 		a->cfg.nvips, a->cfg.socket_path);
 	while (!a->stop) {
-		n = epoll_wait(a->epfd, evs, 32, -1);
+		n = epoll_wait(a->epfd, evs, 32,
+			       metrics__timeout_ms(&a->metrics));
 		for (i = 0; i < n; i++) {
 			__u32 kind = evs[i].data.u64 >> 32;
 			__u32 id = (__u32)evs[i].data.u64;
@@ -893,7 +838,10 @@ int agent__run(struct instance *in, const char *config_path)
 				agent__tick(a);
 				break;
 			case EV_METRICS:
-				agent__metrics(a);
+				metrics__accept(&a->metrics);
+				break;
+			case EV_METRICS_CONN:
+				metrics__event(&a->metrics, id, evs[i].events);
 				break;
 			case EV_CONN:
 				agent__conn_event(a, id, evs[i].events);
@@ -903,6 +851,7 @@ int agent__run(struct instance *in, const char *config_path)
 				break;
 			}
 		}
+		metrics__expire(&a->metrics);
 	}
 	/* Leaving keeps every socket and ring slot: traffic flows on, and the
 	 * workers re-register with the next agent. */
@@ -911,6 +860,7 @@ out:
 	if (a->listen_fd >= 0)
 		unlink(a->cfg.socket_path);
 	instance__agent_unlock(in); /* after the unlink: the next agent's */
+	metrics__close(&a->metrics);
 	dataplane__destroy(&a->dp);
 	SSL_CTX_free(a->probe_ctx);
 	free(a);

@@ -14,7 +14,8 @@
  * moves new ones; kill -9 of a worker takes it out and no later connection
  * fails; a worker killed and respawned gives back byte-identical rings; killing and restarting the agent under load fails nothing; XDP
  * detached still lands on the computed worker; bad input is refused and
- * changes nothing.
+ * changes nothing; /metrics serves while scrapers stall, evicts the oldest
+ * when its slots are full and answers bad requests with their status.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1013,6 +1014,167 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(out, "lb_ring_generation"));
 }
 
+/* A TCP connection to the agent's /metrics port, from the host namespace. */
+static int metrics_connect(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(9146) };
+	struct timeval tv = { .tv_sec = 15 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Neither data nor FIN from the agent yet. */
+static int still_open(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
+/* Everything the agent sends until it closes (bounded by SO_RCVTIMEO). */
+static ssize_t read_to_close(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < len - 1 && (r = recv(fd, buf + n, len - 1 - n, 0)) > 0)
+		n += r;
+	buf[n] = '\0';
+	return r < 0 ? -1 : (ssize_t)n;
+}
+
+static int metrics_exchange(const char *req, size_t rlen, char *resp,
+			    size_t len)
+{
+	int fd = metrics_connect();
+	ssize_t n = -1;
+
+	if (fd >= 0 && send(fd, req, rlen, MSG_NOSIGNAL) == (ssize_t)rlen)
+		n = read_to_close(fd, resp, len);
+	if (fd >= 0)
+		close(fd);
+	return n > 0 ? 0 : -1;
+}
+
+/* Scrapes that stall (connected and silent, or stopped inside their
+ * headers) hold a slot each but never the agent's loop: another scrape and
+ * a worker's registration are served while they stay open, the one that
+ * stopped mid-headers is answered when it finishes, and the silent ones
+ * are closed at their deadline. The old agent read each scrape with a
+ * blocking recv, closing every staller before it looked at the next. */
+static void test_metrics_stalled_scrape_blocks_nothing(void **state)
+{
+	static const char part[] = "GET /metrics HTTP/1.1\r\nHost: agent\r\n";
+	int silent[3], partial[3], fds[1], fam[1] = { AF_INET }, i, open_after;
+	char out[16384];
+	struct agent_link link;
+	struct loop loop;
+	unsigned port;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		silent[i] = metrics_connect();
+		partial[i] = metrics_connect();
+		assert_true(silent[i] >= 0 && partial[i] >= 0);
+		assert_int_equal(send(partial[i], part, strlen(part), 0),
+				 (ssize_t)strlen(part));
+	}
+	assert_int_equal(
+		run(out, sizeof(out),
+		    "curl -sf --max-time 20 http://127.0.0.1:9146/metrics"),
+		0);
+	assert_non_null(strstr(out, "lb_ring_generation"));
+	fds[0] = loopback_listener(AF_INET, &port);
+	assert_int_equal(register_as(204, fds, fam, 1, &link, &loop),
+			 AGENT_LINK_REGISTERED);
+	unregister(&link, &loop);
+	close(fds[0]);
+	for (i = open_after = 0; i < 3; i++)
+		open_after += still_open(silent[i]) + still_open(partial[i]);
+	print_message("6 stalled scrapes; after another scrape and a "
+		      "registration were served: %d still open\n",
+		      open_after);
+	assert_int_equal(open_after, 6);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(send(partial[i], "\r\n", 2, 0), 2);
+		assert_int_equal(
+			read_to_close(partial[i], out, sizeof(out)) > 0, 1);
+		assert_int_equal(strncmp(out, "HTTP/1.1 200 OK\r\n", 17), 0);
+		assert_non_null(strstr(out, "lb_ring_generation"));
+		close(partial[i]);
+	}
+	for (i = 0; i < 3; i++) { /* the deadline closes them */
+		assert_int_equal(read_to_close(silent[i], out, sizeof(out)), 0);
+		close(silent[i]);
+	}
+	assert_int_equal(wait_up(NWORKERS), 0);
+}
+
+/* More stalled scrapes than slots: the oldest give way, the newest and a
+ * real scrape are served. Bad requests get their status and a close. */
+static void test_metrics_full_slots_and_bad_requests(void **state)
+{
+	static const struct {
+		const char *req, *status;
+	} bad[] = {
+		{ "POST /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 405 " },
+		{ "GET /nope HTTP/1.1\r\n\r\n", "HTTP/1.1 404 " },
+		{ "hello\r\n\r\n", "HTTP/1.1 400 " },
+		{ "GET /metrics SMTP/1.0\r\n\r\n", "HTTP/1.1 400 " },
+		{ "GET /metrics?x=1 HTTP/1.0\r\n\r\n", "HTTP/1.1 200 " },
+	};
+	int fds[12], closed = 0, i;
+	char out[16384], big[6000];
+
+	(void)state;
+	for (i = 0; i < 12; i++) {
+		fds[i] = metrics_connect();
+		assert_true(fds[i] >= 0);
+	}
+	assert_int_equal(
+		run(out, sizeof(out),
+		    "curl -sf --max-time 20 http://127.0.0.1:9146/metrics"),
+		0);
+	assert_non_null(strstr(out, "lb_worker_up"));
+	for (i = 0; i < 5; i++) /* 12 + curl into 8 slots: 5 evicted */
+		closed += read_to_close(fds[i], out, sizeof(out)) == 0;
+	print_message("12 stalled scrapes and one real one in 8 slots: the "
+		      "5 oldest %d closed, the newest %s\n",
+		      closed, still_open(fds[11]) ? "open" : "closed");
+	assert_int_equal(closed, 5);
+	assert_true(still_open(fds[11]));
+	for (i = 0; i < 12; i++)
+		close(fds[i]);
+	for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+		assert_int_equal(metrics_exchange(bad[i].req,
+						  strlen(bad[i].req), out,
+						  sizeof(out)),
+				 0);
+		print_message("%.*s -> %.*s\n", (int)strcspn(bad[i].req, "\r"),
+			      bad[i].req, (int)strcspn(out, "\r"), out);
+		assert_int_equal(
+			strncmp(out, bad[i].status, strlen(bad[i].status)), 0);
+	}
+	assert_int_equal(metrics_exchange("HEAD /metrics HTTP/1.0\r\n\r\n", 26,
+					  out, sizeof(out)),
+			 0);
+	assert_non_null(strstr(out, "HTTP/1.1 200 OK"));
+	assert_null(strstr(out, "lb_ring_generation")); /* no body */
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(metrics_exchange(big, sizeof(big), out, sizeof(out)),
+			 0);
+	assert_int_equal(strncmp(out, "HTTP/1.1 431 ", 13), 0);
+}
+
 static int run_agent_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1031,6 +1193,8 @@ static int run_agent_tests(void)
 		cmocka_unit_test(test_xdp_detached_still_lands_on_pick),
 		cmocka_unit_test(test_bad_input_refused_state_unchanged),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_metrics_stalled_scrape_blocks_nothing),
+		cmocka_unit_test(test_metrics_full_slots_and_bad_requests),
 	};
 
 	return cmocka_run_group_tests_name("agent", tests, group_setup,
