@@ -64,7 +64,9 @@ SYSTEMS=(nginx)
 for a in "$@"; do
 	n=${a%%=*}
 	b=${a#*=}
-	[[ $n =~ ^[a-z0-9_-]+$ ]] && [ "$n" != nginx ] || die "bad name '$n'"
+	if ! [[ $n =~ ^[a-z0-9_-]+$ ]] || [ "$n" = nginx ]; then
+		die "bad name '$n'"
+	fi
 	[ -x "$b" ] || die "$b is not an executable"
 	BIN[$n]=$b
 	SYSTEMS+=("$n")
