@@ -21,7 +21,9 @@
 #   (default: lbtls=BUILD_DIR/lbtls). nginx is always measured.
 # Environment: ROUNDS (5), DURATION (8), WARMUP (2), LAT_RATE (8544, make
 # bench's last calibrated rate), LAT_CONNS (32), SERVER_CPU (0), CLIENT_CPU
-# (1), SYSCALLS (0), CIPHERSUITE (TLS_AES_128_GCM_SHA256), KEEP_TMP=1.
+# (1), SYSCALLS (0), SPIN (0: 1 runs a SCHED_IDLE busy loop on both CPUs,
+# a diagnostic of vCPU halts), CIPHERSUITE (TLS_AES_128_GCM_SHA256),
+# KEEP_TMP=1.
 # The last line is exactly:
 #   lat: p99_ms nginx=N NAME=N ... p50_ms nginx=N NAME=N ...
 set -u -o pipefail
