@@ -64,13 +64,10 @@
 # most), FLOOD_PPS (0: as fast as the generator can; N: offer N pps, the
 # same flood for every system), SERVER_CPU (0), CLIENT_CPU (1), CIPHERSUITE
 # (TLS_AES_128_GCM_SHA256), CERT_KEY (rsa2048, rsa3072 or ec256), SYSTEMS ("nginx lbtls lbtls_off"),
-# FLOOD_CONFIG (auto: give the agent the "flood:" section below when it
-# takes it; when it does not (or FLOOD_CONFIG=no), run the agent without
-# it and write the same settings into the pinned lb_config map with
-# bpftool, a temporary path until the agent has the section; yes: an agent
-# that refuses the section is a failure), FLOOD_SYN_RATE
-# (20000), FLOOD_HOLD (2s), FLOOD_COOKIES (true), FLOOD_SOURCE_RATE (200),
-# FLOOD_SOURCE_BURST (400), FLOOD_V4_PREFIX (24), FLOOD_V6_PREFIX (64),
+# FLOOD_SYN_RATE (20000), FLOOD_HOLD_MS (2000), FLOOD_COOKIES (true),
+# FLOOD_SOURCE_RATE (200), FLOOD_SOURCE_BURST (400), FLOOD_V4_PREFIX (24),
+# FLOOD_V6_PREFIX (64): the agent config's "flood:" section (docs/lbctl.md,
+# "Flood defence settings"), enabled: true for (b) and false for (c),
 # KEEP_TMP=1. Raw outputs: BUILD_DIR/bench-flood/.
 #
 # Exits non-zero, loudly, when a tool or binary is missing, a server does
@@ -100,9 +97,8 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 CIPHERSUITE=${CIPHERSUITE:-TLS_AES_128_GCM_SHA256}
 CERT_KEY=${CERT_KEY:-rsa2048}
-FLOOD_CONFIG=${FLOOD_CONFIG:-auto}
 FLOOD_SYN_RATE=${FLOOD_SYN_RATE:-20000}
-FLOOD_HOLD=${FLOOD_HOLD:-2s}
+FLOOD_HOLD_MS=${FLOOD_HOLD_MS:-2000}
 FLOOD_COOKIES=${FLOOD_COOKIES:-true}
 FLOOD_SOURCE_RATE=${FLOOD_SOURCE_RATE:-200}
 FLOOD_SOURCE_BURST=${FLOOD_SOURCE_BURST:-400}
@@ -136,7 +132,7 @@ say() { echo "bench-flood: $*"; }
 
 # --- prerequisites ----------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "must run as root (namespaces, XDP, raw sockets)"
-for tool in nginx openssl curl taskset nice ip clang awk sort bpftool jq; do
+for tool in nginx openssl curl taskset nice ip clang awk sort; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
 done
 lbtls=$build/lbtls
@@ -154,7 +150,6 @@ done
 for s in "${SYSTEMS[@]}"; do
 	case $s in nginx | lbtls | lbtls_off) ;; *) die "unknown system '$s'" ;; esac
 done
-case $FLOOD_CONFIG in auto | yes | no) ;; *) die "FLOOD_CONFIG is auto, yes or no" ;; esac
 case $FLOOD_FAMILY in
 4) flood_dst=(-4 "$VIP") ;;
 6) flood_dst=(-6 "$VIP6") ;;
@@ -366,20 +361,20 @@ in_lb nginx -t -q -c "$tmp/nginx.conf" -p "$tmp" 2>"$tmp/check.err" ||
 "$lbtls" -t -c "$tmp/lbtls.yaml" >"$tmp/check.err" 2>&1 ||
 	die "lbtls -t: $(cat "$tmp/check.err")"
 flood_section() { # flood_section true|false: the agent's flood defence
-	printf 'flood:\n  enabled: %s\n  syn_rate: %s\n  hold: %s\n  cookies: %s\n' \
-		"$1" "$FLOOD_SYN_RATE" "$FLOOD_HOLD" "$FLOOD_COOKIES"
-	printf '  source_rate: %s\n  source_burst: %s\n  v4_prefix: %s\n  v6_prefix: %s\n' \
+	printf 'flood:\n  enabled: %s\n  cookies: %s\n  syn_rate: %s\n  hold_ms: %s\n' \
+		"$1" "$FLOOD_COOKIES" "$FLOOD_SYN_RATE" "$FLOOD_HOLD_MS"
+	printf '  src_rate: %s\n  src_burst: %s\n  v4_prefix: %s\n  v6_prefix: %s\n' \
 		"$FLOOD_SOURCE_RATE" "$FLOOD_SOURCE_BURST" "$FLOOD_V4_PREFIX" "$FLOOD_V6_PREFIX"
 }
-# agent configs with the section: (b) enabled: true, (c) enabled: false
+# the agent's configs: (b) enabled: true, (c) enabled: false
 {
 	cat "$tmp/agent-base.yaml"
 	flood_section true
-} >"$tmp/agent-section-on.yaml"
+} >"$tmp/agent-lbtls.yaml"
 {
 	cat "$tmp/agent-base.yaml"
 	flood_section false
-} >"$tmp/agent-section-off.yaml"
+} >"$tmp/agent-lbtls_off.yaml"
 
 # --- systems -----------------------------------------------------------------
 # start_agent CONFIG: 0 when its socket is up; 1 when it exited at start
@@ -406,80 +401,21 @@ stop_agent() {
 	rm -f "$SOCK"
 }
 
-# TEMPORARY, until the agent takes a "flood:" section (another branch is
-# writing the flood configuration): the bench sets the flood fields of the
-# pinned lb_config[0] itself with bpftool, right after the agent wrote its
-# defaults at load (the agent writes lb_config only then). It reads the
-# whole value, changes flags and thresholds, keeps ring size, seed, rule
-# counts and cookie key, writes it back, and reads it again to check every
-# field by its BTF name. Offsets are those of struct lb_config in
-# include/lb_kern_user.h; the BTF check fails loudly if the layout moves.
-LB_CONFIG_PIN=/sys/fs/bpf/$INSTANCE/lb_config
-LB_CF_FLOOD=1   # detect SYN floods, per-source buckets in flood mode
-LB_CF_COOKIES=2 # in flood mode, answer SYNs with XDP cookies
-le32() { # le32 N: N as 4 little-endian hex bytes, bpftool's value syntax
-	printf '%02x %02x %02x %02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255))
-}
-hold_ms() { # 2s, 500ms, 2000 -> milliseconds
-	case $1 in
-	*ms) echo "${1%ms}" ;;
-	*s) echo $((${1%s} * 1000)) ;;
-	*) echo "$1" ;;
-	esac
-}
-# flood_config_map true|false: the flood defence of the running agent
-flood_config_map() {
-	local j flags=0 hold b i want got fld
-	hold=$(hold_ms "$FLOOD_HOLD")
-	[ "$1" = true ] && flags=$LB_CF_FLOOD
-	[ "$1" = true ] && [ "$FLOOD_COOKIES" = true ] && flags=$((flags | LB_CF_COOKIES))
-	j=$(bpftool -j map lookup pinned "$LB_CONFIG_PIN" key 0 0 0 0 2>&1) ||
-		die "bpftool map lookup $LB_CONFIG_PIN: $j"
-	mapfile -t b < <(jq -r '.value[]' <<<"$j" | sed 's/^0x//')
-	[ "${#b[@]}" = 64 ] || die "$LB_CONFIG_PIN: a ${#b[@]}-byte value, not the 64 bytes of struct lb_config"
-	read -r -a fld <<<"$(le32 "$flags") $(le32 "$FLOOD_SYN_RATE") $(le32 "$hold") \
-$(le32 "$FLOOD_SOURCE_RATE") $(le32 "$FLOOD_SOURCE_BURST")"
-	for i in "${!fld[@]}"; do b[8 + i]=${fld[i]}; done # bytes 8..27
-	b[28]=$(printf %02x "$FLOOD_V4_PREFIX")
-	b[29]=$(printf %02x "$FLOOD_V6_PREFIX")
-	bpftool map update pinned "$LB_CONFIG_PIN" key 0 0 0 0 value hex "${b[@]}" \
-		>"$tmp/bpftool.err" 2>&1 || die "bpftool map update $LB_CONFIG_PIN: $(cat "$tmp/bpftool.err")"
-	want="$flags $FLOOD_SYN_RATE $hold $FLOOD_SOURCE_RATE $FLOOD_SOURCE_BURST $FLOOD_V4_PREFIX $FLOOD_V6_PREFIX"
-	got=$(bpftool -j map lookup pinned "$LB_CONFIG_PIN" key 0 0 0 0 | jq -r '.formatted.value |
-		"\(.flags) \(.flood_syn_rate) \(.flood_hold_ms) \(.src_rate) \(.src_burst) \(.src_v4_prefix) \(.src_v6_prefix)"')
+# flood_check SYSTEM: what lbctl flood show reads from the running
+# instance's lb_config is what SYSTEM's config asks for
+flood_check() {
+	local want got
+	want=$(flood_section "$([ "$1" = lbtls ] && echo true || echo false)" |
+		awk 'NR > 1 { sub(/:$/, "", $1); print $1, $2 }')
+	got=$(lbctl flood show 2>&1) || die "lbctl flood show: $got"
+	got=$(awk '$1 != "flooded" { print $1, $2 }' <<<"$got")
 	[ "$got" = "$want" ] ||
-		die "$LB_CONFIG_PIN reads '$got' after the update, not '$want' (has struct lb_config changed?)"
-}
-
-# What the agent at hand can do, decided once (flood_mode):
-#   section  it takes the "flood:" section: (b) enabled: true, (c) false
-#   map      it refuses the section: the agent runs without it and the
-#            bench writes the flood fields of lb_config (flood_config_map)
-probe_flood() {
-	if [ "$FLOOD_CONFIG" != no ]; then
-		if start_agent "$tmp/agent-section-on.yaml"; then
-			stop_agent
-			flood_mode=section
-			return
-		fi
-		grep -q "unknown key 'flood'" "$tmp/agent.out" ||
-			die "the lbctl agent exited at start: $(tail -5 "$tmp/agent.out")"
-		[ "$FLOOD_CONFIG" = yes ] &&
-			die "FLOOD_CONFIG=yes but the agent refuses the 'flood:' section: $(tail -1 "$tmp/agent.out")"
-	fi
-	flood_mode=map
-}
-agent_config() { # agent_config SYSTEM: the config file
-	case $flood_mode/$1 in
-	section/lbtls) echo "$tmp/agent-section-on.yaml" ;;
-	section/lbtls_off) echo "$tmp/agent-section-off.yaml" ;;
-	map/*) echo "$tmp/agent-base.yaml" ;;
-	esac
+		die "$1: lbctl flood show reads '${got//$'\n'/, }', not what the config asks, '${want//$'\n'/, }'"
 }
 
 # start_system SYSTEM: srv_pid (and agent_pid) set; answers 200 over TLS
 start_system() {
-	local s=$1 cfg code p
+	local s=$1 code p
 	case $s in
 	nginx)
 		ip -n $NS_LB link set dev $IF_LB xdpdrv obj "$tmp/xdp_pass.o" sec xdp 2>"$tmp/ip.err" ||
@@ -491,12 +427,9 @@ start_system() {
 	lbtls | lbtls_off)
 		ip -n $NS_LB link show $IF_LB | grep -q xdp &&
 			die "$s: an XDP program is still attached to $IF_LB"
-		cfg=$(agent_config "$s")
-		[ -n "$cfg" ] || die "$s cannot run with this agent (flood_mode $flood_mode)"
-		start_agent "$cfg" || die "the lbctl agent exited at start ($s): $(tail -5 "$tmp/agent.out")"
-		if [ "$flood_mode" = map ]; then
-			if [ "$s" = lbtls ]; then flood_config_map true; else flood_config_map false; fi
-		fi
+		start_agent "$tmp/agent-$s.yaml" ||
+			die "the lbctl agent exited at start ($s): $(tail -5 "$tmp/agent.out")"
+		flood_check "$s"
 		ip netns exec $NS_LB taskset -c "$SERVER_CPU" "$lbtls" -c "$tmp/lbtls.yaml" \
 			--workers 1 >>"$tmp/lbtls.out" 2>&1 &
 		srv_pid=$!
@@ -676,21 +609,12 @@ say "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $ncpu CPUs, kernel
 say "server on CPU $SERVER_CPU (1 worker; NAPI of $IF_LB); clients, flood (nice 19), backend on CPU $CLIENT_CPU"
 say "$ROUNDS rounds, systems ${SYSTEMS[*]}; ${WARMUP}s + ${DURATION}s per run, $CONNS legitimate connections from $NSRC /24s; flood IPv$FLOOD_FAMILY from $FLOOD_SRC4 / $FLOOD_SRC6 at $([ "$FLOOD_PPS" = 0 ] && echo "the generator's best" || echo "$FLOOD_PPS pps")"
 
-# --- checks: what the agent can do, and every system answers -------------------------
+# --- checks: every system answers ----------------------------------------------------
 round=0
-flood_mode=
-case " ${SYSTEMS[*]} " in *" lbtls "* | *" lbtls_off "*) probe_flood ;; esac
-case $flood_mode in
-section) say "the agent takes the 'flood:' section: (b) with enabled: true, (c) with enabled: false" ;;
-map) say "the agent has no 'flood:' section (or FLOOD_CONFIG=no): the bench writes the flood fields of $LB_CONFIG_PIN with bpftool (temporary): (b) flags FLOOD|COOKIES, (c) flags 0" ;;
-esac
+say "the agent's flood: section: (b) enabled: true, cookies: $FLOOD_COOKIES, syn_rate: $FLOOD_SYN_RATE, hold_ms: $FLOOD_HOLD_MS, src_rate: $FLOOD_SOURCE_RATE, src_burst: $FLOOD_SOURCE_BURST, v4_prefix: $FLOOD_V4_PREFIX, v6_prefix: $FLOOD_V6_PREFIX; (c) the same with enabled: false"
 runnable=()
 for s in "${SYSTEMS[@]}"; do
 	cur=$s
-	if [ "$s" != nginx ] && [ -z "$(agent_config "$s")" ]; then
-		echo "bench-flood: WARNING: skipping system $s (flood_mode $flood_mode)" >&2
-		continue
-	fi
 	start_system "$s"
 	o=$(in_cli openssl s_client -connect "$VIP:443" -servername "$NAME" </dev/null 2>&1)
 	grep -q "New, TLSv1.3, Cipher is $CIPHERSUITE" <<<"$o" ||
@@ -738,7 +662,7 @@ ratios() {
 		"$results" | sort -g | awk '{a[++n] = $1} END { if (n) printf "%.2f-%.2f", a[1], a[n] }'
 }
 t_end=$(date +%s)
-say "summary: medians (min-max) over $ROUNDS rounds, $((t_end - t_start)) s in all; agent flood_mode $flood_mode"
+say "summary: medians (min-max) over $ROUNDS rounds, $((t_end - t_start)) s in all"
 declare -A ratio
 for s in "${runnable[@]}"; do
 	read -r nf _ <<<"$(stat "$s" noflood rate)"
