@@ -15,8 +15,8 @@
 # fd00:198:18::100 on lo, one fast_backend on 127.0.0.1). No namespace has a
 # default route. The legitimate clients (build/bench/flood_client) use NSRC
 # source addresses 198.18.32.10, 198.18.33.10, ... (one per /24, as many
-# clients would); the flood (build/bench/flood_gen, AF_PACKET on lbflc)
-# comes from random sources in 198.19.0.0/16 (IPv6: fd00:198:18:f000::/52).
+# clients would); the flood (build/bench/flood_gen -x: XDP live frames
+# redirected out of lbflc, see below) comes from random sources in 198.19.0.0/16 (IPv6: fd00:198:18:f000::/52).
 # The balancer routes those ranges back over the veth, so every SYN-ACK to
 # a spoofed source, the kernel's as XDP's (XDP_TX), costs the balancer what
 # sending it costs, and a small XDP program on lbflc drops it on arrival
@@ -29,9 +29,26 @@
 # drop program on lbflc) in threaded mode, the NAPI thread of lbflh pinned
 # to SERVER_CPU and that of lbflc to CLIENT_CPU: XDP, the kernel's SYN
 # handling and SYN cookies all run on the server's CPU, as they would on a
-# NIC whose interrupts go to it. The generator runs at nice 19, so the
-# legitimate clients get their share of CLIENT_CPU first and the flood
-# takes what is left; its rate is measured, not set.
+# NIC whose interrupts go to it. The NAPI thread of lbflh runs SCHED_FIFO
+# (NAPI_SCHED=fifo): a NIC's receive work runs in softirq on its
+# interrupt, before the interrupted process gets its core back. A NAPI
+# thread at the processes' priority (NAPI_SCHED=other) waits its turn
+# behind the server's RSA signatures, and meanwhile the veth's ring (256
+# frames, fixed) overflows and drops legitimate SYNs too, whatever XDP
+# would do with them (measured: 60-120 legitimate SYN retransmits per
+# flood run and a 1 s p99 connect with other, about 2 with fifo; docs/
+# performance.md). The generator runs at nice 19, so the legitimate
+# clients get their share of CLIENT_CPU first and the flood takes what is
+# left; its rate is measured, not set.
+#
+# The flood's frames (FLOOD_TX=xdp, the default) are written by an XDP
+# program that BPF_PROG_RUN runs in live-frames mode and redirected out of
+# lbflc: lbflh's XDP gets them as xdp_frames on pages, as a NIC driver's
+# XDP does. With FLOOD_TX=packet they are sent on an AF_PACKET socket, and
+# veth copies each such skb into a page of its own before lbflh's XDP sees
+# it (skb_pp_cow_data()): measured with perf, that copy and the skb's
+# freeing took most of the server core under the flood, our XDP program 6 %
+# of it, a cost no NIC has.
 #
 # The certificate's key is RSA-2048 (CERT_KEY): with OpenSSL 3.0 on both
 # ends, a client's side of a full TLS 1.3 handshake with an ECDSA P-256
@@ -54,7 +71,9 @@
 # lbctl stats --json when they exist (SYN-ACKs sent by XDP = cookies sent),
 # and in the balancer's namespace the deltas of TcpExtListenDrops,
 # ListenOverflows, SyncookiesSent, SyncookiesRecv, SyncookiesFailed,
-# TCPReqQFullDrop. Medians, with min-max, over ROUNDS.
+# TCPReqQFullDrop, and the CPU time of lbflh's NAPI thread (where XDP and
+# the stack's receive run) and of the server's processes, in % of a core.
+# Medians, with min-max, over ROUNDS.
 #
 # Usage: tests/bench/bench_flood.sh BUILD_DIR
 # Environment: ROUNDS (5), FLOOD_SECONDS (or DURATION; 5 s measured per run), WARMUP (1 s), CONNS (32
@@ -62,7 +81,8 @@
 # 1..32), TIMEOUT_MS (5000, per legitimate connection), FLOOD_FAMILY (4, 6
 # or 46: both, alternating), FLOOD_COUNT (2000000000, packets per run at
 # most), FLOOD_PPS (0: as fast as the generator can; N: offer N pps, the
-# same flood for every system), SERVER_CPU (0), CLIENT_CPU (1), CIPHERSUITE
+# same flood for every system), FLOOD_TX (xdp or packet, above),
+# NAPI_SCHED (fifo or other, above), SERVER_CPU (0), CLIENT_CPU (1), CIPHERSUITE
 # (TLS_AES_128_GCM_SHA256), CERT_KEY (rsa2048, rsa3072 or ec256), SYSTEMS ("nginx lbtls lbtls_off"),
 # FLOOD_SYN_RATE (20000), FLOOD_HOLD_MS (2000), FLOOD_COOKIES (true),
 # FLOOD_SOURCE_RATE (200), FLOOD_SOURCE_BURST (400), FLOOD_V4_PREFIX (24),
@@ -93,6 +113,8 @@ TIMEOUT_MS=${TIMEOUT_MS:-5000}
 FLOOD_FAMILY=${FLOOD_FAMILY:-4}
 FLOOD_COUNT=${FLOOD_COUNT:-2000000000}
 FLOOD_PPS=${FLOOD_PPS:-0}
+FLOOD_TX=${FLOOD_TX:-xdp}
+NAPI_SCHED=${NAPI_SCHED:-fifo}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 CIPHERSUITE=${CIPHERSUITE:-TLS_AES_128_GCM_SHA256}
@@ -132,7 +154,7 @@ say() { echo "bench-flood: $*"; }
 
 # --- prerequisites ----------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "must run as root (namespaces, XDP, raw sockets)"
-for tool in nginx openssl curl taskset nice ip clang awk sort; do
+for tool in nginx openssl curl taskset nice chrt ip clang awk sort; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
 done
 lbtls=$build/lbtls
@@ -150,6 +172,8 @@ done
 for s in "${SYSTEMS[@]}"; do
 	case $s in nginx | lbtls | lbtls_off) ;; *) die "unknown system '$s'" ;; esac
 done
+case $NAPI_SCHED in fifo | other) ;; *) die "NAPI_SCHED is fifo or other" ;; esac
+case $FLOOD_TX in xdp) flood_tx=(-x) ;; packet) flood_tx=() ;; *) die "FLOOD_TX is xdp or packet" ;; esac
 case $FLOOD_FAMILY in
 4) flood_dst=(-4 "$VIP") ;;
 6) flood_dst=(-6 "$VIP6") ;;
@@ -312,6 +336,9 @@ napi_pin() {
 		[[ $c == "napi/$dev-"* ]] || continue
 		taskset -pc "$cpu" "${p#/proc/}" >/dev/null 2>&1 ||
 			die "cannot pin $c to CPU $cpu"
+		if [ "$NAPI_SCHED" = fifo ] && [ "$dev" = $IF_LB ]; then
+			chrt -f -p 50 "${p#/proc/}" >/dev/null 2>&1 || die "cannot make $c SCHED_FIFO"
+		fi
 		n=$((n + 1))
 	done
 	[ "$n" -ge 1 ] || die "no NAPI thread for $dev (is an XDP program attached?)"
@@ -492,6 +519,19 @@ xdp_snap() {
 			k = $1; gsub(/[":]/, "", k); v = $2; sub(/,$/, "", v); sum[s "." k] += v }
 		END { for (k in sum) print k, sum[k] }'
 }
+napi_ticks() { # napi_ticks DEV: CPU ticks of DEV's NAPI threads (XDP runs there)
+	local p c f sum=0
+	for p in /proc/[0-9]*; do
+		c=$(cat "$p/comm" 2>/dev/null) || continue
+		[[ $c == "napi/$1-"* ]] || continue
+		f=$(cat "$p/stat" 2>/dev/null) || continue
+		f=${f##*) }
+		# shellcheck disable=SC2086
+		set -- $f
+		sum=$((sum + ${12} + ${13}))
+	done
+	echo "$sum"
+}
 link_snap() { # packets received by the balancer's veth end
 	in_lb cat /sys/class/net/$IF_LB/statistics/rx_packets
 }
@@ -518,17 +558,20 @@ measure() {
 	cond=$1
 	local o=$tmp/client.$cur.$cond.$round g=$tmp/gen.$cur.$cond.$round
 	local line gline k v sb0 sb1 cb0 cb1 t0 t1 l0 l1 sbusy cbusy rxpps synre xs=""
+	local nt0 nt1 pt0 pt1 nbusy pbusy
 	netstat_snap >"$tmp/ns0"
 	netstat_snap $NS_CLI >"$tmp/cns0"
 	xdp_snap >"$tmp/xdp0"
 	l0=$(link_snap)
 	sb0=$(core_busy "$SERVER_CPU")
 	cb0=$(core_busy "$CLIENT_CPU")
+	nt0=$(napi_ticks $IF_LB)
+	pt0=$(cpu_ticks "$srv_pid" ${agent_pid:+"$agent_pid"})
 	t0=$(date +%s.%N)
 	if [ "$cond" = flood ]; then
 		ip netns exec $NS_CLI nice -n 19 taskset -c "$CLIENT_CPU" "$build/bench/flood_gen" \
 			-i $IF_CLI -m "$lb_mac" "${flood_dst[@]}" -s $FLOOD_SRC4 -S $FLOOD_SRC6 \
-			-n "$FLOOD_COUNT" -t "$flood_secs" -r "$FLOOD_PPS" >"$g" 2>&1 &
+			-n "$FLOOD_COUNT" -t "$flood_secs" -r "$FLOOD_PPS" "${flood_tx[@]}" >"$g" 2>&1 &
 		gen_pid=$!
 	fi
 	ip netns exec $NS_CLI taskset -c "$CLIENT_CPU" "$build/bench/flood_client" "$VIP:443" \
@@ -545,6 +588,8 @@ measure() {
 	t1=$(date +%s.%N)
 	sb1=$(core_busy "$SERVER_CPU")
 	cb1=$(core_busy "$CLIENT_CPU")
+	nt1=$(napi_ticks $IF_LB)
+	pt1=$(cpu_ticks "$srv_pid" ${agent_pid:+"$agent_pid"})
 	l1=$(link_snap)
 	xdp_snap >"$tmp/xdp1"
 	netstat_snap >"$tmp/ns1"
@@ -563,6 +608,8 @@ measure() {
 		die "$cur: no legitimate handshake completed without a flood: $line"
 	sbusy=$(awk -v k=$((sb1 - sb0)) -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", 100 * k / hz / (b - a)}')
 	cbusy=$(awk -v k=$((cb1 - cb0)) -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", 100 * k / hz / (b - a)}')
+	nbusy=$(awk -v k=$((nt1 - nt0)) -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", 100 * k / hz / (b - a)}')
+	pbusy=$(awk -v k=$((pt1 - pt0)) -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", 100 * k / hz / (b - a)}')
 	rxpps=$(awk -v n=$((l1 - l0)) -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}')
 	# SYNs the legitimate clients had to send again (a lost SYN or
 	# SYN-ACK: the veth's receive ring full, a listen queue dropping)
@@ -570,6 +617,8 @@ measure() {
 	rec syn_retrans "$synre"
 	rec server_busy "$sbusy"
 	rec client_busy "$cbusy"
+	rec napi_busy "$nbusy"
+	rec proc_busy "$pbusy"
 	rec rx_pps "$rxpps"
 	for k in $NETSTAT_KEYS; do rec "$k" "$(delta "$tmp/ns0" "$tmp/ns1" "$k")"; done
 	if [ -n "$agent_pid" ]; then
@@ -590,9 +639,10 @@ measure() {
 		printf ' offered %s pps (%s taken, %s dropped by the full ring)' \
 			"$(field offered_pps "$gline")" "$(field pps "$gline")" "$(field dropped "$gline")"
 	fi
-	printf ' legit %s hs/s  connect p99 %s ms  total p99 %s ms  failed %s (timeouts %s)  SYN retransmits %s  %s rx %s pps  busy: server core %s%% client core %s%%' \
+	printf ' legit %s hs/s  connect p99 %s ms  total p99 %s ms  failed %s (timeouts %s)  SYN retransmits %s  %s rx %s pps  busy: server core %s%% (NAPI of %s %s%%, %s %s%%) client core %s%%' \
 		"$(field rate "$line")" "$(field connect_p99 "$line")" "$(field total_p99 "$line")" \
-		"$(field failed "$line")" "$(field timeouts "$line")" "$synre" "$IF_LB" "$rxpps" "$sbusy" "$cbusy"
+		"$(field failed "$line")" "$(field timeouts "$line")" "$synre" "$IF_LB" "$rxpps" "$sbusy" \
+		"$IF_LB" "$nbusy" "${cur%_off}" "$pbusy" "$cbusy"
 	printf '  netstat:'
 	for k in $NETSTAT_KEYS; do
 		printf ' %s %s' "${k#TcpExt}" "$(delta "$tmp/ns0" "$tmp/ns1" "$k")"
@@ -606,7 +656,7 @@ hz=$(getconf CLK_TCK)
 v_lbtls=$(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')
 say "lbtls $v_lbtls, $(nginx -v 2>&1 | sed 's/.*: //'), $(openssl version | awk '{print $1, $2}')"
 say "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $ncpu CPUs, kernel $(uname -r)"
-say "server on CPU $SERVER_CPU (1 worker; NAPI of $IF_LB); clients, flood (nice 19), backend on CPU $CLIENT_CPU"
+say "server on CPU $SERVER_CPU (1 worker; NAPI of $IF_LB, $NAPI_SCHED); clients, flood (nice 19, FLOOD_TX=$FLOOD_TX), backend on CPU $CLIENT_CPU"
 say "$ROUNDS rounds, systems ${SYSTEMS[*]}; ${WARMUP}s + ${DURATION}s per run, $CONNS legitimate connections from $NSRC /24s; flood IPv$FLOOD_FAMILY from $FLOOD_SRC4 / $FLOOD_SRC6 at $([ "$FLOOD_PPS" = 0 ] && echo "the generator's best" || echo "$FLOOD_PPS pps")"
 
 # --- checks: every system answers ----------------------------------------------------
@@ -675,6 +725,7 @@ for s in "${runnable[@]}"; do
 	echo "    p99 whole exchange   no flood $(fmt "$(stat "$s" noflood total_p99)" %.2f) ms, flood $(fmt "$(stat "$s" flood total_p99)" %.2f) ms"
 	echo "    legit failures       per flood run $(fmt "$(stat "$s" flood failed)"), of which timeouts $(fmt "$(stat "$s" flood timeouts)"); SYN retransmits $(fmt "$(stat "$s" flood syn_retrans)") (no flood $(fmt "$(stat "$s" noflood syn_retrans)"))"
 	echo "    server core busy     no flood $(fmt "$(stat "$s" noflood server_busy)")%, flood $(fmt "$(stat "$s" flood server_busy)")%; client core $(fmt "$(stat "$s" flood client_busy)")% under flood"
+	echo "    of which             NAPI of $IF_LB (XDP, the stack's receive) no flood $(fmt "$(stat "$s" noflood napi_busy)")%, flood $(fmt "$(stat "$s" flood napi_busy)")%; ${s%_off} processes no flood $(fmt "$(stat "$s" noflood proc_busy)")%, flood $(fmt "$(stat "$s" flood proc_busy)")%"
 	if [ "$s" != nginx ]; then
 		echo "    SYN-ACKs sent by XDP $(fmt "$(stat "$s" flood xdp_cookies_sent)") per flood run (cookies validated $(fmt "$(stat "$s" flood xdp_cookies_ok)"), failed $(fmt "$(stat "$s" flood xdp_cookies_bad)"), rate-limited SYNs $(fmt "$(stat "$s" flood xdp_rate_limited)"), flood mode entries $(fmt "$(stat "$s" flood xdp_flood_start)"))"
 	fi
