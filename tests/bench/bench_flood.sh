@@ -39,7 +39,10 @@
 # flood run and a 1 s p99 connect with other, about 2 with fifo; docs/
 # performance.md). The generator runs at nice 19, so the legitimate
 # clients get their share of CLIENT_CPU first and the flood takes what is
-# left; its rate is measured, not set.
+# left; its rate is measured, not set, and differs from run to run (the
+# more the server serves, the more CPU the clients take from it). With
+# FLOOD_PPS set, it runs at nice 0 and paces itself: the same flood for
+# every system, at the cost of the clients' share of CLIENT_CPU.
 #
 # The flood's frames (FLOOD_TX=xdp, the default) are written by an XDP
 # program that BPF_PROG_RUN runs in live-frames mode and redirected out of
@@ -114,6 +117,10 @@ FLOOD_FAMILY=${FLOOD_FAMILY:-4}
 FLOOD_COUNT=${FLOOD_COUNT:-2000000000}
 FLOOD_PPS=${FLOOD_PPS:-0}
 FLOOD_TX=${FLOOD_TX:-xdp}
+# at its best the generator takes what the clients leave (nice 19); paced,
+# it takes what its rate needs (nice 0), so every system gets that flood
+gen_nice=19
+[ "$FLOOD_PPS" = 0 ] || gen_nice=0
 NAPI_SCHED=${NAPI_SCHED:-fifo}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -569,7 +576,7 @@ measure() {
 	pt0=$(cpu_ticks "$srv_pid" ${agent_pid:+"$agent_pid"})
 	t0=$(date +%s.%N)
 	if [ "$cond" = flood ]; then
-		ip netns exec $NS_CLI nice -n 19 taskset -c "$CLIENT_CPU" "$build/bench/flood_gen" \
+		ip netns exec $NS_CLI nice -n "$gen_nice" taskset -c "$CLIENT_CPU" "$build/bench/flood_gen" \
 			-i $IF_CLI -m "$lb_mac" "${flood_dst[@]}" -s $FLOOD_SRC4 -S $FLOOD_SRC6 \
 			-n "$FLOOD_COUNT" -t "$flood_secs" -r "$FLOOD_PPS" "${flood_tx[@]}" >"$g" 2>&1 &
 		gen_pid=$!
@@ -656,7 +663,7 @@ hz=$(getconf CLK_TCK)
 v_lbtls=$(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')
 say "lbtls $v_lbtls, $(nginx -v 2>&1 | sed 's/.*: //'), $(openssl version | awk '{print $1, $2}')"
 say "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $ncpu CPUs, kernel $(uname -r)"
-say "server on CPU $SERVER_CPU (1 worker; NAPI of $IF_LB, $NAPI_SCHED); clients, flood (nice 19, FLOOD_TX=$FLOOD_TX), backend on CPU $CLIENT_CPU"
+say "server on CPU $SERVER_CPU (1 worker; NAPI of $IF_LB, $NAPI_SCHED); clients, flood (nice $gen_nice, FLOOD_TX=$FLOOD_TX), backend on CPU $CLIENT_CPU"
 say "$ROUNDS rounds, systems ${SYSTEMS[*]}; ${WARMUP}s + ${DURATION}s per run, $CONNS legitimate connections from $NSRC /24s; flood IPv$FLOOD_FAMILY from $FLOOD_SRC4 / $FLOOD_SRC6 at $([ "$FLOOD_PPS" = 0 ] && echo "the generator's best" || echo "$FLOOD_PPS pps")"
 
 # --- checks: every system answers ----------------------------------------------------
