@@ -16,7 +16,8 @@
 # default route. The legitimate clients (build/bench/flood_client) use NSRC
 # source addresses 198.18.32.10, 198.18.33.10, ... (one per /24, as many
 # clients would); the flood (build/bench/flood_gen -x: XDP live frames
-# redirected out of lbflc, see below) comes from random sources in 198.19.0.0/16 (IPv6: fd00:198:18:f000::/52).
+# redirected out of lbflc, see below) comes from random sources in
+# 198.19.0.0/16 (IPv6: fd00:198:18:f000::/52).
 # The balancer routes those ranges back over the veth, so every SYN-ACK to
 # a spoofed source, the kernel's as XDP's (XDP_TX), costs the balancer what
 # sending it costs, and a small XDP program on lbflc drops it on arrival
@@ -87,7 +88,7 @@
 # same flood for every system), FLOOD_TX (xdp or packet, above),
 # NAPI_SCHED (fifo or other, above), SERVER_CPU (0), CLIENT_CPU (1), CIPHERSUITE
 # (TLS_AES_128_GCM_SHA256), CERT_KEY (rsa2048, rsa3072 or ec256), SYSTEMS ("nginx lbtls lbtls_off"),
-# FLOOD_SYN_RATE (20000), FLOOD_HOLD_MS (2000), FLOOD_COOKIES (true),
+# FLOOD_SYN_RATE (20000), FLOOD_HOLD_MS (2000), FLOOD_COOKIES (true or false),
 # FLOOD_SOURCE_RATE (200), FLOOD_SOURCE_BURST (400), FLOOD_V4_PREFIX (24),
 # FLOOD_V6_PREFIX (64): the agent config's "flood:" section (docs/lbctl.md,
 # "Flood defence settings"), enabled: true for (b) and false for (c),
@@ -180,6 +181,7 @@ for s in "${SYSTEMS[@]}"; do
 	case $s in nginx | lbtls | lbtls_off) ;; *) die "unknown system '$s'" ;; esac
 done
 case $NAPI_SCHED in fifo | other) ;; *) die "NAPI_SCHED is fifo or other" ;; esac
+case $FLOOD_COOKIES in true | false) ;; *) die "FLOOD_COOKIES is true or false" ;; esac
 case $FLOOD_TX in xdp) flood_tx=(-x) ;; packet) flood_tx=() ;; *) die "FLOOD_TX is xdp or packet" ;; esac
 case $FLOOD_FAMILY in
 4) flood_dst=(-4 "$VIP") ;;
