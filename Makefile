@@ -178,6 +178,13 @@ endif
 $(BUILD)/bench/%: tests/bench/%.c $(SKELS) $(BUILD)/libuser.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(BUILD)/libuser.a -o $@ $(LDLIBS)
+# flood_gen -x: its XDP program (live frames), a skeleton in $(BUILD)/bench
+$(BUILD)/bench/bpf/%.bpf.o: tests/bench/bpf/%.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/bench/%.skel.h: $(BUILD)/bench/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+$(BUILD)/bench/flood_gen: $(BUILD)/bench/flood_tx.skel.h
 # epoll against io_uring, the event-loop choice of lbtls (docs/lbtls.md)
 $(BUILD)/bench/bench_loop: LDLIBS += -luring
 # in-process cost of a new TLS connection with lbtls's own SSL_CTX

@@ -8,7 +8,7 @@
  * IPv6) and a valid TCP checksum, a random ISN and an MSS option.
  *
  * Usage: flood_gen -i IFACE -m DST_MAC [-4 VIP4] [-6 VIP6] -n COUNT -t SECONDS
- *                  [-r PPS] [-p PORT] [-s SRC4/LEN] [-S SRC6/LEN] [-b BATCH]
+ *                  [-r PPS] [-p PORT] [-s SRC4/LEN] [-S SRC6/LEN] [-b BATCH] [-x]
  *
  *   -i   the veth to send on (it must be a veth, in a network namespace
  *        other than the one of PID 1: a namespace the bench made)
@@ -20,6 +20,15 @@
  *   -s   IPv4 source range (default 198.19.0.0/16), inside 198.18.0.0/15
  *   -S   IPv6 source range (default fd00:198:18:f000::/52), inside
  *        fd00:198:18::/48
+ *   -x   send through XDP, not AF_PACKET: BPF_PROG_RUN in live-frames mode
+ *        runs tests/bench/bpf/flood_tx.bpf.c, which writes each SYN and
+ *        redirects it out of IFACE (XDP_REDIRECT, the veth's ndo_xdp_xmit):
+ *        the peer receives xdp_frames on pages, as a NIC's driver gives its
+ *        XDP program, and no skb is made. (AF_PACKET's skbs reach a veth
+ *        peer's XDP only after veth copies each into a page of its own:
+ *        skb_pp_cow_data(), most of the receiver's cost per frame.) The peer
+ *        must have an XDP program attached. A frame its full ring refuses
+ *        is counted by the veth as IFACE's tx_dropped, read here.
  *
  * The VIPs must be test addresses too (198.18.0.0/15, fd00:198:18::/48).
  * Stops at COUNT, at SECONDS or on SIGINT/SIGTERM, whichever is first, and
@@ -52,6 +61,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "bench/flood_tx.skel.h"
 
 #define MAX_COUNT 2000000000L
 #define MAX_SECONDS 60.0
@@ -292,6 +304,98 @@ static size_t frame6(uint8_t *f, const struct range6 *src, uint16_t dport)
 	return ETH_HLEN + sizeof(*ip6) + TCP_HLEN;
 }
 
+static long read_counter(const char *ifname, const char *name)
+{
+	char path[200];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname,
+		 name);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%ld", &v) != 1)
+		die("cannot read %s", path);
+	fclose(f);
+	return v;
+}
+
+/* -x: the frames through XDP live frames; counts as the AF_PACKET loop */
+static void xdp_loop(const char *ifname, const uint8_t *f4, size_t l4,
+		     const uint8_t *f6, size_t l6, const struct range4 *src4,
+		     const struct range6 *src6, long count, double seconds,
+		     double pps, long *offered, long *sent, long *n4, long *n6)
+{
+	struct flood_tx_bpf *skel;
+	long drop0, dropped;
+	double t0, t1, deadline;
+	int i, v6 = 0, fd, keep;
+
+	libbpf_set_print(NULL);
+	skel = flood_tx_bpf__open_and_load();
+	if (!skel)
+		die("cannot load the XDP program of -x: %s", strerror(errno));
+	skel->bss->out_ifindex = if_nametoindex(ifname);
+	skel->bss->src4_base = htonl(src4->base);
+	skel->bss->src4_rand = htonl(src4->mask);
+	for (i = 0, keep = src6->len; i < 16; i++, keep -= 8) {
+		uint8_t m = keep >= 8 ? 0xff :
+			    keep <= 0 ? 0 :
+					(uint8_t)(0xff << (8 - keep));
+
+		((uint8_t *)skel->bss->src6_base)[i] =
+			src6->base.s6_addr[i] & m;
+		((uint8_t *)skel->bss->src6_rand)[i] = (uint8_t)~m;
+	}
+	if (f4)
+		memcpy(skel->bss->tmpl4, f4, sizeof(skel->bss->tmpl4));
+	if (f6)
+		memcpy(skel->bss->tmpl6, f6, sizeof(skel->bss->tmpl6));
+	fd = bpf_program__fd(skel->progs.flood_tx);
+	drop0 = read_counter(ifname, "tx_dropped");
+	t0 = now();
+	deadline = t0 + seconds;
+	t1 = t0;
+	while (!stop && *offered < count && t1 < deadline) {
+		/* a paced flood in steps of 1 ms; else 4096 frames a call
+		 * (about 2 ms), so a signal or the deadline is seen soon */
+		long n = pps > 0 ? (long)(pps / 1000) + 1 : 4096;
+		int use6 = f6 && (!f4 || v6);
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = use6 ? f6 : f4,
+			    .data_size_in = use6 ? l6 : l4,
+			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+
+		if (n > count - *offered)
+			n = count - *offered;
+		if (pps > 0 && t0 + *offered / pps > t1) { /* ahead: wait */
+			double due = t0 + *offered / pps;
+			struct timespec ts = { .tv_sec = (time_t)due };
+
+			ts.tv_nsec = (long)((due - ts.tv_sec) * 1e9);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+					NULL);
+		}
+		o.repeat = n;
+		if (bpf_prog_test_run_opts(fd, &o)) {
+			/* a signal stops a run part way: how far it went is
+			 * not told, so it is not counted (at most 4096 or
+			 * 1 ms of frames) */
+			if (errno == EINTR)
+				break;
+			die("BPF_PROG_RUN (live frames): %s", strerror(errno));
+		}
+		if (use6)
+			*n6 += n;
+		else
+			*n4 += n;
+		*offered += n;
+		v6 = !v6;
+		t1 = now();
+	}
+	dropped = read_counter(ifname, "tx_dropped") - drop0;
+	*sent = *offered - dropped;
+	flood_tx_bpf__destroy(skel);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t frames[MAX_BATCH][FRAME_MAX];
@@ -307,15 +411,18 @@ int main(int argc, char **argv)
 	const char *ifname = NULL, *mac = NULL;
 	long count = -1, offered = 0, sent = 0, dropped = 0, n4 = 0, n6 = 0;
 	double seconds = -1, pps = 0, t0, t1, deadline;
-	int have4 = 0, have6 = 0, batch = 64, fd, c, i, one = 1;
+	int have4 = 0, have6 = 0, batch = 64, fd, c, i, one = 1, xdp = 0;
 	uint16_t dport = htons(443);
 	char s4[] = "198.19.0.0/16", s6[] = "fd00:198:18:f000::/52";
 	char *end;
 
 	parse_range4(s4, &src4);
 	parse_range6(s6, &src6);
-	while ((c = getopt(argc, argv, "i:m:4:6:n:t:r:p:s:S:b:")) != -1) {
+	while ((c = getopt(argc, argv, "i:m:4:6:n:t:r:p:s:S:b:x")) != -1) {
 		switch (c) {
+		case 'x':
+			xdp = 1;
+			break;
 		case 'i':
 			ifname = optarg;
 			break;
@@ -377,7 +484,7 @@ usage:
 		fprintf(stderr,
 			"usage: flood_gen -i IFACE -m DST_MAC [-4 VIP4] [-6 VIP6] "
 			"-n COUNT -t SECONDS [-r PPS] [-p PORT] [-s SRC4/LEN] "
-			"[-S SRC6/LEN] [-b BATCH]\n");
+			"[-S SRC6/LEN] [-b BATCH] [-x]\n");
 		return 2;
 	}
 	parse_mac(mac, dmac);
@@ -438,6 +545,23 @@ usage:
 	signal(SIGTERM, on_signal);
 	rng_state = ((uint64_t)getpid() << 32) ^ (uint64_t)(now() * 1e9) ^
 		    0x9e3779b97f4a7c15ULL;
+	if (xdp) {
+		/* one frame of each family as the program's template */
+		size_t l4 = 0, l6 = 0;
+		int i4 = have4 ? 0 : -1, i6 = have6 ? (have4 ? 1 : 0) : -1;
+
+		if (i4 >= 0)
+			l4 = frame4(frames[i4], &src4, dport);
+		if (i6 >= 0)
+			l6 = frame6(frames[i6], &src6, dport);
+		t0 = now();
+		xdp_loop(ifname, i4 >= 0 ? frames[i4] : NULL, l4,
+			 i6 >= 0 ? frames[i6] : NULL, l6, &src4, &src6, count,
+			 seconds, pps, &offered, &sent, &n4, &n6);
+		dropped = offered - sent;
+		t1 = now() - t0;
+		goto out;
+	}
 	t0 = now();
 	deadline = t0 + seconds;
 	t1 = t0;
@@ -487,6 +611,7 @@ usage:
 		t1 = now();
 	}
 	t1 -= t0;
+out:
 	printf("flood_gen: offered=%ld packets=%ld dropped=%ld seconds=%.2f "
 	       "offered_pps=%.0f pps=%.0f v4=%ld v6=%ld\n",
 	       offered, sent, dropped, t1, t1 > 0 ? offered / t1 : 0.0,
