@@ -111,8 +111,8 @@ static int sni_cb(SSL *s, int *alert, void *arg)
 		for (i = 0; i < t->groups[g].nnames; i++)
 			if (name_matches(t->groups[g].names[i], host)) {
 				if (g)
-					SSL_set_SSL_CTX(s,
-							t->groups[g].set.ctx[0]);
+					SSL_set_SSL_CTX(
+						s, t->groups[g].set.ctx[0]);
 				return SSL_TLSEXT_ERR_OK;
 			}
 	/* Unknown name: the first certificate, as nginx's default server. */
@@ -359,12 +359,14 @@ int tls__ctx_new(const struct lbtls_config *cfg,
 		}
 		set = &t->groups[g].set;
 		/* BoringSSL: one key per context (tlscompat.h) */
-		if (!set->nctx || tlscompat__ctx_full(set->ctx[set->nctx - 1])) {
+		if (!set->nctx ||
+		    tlscompat__ctx_full(set->ctx[set->nctx - 1])) {
 			if (set->nctx == TLSCOMPAT_MAX_KEYS) {
 				if (errs)
 					fprintf(errs,
 						"%s:%d: certificate '%s': more than %d certificates for the same names\n",
-						cfg->path, c->line, c->fullchain,
+						cfg->path, c->line,
+						c->fullchain,
 						TLSCOMPAT_MAX_KEYS);
 				nerr++;
 				goto next;

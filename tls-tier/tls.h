@@ -28,7 +28,8 @@ struct tls_group {
 struct tls_ctx {
 	struct tls_group groups[CFG_MAX_CERTS];
 	unsigned ngroups;
-	struct tlscompat_tickets tickets; /* keys and algorithms, fetched once */
+	struct tlscompat_tickets
+		tickets; /* keys and algorithms, fetched once */
 };
 
 /* A random ticket key for when the configuration names no key file. */

@@ -119,7 +119,8 @@ const char *tlscompat__err_str(char *buf, size_t len)
 		n = len - 1;
 	/* BoringSSL's reasons are tokens (NO_START_LINE): as OpenSSL's */
 	for (i = 0; reason[i] && n + 1 < len; i++, n++)
-		buf[n] = reason[i] == '_' ? ' ' : tolower((unsigned char)reason[i]);
+		buf[n] = reason[i] == '_' ? ' ' :
+					    tolower((unsigned char)reason[i]);
 	buf[n] = 0;
 out:
 	ERR_clear_error();
@@ -138,9 +139,10 @@ const char *tlscompat__version(void)
 	static char v[128];
 
 	if (!*v)
-		snprintf(v, sizeof(v),
-			 "BoringSSL, Debian android-libboringssl %s (BORINGSSL_API_VERSION %d)",
-			 LBTLS_BORINGSSL_PKG, BORINGSSL_API_VERSION);
+		snprintf(
+			v, sizeof(v),
+			"BoringSSL, Debian android-libboringssl %s (BORINGSSL_API_VERSION %d)",
+			LBTLS_BORINGSSL_PKG, BORINGSSL_API_VERSION);
 	return v;
 }
 
@@ -283,8 +285,9 @@ int tlscompat__set_fd(SSL *ssl, int fd)
 	BIO *b;
 
 	if (!ra_method) {
-		ra_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-					 "lbtls read-ahead socket");
+		ra_method =
+			BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+				     "lbtls read-ahead socket");
 		if (!ra_method || !BIO_meth_set_read(ra_method, ra_read) ||
 		    !BIO_meth_set_write(ra_method, ra_write) ||
 		    !BIO_meth_set_ctrl(ra_method, ra_ctrl) ||
@@ -407,9 +410,10 @@ int tlscompat__set_tls13_suites(SSL_CTX *ctx, const char *list, char *note,
 	if (!seen)
 		return 0;
 	if (seen != 7)
-		snprintf(note, len,
-			 "BoringSSL cannot restrict TLS 1.3 suites: %s, %s and %s stay enabled and the client's order picks",
-			 fixed[0], fixed[1], fixed[2]);
+		snprintf(
+			note, len,
+			"BoringSSL cannot restrict TLS 1.3 suites: %s, %s and %s stay enabled and the client's order picks",
+			fixed[0], fixed[1], fixed[2]);
 	return 1;
 }
 

@@ -194,7 +194,8 @@ int main(int argc, char **argv)
 	long conns = 2000, rounds = 5, r, i;
 
 	if (argc < 3 || argc > 5) {
-		fprintf(stderr, "Usage: bench_handshake CERT KEY [CONNS [ROUNDS]]\n");
+		fprintf(stderr,
+			"Usage: bench_handshake CERT KEY [CONNS [ROUNDS]]\n");
 		return 2;
 	}
 	if (argc > 3)
@@ -202,7 +203,8 @@ int main(int argc, char **argv)
 	if (argc > 4)
 		rounds = strtol(argv[4], NULL, 10);
 	if (conns < 1 || rounds < 1) {
-		fprintf(stderr, "bench_handshake: CONNS and ROUNDS must be >= 1\n");
+		fprintf(stderr,
+			"bench_handshake: CONNS and ROUNDS must be >= 1\n");
 		return 2;
 	}
 
@@ -239,7 +241,8 @@ int main(int argc, char **argv)
 	us = calloc(rounds, sizeof(*us));
 	if (!us)
 		die("calloc");
-	one_conn(t->groups[0].set.ctx[0], cctx); /* warm up: first-use allocations */
+	one_conn(t->groups[0].set.ctx[0],
+		 cctx); /* warm up: first-use allocations */
 	for (r = 0; r < rounds; r++) {
 		double ns = 0;
 
