@@ -185,6 +185,7 @@ $(BUILD)/bench/bpf/%.bpf.o: tests/bench/bpf/%.bpf.c
 $(BUILD)/bench/%.skel.h: $(BUILD)/bench/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 $(BUILD)/bench/flood_gen: $(BUILD)/bench/flood_tx.skel.h
+.SECONDARY: $(BUILD)/bench/bpf/flood_tx.bpf.o $(BUILD)/bench/flood_tx.skel.h
 # epoll against io_uring, the event-loop choice of lbtls (docs/lbtls.md)
 $(BUILD)/bench/bench_loop: LDLIBS += -luring
 # in-process cost of a new TLS connection with lbtls's own SSL_CTX
