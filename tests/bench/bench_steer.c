@@ -14,9 +14,10 @@
  * The last line: "steer: conn_per_s xdp=N reuseport=N overhead=P%
  * overhead_vs_xdp_pass=P%", the medians of the full path and of plain
  * reuseport, the full path's cost against no BPF at all, and against a
- * program that only returns XDP_PASS on the same veth (measured in the
- * same rounds): what our programs add beyond what any native XDP program
- * costs on a veth.
+ * program that only returns XDP_PASS on the same veth: what our programs
+ * add beyond what any native XDP program costs on a veth. Both overheads
+ * are the medians of the per-round ratios (the two measured next to each
+ * other), not ratios of medians. ROUNDS (environment, 1..41, default 5).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,7 +41,7 @@
 #define NWORKERS 2
 #define NCLIENT_PROCS 2
 #define NCLIENTS 16
-#define ROUNDS 5
+#define MAX_ROUNDS 41
 #define SECONDS 2.0
 
 static struct topo topo;
@@ -254,11 +255,19 @@ static int set_mode(enum mode m)
 
 int main(void)
 {
-	double fig[NMODES][ROUNDS], med[NMODES];
+	double fig[NMODES][MAX_ROUNDS], med[NMODES], ov[MAX_ROUNDS],
+		ovp[MAX_ROUNDS];
+	const char *env = getenv("ROUNDS");
+	int rounds = env ? atoi(env) : 5, k;
 	int fds[NWORKERS], rfds[NWORKERS], i, r, m, rc = 1;
 	long failed[NMODES] = { 0 };
 	pid_t w[NWORKERS] = { 0 };
 
+	if (rounds < 1 || rounds > MAX_ROUNDS) {
+		fprintf(stderr, "bench-steer: ROUNDS is 1..%d, not '%s'\n",
+			MAX_ROUNDS, env);
+		return 1;
+	}
 	libbpf_set_print(print_quiet);
 	if (topo_create(&topo, "lbs", NCLIENTS) ||
 	    setns(topo.host_fd, CLONE_NEWNET)) {
@@ -277,9 +286,10 @@ int main(void)
 	}
 	for (i = 0; i < NWORKERS; i++)
 		w[i] = worker(fds[i], rfds[i]);
-	for (r = 0; r < ROUNDS; r++) {
+	for (r = 0; r < rounds; r++) {
 		printf("  round %d:", r + 1);
-		for (m = 0; m < NMODES; m++) {
+		for (k = 0; k < NMODES; k++) {
+			m = r % 2 ? NMODES - 1 - k : k;
 			if (set_mode(m)) {
 				fprintf(stderr,
 					"bench-steer: cannot switch to %s\n",
@@ -288,27 +298,33 @@ int main(void)
 			}
 			fig[m][r] = measure(&failed[m]);
 			printf(" %s %.0f%s", mode_names[m], fig[m][r],
-			       m + 1 < NMODES ? "," : " conn/s\n");
+			       k + 1 < NMODES ? "," : " conn/s\n");
 			fflush(stdout);
 		}
+		ov[r] = 100.0 * (fig[XDP_FLOOR][r] - fig[FULL][r]) /
+			fig[XDP_FLOOR][r];
+		ovp[r] = 100.0 * (fig[PLAIN][r] - fig[FULL][r]) / fig[PLAIN][r];
 	}
+	qsort(ov, rounds, sizeof(double), cmp);
+	qsort(ovp, rounds, sizeof(double), cmp);
 	printf("bench-steer: %d workers, %d client processes, %d rounds of %.0f s, median conn/s (range):\n",
-	       NWORKERS, NCLIENT_PROCS, ROUNDS, SECONDS);
+	       NWORKERS, NCLIENT_PROCS, rounds, SECONDS);
 	for (m = 0; m < NMODES; m++) {
-		qsort(fig[m], ROUNDS, sizeof(double), cmp);
-		med[m] = fig[m][ROUNDS / 2];
+		qsort(fig[m], rounds, sizeof(double), cmp);
+		med[m] = fig[m][rounds / 2];
 		printf("  %-28s %8.0f  (%.0f..%.0f)  failed connects %ld\n",
-		       mode_names[m], med[m], fig[m][0], fig[m][ROUNDS - 1],
+		       mode_names[m], med[m], fig[m][0], fig[m][rounds - 1],
 		       failed[m]);
 	}
+	printf("  per-round overhead against XDP_PASS-only: median %.1f%% (%.1f..%.1f); against plain reuseport: median %.1f%% (%.1f..%.1f)\n",
+	       ov[rounds / 2], ov[0], ov[rounds - 1], ovp[rounds / 2], ovp[0],
+	       ovp[rounds - 1]);
 	/* overhead: the full path against no BPF at all; overhead_vs_xdp_pass:
 	 * against a program that only returns XDP_PASS on the same veth, so
 	 * what any native XDP program costs there (the veth's XDP receive
 	 * path) is left out and only our programs' own work remains. */
 	printf("steer: conn_per_s xdp=%.0f reuseport=%.0f overhead=%.1f%% overhead_vs_xdp_pass=%.1f%%\n",
-	       med[FULL], med[PLAIN],
-	       100.0 * (med[PLAIN] - med[FULL]) / med[PLAIN],
-	       100.0 * (med[XDP_FLOOR] - med[FULL]) / med[XDP_FLOOR]);
+	       med[FULL], med[PLAIN], ovp[rounds / 2], ov[rounds / 2]);
 	rc = 0;
 out:
 	for (i = 0; i < NWORKERS; i++)
