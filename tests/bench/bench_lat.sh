@@ -118,15 +118,7 @@ fill "$root/tests/bench/conf/report-nginx.conf.in" "$tmp/nginx.conf"
 fill "$root/tests/bench/conf/report-lbtls.yaml.in" "$tmp/lbtls.yaml"
 sed -i '/^metrics:/d' "$tmp/lbtls.yaml"
 printf 'listen:\n  https: ["%s:443"]\n  http: ["%s:80"]\n' $VIP $VIP >>"$tmp/lbtls.yaml"
-cat >"$tmp/client.cnf" <<EOF
-openssl_conf = init
-[init]
-ssl_conf = ssl
-[ssl]
-system_default = client
-[client]
-Ciphersuites = $CIPHERSUITE
-EOF
+client_cnf "$tmp/client.cnf" "$CIPHERSUITE"
 
 for i in 0 1 2; do
 	in_ns taskset -c "$CLIENT_CPU" "$build/bench/fast_backend" "${UPS[$i]}" >"$tmp/backend$i.out" 2>&1 &

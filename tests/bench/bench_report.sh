@@ -342,15 +342,7 @@ build_noresume_shim "$tmp/noresume.so"
 # The load generators offer CIPHERSUITE alone: the OpenSSL servers are
 # restricted to it, BoringSSL enables all TLS 1.3 suites and takes the
 # client's first (wrk's and h2load's OpenSSL would put AES-256 first).
-cat >"$tmp/client.cnf" <<EOF
-openssl_conf = init
-[init]
-ssl_conf = ssl
-[ssl]
-system_default = client
-[client]
-Ciphersuites = $CIPHERSUITE
-EOF
+client_cnf "$tmp/client.cnf" "$CIPHERSUITE"
 
 # --- systems -----------------------------------------------------------------
 # start_system SYSTEM BACKEND: srv_pid (and agent_pid) set; answers 200

@@ -156,15 +156,7 @@ haproxy -c -q -f "$tmp/haproxy.cfg" 2>"$tmp/check.err" >&2 ||
 # The servers with OpenSSL are restricted to it; BoringSSL enables all
 # three TLS 1.3 suites and takes the client's first (wrk's OpenSSL default
 # is TLS_AES_256_GCM_SHA384): so wrk, and the checks, offer only this one.
-cat >"$tmp/client.cnf" <<EOF
-openssl_conf = init
-[init]
-ssl_conf = ssl
-[ssl]
-system_default = client
-[client]
-Ciphersuites = $CIPHERSUITE
-EOF
+client_cnf "$tmp/client.cnf" "$CIPHERSUITE"
 
 # --- wrk without session resumption ----------------------------------------------
 # wrk reuses its SSL object and would resume every session (PSK, no

@@ -120,6 +120,20 @@ free_port_block() {
 	return 1
 }
 
+# client_cnf FILE SUITE: an OPENSSL_CONF for the load generators that
+# offers the TLS 1.3 suite SUITE alone
+client_cnf() {
+	cat >"$1" <<EOF
+openssl_conf = init
+[init]
+ssl_conf = ssl
+[ssl]
+system_default = client
+[client]
+Ciphersuites = $2
+EOF
+}
+
 # make_cert DIR NAME: a self-signed ECDSA P-256 certificate for NAME in
 # Let's Encrypt's file names, DIR/fullchain.pem and DIR/privkey.pem
 make_cert() {
