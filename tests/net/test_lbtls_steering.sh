@@ -128,7 +128,7 @@ interfaces: [{name: lbh, mode: native}]
 vips:
   - address: $VIP4:443
   - address: "[$VIP6]:443"
-health: {interval_ms: 300, timeout_ms: 500, rise: 1, fall: 2}
+health: {interval_ms: 300, timeout_ms: 1000, rise: 1, fall: 2}
 EOF
 	cat >"$DIR/lbtls.yaml" <<EOF
 workers: 4
@@ -242,14 +242,20 @@ listeners_reachable_only_through_vip() {
 drain_keeps_open_connection() {
 	local a w fifo out got n_other=0 i ka
 	a=$(addr4 0)
-	w=$(pick "$VIP4:443" "$a")
 	fifo=$DIR/ka.in
 	mkfifo "$fifo"
 	keepalive_client "$a" <"$fifo" >"$DIR/ka.out" 2>>"$DIR/ka.err" &
 	ka=$!
 	exec 7>"$fifo"
 	echo who >&7
-	sleep 0.5
+	# the worker that holds the connection, as it answers: a pick read
+	# before the connect can be stale if a slow probe moved the ring
+	for _ in $(seq 50); do # bounded: 5 s
+		w=$(head -1 "$DIR/ka.out")
+		[ -n "$w" ] && break
+		sleep 0.1
+	done
+	[ -n "$w" ] || return 1
 	"${LBCTL[@]}" worker drain "$VIP4:443" "$w" || return 1
 	echo who >&7
 	# new connections of w's clients go elsewhere, as the ring now says
