@@ -12,6 +12,11 @@
  * the buffer (rd_ready), or the TLS layer holds bytes (tlsio__pending): epoll is
  * level-triggered, so what a short read left behind is reported.
  *
+ * Every request that had a head ends with one access-log line and one
+ * status count, also when it ends early: the line's last field says why
+ * (client_reset, upstream_reset, send_timeout, ...), and a request the
+ * client left before any response is counted as nginx's 499.
+ *
  * Draining (reload, graceful stop) closes nothing under a client's feet:
  * each connection's next response says "Connection: close" and the
  * connection closes after it; an idle one goes at its keep-alive timeout
@@ -32,6 +37,7 @@
 #include "client.h"
 #include "local.h"
 #include "log.h"
+#include "peers.h"
 #include "proxy.h"
 #include "tlsio.h"
 #include "txn.h"
@@ -74,6 +80,8 @@ struct client {
 	bool wr_blocked;
 	bool client_eof;
 	bool close_after; /* the response being sent closes the connection */
+	bool counted; /* in px->peers (limits.per_client_connections) */
+	bool was_pending; /* output waited for the client at the last arm() */
 	uint16_t local_port; /* the port the client reached; 0: not known yet */
 	struct sockaddr_storage peer;
 	char peer_str[INET6_ADDRSTRLEN];
@@ -83,11 +91,15 @@ struct client {
 	uint64_t head_deadline, idle_deadline, linger_deadline;
 	uint64_t deadline; /* of the state arm() left it in; timer <= it */
 	uint64_t t_client_io;
+	/* the response last moved to the client, or started waiting for it:
+	 * send_timeout runs from here, whatever the client sends */
+	uint64_t t_wr;
 	uint64_t t_start_us;
 	/* the request in progress */
 	struct txn *txn; /* NULL between requests and for bad heads */
 	int status; /* of a local answer */
 	uint64_t body_sent;
+	const char *end; /* why the request ended early (access log) */
 };
 
 /* Parser output, used only within the event that parsed it: one per
@@ -157,10 +169,26 @@ static void txn_drop(struct client *c)
 	c->txn = NULL;
 }
 
-static enum step client_close(struct client *c)
+static void log_request(struct client *c);
+
+/* 'why' names the cause for the access log when a request is cut short. */
+static enum step client_close(struct client *c, const char *why)
 {
 	struct proxy *px = c->px;
 
+	if (c->state == C_PROXY || c->state == C_LOCAL) {
+		if (!c->status)
+			c->status = c->txn && c->txn->res_started ?
+					    c->txn->status :
+					    499; /* nginx's: client went first */
+		if (!c->end)
+			c->end = why;
+		if (c->state == C_PROXY && c->txn)
+			c->body_sent = c->txn->body_sent;
+		log_request(c);
+	}
+	if (c->counted)
+		peers__del(px->peers, &c->peer);
 	txn_drop(c);
 	loop__timer_del(&px->loop, &c->timer);
 	if (c->ssl)
@@ -208,7 +236,7 @@ static enum step answer_error(struct client *c, int status, bool close)
 	if (c->txn && !c->txn->keep_alive)
 		a.close = true;
 	if (out_ready(c) || local__error(c->px, &c->out, status, &a))
-		return client_close(c);
+		return client_close(c, "local_error");
 	c->status = a.status;
 	c->body_sent = a.body_len;
 	c->close_after = a.close;
@@ -281,6 +309,7 @@ static void log_request(struct client *c)
 	e.status = c->status;
 	e.body_bytes = c->body_sent;
 	e.upstream = t && t->server >= 0 ? px->up.servers[t->server].name : "-";
+	e.reason = c->end ? c->end : "-";
 	e.start_us = c->t_start_us;
 	e.duration_us = proxy__wall_us() - c->t_start_us;
 	log__access(&e);
@@ -293,7 +322,9 @@ static enum step finish(struct client *c)
 	txn_drop(c);
 	c->status = 0;
 	c->body_sent = 0;
-	if (c->close_after || c->client_eof) {
+	c->end = NULL;
+	/* After a half-close, requests already received are still answered. */
+	if (c->close_after || (c->client_eof && !buf_len(&c->in))) {
 		linger(c);
 		return S_PROGRESS;
 	}
@@ -306,9 +337,18 @@ static enum step txn_aborted(struct client *c)
 {
 	struct txn *t = c->txn;
 
-	if (!t->abort_status)
-		return client_close(c);
-	return answer_error(c, t->abort_status, t->close);
+	c->end = t->end;
+	if (t->abort_status)
+		return answer_error(c, t->abort_status, t->close);
+	if (!t->res_started || !buf_len(&c->out))
+		return client_close(c, t->end);
+	/* What the upstream sent before it failed still goes out; then the
+	 * close tells the client that the response was cut. */
+	c->status = t->status;
+	c->body_sent = t->body_sent;
+	c->close_after = true;
+	c->state = C_LOCAL;
+	return S_PROGRESS;
 }
 
 /* --- request heads ------------------------------------------------------- */
@@ -343,7 +383,7 @@ static enum step start_txn(struct client *c, const struct http1_request *req,
 	t->t_start_us = c->t_start_us;
 	c->state = C_PROXY;
 	if (out_ready(c))
-		return client_close(c);
+		return client_close(c, "local_error");
 	r = txn__start(t, req, &fwd);
 	/* The upstream head is built: the client's copy can go. */
 	buf_consume(&c->in, head_len);
@@ -357,7 +397,7 @@ static enum step start_txn(struct client *c, const struct http1_request *req,
 	 */
 	if (req->expect_continue && !t->rb_framed && !buf_len(&c->in) &&
 	    buf__add(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25))
-		return client_close(c);
+		return client_close(c, "local_error");
 	return S_PROGRESS;
 }
 
@@ -373,7 +413,7 @@ static enum step plain_request(struct client *c,
 	if (!req->host.len)
 		local_host(c, host, sizeof(host));
 	if (out_ready(c) || local__port80(px, &c->out, req, host, &a))
-		return client_close(c);
+		return client_close(c, "local_error");
 	buf_consume(&c->in, head_len);
 	c->status = a.status;
 	c->body_sent = a.body_len;
@@ -395,7 +435,7 @@ static enum step parse_head(struct client *c)
 	int r;
 
 	if (!len)
-		return c->client_eof ? client_close(c) : S_BLOCKED;
+		return c->client_eof ? client_close(c, "client_reset") : S_BLOCKED;
 	if (c->state == C_IDLE) {
 		c->state = C_HEAD;
 		c->head_deadline = now_ms(c) + cfg->limits.header_timeout_ms;
@@ -407,13 +447,13 @@ static enum step parse_head(struct client *c)
 	    (!memchr(c->in.d + c->in.s + c->head_seen, '\n',
 		     len - c->head_seen) &&
 	     len - c->head_seen < lim.max_line && len < lim.max_head))
-		return c->client_eof ? client_close(c) : S_BLOCKED;
+		return c->client_eof ? client_close(c, "client_reset") : S_BLOCKED;
 	c->head_seen = len;
 	r = http1__parse_request(c->in.d + c->in.s, len, &lim, &req_scratch);
 	if (r == 0) {
 		if (len >= cfg->limits.header_total)
 			return answer_error(c, 431, true);
-		return c->client_eof ? client_close(c) : S_BLOCKED;
+		return c->client_eof ? client_close(c, "client_reset") : S_BLOCKED;
 	}
 	if (r < 0)
 		return answer_error(c, -r, true);
@@ -455,7 +495,7 @@ static enum step client_read(struct client *c)
 
 		n = recv(c->io.fd, junk, sizeof(junk), 0);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return client_close(c);
+			return client_close(c, "client_reset");
 		return S_BLOCKED;
 	}
 	/* OpenSSL may hold decrypted or raw bytes the socket no longer shows. */
@@ -464,7 +504,7 @@ static enum step client_read(struct client *c)
 		return S_BLOCKED;
 	if (in_ready(c)) {
 		proxy__local_error(c->px, ENOMEM, "client buffer");
-		return client_close(c);
+		return client_close(c, "local_error");
 	}
 	room = buf__room(&c->in);
 	n = tlsio__read(c->ssl, c->io.fd, c->in.d + c->in.e, room,
@@ -474,7 +514,7 @@ static enum step client_read(struct client *c)
 		return S_BLOCKED;
 	}
 	if (n < 0)
-		return client_close(c);
+		return client_close(c, "client_reset");
 	if (n == 0)
 		c->client_eof = true;
 	/* A short read took what was there (a TLS read returns at most one
@@ -544,9 +584,9 @@ static enum step client_write(struct client *c)
 			break;
 		}
 		if (n < 0)
-			return client_close(c);
+			return client_close(c, "client_reset");
 		r = S_PROGRESS;
-		c->t_client_io = now_ms(c);
+		c->t_client_io = c->t_wr = now_ms(c);
 		if (body)
 			txn__body_sent(c->txn, n);
 		else
@@ -583,7 +623,7 @@ static enum step handshake(struct client *c)
 	if (r < 0) {
 		log_debug("TLS handshake with %s failed: %s", c->peer_str, why);
 		METRIC_ADD(px->m->handshake_errors, 1);
-		return client_close(c);
+		return client_close(c, "client_reset");
 	}
 	if (SSL_session_reused(c->ssl))
 		METRIC_ADD(px->m->handshakes_resumed, 1);
@@ -624,7 +664,10 @@ static enum step arm(struct client *c)
 		if (c->out.d && !buf_len(&c->out))
 			buf__put(&c->px->out_cache, &c->out);
 	}
-	send_dl = c->t_client_io + cfg->upstream.send_timeout_ms;
+	if (pending(c) && !c->was_pending)
+		c->t_wr = now_ms(c);
+	c->was_pending = pending(c);
+	send_dl = c->t_wr + cfg->limits.send_timeout_ms;
 	switch (c->state) {
 	case C_HANDSHAKE:
 		ev = c->hs_want_write ? EPOLLOUT : EPOLLIN;
@@ -643,8 +686,8 @@ static enum step arm(struct client *c)
 		/* a client that does not take its response */
 		if (pending(c) && send_dl < dl)
 			dl = send_dl;
-		if (dl == UINT64_MAX)
-			dl = send_dl;
+		if (dl == UINT64_MAX) /* a safety net: no phase has one */
+			dl = c->t_client_io + cfg->limits.send_timeout_ms;
 		break;
 	case C_LOCAL:
 		dl = send_dl;
@@ -667,7 +710,7 @@ static enum step arm(struct client *c)
 		ev |= EPOLLIN;
 	if (loop__io_set(l, &c->io, ev)) {
 		proxy__local_error(c->px, errno, "epoll");
-		return client_close(c);
+		return client_close(c, "local_error");
 	}
 	/*
 	 * Deadlines mostly move later (every byte of a request or response
@@ -728,7 +771,7 @@ static void client_io(struct loop_io *io, uint32_t events)
 	/* Reset, or both directions shut: nothing can be read or written
 	 * any more, and epoll would report it again at once. */
 	if (events & (EPOLLERR | EPOLLHUP)) {
-		client_close(c);
+		client_close(c, "client_reset");
 		return;
 	}
 	/* EPOLLOUT wakes a TLS read that waited for the socket to drain. */
@@ -761,38 +804,87 @@ static void client_timeout(struct loop_timer *tm)
 		/* The client does not take its response: its own doing, the
 		 * upstream is released without blame. */
 		if (pending(c) &&
-		    now >= c->t_client_io +
-				    c->px->cfg->upstream.send_timeout_ms) {
-			client_close(c);
+		    now >= c->t_wr + c->px->cfg->limits.send_timeout_ms) {
+			log_info("client %s took no response bytes for %u ms (limits.send_timeout): closed",
+				 c->peer_str,
+				 c->px->cfg->limits.send_timeout_ms);
+			client_close(c, "send_timeout");
 			return;
 		}
 		/* pump() sees an abort; a deadline no phase claims would
 		 * only fire again */
 		if (txn__timeout(c->txn) == TXN_BLOCKED && !pending(c)) {
-			client_close(c);
+			client_close(c, "timeout");
 			return;
 		}
 		break;
 	default:
-		client_close(c);
+		client_close(c, "send_timeout");
 		return;
 	}
 	pump(c);
 }
 
+/*
+ * limits.per_client_connections: one more from this address is refused
+ * before a byte is read or a handshake made (HAProxy's tcp-request
+ * connection reject); logged at most once a second.
+ */
+static int count_peer(struct proxy *px, const struct sockaddr_storage *peer)
+{
+	static uint64_t logged_at, missed;
+	unsigned limit = px->cfg->limits.per_client_connections;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int err;
+
+	if (!limit)
+		return 0;
+	if (!px->peers && !(px->peers = peers__new()))
+		return -ENOMEM;
+	err = peers__add(px->peers, peer, limit);
+	if (err != -EBUSY)
+		return err;
+	METRIC_ADD(px->m->client_refused, 1);
+	if (logged_at && px->loop.now - logged_at < 1000) {
+		missed++;
+		return err;
+	}
+	if (peer->ss_family == AF_INET6)
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)peer)->sin6_addr, ip,
+			  sizeof(ip));
+	else
+		inet_ntop(AF_INET,
+			  &((const struct sockaddr_in *)peer)->sin_addr, ip,
+			  sizeof(ip));
+	log_warn("limits.per_client_connections (%u) reached for %s: connection refused (%llu more refused since the last report)",
+		 limit, ip, (unsigned long long)missed);
+	logged_at = px->loop.now;
+	missed = 0;
+	return err;
+}
+
 int client__accept(struct proxy *px, bool tls, int fd,
 		   const struct sockaddr_storage *peer)
 {
-	struct client *c;
-	int one = 1;
+	struct client *c = NULL;
+	int one = 1, err;
 
+	err = count_peer(px, peer);
+	if (err == -EBUSY) {
+		close(fd);
+		return err;
+	}
+	if (err)
+		goto fail;
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		goto fail;
+		goto uncount;
+	c->counted = px->cfg->limits.per_client_connections;
 	if (tls) {
 		c->ssl = tls__ssl_new(px->tls, fd);
 		if (!c->ssl)
-			goto fail;
+			goto uncount;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	loop__io_init(&c->io, fd, client_io);
@@ -815,7 +907,7 @@ int client__accept(struct proxy *px, bool tls, int fd,
 	}
 	c->state = c->ssl ? C_HANDSHAKE : C_HEAD;
 	c->head_deadline = px->loop.now + px->cfg->limits.header_timeout_ms;
-	c->t_client_io = px->loop.now;
+	c->t_client_io = c->t_wr = px->loop.now;
 	c->t_start_us = proxy__wall_us();
 	c->next = px->clients;
 	if (px->clients)
@@ -834,6 +926,9 @@ int client__accept(struct proxy *px, bool tls, int fd,
 	if (arm(c) == S_CLOSED)
 		return -ENOMEM;
 	return 0;
+uncount:
+	if (px->cfg->limits.per_client_connections)
+		peers__del(px->peers, peer);
 fail:
 	ERR_clear_error();
 	proxy__local_error(px, ENOMEM, "new client connection");
@@ -848,5 +943,5 @@ fail:
 void client__close_all(struct proxy *px)
 {
 	while (px->clients)
-		client_close(px->clients);
+		client_close(px->clients, "shutdown");
 }

@@ -703,6 +703,18 @@ static void parse_upstream(struct parser *p, yaml_node_t *n)
 		} else if (!strcmp(key, "retry_non_idempotent")) {
 			get_bool(p, "upstream.retry_non_idempotent", v,
 				 &up->retry_non_idempotent);
+		} else if (!strcmp(key, "request_buffering")) {
+			get_bool(p, "upstream.request_buffering", v,
+				 &up->request_buffering);
+		} else if (!strcmp(key, "max_conns")) {
+			get_uint(p, "upstream.max_conns", v, 0, 1000000,
+				 &up->max_conns);
+		} else if (!strcmp(key, "queue")) {
+			get_uint(p, "upstream.queue", v, 0, 1000000,
+				 &up->queue);
+		} else if (!strcmp(key, "queue_timeout")) {
+			get_duration(p, "upstream.queue_timeout", v,
+				     &up->queue_timeout_ms);
 		} else {
 			perr(p, k, "unknown setting 'upstream.%s'", key);
 		}
@@ -737,6 +749,38 @@ static void parse_limits(struct parser *p, yaml_node_t *n)
 		} else if (!strcmp(key, "client_body_timeout")) {
 			get_duration(p, "limits.client_body_timeout", v,
 				     &l->body_timeout_ms);
+		} else if (!strcmp(key, "client_body_min_rate")) {
+			if (!get_size(p, "limits.client_body_min_rate", v, 0,
+				      1 << 30, &sz))
+				l->body_min_rate = sz;
+		} else if (!strcmp(key, "client_body_buffer_size")) {
+			if (!get_size(p, "limits.client_body_buffer_size", v,
+				      1024, 1 << 30, &sz))
+				l->body_buffer_size = sz;
+		} else if (!strcmp(key, "client_body_temp_path")) {
+			struct stat st;
+
+			if (get_str(p, "limits.client_body_temp_path", v,
+				    l->body_temp_path,
+				    sizeof(l->body_temp_path)))
+				continue;
+			if (l->body_temp_path[0] != '/')
+				perr(p, v,
+				     "'limits.client_body_temp_path' expects an absolute path, got '%s'",
+				     l->body_temp_path);
+			else if (stat(l->body_temp_path, &st))
+				perr(p, v, "'limits.client_body_temp_path' '%s': %s",
+				     l->body_temp_path, strerror(errno));
+			else if (!S_ISDIR(st.st_mode))
+				perr(p, v,
+				     "'limits.client_body_temp_path' '%s' is not a directory",
+				     l->body_temp_path);
+		} else if (!strcmp(key, "send_timeout")) {
+			get_duration(p, "limits.send_timeout", v,
+				     &l->send_timeout_ms);
+		} else if (!strcmp(key, "per_client_connections")) {
+			get_uint(p, "limits.per_client_connections", v, 0,
+				 1000000, &l->per_client_connections);
 		} else if (!strcmp(key, "underscores_in_headers")) {
 			get_bool(p, "limits.underscores_in_headers", v,
 				 &l->underscores_in_headers);
@@ -1018,6 +1062,9 @@ void config__defaults(struct lbtls_config *cfg)
 	cfg->upstream.connect_timeout_ms = 5000;
 	cfg->upstream.read_timeout_ms = 60000;
 	cfg->upstream.send_timeout_ms = 60000;
+	cfg->upstream.request_buffering = true;
+	cfg->upstream.queue = 128;
+	cfg->upstream.queue_timeout_ms = 10000;
 	strcpy(cfg->upstream.docker.socket, "/var/run/docker.sock");
 	strcpy(cfg->upstream.docker.port_label, "xdp-tls-lb.port");
 	cfg->limits.header_line = 8192;
@@ -1025,6 +1072,10 @@ void config__defaults(struct lbtls_config *cfg)
 	cfg->limits.body = 1024 * 1024 * 1024;
 	cfg->limits.header_timeout_ms = 10000;
 	cfg->limits.body_timeout_ms = 60000; /* nginx's client_body_timeout */
+	cfg->limits.body_min_rate = 1024;
+	cfg->limits.body_buffer_size = 16 * 1024; /* nginx's on 64-bit */
+	strcpy(cfg->limits.body_temp_path, "/tmp");
+	cfg->limits.send_timeout_ms = 60000; /* nginx's send_timeout */
 	cfg->limits.keepalive_timeout_ms = 75000;
 	cfg->limits.max_connections = 16384;
 	cfg->log_level = LOG_LVL_INFO;

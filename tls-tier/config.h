@@ -91,6 +91,15 @@ struct cfg_upstream {
 	/* resend a non-idempotent request whose head may have reached a
 	 * server (nginx's proxy_next_upstream non_idempotent); off */
 	bool retry_non_idempotent;
+	/* Read the whole request body before picking a server (nginx's
+	 * proxy_request_buffering, HAProxy's http-buffer-request); on */
+	bool request_buffering;
+	/* Requests in flight per server and worker (HAProxy's maxconn, nginx's
+	 * max_conns); 0: no cap. Over it, requests wait in a queue of 'queue'
+	 * places for at most queue_timeout_ms, then 503. */
+	unsigned max_conns;
+	unsigned queue;
+	unsigned queue_timeout_ms;
 	struct cfg_docker docker;
 };
 
@@ -100,6 +109,13 @@ struct cfg_limits {
 	uint64_t body;
 	unsigned header_timeout_ms;
 	unsigned body_timeout_ms; /* between two reads of a request body */
+	/* The whole body must average this many bytes/s once
+	 * client_body_timeout has passed since its first byte; 0: off */
+	unsigned body_min_rate;
+	size_t body_buffer_size; /* in memory, beyond: a temporary file */
+	char body_temp_path[PATH_MAX]; /* where those files are made */
+	unsigned send_timeout_ms; /* a client that takes no response bytes */
+	unsigned per_client_connections; /* per address and worker; 0: off */
 	unsigned keepalive_timeout_ms;
 	bool underscores_in_headers; /* forward names with '_' (nginx's) */
 	unsigned max_connections; /* per worker */

@@ -156,6 +156,9 @@ struct http1_forward {
 			  (0: none sent) */
 	bool underscores; /* forward header names containing '_' (nginx's
 			     underscores_in_headers on); false: drop them */
+	bool framing_later; /* the body is buffered: no Content-Length or
+			       Transfer-Encoding, and the head ends before
+			       its blank line (http1__end_upstream_head) */
 };
 
 /*
@@ -182,6 +185,11 @@ struct http1_forward {
 ssize_t http1__write_upstream_head(const struct http1_request *req,
 				   const struct http1_forward *fwd, char *out,
 				   size_t cap);
+
+/* End a head written with framing_later: "Content-Length: N" and the blank
+ * line. Returns bytes written, or -1 if cap is short. */
+ssize_t http1__end_upstream_head(uint64_t content_length, char *out,
+				 size_t cap);
 
 /* The client-facing copy of an upstream response head. */
 struct http1_client_head {

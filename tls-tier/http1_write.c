@@ -173,6 +173,9 @@ ssize_t http1__write_upstream_head(const struct http1_request *req,
 		 * underscores_in_headers off drops such names. */
 		if (request_hop_by_hop(conns, nconns, h) ||
 		    set_by_lbtls(h->name) ||
+		    (fwd->framing_later &&
+		     (span_ieq(h->name, "content-length") ||
+		      span_ieq(h->name, "transfer-encoding"))) ||
 		    (memchr(h->name.p, '_', h->name.len) &&
 		     (!fwd->underscores || underscore_framing(h->name))))
 			continue;
@@ -220,7 +223,20 @@ ssize_t http1__write_upstream_head(const struct http1_request *req,
 		out_u64(&o, fwd->port);
 		out_lit(&o, "\r\n");
 	}
-	out_lit(&o, "Connection: keep-alive\r\n\r\n");
+	out_lit(&o, "Connection: keep-alive\r\n");
+	if (!fwd->framing_later)
+		out_lit(&o, "\r\n");
+	return o.short_ ? -1 : (ssize_t)o.len;
+}
+
+ssize_t http1__end_upstream_head(uint64_t content_length, char *out,
+				 size_t cap)
+{
+	struct out_buf o = { out, cap, 0, false };
+
+	out_lit(&o, "Content-Length: ");
+	out_u64(&o, content_length);
+	out_lit(&o, "\r\n\r\n");
 	return o.short_ ? -1 : (ssize_t)o.len;
 }
 

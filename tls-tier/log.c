@@ -158,9 +158,10 @@ void log__access(const struct access_entry *e)
 	n += snprintf(line + n, cap - n, "\" \"");
 	n += put_escaped(line + n, cap - n - 100, e->user_agent,
 			 e->user_agent_len);
-	n += snprintf(line + n, cap - n, "\" %s %llu.%03llu", e->upstream,
+	n += snprintf(line + n, cap - n, "\" %s %llu.%03llu %s", e->upstream,
 		      (unsigned long long)(e->duration_us / 1000000),
-		      (unsigned long long)(e->duration_us / 1000 % 1000));
+		      (unsigned long long)(e->duration_us / 1000 % 1000),
+		      e->reason ? e->reason : "-");
 	if (n > cap)
 		n = cap;
 	line[n++] = '\n';

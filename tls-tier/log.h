@@ -40,6 +40,7 @@ struct access_entry {
 	const char *user_agent;
 	size_t user_agent_len;
 	const char *upstream; /* "-" when none */
+	const char *reason; /* why it ended early, "-": it did not */
 	uint64_t start_us; /* wall clock, microseconds */
 	uint64_t duration_us;
 };

@@ -74,6 +74,17 @@ int loop__io_set(struct loop *l, struct loop_io *io, uint32_t events)
 	return 0;
 }
 
+int loop__io_unwatch(struct loop *l, struct loop_io *io)
+{
+	if (!io->added)
+		return 0;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL))
+		return -errno;
+	io->added = false;
+	io->events = 0;
+	return 0;
+}
+
 void loop__io_close(struct loop *l, struct loop_io *io)
 {
 	if (io->fd < 0)

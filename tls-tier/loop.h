@@ -46,8 +46,12 @@ void loop__fini(struct loop *l);
 uint64_t loop__now_ms(void);
 
 void loop__io_init(struct loop_io *io, int fd, loop_io_cb cb);
-/* Watch exactly 'events' (EPOLLIN/EPOLLOUT); no syscall when unchanged. */
+/* Watch exactly 'events' (EPOLLIN/EPOLLOUT); no syscall when unchanged.
+ * Errors and hang-ups are reported whatever 'events' is. */
 int loop__io_set(struct loop *l, struct loop_io *io, uint32_t events);
+/* Out of epoll until the next loop__io_set(): a hang-up that cannot be
+ * acted on yet is not reported again and again. */
+int loop__io_unwatch(struct loop *l, struct loop_io *io);
 /* Stop watching and close the descriptor. */
 void loop__io_close(struct loop *l, struct loop_io *io);
 

@@ -75,6 +75,11 @@ void metrics__retire(struct metrics_shm *m, struct metrics_block *blk)
 	r->handshake_errors += blk->handshake_errors;
 	r->accepted += blk->accepted;
 	r->local_errors += blk->local_errors;
+	r->client_refused += blk->client_refused;
+	r->bodies_in_memory += blk->bodies_in_memory;
+	r->bodies_in_file += blk->bodies_in_file;
+	r->queue_full += blk->queue_full;
+	r->queue_timeouts += blk->queue_timeouts;
 	for (i = 0; i < blk->nservers; i++) {
 		struct metrics_server *s = find_server(r, blk->servers[i].name);
 
@@ -129,6 +134,12 @@ static void sum_blocks(struct metrics_shm *m, struct metrics_block *t)
 		t->handshake_errors += b->handshake_errors;
 		t->accepted += b->accepted;
 		t->local_errors += b->local_errors;
+		t->client_refused += b->client_refused;
+		t->bodies_in_memory += b->bodies_in_memory;
+		t->bodies_in_file += b->bodies_in_file;
+		t->queue_full += b->queue_full;
+		t->queue_timeouts += b->queue_timeouts;
+		t->queued += b->queued;
 		t->active += b->active;
 		for (j = 0; j < b->nservers; j++) {
 			struct metrics_server *s =
@@ -179,6 +190,26 @@ size_t metrics__render(struct metrics_shm *m, char *buf, size_t cap)
 	     (unsigned long long)t.handshake_errors,
 	     (unsigned long long)t.accepted, (long long)t.active,
 	     (unsigned long long)t.local_errors);
+	emit(&o,
+	     "# HELP lbtls_connections_refused_total Client connections closed at once, by the limit that refused them.\n"
+	     "# TYPE lbtls_connections_refused_total counter\n"
+	     "lbtls_connections_refused_total{limit=\"per_client_connections\"} %llu\n"
+	     "# HELP lbtls_request_bodies_buffered_total Request bodies read whole before going upstream, by where they were kept.\n"
+	     "# TYPE lbtls_request_bodies_buffered_total counter\n"
+	     "lbtls_request_bodies_buffered_total{in=\"memory\"} %llu\n"
+	     "lbtls_request_bodies_buffered_total{in=\"file\"} %llu\n"
+	     "# HELP lbtls_queue_rejected_total Requests answered 503 while every server was at max_conns, by cause.\n"
+	     "# TYPE lbtls_queue_rejected_total counter\n"
+	     "lbtls_queue_rejected_total{cause=\"queue_full\"} %llu\n"
+	     "lbtls_queue_rejected_total{cause=\"queue_timeout\"} %llu\n"
+	     "# HELP lbtls_queued_requests Requests waiting for a server under max_conns now.\n"
+	     "# TYPE lbtls_queued_requests gauge\n"
+	     "lbtls_queued_requests %lld\n",
+	     (unsigned long long)t.client_refused,
+	     (unsigned long long)t.bodies_in_memory,
+	     (unsigned long long)t.bodies_in_file,
+	     (unsigned long long)t.queue_full,
+	     (unsigned long long)t.queue_timeouts, (long long)t.queued);
 	emit(&o,
 	     "# HELP lbtls_upstream_up Whether a worker considers the server usable.\n"
 	     "# TYPE lbtls_upstream_up gauge\n");

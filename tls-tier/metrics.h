@@ -39,6 +39,10 @@ struct metrics_block {
 	uint64_t handshake_errors;
 	uint64_t accepted;
 	uint64_t local_errors; /* EMFILE, ENOBUFS...: never a backend's fault */
+	uint64_t client_refused; /* over limits.per_client_connections */
+	uint64_t bodies_in_memory, bodies_in_file; /* request buffering */
+	uint64_t queue_full, queue_timeouts; /* upstream.max_conns: 503s */
+	int64_t queued; /* gauge: requests waiting for a server */
 	int64_t active; /* gauge: open client connections */
 	uint32_t nservers;
 	uint32_t pad;

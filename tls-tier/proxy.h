@@ -20,6 +20,8 @@
 #include "upstream.h"
 
 struct client;
+struct txn;
+struct peer_counts;
 
 struct proxy {
 	struct loop loop;
@@ -37,6 +39,11 @@ struct proxy {
 	unsigned nclients;
 	/* the worker's: a client connection has gone (resume accepting) */
 	void (*client_gone)(struct proxy *px);
+	/* Transactions waiting for a server under upstream.max_conns, FIFO */
+	struct txn *q_head, *q_tail;
+	unsigned q_len;
+	/* open connections per client address (limits.per_client_connections) */
+	struct peer_counts *peers;
 	/* Buffers between requests (buf.h), one cache per size. */
 	struct buf_cache in_cache, in_big_cache, out_cache, uin_cache,
 		uout_cache;

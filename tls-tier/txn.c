@@ -5,9 +5,12 @@
  * with nginx's meanings:
  * - proxy_connect_timeout while connecting;
  * - send_timeout while request bytes wait for the upstream to take them;
- * - client_body_timeout between two reads of a request body: a slow,
- *   stalled or vanished client is answered 408 or dropped, never held
- *   against the backend;
+ * - client_body_timeout between two reads of a request body, and
+ *   client_body_min_rate over the whole body once client_body_timeout has
+ *   passed since the head: a slow, stalled or vanished client is answered
+ *   408 or dropped, never held against the backend (with request
+ *   buffering, no backend is even picked before the body is whole);
+ * - queue_timeout while waiting for a server under max_conns (503);
  * - proxy_read_timeout between two reads of the response, armed only once
  *   the whole request has been sent (or the response has started), and
  *   only while there is room to read.
@@ -40,6 +43,8 @@ static size_t copy_span(char *dst, size_t cap, struct http1_span s)
 	memcpy(dst, s.p, n);
 	return n;
 }
+
+static void q_fire(struct loop_timer *tm);
 
 struct txn *txn__new(struct proxy *px, const struct http1_request *req)
 {
@@ -75,8 +80,74 @@ struct txn *txn__new(struct proxy *px, const struct http1_request *req)
 		       (t->rb == HTTP1_BODY_LENGTH && !t->rb_left);
 	if (t->rb == HTTP1_BODY_CHUNKED)
 		http1_chunked__init(&t->rchunk, px->cfg->limits.body);
-	t->t_src = px->loop.now;
+	t->t_src = t->t_body0 = px->loop.now;
+	reqbody__init(&t->body);
+	loop__timer_init(&t->q_timer, q_fire);
 	return t;
+}
+
+/* --- the max_conns queue ------------------------------------------------- */
+
+static void q_unlink(struct txn *t)
+{
+	struct proxy *px = t->px;
+
+	if (!t->queued)
+		return;
+	if (t->q_prev)
+		t->q_prev->q_next = t->q_next;
+	else
+		px->q_head = t->q_next;
+	if (t->q_next)
+		t->q_next->q_prev = t->q_prev;
+	else
+		px->q_tail = t->q_prev;
+	t->q_next = t->q_prev = NULL;
+	t->queued = false;
+	px->q_len--;
+	METRIC_SET(px->m->queued, px->q_len);
+}
+
+/* Wait for room; 'front' for one that was woken and found none. */
+static void q_add(struct txn *t, bool front)
+{
+	struct proxy *px = t->px;
+
+	t->queued = true;
+	if (front) {
+		t->q_next = px->q_head;
+		t->q_prev = NULL;
+		if (px->q_head)
+			px->q_head->q_prev = t;
+		else
+			px->q_tail = t;
+		px->q_head = t;
+	} else {
+		t->q_prev = px->q_tail;
+		t->q_next = NULL;
+		if (px->q_tail)
+			px->q_tail->q_next = t;
+		else
+			px->q_head = t;
+		px->q_tail = t;
+	}
+	px->q_len++;
+	METRIC_SET(px->m->queued, px->q_len);
+}
+
+/*
+ * A request left a server: the first waiter starts on this loop turn's
+ * timers, not from inside whichever transaction released the server (its
+ * client may be in the middle of its own step).
+ */
+static void q_kick(struct proxy *px)
+{
+	struct txn *t = px->q_head;
+
+	if (!t)
+		return;
+	q_unlink(t);
+	loop__timer_set(&px->loop, &t->q_timer, px->loop.now);
 }
 
 static void up_release(struct txn *t, bool reuse)
@@ -88,12 +159,16 @@ static void up_release(struct txn *t, bool reuse)
 	t->uc = NULL;
 	t->px->up.servers[t->server].active--;
 	pool__release(uc, reuse);
+	q_kick(t->px);
 }
 
 void txn__free(struct txn *t)
 {
 	struct proxy *px = t->px;
 
+	q_unlink(t);
+	loop__timer_del(&px->loop, &t->q_timer);
+	reqbody__free(&t->body);
 	up_release(t, false);
 	buf__put(&px->uout_cache, &t->uout);
 	buf__put(&px->uin_cache, &t->uin);
@@ -109,7 +184,8 @@ void txn__free(struct txn *t)
 /* Every request byte has gone upstream. */
 static bool request_sent(const struct txn *t)
 {
-	return t->rb_framed && !t->rb_ready && t->uout_off == t->uout.e;
+	return t->rb_framed && !t->rb_ready && t->uout_off == t->uout.e &&
+	       reqbody__sent(&t->body);
 }
 
 /*
@@ -117,9 +193,11 @@ static bool request_sent(const struct txn *t)
  * request body was consumed whole: body bytes left in the input would be
  * parsed as the next request.
  */
-static enum txn_result txn_abort(struct txn *t, int status)
+static enum txn_result txn_abort(struct txn *t, int status, const char *why)
 {
 	t->aborted = true;
+	t->end = why;
+	q_unlink(t);
 	up_release(t, false);
 	t->rs = R_DONE;
 	t->sb_ready = 0;
@@ -141,6 +219,41 @@ static enum txn_result txn_abort(struct txn *t, int status)
 
 static void up_event(struct pool_conn *pc, uint32_t events, void *data);
 
+/* Every live server is at max_conns: wait for room, or 503 at once when
+ * the queue is full. One that waited already keeps its place in front. */
+static enum txn_result q_wait(struct txn *t)
+{
+	struct proxy *px = t->px;
+	bool front = t->t_queued != 0;
+
+	if (!front && px->q_len >= px->cfg->upstream.queue) {
+		METRIC_ADD(px->m->queue_full, 1);
+		log_warn(
+			"upstream.queue full (%u waiting, every server at max_conns %u): 503 for %.*s %.*s from %s",
+			px->q_len, px->cfg->upstream.max_conns,
+			(int)t->ri.method_len, t->ri.method,
+			(int)t->ri.target_len, t->ri.target, t->peer_str);
+		return txn_abort(t, 503, "queue_full");
+	}
+	if (!front)
+		t->t_queued = px->loop.now;
+	q_add(t, front);
+	return TXN_BLOCKED;
+}
+
+static enum txn_result up_start(struct txn *t);
+
+/* Room on a server came: start where the transaction waited. */
+static void q_fire(struct loop_timer *tm)
+{
+	struct txn *t =
+		(struct txn *)((char *)tm - offsetof(struct txn, q_timer));
+
+	up_start(t); /* back in front of the queue if another took the room */
+	if (!t->queued)
+		t->wake(t->owner);
+}
+
 static enum txn_result up_start(struct txn *t)
 {
 	struct proxy *px = t->px;
@@ -149,12 +262,14 @@ static enum txn_result up_start(struct txn *t)
 	for (;;) {
 		idx = upstream__pick(&px->up, (struct sockaddr *)t->peer,
 				     px->loop.now, t->tried);
+		if (idx == -EBUSY)
+			return q_wait(t);
 		if (idx < 0) {
 			log_warn("no live upstream for %.*s %.*s from %s",
 				 (int)t->ri.method_len, t->ri.method,
 				 (int)t->ri.target_len, t->ri.target,
 				 t->peer_str);
-			return txn_abort(t, 502);
+			return txn_abort(t, 502, "no_live_upstream");
 		}
 		t->server = idx;
 		t->tried |= 1ULL << idx;
@@ -163,7 +278,7 @@ static enum txn_result up_start(struct txn *t)
 		err = pool__acquire(&px->pool, idx, up_event, t, &t->uc);
 		if (err && pool__local_error(err)) {
 			proxy__local_error(px, err, "upstream connection");
-			return txn_abort(t, 503);
+			return txn_abort(t, 503, "local_error");
 		}
 		if (err) {
 			log_warn("upstream %s: connect: %s",
@@ -175,6 +290,7 @@ static enum txn_result up_start(struct txn *t)
 		}
 		px->up.servers[idx].active++;
 		t->uout_off = 0;
+		t->body.sent = 0; /* a buffered body goes again whole */
 		t->head_sent = false;
 		t->uin.s = t->uin.e = 0;
 		t->up_eof = false;
@@ -223,13 +339,17 @@ static enum txn_result up_failed(struct txn *t, int status, enum up_fail kind,
 			t->tried &= ~(1ULL << t->server);
 		return up_start(t);
 	}
-	return txn_abort(t, status);
+	return txn_abort(t, status,
+			 status == 504	    ? "upstream_timeout" :
+			 kind == F_CONNECT ? "upstream_connect" :
+					     "upstream_error");
 }
 
 enum txn_result txn__start(struct txn *t, const struct http1_request *req,
 			   const struct http1_forward *fwd)
 {
 	struct proxy *px = t->px;
+	struct http1_forward f = *fwd;
 	ssize_t n;
 
 	if ((!t->uout.d &&
@@ -237,15 +357,88 @@ enum txn_result txn__start(struct txn *t, const struct http1_request *req,
 		      px->cfg->limits.header_total + UOUT_EXTRA)) ||
 	    (!t->uin.d && buf__get(&px->uin_cache, &t->uin, UIN_CAP))) {
 		proxy__local_error(px, ENOMEM, "request buffers");
-		return txn_abort(t, 503);
+		return txn_abort(t, 503, "local_error");
 	}
 	/* Always HTTP/1.1 upstream, on a kept-alive connection; an HTTP/1.0
-	 * client gets a chunked response de-chunked. */
-	n = http1__write_upstream_head(req, fwd, t->uout.d, t->uout.cap);
+	 * client gets a chunked response de-chunked. A buffered body goes
+	 * with the Content-Length it turned out to have. */
+	t->buffered = px->cfg->upstream.request_buffering && !t->rb_framed;
+	f.framing_later = t->buffered;
+	n = http1__write_upstream_head(req, &f, t->uout.d, t->uout.cap);
 	if (n < 0)
-		return txn_abort(t, 431);
+		return txn_abort(t, 431, "header_too_large");
 	t->uout.e = n;
+	if (t->buffered) {
+		t->buffering = true;
+		return TXN_PROGRESS;
+	}
 	return up_start(t);
+}
+
+static const char *body_error(ssize_t err)
+{
+	return err == -413 ? "body_too_large" : "bad_request_body";
+}
+
+/*
+ * Request buffering: move the body out of src into t->body (de-chunked),
+ * and once it is whole, end the head with its length and start upstream.
+ */
+static enum txn_result buffer_body(struct txn *t)
+{
+	const struct cfg_limits *lim = &t->px->cfg->limits;
+	enum txn_result r = TXN_BLOCKED;
+	size_t avail, data, m;
+	const char *p;
+	uint64_t hint;
+	bool done = false;
+	ssize_t k;
+	int err;
+
+	while (!t->rb_framed && (avail = buf_len(t->src))) {
+		p = t->src->d + t->src->s;
+		hint = 0;
+		if (t->rb == HTTP1_BODY_LENGTH) {
+			hint = t->rb_got + t->rb_left;
+			m = data = avail < t->rb_left ? avail : t->rb_left;
+			t->rb_left -= m;
+			done = !t->rb_left;
+		} else {
+			k = http1_chunked__decode(&t->rchunk, p, avail, &data,
+						  &done);
+			if (k < 0) /* 400 bad framing, 413 over the limit */
+				return txn_abort(t, -k, body_error(k));
+			if (!k)
+				break; /* a size line is not whole yet */
+			m = k;
+			p += m - data;
+		}
+		err = reqbody__add(&t->body, p, data, hint,
+				   lim->body_buffer_size, lim->body_temp_path);
+		if (err) {
+			proxy__local_error(t->px, err,
+					   "request body buffer (limits."
+					   "client_body_temp_path)");
+			return txn_abort(t, 503, "local_error");
+		}
+		buf_consume(t->src, m);
+		t->rb_got += data;
+		t->rb_framed = done;
+		r = TXN_PROGRESS;
+	}
+	if (!t->rb_framed)
+		return r;
+	k = http1__end_upstream_head(t->body.len, t->uout.d + t->uout.e,
+				     t->uout.cap - t->uout.e);
+	if (k < 0)
+		return txn_abort(t, 431, "header_too_large");
+	t->uout.e += k;
+	t->buffering = false;
+	if (reqbody__in_file(&t->body))
+		METRIC_ADD(t->px->m->bodies_in_file, 1);
+	else
+		METRIC_ADD(t->px->m->bodies_in_memory, 1);
+	return up_start(t) == TXN_ABORTED ? TXN_ABORTED : TXN_PROGRESS;
 }
 
 /* Frame the next slice of request body out of src. */
@@ -265,11 +458,33 @@ static enum txn_result frame_req_body(struct txn *t)
 		m = http1_chunked__scan(&t->rchunk, t->src->d + t->src->s,
 					avail, &done);
 		if (m < 0) /* 400 bad framing, 413 over the limit */
-			return txn_abort(t, -m);
+			return txn_abort(t, -m, body_error(m));
 	}
+	t->rb_got = t->rb == HTTP1_BODY_LENGTH ? t->rb_got + m :
+						 t->rchunk.total;
 	t->rb_ready = m;
 	t->rb_framed = done;
 	return TXN_PROGRESS;
+}
+
+/*
+ * The next request bytes for the upstream, from the head, the buffered
+ * body or the client's input: 0 with *len 0 when nothing is ready, -1 when
+ * the framing failed (the transaction aborted).
+ */
+static int next_out(struct txn *t, const char **p, size_t *len)
+{
+	*len = 0;
+	if (t->uout_off < t->uout.e) {
+		*p = t->uout.d + t->uout_off;
+		*len = t->uout.e - t->uout_off;
+	} else if (!t->buffered) {
+		if (frame_req_body(t) == TXN_ABORTED)
+			return -1;
+		*p = t->src->d + t->src->s;
+		*len = t->rb_ready;
+	}
+	return 0;
 }
 
 /* Request bytes to the upstream. */
@@ -282,19 +497,18 @@ static enum txn_result up_send(struct txn *t)
 	ssize_t n;
 
 	while (t->uc && !uc->connecting && !t->send_err) {
-		if (t->uout_off < t->uout.e) {
-			p = t->uout.d + t->uout_off;
-			len = t->uout.e - t->uout_off;
+		if (next_out(t, &p, &len))
+			return TXN_ABORTED;
+		if (len) {
+			n = send(uc->io.fd, p, len, MSG_NOSIGNAL);
+			if (n < 0)
+				n = -errno;
+		} else if (t->buffered && !reqbody__sent(&t->body)) {
+			n = reqbody__send(&t->body, uc->io.fd);
 		} else {
-			if (frame_req_body(t) == TXN_ABORTED)
-				return TXN_ABORTED;
-			if (!t->rb_ready)
-				break;
-			p = t->src->d + t->src->s;
-			len = t->rb_ready;
+			break;
 		}
-		n = send(uc->io.fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		if (n == -EAGAIN || n == -EINTR)
 			break;
 		if (n < 0) {
 			/*
@@ -303,7 +517,7 @@ static enum txn_result up_send(struct txn *t)
 			 * answer waits in the socket: read that first, it is
 			 * no failure of the server. No answer: up_recv fails.
 			 */
-			t->send_err = errno;
+			t->send_err = -n;
 			t->up_rd_ready = true;
 			return TXN_PROGRESS;
 		}
@@ -312,7 +526,7 @@ static enum txn_result up_send(struct txn *t)
 		if (t->uout_off < t->uout.e) {
 			t->uout_off += n;
 			t->head_sent = true;
-		} else {
+		} else if (len) {
 			t->rb_started = true;
 			t->rb_ready -= n;
 			buf_consume(t->src, n);
@@ -335,8 +549,9 @@ static int write_res_head(struct txn *t, const struct http1_response *res)
 	/* An answer before the request body is whole (a 413, say) ends the
 	 * connection: the rest of the body will not be read. */
 	t->close |= !t->keep_alive || px->draining ||
-		    t->sb == HTTP1_BODY_UNTIL_CLOSE || t->src_eof ||
-		    t->dechunk || !t->rb_framed;
+		    t->sb == HTTP1_BODY_UNTIL_CLOSE || t->dechunk ||
+		    !t->rb_framed ||
+		    (t->src_eof && buf_len(t->src) <= t->rb_ready);
 	o.dechunk = t->dechunk;
 	o.close = t->close;
 	o.extra = px->served_by;
@@ -365,7 +580,7 @@ static enum txn_result got_res_head(struct txn *t,
 		http1_chunked__init(&t->schunk, 0);
 	if (write_res_head(t, res)) {
 		proxy__local_error(px, ENOMEM, "response head");
-		return txn_abort(t, 503);
+		return txn_abort(t, 503, "local_error");
 	}
 	t->res_started = true;
 	buf_consume(&t->uin, len);
@@ -407,10 +622,10 @@ static enum txn_result up_recv(struct txn *t)
 						 strerror(t->send_err ?
 								  t->send_err :
 								  errno));
-			log_warn("upstream %s: %s in the response body",
-				 t->px->up.servers[t->server].name,
-				 strerror(errno));
-			return txn_abort(t, 0);
+			/* what came before the error still goes out */
+			t->up_err = errno;
+			t->up_eof = true;
+			break;
 		}
 		t->uin.e += n;
 		t->t_up_read = t->px->loop.now;
@@ -451,14 +666,15 @@ static enum txn_result frame_res_body(struct txn *t)
 	if (!avail) {
 		if (!t->up_eof)
 			return TXN_BLOCKED;
-		if (t->sb == HTTP1_BODY_UNTIL_CLOSE) {
+		if (t->sb == HTTP1_BODY_UNTIL_CLOSE && !t->up_err) {
 			t->rs = R_DONE;
 			return TXN_PROGRESS;
 		}
-		log_warn(
-			"upstream %s: closed in the middle of the response body",
-			name);
-		return txn_abort(t, 0);
+		log_warn("upstream %s: %s in the middle of the response body",
+			 name, t->up_err ? strerror(t->up_err) : "closed");
+		return txn_abort(t, 0,
+				 t->up_err ? "upstream_reset" :
+					     "upstream_closed");
 	}
 	switch (t->sb) {
 	case HTTP1_BODY_LENGTH:
@@ -482,7 +698,7 @@ static enum txn_result frame_res_body(struct txn *t)
 		}
 		if (m < 0) {
 			log_warn("upstream %s: bad chunked framing", name);
-			return txn_abort(t, 0);
+			return txn_abort(t, 0, "upstream_bad_framing");
 		}
 		break;
 	default:
@@ -519,21 +735,24 @@ enum txn_result txn__step(struct txn *t)
 	if (t->src_eof && !t->rb_framed && !buf_len(t->src)) {
 		log_info("client %s closed in the middle of its request body",
 			 t->peer_str);
-		return txn_abort(t, 0);
+		return txn_abort(t, 0, "client_closed");
 	}
+	if (t->buffering) {
+		if ((r = buffer_body(t)) == TXN_ABORTED)
+			return r;
+		any |= r;
+	}
+	if (t->buffering || t->queued)
+		return any;
 	/*
 	 * Error or hang-up on the upstream: epoll reports it whatever we
-	 * watch, so act on it now or spin. Waiting for a head, the read
-	 * tells what happened; past it, the server can send nothing more.
+	 * watch. Reading tells what happened, after the bytes that came
+	 * before it (a response body the server sent whole before its reset
+	 * goes out whole); while there is no room to read, txn__arm takes
+	 * the socket out of epoll, so it does not spin.
 	 */
-	if (t->up_hup && t->uc && !t->uc->connecting) {
-		if (t->rs == R_HEAD) {
-			t->up_rd_ready = true;
-		} else {
-			up_release(t, false);
-			t->up_eof = true;
-		}
-	}
+	if (t->up_hup && t->uc && !t->uc->connecting)
+		t->up_rd_ready = true;
 	if ((r = up_send(t)) == TXN_ABORTED)
 		return r;
 	any |= r;
@@ -572,6 +791,31 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
+/* Request bytes wait for the upstream to take them. */
+static bool has_to_send(const struct txn *t)
+{
+	return !t->send_err &&
+	       (t->uout_off < t->uout.e || t->rb_ready ||
+		(t->buffered && !t->buffering && !reqbody__sent(&t->body)));
+}
+
+/*
+ * When the client must have sent its body by: client_body_timeout after
+ * the last bytes, and client_body_timeout plus what the bytes so far
+ * allow at client_body_min_rate after the head, so that a byte now and
+ * then does not keep a request open for ever.
+ */
+static uint64_t body_deadline(const struct txn *t)
+{
+	const struct cfg_limits *l = &t->px->cfg->limits;
+	uint64_t dl = t->t_src + l->body_timeout_ms;
+
+	if (l->body_min_rate)
+		dl = min_u64(dl, t->t_body0 + l->body_timeout_ms +
+					 t->rb_got * 1000 / l->body_min_rate);
+	return dl;
+}
+
 uint64_t txn__arm(struct txn *t)
 {
 	const struct lbtls_config *cfg = t->px->cfg;
@@ -579,7 +823,9 @@ uint64_t txn__arm(struct txn *t)
 	uint32_t uev = 0;
 
 	if (waits_for_client(t))
-		dl = t->t_src + cfg->limits.body_timeout_ms;
+		dl = body_deadline(t);
+	if (t->queued)
+		dl = min_u64(dl, t->t_queued + cfg->upstream.queue_timeout_ms);
 	if (!t->uc)
 		return dl;
 	if (t->uc->connecting) {
@@ -587,7 +833,7 @@ uint64_t txn__arm(struct txn *t)
 		dl = min_u64(dl,
 			     t->t_up_start + cfg->upstream.connect_timeout_ms);
 	} else {
-		if (!t->send_err && (t->uout_off < t->uout.e || t->rb_ready)) {
+		if (has_to_send(t)) {
 			uev |= EPOLLOUT;
 			dl = min_u64(dl, t->t_up_write +
 						 cfg->upstream.send_timeout_ms);
@@ -602,9 +848,13 @@ uint64_t txn__arm(struct txn *t)
 			dl = min_u64(dl, t->t_up_read +
 						 cfg->upstream.read_timeout_ms);
 	}
-	if (loop__io_set(&t->px->loop, &t->uc->io, uev)) {
+	/* A hang-up reported while there is no room to read what came
+	 * before it: out of epoll until there is room, or it spins. */
+	if (!uev && t->up_hup ?
+		    loop__io_unwatch(&t->px->loop, &t->uc->io) :
+		    loop__io_set(&t->px->loop, &t->uc->io, uev)) {
 		proxy__local_error(t->px, errno, "epoll");
-		txn_abort(t, 503);
+		txn_abort(t, 503, "local_error");
 		return 0;
 	}
 	return dl;
@@ -619,17 +869,26 @@ enum txn_result txn__timeout(struct txn *t)
 		if (now >= t->t_up_start + cfg->upstream.connect_timeout_ms)
 			return up_failed(t, 504, F_CONNECT,
 					 "connect timed out");
-	} else if (t->uc && !t->send_err &&
-		   (t->uout_off < t->uout.e || t->rb_ready)) {
+	} else if (t->uc && has_to_send(t)) {
 		if (now >= t->t_up_write + cfg->upstream.send_timeout_ms)
 			return up_failed(t, 504, F_FINAL, "send timed out");
 	}
-	if (waits_for_client(t) &&
-	    now >= t->t_src + cfg->limits.body_timeout_ms) {
-		log_info("client %s: request body timed out (%.*s %.*s)",
-			 t->peer_str, (int)t->ri.method_len, t->ri.method,
+	if (t->queued && now >= t->t_queued + cfg->upstream.queue_timeout_ms) {
+		METRIC_ADD(t->px->m->queue_timeouts, 1);
+		log_warn(
+			"upstream.queue_timeout: %.*s %.*s from %s waited %u ms for a server under max_conns %u: 503",
+			(int)t->ri.method_len, t->ri.method,
+			(int)t->ri.target_len, t->ri.target, t->peer_str,
+			cfg->upstream.queue_timeout_ms,
+			cfg->upstream.max_conns);
+		return txn_abort(t, 503, "queue_timeout");
+	}
+	if (waits_for_client(t) && now >= body_deadline(t)) {
+		log_info("client %s: request body timed out after %llu bytes (%.*s %.*s)",
+			 t->peer_str, (unsigned long long)t->rb_got,
+			 (int)t->ri.method_len, t->ri.method,
 			 (int)t->ri.target_len, t->ri.target);
-		return txn_abort(t, 408);
+		return txn_abort(t, 408, "client_body_timeout");
 	}
 	if (reads_upstream(t) &&
 	    now >= t->t_up_read + cfg->upstream.read_timeout_ms) {
@@ -640,7 +899,7 @@ enum txn_result txn__timeout(struct txn *t)
 			log_warn(
 				"upstream %s: read timed out in the response body",
 				t->px->up.servers[t->server].name);
-			return txn_abort(t, 0);
+			return txn_abort(t, 0, "upstream_timeout");
 		}
 		return up_failed(t, 504, F_FINAL, "read timed out");
 	}

@@ -8,6 +8,11 @@
  * connection can be reused: only when the request body was consumed whole.
  * It knows nothing of the client connection beyond two buffers and a
  * wake-up callback, so that HTTP/2 can run many of them on one connection.
+ *
+ * With upstream.request_buffering (the default) no server is picked before
+ * the body is whole: a slow client costs lbtls memory or a temporary file,
+ * never a backend's connection. upstream.max_conns bounds the requests in
+ * flight per server; over it, a transaction waits in the proxy's queue.
  */
 #ifndef LBTLS_TXN_H
 #define LBTLS_TXN_H
@@ -18,6 +23,8 @@
 
 #include "buf.h"
 #include "http1.h"
+#include "loop.h"
+#include "reqbody.h"
 
 struct proxy;
 struct pool_conn;
@@ -60,6 +67,19 @@ struct txn {
 	bool rb_started; /* body bytes went upstream: never resent */
 	bool src_eof; /* owner: no more request bytes will come */
 	uint64_t t_src; /* owner: when request bytes last arrived */
+	uint64_t t_body0; /* when the head was parsed */
+	uint64_t rb_got; /* body bytes received, framing excluded */
+	/* request buffering: the whole body is read into 'body' before a
+	 * server is picked, then sent from there (again, for a retry) */
+	bool buffering; /* reading the body: no server yet */
+	bool buffered; /* this request's body goes through 'body' */
+	struct reqbody body;
+
+	/* upstream.max_conns: waiting in the proxy's queue for room */
+	bool queued;
+	struct txn *q_next, *q_prev;
+	uint64_t t_queued;
+	struct loop_timer q_timer; /* room came: start on the next turn */
 
 	/* the upstream exchange */
 	struct pool_conn *uc;
@@ -75,6 +95,7 @@ struct txn {
 	enum txn_rstate rs;
 	bool res_keep_alive; /* the upstream connection may be reused */
 	bool up_eof;
+	int up_err; /* the upstream failed (errno) after the response head */
 	bool up_rd_ready; /* the upstream socket may have bytes for us */
 	enum http1_body sb;
 	uint64_t sb_left;
@@ -94,6 +115,7 @@ struct txn {
 	bool close;
 	bool aborted; /* ended early; txn__step says TXN_ABORTED */
 	int abort_status; /* the status to answer then, 0: none */
+	const char *end; /* why it ended early (access log), NULL: it did not */
 };
 
 /* A transaction for the request just parsed in 'req' (its spans are read

@@ -32,6 +32,7 @@ int upstream__init(struct upstream *u, const struct cfg_upstream *c,
 	u->max_fails = c->max_fails;
 	u->fail_timeout = c->fail_timeout_ms;
 	u->keepalive = c->keepalive;
+	u->max_conns = c->max_conns;
 	u->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
 	return u->n ? 0 : -EINVAL;
 }
@@ -273,15 +274,20 @@ static int pick_ip_hash(struct upstream *u, const struct sockaddr *client,
 int upstream__pick(struct upstream *u, const struct sockaddr *client,
 		   uint64_t now, uint64_t tried)
 {
-	uint64_t set = 0;
+	uint64_t set = 0, full = 0;
 	unsigned i;
 	int pick;
 
-	for (i = 0; i < u->n; i++)
-		if (eligible(u, i, now, tried))
+	for (i = 0; i < u->n; i++) {
+		if (!eligible(u, i, now, tried))
+			continue;
+		if (u->max_conns && u->servers[i].active >= u->max_conns)
+			full |= 1ULL << i;
+		else
 			set |= 1ULL << i;
+	}
 	if (!set)
-		return -EHOSTUNREACH;
+		return full ? -EBUSY : -EHOSTUNREACH;
 	switch (u->algo) {
 	case LB_LEAST_CONN:
 		pick = pick_least_conn(u, set);

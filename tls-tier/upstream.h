@@ -60,6 +60,7 @@ struct upstream {
 	unsigned max_fails;
 	uint64_t fail_timeout;
 	unsigned keepalive;
+	unsigned max_conns; /* requests in flight per server; 0: no cap */
 	uint64_t rng; /* xorshift64* state for random_two */
 };
 
@@ -81,8 +82,9 @@ unsigned upstream__set(struct upstream *u, const struct upstream_addr *set,
 bool upstream__available(const struct upstream *u, unsigned i, uint64_t now);
 
 /*
- * Pick a server for a client, skipping those whose bit is set in 'tried'.
- * Returns the index, or -EHOSTUNREACH when none is left.
+ * Pick a server for a client, skipping those whose bit is set in 'tried'
+ * and those at max_conns. Returns the index, -EBUSY when every server left
+ * is at max_conns (wait for one), or -EHOSTUNREACH when none is left.
  */
 int upstream__pick(struct upstream *u, const struct sockaddr *client,
 		   uint64_t now, uint64_t tried);

@@ -19,6 +19,7 @@
 #include "client.h"
 #include "health.h"
 #include "log.h"
+#include "reqbody.h"
 #include "worker.h"
 
 /*
@@ -248,7 +249,7 @@ void worker__main(const struct lbtls_config *cfg, struct tls_ctx *tls,
 	char host[64] = "lbtls";
 	sigset_t set;
 	unsigned i;
-	int fd;
+	int fd, err;
 
 	snprintf(w->who, sizeof(w->who), "worker %d", slot);
 	log__set_who(w->who);
@@ -308,6 +309,12 @@ void worker__main(const struct lbtls_config *cfg, struct tls_ctx *tls,
 	loop__timer_init(&w->tick, tick);
 	loop__timer_set(&px->loop, &w->tick, px->loop.now + TICK_MS);
 	proxy__publish_health(px);
+	/* As the worker's own user: a body that outgrows memory needs it. */
+	if (cfg->upstream.request_buffering &&
+	    (err = reqbody__check_dir(cfg->limits.body_temp_path)))
+		log_err("limits.client_body_temp_path '%s': cannot make a temporary file: %s (request bodies over %zu bytes will be answered 503)",
+			cfg->limits.body_temp_path, strerror(-err),
+			cfg->limits.body_buffer_size);
 	m->pid = getpid();
 	log_info("worker %d (generation %u) started", slot, gen);
 	if (getppid() != master)

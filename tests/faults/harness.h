@@ -348,6 +348,8 @@ static inline long long fproc__nofile_soft(pid_t pid)
 struct fproxy {
 	char dir[64];
 	char conf[128], log[128], crt[128], key[128];
+	char access[128]; /* DIR/access.log, written when access_log is set */
+	bool access_log;
 	pid_t pid; /* the master */
 	pid_t pgid; /* its process group: master and workers */
 	pid_t worker;
@@ -392,6 +394,7 @@ static inline int fproxy__init(struct fproxy *p)
 	}
 	snprintf(p->conf, sizeof(p->conf), "%s/lbtls.yaml", p->dir);
 	snprintf(p->log, sizeof(p->log), "%s/lbtls.log", p->dir);
+	snprintf(p->access, sizeof(p->access), "%s/access.log", p->dir);
 	snprintf(p->crt, sizeof(p->crt), "%s/fullchain.pem", p->dir);
 	snprintf(p->key, sizeof(p->key), "%s/privkey.pem", p->dir);
 	p->https = fh_free_port();
@@ -452,11 +455,12 @@ static inline int fproxy_spawn(struct fproxy *p, const char *extra)
 		"      privkey: %s\n"
 		"metrics: 127.0.0.1:%d\n"
 		"log:\n"
-		"  access: \"off\"\n"
+		"  access: \"%s\"\n"
 		"  level: info\n"
 		"shutdown_timeout: 1s\n"
 		"%s",
-		p->https, p->http, p->crt, p->key, p->admin, extra);
+		p->https, p->http, p->crt, p->key, p->admin,
+		p->access_log ? p->access : "off", extra);
 	fclose(f);
 
 	fflush(NULL);
@@ -1134,11 +1138,31 @@ static inline void fclient__close(struct fclient *c)
 	ERR_clear_error();
 }
 
-/* TLS connection to 127.0.0.1:PORT, handshake done. */
-static inline int fclient__connect(struct fclient *c, int port)
+/* TLS connection to 127.0.0.1:PORT from address SRC (NULL: any),
+ * handshake done. */
+static inline int fclient__connect_from(struct fclient *c, int port,
+					const char *src)
 {
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
 	memset(c, 0, sizeof(*c));
-	c->fd = fh_connect_plain(port);
+	if (src) {
+		c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		inet_pton(AF_INET, src, &sin.sin_addr);
+		if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&sin,
+				      sizeof(sin))) {
+			fclient__close(c);
+			return -1;
+		}
+		sin.sin_port = htons(port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin))) {
+			fclient__close(c);
+			return -1;
+		}
+	} else {
+		c->fd = fh_connect_plain(port);
+	}
 	if (c->fd < 0)
 		return -1;
 	fh_set_timeouts(c->fd, WAIT_MS);
@@ -1155,6 +1179,11 @@ static inline int fclient__connect(struct fclient *c, int port)
 fail:
 	fclient__close(c);
 	return -1;
+}
+
+static inline int fclient__connect(struct fclient *c, int port)
+{
+	return fclient__connect_from(c, port, NULL);
 }
 
 static inline int fclient__send(struct fclient *c, const void *p, size_t n)

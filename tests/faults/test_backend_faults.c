@@ -8,11 +8,14 @@
  */
 #include "harness.h"
 
-#define CONFIG                  \
-	"upstream:\n"           \
-	"  servers: [\"%s\"]\n" \
-	"  max_fails: 1\n"      \
-	"  fail_timeout: 30s\n" \
+/* Bodies streamed (request_buffering off): the early answers below only
+ * exist when the upstream sees the request before its body is whole. */
+#define CONFIG                       \
+	"upstream:\n"                \
+	"  servers: [\"%s\"]\n"      \
+	"  max_fails: 1\n"           \
+	"  fail_timeout: 30s\n"      \
+	"  request_buffering: off\n" \
 	"  read_timeout: %s\n"
 
 static void start(struct fx *f, fb_script script, long arg,

@@ -18,10 +18,13 @@
 	"POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: " \
 	"200000\r\n\r\n"
 
+/* Streamed bodies (request_buffering off): buffered, the upstream is not
+ * even connected before the body is whole (test_request_buffering.c). */
 #define CONFIG                            \
 	"upstream:\n"                     \
 	"  servers: [\"127.0.0.1:%d\"]\n" \
 	"  max_fails: 0\n"                \
+	"  request_buffering: off\n"      \
 	"  read_timeout: 5s\n"
 
 /* Send body bytes [from, to) in PIECE-sized records, SMUGGLED at offset

@@ -541,8 +541,8 @@ check "/metrics counts full ($full) and resumed ($resumed) handshakes" \
 check "/metrics has active connections and upstream latency" \
 	bash -c "grep -q '^lbtls_connections_active ' <<<'$metrics' &&
 		grep -q '^lbtls_upstream_response_seconds_count{server=\"127.0.0.1:${be[0]}\"} [1-9]' <<<'$metrics'"
-check "access log in combined format with upstream and time" \
-	grep -Eq '^127\.0\.0\.1 - - \[[^]]+\] "GET / HTTP/1\.1" 200 [0-9]+ "-" "curl/[^"]*" 127\.0\.0\.1:[0-9]+ [0-9]+\.[0-9]{3}$' \
+check "access log in combined format with upstream, time and end reason" \
+	grep -Eq '^127\.0\.0\.1 - - \[[^]]+\] "GET / HTTP/1\.1" 200 [0-9]+ "-" "curl/[^"]*" 127\.0\.0\.1:[0-9]+ [0-9]+\.[0-9]{3} -$' \
 	"$tmp/access.log"
 
 # --- SIGUSR1 reopens the logs (logrotate) ------------------------------------------
