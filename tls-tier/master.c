@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "docker.h"
@@ -31,7 +32,6 @@
 #define ADMIN_MAX 16
 #define ADMIN_TIMEOUT_MS 5000
 #define RESPAWN_DELAY_MS 1000
-#define METRICS_BUF (256 * 1024)
 
 struct proc {
 	pid_t pid; /* 0: free */
@@ -44,14 +44,18 @@ struct proc {
 
 /* A scraper: its request, then its answer, written as it reads. The
  * master never waits for one: at most ADMIN_MAX of them, each with at most
- * one answer (< METRICS_BUF + a head) for at most ADMIN_TIMEOUT_MS. */
+ * one answer, as long as its content (the whole /metrics text, rendered
+ * once, never cut), for at most ADMIN_TIMEOUT_MS. */
 struct admin_conn {
 	int fd; /* -1: free */
 	uint64_t since;
 	char buf[2048];
 	size_t len;
-	char *out; /* the answer, once the request is read */
-	size_t out_len, out_off;
+	char head[256];
+	size_t head_len;
+	char *body; /* the answer's body (malloc'd), once the request is read */
+	size_t body_len;
+	size_t off; /* bytes of head + body sent */
 };
 
 struct master {
@@ -265,8 +269,8 @@ static void admin_close(struct master *m, struct admin_conn *a)
 	epoll_ctl(m->epfd, EPOLL_CTL_DEL, a->fd, NULL);
 	close(a->fd);
 	a->fd = -1;
-	free(a->out);
-	a->out = NULL;
+	free(a->body);
+	a->body = NULL;
 }
 
 static int set_admin(struct master *m, const struct lbtls_config *cfg)
@@ -553,28 +557,39 @@ static void admin_accept(struct master *m)
 /* As much of the answer as the socket takes now; closes when all is sent. */
 static void admin_write(struct master *m, struct admin_conn *a)
 {
+	size_t total = a->head_len + a->body_len;
+	struct iovec iov[2];
+	struct msghdr msg = { .msg_iov = iov };
 	ssize_t n;
 
-	while (a->out_off < a->out_len) {
-		n = send(a->fd, a->out + a->out_off, a->out_len - a->out_off,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (a->off < total) {
+		if (a->off < a->head_len) {
+			iov[0].iov_base = a->head + a->off;
+			iov[0].iov_len = a->head_len - a->off;
+			iov[1].iov_base = a->body;
+			iov[1].iov_len = a->body_len;
+			msg.msg_iovlen = 2;
+		} else {
+			iov[0].iov_base = a->body + (a->off - a->head_len);
+			iov[0].iov_len = total - a->off;
+			msg.msg_iovlen = 1;
+		}
+		n = sendmsg(a->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return; /* EPOLLOUT brings us back */
 		if (n <= 0)
 			break;
-		a->out_off += n;
+		a->off += n;
 	}
 	admin_close(m, a);
 }
 
 static void admin_read(struct master *m, struct admin_conn *a)
 {
-	static char body[METRICS_BUF];
 	struct epoll_event ev = { .events = EPOLLOUT, .data.fd = a->fd };
-	char head[256];
-	size_t blen;
+	const char *status = "200 OK", *type = "text/plain; version=0.0.4";
 	ssize_t n;
-	int hlen;
+	int err;
 
 	n = recv(a->fd, a->buf + a->len, sizeof(a->buf) - 1 - a->len, 0);
 	if (n <= 0) {
@@ -591,28 +606,30 @@ static void admin_read(struct master *m, struct admin_conn *a)
 	}
 	if (!strncmp(a->buf, "GET /metrics ", 13) ||
 	    !strncmp(a->buf, "GET /metrics?", 13)) {
-		blen = metrics__render(m->shm, body, sizeof(body));
-		hlen = snprintf(
-			head, sizeof(head),
-			"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-			blen);
+		/* whole or not at all: a cut text fails the entire scrape */
+		err = metrics__render(m->shm, &a->body, &a->body_len);
+		if (err) {
+			log_err("/metrics: cannot render: %s", strerror(-err));
+			status = "503 Service Unavailable";
+			type = "text/plain";
+			a->body = strdup("cannot render the metrics now\n");
+		}
 	} else {
-		blen = snprintf(body, sizeof(body),
-				"not found: try /metrics\n");
-		hlen = snprintf(
-			head, sizeof(head),
-			"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-			blen);
+		status = "404 Not Found";
+		type = "text/plain";
+		a->body = strdup("not found: try /metrics\n");
 	}
-	a->out = malloc(hlen + blen);
-	if (!a->out || epoll_ctl(m->epfd, EPOLL_CTL_MOD, a->fd, &ev)) {
+	if (a->body && strncmp(status, "200", 3))
+		a->body_len = strlen(a->body);
+	a->head_len = snprintf(
+		a->head, sizeof(a->head),
+		"HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+		status, type, a->body_len);
+	a->off = 0;
+	if (!a->body || epoll_ctl(m->epfd, EPOLL_CTL_MOD, a->fd, &ev)) {
 		admin_close(m, a);
 		return;
 	}
-	memcpy(a->out, head, hlen);
-	memcpy(a->out + hlen, body, blen);
-	a->out_len = hlen + blen;
-	a->out_off = 0;
 	admin_write(m, a);
 }
 
@@ -729,7 +746,7 @@ int master__run(const struct master_opts *opts)
 			}
 			for (j = 0; j < ADMIN_MAX; j++)
 				if (m->admin[j].fd == fd) {
-					if (m->admin[j].out)
+					if (m->admin[j].body)
 						admin_write(m, &m->admin[j]);
 					else
 						admin_read(m, &m->admin[j]);

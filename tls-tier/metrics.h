@@ -67,7 +67,11 @@ struct metrics_block *metrics__claim(struct metrics_shm *m, int slot,
 /* Fold the counters of the process that owned blk into 'retired'. */
 void metrics__retire(struct metrics_shm *m, struct metrics_block *blk);
 
-/* Prometheus text exposition into buf; returns its length. */
-size_t metrics__render(struct metrics_shm *m, char *buf, size_t cap);
+/*
+ * Prometheus text exposition, always whole: *text is a malloc'd buffer
+ * sized to it (the caller frees it), NUL-terminated, *len bytes long.
+ * 0, or -ENOMEM with nothing to free.
+ */
+int metrics__render(struct metrics_shm *m, char **text, size_t *len);
 
 #endif /* LBTLS_METRICS_H */
