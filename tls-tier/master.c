@@ -73,6 +73,9 @@ struct master {
 	struct proc procs[METRICS_MAX_PROCS];
 	uint64_t respawn_at[CFG_MAX_WORKERS]; /* 0: slot is running */
 	struct metrics_shm *shm;
+	/* A reload that waits for process slots (see reload()). */
+	struct lbtls_config *next_cfg;
+	struct tls_ctx *next_tls;
 	struct docker docker; /* upstream.docker discovery */
 	int epfd, sigfd;
 	bool stopping;
@@ -312,6 +315,24 @@ static struct proc *find_proc(struct master *m, pid_t pid)
 	return NULL;
 }
 
+static unsigned nprocs(struct master *m)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < METRICS_MAX_PROCS; i++)
+		n += m->procs[i].pid > 0;
+	return n;
+}
+
+static unsigned ndraining(struct master *m)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < METRICS_MAX_PROCS; i++)
+		n += m->procs[i].pid > 0 && m->procs[i].old;
+	return n;
+}
+
 static void spawn(struct master *m, int slot)
 {
 	static struct listener mine[2 * CFG_MAX_LISTEN];
@@ -323,8 +344,10 @@ static void spawn(struct master *m, int slot)
 	p = find_proc(m, 0);
 	blk = metrics__claim(m->shm, slot, m->gen, &m->cfg->upstream);
 	if (!p || !blk) {
-		log_err("cannot start worker %d: too many processes (old generations still draining?)",
-			slot);
+		/* reload() waits rather than get here; a safety net */
+		log_err("cannot start worker %d: all %u process slots are taken (%u by draining workers of older generations): retrying in %u ms",
+			slot, METRICS_MAX_PROCS, ndraining(m),
+			RESPAWN_DELAY_MS);
 		if (blk)
 			blk->in_use = 0;
 		m->respawn_at[slot] = loop__now_ms() + RESPAWN_DELAY_MS;
@@ -378,15 +401,6 @@ static void signal_procs(struct master *m, int sig, bool old_only)
 			kill(m->procs[i].pid, sig);
 }
 
-static unsigned nprocs(struct master *m)
-{
-	unsigned i, n = 0;
-
-	for (i = 0; i < METRICS_MAX_PROCS; i++)
-		n += m->procs[i].pid > 0;
-	return n;
-}
-
 static bool same_docker(const struct cfg_docker *a, const struct cfg_docker *b)
 {
 	return a->enabled == b->enabled && !strcmp(a->socket, b->socket) &&
@@ -413,21 +427,32 @@ static void set_docker(struct master *m, const struct cfg_docker *c)
 	docker__tick(&m->docker, loop__now_ms());
 }
 
-static void reload(struct master *m)
+static void drop_config(struct lbtls_config *cfg, struct tls_ctx *tls)
 {
-	struct lbtls_config *cfg;
-	struct tls_ctx *tls;
+	tls__ctx_free(tls);
+	config__free(cfg);
+	free(cfg);
+}
+
+static void drop_waiting(struct master *m)
+{
+	if (!m->next_cfg)
+		return;
+	drop_config(m->next_cfg, m->next_tls);
+	m->next_cfg = NULL;
+	m->next_tls = NULL;
+}
+
+/* The next generation, from a loaded cfg and tls (ours from here on). */
+static void start_generation(struct master *m, struct lbtls_config *cfg,
+			     struct tls_ctx *tls)
+{
 	unsigned i, slot;
 
-	log_info("SIGHUP: reloading %s", m->opts->config_path);
-	if (load(m, &cfg, &tls)) {
-		log_err("reload: %s has errors: keeping the running configuration",
-			m->opts->config_path);
-		return;
-	}
 	if (set_listeners(m, cfg)) {
 		log_err("reload: keeping the running configuration");
-		goto drop;
+		drop_config(cfg, tls);
+		return;
 	}
 	set_admin(m, cfg);
 	if (log__open(cfg, "master"))
@@ -437,9 +462,7 @@ static void reload(struct master *m)
 			m->procs[i].old = true;
 	if (!same_docker(&cfg->upstream.docker, &m->cfg->upstream.docker))
 		set_docker(m, &cfg->upstream.docker);
-	tls__ctx_free(m->tls);
-	config__free(m->cfg);
-	free(m->cfg);
+	drop_config(m->cfg, m->tls);
 	m->cfg = cfg;
 	m->tls = tls;
 	m->gen++;
@@ -450,11 +473,50 @@ static void reload(struct master *m)
 	signal_procs(m, SIGQUIT, true);
 	log_info("reload: generation %u started with %u worker(s)", m->gen,
 		 m->nslots);
-	return;
-drop:
-	tls__ctx_free(tls);
-	config__free(cfg);
-	free(cfg);
+}
+
+/* Room for a whole new generation next to every process still alive. */
+static bool room_for(struct master *m, const struct lbtls_config *cfg)
+{
+	return nprocs(m) + cfg->workers <= METRICS_MAX_PROCS;
+}
+
+/*
+ * A new generation starts whole or not at all: its workers need process
+ * slots next to the running generation (which drains only once they run)
+ * and to older ones still draining. METRICS_MAX_PROCS holds two full
+ * generations; when reloads come faster than old workers finish their
+ * connections (shutdown_timeout bounds that), the new configuration,
+ * already loaded and checked, waits until enough of them have exited and
+ * starts then (periodic()); meanwhile the running generation serves, and
+ * a further SIGHUP replaces the waiting configuration.
+ */
+static void reload(struct master *m)
+{
+	struct lbtls_config *cfg;
+	struct tls_ctx *tls;
+
+	log_info("SIGHUP: reloading %s", m->opts->config_path);
+	if (load(m, &cfg, &tls)) {
+		log_err("reload: %s has errors: keeping the running configuration",
+			m->opts->config_path);
+		return;
+	}
+	if (m->next_cfg) {
+		log_info(
+			"reload: this configuration replaces the one waiting for process slots");
+		drop_waiting(m);
+	}
+	if (room_for(m, cfg)) {
+		start_generation(m, cfg, tls);
+		return;
+	}
+	m->next_cfg = cfg;
+	m->next_tls = tls;
+	log_warn(
+		"reload: generation %u (%u workers) waits for process slots: %u of %u are held, %u by workers of older generations still draining; it starts when enough of them have exited (each within shutdown_timeout of its reload)",
+		m->gen + 1, cfg->workers, nprocs(m), METRICS_MAX_PROCS,
+		ndraining(m));
 }
 
 static void reap(struct master *m)
@@ -493,6 +555,7 @@ static void begin_stop(struct master *m, const char *why)
 		 m->cfg->shutdown_timeout_ms);
 	m->stopping = true;
 	m->stop_deadline = loop__now_ms() + m->cfg->shutdown_timeout_ms;
+	drop_waiting(m);
 	signal_procs(m, SIGQUIT, false);
 }
 
@@ -646,6 +709,17 @@ static void periodic(struct master *m)
 		if (now >= m->stop_deadline)
 			signal_procs(m, SIGKILL, false);
 		return;
+	}
+	if (m->next_cfg && room_for(m, m->next_cfg)) {
+		struct lbtls_config *cfg = m->next_cfg;
+		struct tls_ctx *tls = m->next_tls;
+
+		m->next_cfg = NULL;
+		m->next_tls = NULL;
+		log_info(
+			"reload: older generations have drained enough: starting generation %u",
+			m->gen + 1);
+		start_generation(m, cfg, tls);
 	}
 	for (i = 0; i < m->nslots; i++)
 		if (m->respawn_at[i] && now >= m->respawn_at[i])

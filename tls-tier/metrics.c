@@ -38,6 +38,8 @@ struct metrics_block *metrics__claim(struct metrics_shm *m, int slot,
 			continue;
 		memset(b, 0, sizeof(*b));
 		b->in_use = 1;
+		if (i >= m->high)
+			m->high = i + 1;
 		b->slot = slot;
 		b->gen = gen;
 		b->nservers = up->nservers;
@@ -143,7 +145,7 @@ static void sum_blocks(struct metrics_shm *m, struct metrics_block *t)
 	unsigned i, j;
 
 	memcpy(t, &m->retired, sizeof(*t));
-	for (i = 0; i < METRICS_MAX_PROCS; i++) {
+	for (i = 0; i < m->high; i++) {
 		struct metrics_block *b = &m->procs[i];
 
 		if (!b->in_use)
@@ -213,7 +215,7 @@ int metrics__render(struct metrics_shm *m, char **text, size_t *len)
 	emit(&o,
 	     "# HELP lbtls_upstream_up Whether a worker considers the server usable.\n"
 	     "# TYPE lbtls_upstream_up gauge\n");
-	for (i = 0; i < METRICS_MAX_PROCS; i++) {
+	for (i = 0; i < m->high; i++) {
 		struct metrics_block *b = &m->procs[i];
 
 		if (!b->in_use)

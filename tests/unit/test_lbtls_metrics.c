@@ -98,6 +98,26 @@ static void test_sum_and_retire(void **state)
 	metrics__destroy(m);
 }
 
+/*
+ * A reload forks a whole new generation while the old one drains: the
+ * blocks hold two generations of the most workers a configuration allows.
+ */
+static void test_two_full_generations(void **state)
+{
+	struct metrics_shm *m = metrics__create();
+	static struct cfg_upstream up;
+	unsigned i;
+
+	(void)state;
+	assert_non_null(m);
+	for (i = 0; i < 2 * CFG_MAX_WORKERS; i++)
+		if (!metrics__claim(m, i % CFG_MAX_WORKERS, i / CFG_MAX_WORKERS,
+				    &up))
+			fail_msg("no block for worker %u of generation %u",
+				 i % CFG_MAX_WORKERS, i / CFG_MAX_WORKERS);
+	metrics__destroy(m);
+}
+
 static void test_blocks_run_out(void **state)
 {
 	struct metrics_shm *m = metrics__create();
@@ -271,6 +291,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sum_and_retire),
+		cmocka_unit_test(test_two_full_generations),
 		cmocka_unit_test(test_blocks_run_out),
 		cmocka_unit_test(test_render_everything),
 	};
