@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "docker.h"
@@ -31,7 +32,6 @@
 #define ADMIN_MAX 16
 #define ADMIN_TIMEOUT_MS 5000
 #define RESPAWN_DELAY_MS 1000
-#define METRICS_BUF (256 * 1024)
 
 struct proc {
 	pid_t pid; /* 0: free */
@@ -44,14 +44,18 @@ struct proc {
 
 /* A scraper: its request, then its answer, written as it reads. The
  * master never waits for one: at most ADMIN_MAX of them, each with at most
- * one answer (< METRICS_BUF + a head) for at most ADMIN_TIMEOUT_MS. */
+ * one answer, as long as its content (the whole /metrics text, rendered
+ * once, never cut), for at most ADMIN_TIMEOUT_MS. */
 struct admin_conn {
 	int fd; /* -1: free */
 	uint64_t since;
 	char buf[2048];
 	size_t len;
-	char *out; /* the answer, once the request is read */
-	size_t out_len, out_off;
+	char head[256];
+	size_t head_len;
+	char *body; /* the answer's body (malloc'd), once the request is read */
+	size_t body_len;
+	size_t off; /* bytes of head + body sent */
 };
 
 struct master {
@@ -69,6 +73,9 @@ struct master {
 	struct proc procs[METRICS_MAX_PROCS];
 	uint64_t respawn_at[CFG_MAX_WORKERS]; /* 0: slot is running */
 	struct metrics_shm *shm;
+	/* A reload that waits for process slots (see reload()). */
+	struct lbtls_config *next_cfg;
+	struct tls_ctx *next_tls;
 	struct docker docker; /* upstream.docker discovery */
 	int epfd, sigfd;
 	bool stopping;
@@ -265,8 +272,8 @@ static void admin_close(struct master *m, struct admin_conn *a)
 	epoll_ctl(m->epfd, EPOLL_CTL_DEL, a->fd, NULL);
 	close(a->fd);
 	a->fd = -1;
-	free(a->out);
-	a->out = NULL;
+	free(a->body);
+	a->body = NULL;
 }
 
 static int set_admin(struct master *m, const struct lbtls_config *cfg)
@@ -308,6 +315,24 @@ static struct proc *find_proc(struct master *m, pid_t pid)
 	return NULL;
 }
 
+static unsigned nprocs(struct master *m)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < METRICS_MAX_PROCS; i++)
+		n += m->procs[i].pid > 0;
+	return n;
+}
+
+static unsigned ndraining(struct master *m)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < METRICS_MAX_PROCS; i++)
+		n += m->procs[i].pid > 0 && m->procs[i].old;
+	return n;
+}
+
 static void spawn(struct master *m, int slot)
 {
 	static struct listener mine[2 * CFG_MAX_LISTEN];
@@ -319,8 +344,10 @@ static void spawn(struct master *m, int slot)
 	p = find_proc(m, 0);
 	blk = metrics__claim(m->shm, slot, m->gen, &m->cfg->upstream);
 	if (!p || !blk) {
-		log_err("cannot start worker %d: too many processes (old generations still draining?)",
-			slot);
+		/* reload() waits rather than get here; a safety net */
+		log_err("cannot start worker %d: all %u process slots are taken (%u by draining workers of older generations): retrying in %u ms",
+			slot, METRICS_MAX_PROCS, ndraining(m),
+			RESPAWN_DELAY_MS);
 		if (blk)
 			blk->in_use = 0;
 		m->respawn_at[slot] = loop__now_ms() + RESPAWN_DELAY_MS;
@@ -374,15 +401,6 @@ static void signal_procs(struct master *m, int sig, bool old_only)
 			kill(m->procs[i].pid, sig);
 }
 
-static unsigned nprocs(struct master *m)
-{
-	unsigned i, n = 0;
-
-	for (i = 0; i < METRICS_MAX_PROCS; i++)
-		n += m->procs[i].pid > 0;
-	return n;
-}
-
 static bool same_docker(const struct cfg_docker *a, const struct cfg_docker *b)
 {
 	return a->enabled == b->enabled && !strcmp(a->socket, b->socket) &&
@@ -409,21 +427,32 @@ static void set_docker(struct master *m, const struct cfg_docker *c)
 	docker__tick(&m->docker, loop__now_ms());
 }
 
-static void reload(struct master *m)
+static void drop_config(struct lbtls_config *cfg, struct tls_ctx *tls)
 {
-	struct lbtls_config *cfg;
-	struct tls_ctx *tls;
+	tls__ctx_free(tls);
+	config__free(cfg);
+	free(cfg);
+}
+
+static void drop_waiting(struct master *m)
+{
+	if (!m->next_cfg)
+		return;
+	drop_config(m->next_cfg, m->next_tls);
+	m->next_cfg = NULL;
+	m->next_tls = NULL;
+}
+
+/* The next generation, from a loaded cfg and tls (ours from here on). */
+static void start_generation(struct master *m, struct lbtls_config *cfg,
+			     struct tls_ctx *tls)
+{
 	unsigned i, slot;
 
-	log_info("SIGHUP: reloading %s", m->opts->config_path);
-	if (load(m, &cfg, &tls)) {
-		log_err("reload: %s has errors: keeping the running configuration",
-			m->opts->config_path);
-		return;
-	}
 	if (set_listeners(m, cfg)) {
 		log_err("reload: keeping the running configuration");
-		goto drop;
+		drop_config(cfg, tls);
+		return;
 	}
 	set_admin(m, cfg);
 	if (log__open(cfg, "master"))
@@ -433,9 +462,7 @@ static void reload(struct master *m)
 			m->procs[i].old = true;
 	if (!same_docker(&cfg->upstream.docker, &m->cfg->upstream.docker))
 		set_docker(m, &cfg->upstream.docker);
-	tls__ctx_free(m->tls);
-	config__free(m->cfg);
-	free(m->cfg);
+	drop_config(m->cfg, m->tls);
 	m->cfg = cfg;
 	m->tls = tls;
 	m->gen++;
@@ -446,11 +473,50 @@ static void reload(struct master *m)
 	signal_procs(m, SIGQUIT, true);
 	log_info("reload: generation %u started with %u worker(s)", m->gen,
 		 m->nslots);
-	return;
-drop:
-	tls__ctx_free(tls);
-	config__free(cfg);
-	free(cfg);
+}
+
+/* Room for a whole new generation next to every process still alive. */
+static bool room_for(struct master *m, const struct lbtls_config *cfg)
+{
+	return nprocs(m) + cfg->workers <= METRICS_MAX_PROCS;
+}
+
+/*
+ * A new generation starts whole or not at all: its workers need process
+ * slots next to the running generation (which drains only once they run)
+ * and to older ones still draining. METRICS_MAX_PROCS holds two full
+ * generations; when reloads come faster than old workers finish their
+ * connections (shutdown_timeout bounds that), the new configuration,
+ * already loaded and checked, waits until enough of them have exited and
+ * starts then (periodic()); meanwhile the running generation serves, and
+ * a further SIGHUP replaces the waiting configuration.
+ */
+static void reload(struct master *m)
+{
+	struct lbtls_config *cfg;
+	struct tls_ctx *tls;
+
+	log_info("SIGHUP: reloading %s", m->opts->config_path);
+	if (load(m, &cfg, &tls)) {
+		log_err("reload: %s has errors: keeping the running configuration",
+			m->opts->config_path);
+		return;
+	}
+	if (m->next_cfg) {
+		log_info(
+			"reload: this configuration replaces the one waiting for process slots");
+		drop_waiting(m);
+	}
+	if (room_for(m, cfg)) {
+		start_generation(m, cfg, tls);
+		return;
+	}
+	m->next_cfg = cfg;
+	m->next_tls = tls;
+	log_warn(
+		"reload: generation %u (%u workers) waits for process slots: %u of %u are held, %u by workers of older generations still draining; it starts when enough of them have exited (each within shutdown_timeout of its reload)",
+		m->gen + 1, cfg->workers, nprocs(m), METRICS_MAX_PROCS,
+		ndraining(m));
 }
 
 static void reap(struct master *m)
@@ -489,6 +555,7 @@ static void begin_stop(struct master *m, const char *why)
 		 m->cfg->shutdown_timeout_ms);
 	m->stopping = true;
 	m->stop_deadline = loop__now_ms() + m->cfg->shutdown_timeout_ms;
+	drop_waiting(m);
 	signal_procs(m, SIGQUIT, false);
 }
 
@@ -553,28 +620,39 @@ static void admin_accept(struct master *m)
 /* As much of the answer as the socket takes now; closes when all is sent. */
 static void admin_write(struct master *m, struct admin_conn *a)
 {
+	size_t total = a->head_len + a->body_len;
+	struct iovec iov[2];
+	struct msghdr msg = { .msg_iov = iov };
 	ssize_t n;
 
-	while (a->out_off < a->out_len) {
-		n = send(a->fd, a->out + a->out_off, a->out_len - a->out_off,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (a->off < total) {
+		if (a->off < a->head_len) {
+			iov[0].iov_base = a->head + a->off;
+			iov[0].iov_len = a->head_len - a->off;
+			iov[1].iov_base = a->body;
+			iov[1].iov_len = a->body_len;
+			msg.msg_iovlen = 2;
+		} else {
+			iov[0].iov_base = a->body + (a->off - a->head_len);
+			iov[0].iov_len = total - a->off;
+			msg.msg_iovlen = 1;
+		}
+		n = sendmsg(a->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return; /* EPOLLOUT brings us back */
 		if (n <= 0)
 			break;
-		a->out_off += n;
+		a->off += n;
 	}
 	admin_close(m, a);
 }
 
 static void admin_read(struct master *m, struct admin_conn *a)
 {
-	static char body[METRICS_BUF];
 	struct epoll_event ev = { .events = EPOLLOUT, .data.fd = a->fd };
-	char head[256];
-	size_t blen;
+	const char *status = "200 OK", *type = "text/plain; version=0.0.4";
 	ssize_t n;
-	int hlen;
+	int err;
 
 	n = recv(a->fd, a->buf + a->len, sizeof(a->buf) - 1 - a->len, 0);
 	if (n <= 0) {
@@ -591,28 +669,30 @@ static void admin_read(struct master *m, struct admin_conn *a)
 	}
 	if (!strncmp(a->buf, "GET /metrics ", 13) ||
 	    !strncmp(a->buf, "GET /metrics?", 13)) {
-		blen = metrics__render(m->shm, body, sizeof(body));
-		hlen = snprintf(
-			head, sizeof(head),
-			"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-			blen);
+		/* whole or not at all: a cut text fails the entire scrape */
+		err = metrics__render(m->shm, &a->body, &a->body_len);
+		if (err) {
+			log_err("/metrics: cannot render: %s", strerror(-err));
+			status = "503 Service Unavailable";
+			type = "text/plain";
+			a->body = strdup("cannot render the metrics now\n");
+		}
 	} else {
-		blen = snprintf(body, sizeof(body),
-				"not found: try /metrics\n");
-		hlen = snprintf(
-			head, sizeof(head),
-			"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-			blen);
+		status = "404 Not Found";
+		type = "text/plain";
+		a->body = strdup("not found: try /metrics\n");
 	}
-	a->out = malloc(hlen + blen);
-	if (!a->out || epoll_ctl(m->epfd, EPOLL_CTL_MOD, a->fd, &ev)) {
+	if (a->body && strncmp(status, "200", 3))
+		a->body_len = strlen(a->body);
+	a->head_len = snprintf(
+		a->head, sizeof(a->head),
+		"HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+		status, type, a->body_len);
+	a->off = 0;
+	if (!a->body || epoll_ctl(m->epfd, EPOLL_CTL_MOD, a->fd, &ev)) {
 		admin_close(m, a);
 		return;
 	}
-	memcpy(a->out, head, hlen);
-	memcpy(a->out + hlen, body, blen);
-	a->out_len = hlen + blen;
-	a->out_off = 0;
 	admin_write(m, a);
 }
 
@@ -629,6 +709,17 @@ static void periodic(struct master *m)
 		if (now >= m->stop_deadline)
 			signal_procs(m, SIGKILL, false);
 		return;
+	}
+	if (m->next_cfg && room_for(m, m->next_cfg)) {
+		struct lbtls_config *cfg = m->next_cfg;
+		struct tls_ctx *tls = m->next_tls;
+
+		m->next_cfg = NULL;
+		m->next_tls = NULL;
+		log_info(
+			"reload: older generations have drained enough: starting generation %u",
+			m->gen + 1);
+		start_generation(m, cfg, tls);
 	}
 	for (i = 0; i < m->nslots; i++)
 		if (m->respawn_at[i] && now >= m->respawn_at[i])
@@ -729,7 +820,7 @@ int master__run(const struct master_opts *opts)
 			}
 			for (j = 0; j < ADMIN_MAX; j++)
 				if (m->admin[j].fd == fd) {
-					if (m->admin[j].out)
+					if (m->admin[j].body)
 						admin_write(m, &m->admin[j]);
 					else
 						admin_read(m, &m->admin[j]);

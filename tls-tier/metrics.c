@@ -2,8 +2,10 @@
 /*
  * Shared-memory counters and their Prometheus rendering.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -36,6 +38,8 @@ struct metrics_block *metrics__claim(struct metrics_shm *m, int slot,
 			continue;
 		memset(b, 0, sizeof(*b));
 		b->in_use = 1;
+		if (i >= m->high)
+			m->high = i + 1;
 		b->slot = slot;
 		b->gen = gen;
 		b->nservers = up->nservers;
@@ -92,9 +96,17 @@ void metrics__retire(struct metrics_shm *m, struct metrics_block *blk)
 	memset(blk, 0, sizeof(*blk));
 }
 
+/*
+ * The text goes into a buffer that grows to its size: with every worker
+ * slot in use and the longest server names it is several MiB
+ * (METRICS_MAX_PROCS x CFG_MAX_SERVERS lbtls_upstream_up lines), and a
+ * fixed buffer would cut it mid-line, which fails the whole scrape.
+ * Counters move while we read them, so no size pass could be trusted.
+ */
 struct out {
 	char *buf;
 	size_t len, cap;
+	bool failed; /* out of memory: nothing more is written */
 };
 
 static void emit(struct out *o, const char *fmt, ...)
@@ -103,16 +115,33 @@ static void emit(struct out *o, const char *fmt, ...)
 static void emit(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
+	size_t cap;
+	char *buf;
 	int n;
 
-	if (o->len >= o->cap)
+	if (o->failed)
 		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->len += (size_t)n < o->cap - o->len ? (size_t)n :
-							o->cap - o->len - 1;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->failed = true;
+			return;
+		}
+		if ((size_t)n < o->cap - o->len) {
+			o->len += n;
+			return;
+		}
+		cap = 2 * o->cap > o->len + n + 1 ? 2 * o->cap : o->len + n + 1;
+		buf = realloc(o->buf, cap);
+		if (!buf) {
+			o->failed = true;
+			return;
+		}
+		o->buf = buf;
+		o->cap = cap;
+	}
 }
 
 /* The retired block plus every live one, summed. */
@@ -121,7 +150,7 @@ static void sum_blocks(struct metrics_shm *m, struct metrics_block *t)
 	unsigned i, j;
 
 	memcpy(t, &m->retired, sizeof(*t));
-	for (i = 0; i < METRICS_MAX_PROCS; i++) {
+	for (i = 0; i < m->high; i++) {
 		struct metrics_block *b = &m->procs[i];
 
 		if (!b->in_use)
@@ -154,12 +183,16 @@ static void sum_blocks(struct metrics_shm *m, struct metrics_block *t)
 	}
 }
 
-size_t metrics__render(struct metrics_shm *m, char *buf, size_t cap)
+int metrics__render(struct metrics_shm *m, char **text, size_t *len)
 {
 	static struct metrics_block t; /* big; the master is single-threaded */
-	struct out o = { buf, 0, cap };
+	struct out o = { .cap = 64 * 1024 };
 	unsigned i, j, workers = 0;
+	char *fit;
 
+	o.buf = malloc(o.cap);
+	if (!o.buf)
+		return -ENOMEM;
 	sum_blocks(m, &t);
 	emit(&o,
 	     "# HELP lbtls_requests_total Responses sent to clients, by status code.\n"
@@ -213,7 +246,7 @@ size_t metrics__render(struct metrics_shm *m, char *buf, size_t cap)
 	emit(&o,
 	     "# HELP lbtls_upstream_up Whether a worker considers the server usable.\n"
 	     "# TYPE lbtls_upstream_up gauge\n");
-	for (i = 0; i < METRICS_MAX_PROCS; i++) {
+	for (i = 0; i < m->high; i++) {
 		struct metrics_block *b = &m->procs[i];
 
 		if (!b->in_use)
@@ -254,5 +287,13 @@ size_t metrics__render(struct metrics_shm *m, char *buf, size_t cap)
 	     "# TYPE lbtls_workers gauge\n"
 	     "lbtls_workers %u\n",
 	     workers);
-	return o.len;
+	if (o.failed) {
+		free(o.buf);
+		return -ENOMEM;
+	}
+	/* What a scrape holds is its content, not the doubling's slack. */
+	fit = realloc(o.buf, o.len + 1);
+	*text = fit ? fit : o.buf;
+	*len = o.len;
+	return 0;
 }

@@ -16,7 +16,26 @@
 #include "config.h"
 #include "upstream.h"
 
-#define METRICS_MAX_PROCS 128
+/*
+ * Process slots: every worker a reload can have, the running generation
+ * plus one draining generation at CFG_MAX_WORKERS each. A reload that would
+ * need more waits for older generations to drain (master.c).
+ *
+ * The mapping is made once, before the first fork, and every worker of
+ * every later generation inherits it, so it cannot follow the
+ * configuration: a reload may raise 'workers' to CFG_MAX_WORKERS and it
+ * cannot be grown under live children. It is sized for the maximum:
+ * sizeof(struct metrics_block) is 12040 bytes (4800 of status counters,
+ * 7168 of servers), 512 blocks + 'retired' + 'discovered' are 5.9 MiB
+ * of address space. It is shmem: a page is backed once touched, and blocks
+ * are claimed lowest first and never read above the highest ever claimed
+ * ('high'), so lbtls pays for the most processes it ever had at once: 4
+ * workers with one draining generation, 8 blocks (94 KiB); 200 workers,
+ * 400 blocks (4.6 MiB). Status counters for only the codes that occur (an
+ * index per code) would save 4 KiB a block but cost a lookup on every
+ * response; not worth it at this size.
+ */
+#define METRICS_MAX_PROCS (2 * CFG_MAX_WORKERS)
 #define METRICS_MAX_STATUS 600
 
 struct metrics_server {
@@ -50,6 +69,10 @@ struct metrics_block {
 };
 
 struct metrics_shm {
+	/* Blocks [0, high) have been claimed at least once; the master reads
+	 * no block above, so their pages are never backed. */
+	uint32_t high;
+	uint32_t pad;
 	struct metrics_block retired;
 	struct metrics_block procs[METRICS_MAX_PROCS];
 	/* Not counters: the servers the master discovered (docker.c), which
@@ -71,7 +94,11 @@ struct metrics_block *metrics__claim(struct metrics_shm *m, int slot,
 /* Fold the counters of the process that owned blk into 'retired'. */
 void metrics__retire(struct metrics_shm *m, struct metrics_block *blk);
 
-/* Prometheus text exposition into buf; returns its length. */
-size_t metrics__render(struct metrics_shm *m, char *buf, size_t cap);
+/*
+ * Prometheus text exposition, always whole: *text is a malloc'd buffer
+ * sized to it (the caller frees it), NUL-terminated, *len bytes long.
+ * 0, or -ENOMEM with nothing to free.
+ */
+int metrics__render(struct metrics_shm *m, char **text, size_t *len);
 
 #endif /* LBTLS_METRICS_H */
