@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Buffered request bodies: memory, then an unlinked temporary file.
- * Writing to the file is a write to the page cache, as nginx's
- * client_body_temp_path is: it does not wait for the disk.
+ * Memory grows with what came (a client that announces 16 KiB and sends a
+ * byte holds a small block, not the whole buffer); once in the file, 'mem'
+ * stages writes, so a body of one-byte chunks costs a write(2) per buffer,
+ * not per byte. Writing to the file is a write to the page cache, as
+ * nginx's client_body_temp_path is: it does not wait for the disk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +20,7 @@
 
 /* What one sendfile() call moves at most: the loop stays fair. */
 #define SENDFILE_MAX (1 << 20)
+#define MEM_FIRST 4096
 
 void reqbody__init(struct reqbody *b)
 {
@@ -72,20 +76,48 @@ int reqbody__check_dir(const char *dir)
 	return 0;
 }
 
+/* mem holds at least 'need' bytes, at most mem_max. */
+static int mem_grow(struct reqbody *b, size_t need, size_t mem_max)
+{
+	size_t cap = b->cap ? b->cap : MEM_FIRST;
+	char *m;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap > mem_max)
+		cap = mem_max;
+	if (cap <= b->cap)
+		return 0;
+	m = realloc(b->mem, cap);
+	if (!m)
+		return -ENOMEM;
+	b->mem = m;
+	b->cap = cap;
+	return 0;
+}
+
+/* Staged bytes to the file. */
+static int flush(struct reqbody *b)
+{
+	int err = b->staged ? write_all(b->fd, b->mem, b->staged) : 0;
+
+	if (!err)
+		b->staged = 0;
+	return err;
+}
+
 int reqbody__add(struct reqbody *b, const char *p, size_t n, uint64_t hint,
 		 size_t mem_max, const char *dir)
 {
+	size_t k;
 	int fd, err;
 
 	if (!n)
 		return 0;
 	if (b->fd < 0 && b->len + n <= mem_max && (!hint || hint <= mem_max)) {
-		if (!b->mem) {
-			b->cap = hint ? hint : mem_max;
-			b->mem = malloc(b->cap);
-			if (!b->mem)
-				return -ENOMEM;
-		}
+		err = mem_grow(b, b->len + n, mem_max);
+		if (err)
+			return err;
 		memcpy(b->mem + b->len, p, n);
 		b->len += n;
 		return 0;
@@ -94,19 +126,35 @@ int reqbody__add(struct reqbody *b, const char *p, size_t n, uint64_t hint,
 		fd = temp_file(dir);
 		if (fd < 0)
 			return fd;
-		err = b->len ? write_all(fd, b->mem, b->len) : 0;
-		if (err) {
-			close(fd);
-			return err;
-		}
 		b->fd = fd;
-		free(b->mem);
-		b->mem = NULL;
-		b->cap = 0;
+		b->staged = b->len; /* what memory holds goes first */
+		err = mem_grow(b, mem_max, mem_max);
+		if (err)
+			return err;
 	}
-	err = write_all(b->fd, p, n);
-	if (!err)
-		b->len += n;
+	while (n) {
+		if (b->staged == b->cap && (err = flush(b)))
+			return err;
+		k = b->cap - b->staged < n ? b->cap - b->staged : n;
+		memcpy(b->mem + b->staged, p, k);
+		b->staged += k;
+		b->len += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int reqbody__end(struct reqbody *b)
+{
+	int err;
+
+	if (b->fd < 0)
+		return 0;
+	err = flush(b);
+	free(b->mem);
+	b->mem = NULL;
+	b->cap = 0;
 	return err;
 }
 

@@ -16,8 +16,10 @@
 #include <sys/types.h>
 
 struct reqbody {
-	char *mem; /* the body while it fits, NULL once in the file */
+	/* the body while it fits; once in the file, bytes staged for it */
+	char *mem;
 	size_t cap; /* of mem */
+	size_t staged; /* bytes in mem not yet written to the file */
 	int fd; /* the temporary file, -1 while in memory */
 	uint64_t len; /* bytes stored */
 	uint64_t sent; /* bytes sent upstream in this attempt */
@@ -33,6 +35,9 @@ void reqbody__init(struct reqbody *b);
  */
 int reqbody__add(struct reqbody *b, const char *p, size_t n, uint64_t hint,
 		 size_t mem_max, const char *dir);
+
+/* The body is whole: staged bytes to the file. 0 or -errno. */
+int reqbody__end(struct reqbody *b);
 
 /* Send what is left to socket 'fd' without blocking: bytes sent, or -errno
  * (-EAGAIN: the socket is full). */

@@ -428,6 +428,13 @@ static enum txn_result buffer_body(struct txn *t)
 	}
 	if (!t->rb_framed)
 		return r;
+	err = reqbody__end(&t->body);
+	if (err) {
+		proxy__local_error(t->px, err,
+				   "request body buffer (limits."
+				   "client_body_temp_path)");
+		return txn_abort(t, 503, "local_error");
+	}
 	k = http1__end_upstream_head(t->body.len, t->uout.d + t->uout.e,
 				     t->uout.cap - t->uout.e);
 	if (k < 0)
