@@ -143,6 +143,23 @@ bad:
 	return -EINVAL;
 }
 
+/* A duration in whole seconds, at least 1s (ticket keys, session lifetime). */
+static int get_seconds(struct parser *p, const char *key, yaml_node_t *n,
+		       unsigned *s)
+{
+	unsigned ms;
+
+	if (get_duration(p, key, n, &ms))
+		return -EINVAL;
+	if (ms < 1000 || ms % 1000) {
+		perr(p, n, "'%s' expects whole seconds, 1s..24h, got '%s'", key,
+		     scalar(n));
+		return -EINVAL;
+	}
+	*s = ms / 1000;
+	return 0;
+}
+
 /* "512", "8k", "1m", "1g" bytes. */
 static int get_size(struct parser *p, const char *key, yaml_node_t *n,
 		    uint64_t min, uint64_t max, uint64_t *out)
@@ -411,7 +428,8 @@ static void parse_certs(struct parser *p, yaml_node_t *n)
 static void parse_tls(struct parser *p, yaml_node_t *n)
 {
 	struct cfg_tls *tls = &p->cfg->tls;
-	yaml_node_t *k, *v, *it;
+	yaml_node_t *k, *v, *it, *last_tk = NULL;
+	unsigned kept;
 
 	if (!want_map(p, "tls", n))
 		return;
@@ -475,10 +493,31 @@ static void parse_tls(struct parser *p, yaml_node_t *n)
 				     "session ticket key '%s': size %lld is not a multiple of 80 bytes (openssl rand 80 > FILE)",
 				     tls->ticket_key_file,
 				     (long long)st.st_size);
+		} else if (!strcmp(key, "ticket_rotation")) {
+			if (!get_seconds(p, "tls.ticket_rotation", v,
+					 &tls->ticket_rotation_s))
+				last_tk = v;
+		} else if (!strcmp(key, "ticket_lifetime")) {
+			if (!get_seconds(p, "tls.ticket_lifetime", v,
+					 &tls->ticket_lifetime_s))
+				last_tk = v;
+		} else if (!strcmp(key, "prefer_server_ciphers")) {
+			get_bool(p, "tls.prefer_server_ciphers", v,
+				 &tls->prefer_server_ciphers);
 		} else {
 			perr(p, k, "unknown setting 'tls.%s'", key);
 		}
 	}
+	/* Every worker keeps the keys of each epoch a live ticket may have
+	 * been sealed in, plus the next one (clock skew between hosts). */
+	kept = (tls->ticket_lifetime_s + tls->ticket_rotation_s - 1) /
+		       tls->ticket_rotation_s +
+	       2;
+	if (last_tk && kept > CFG_MAX_TICKET_EPOCHS)
+		perr(p, last_tk,
+		     "'tls.ticket_lifetime' (%us) over 'tls.ticket_rotation' (%us) keeps %u keys, at most %d: rotate less often",
+		     tls->ticket_lifetime_s, tls->ticket_rotation_s, kept,
+		     CFG_MAX_TICKET_EPOCHS);
 }
 
 static void parse_server(struct parser *p, yaml_node_t *n)
@@ -1050,6 +1089,10 @@ void config__defaults(struct lbtls_config *cfg)
 	       "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
 	       "TLS_CHACHA20_POLY1305_SHA256");
 	strcpy(cfg->tls.groups, "X25519:P-256:P-384");
+	/* nginx's ssl_session_timeout: the ticket lifetime hint and the
+	 * bound on resumption; a new ticket key every hour */
+	cfg->tls.ticket_lifetime_s = 300;
+	cfg->tls.ticket_rotation_s = 3600;
 	cfg->upstream.algo = LB_ROUND_ROBIN;
 	cfg->upstream.max_fails = 1; /* nginx's defaults */
 	cfg->upstream.fail_timeout_ms = 10000;

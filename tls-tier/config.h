@@ -17,6 +17,8 @@
 #define CFG_MAX_CERTS 16
 #define CFG_MAX_SERVERS 64
 #define CFG_MAX_WORKERS 256
+/* ticket keys kept per key of the file: ceil(lifetime / rotation) + 2 */
+#define CFG_MAX_TICKET_EPOCHS 64
 
 enum lb_algo {
 	LB_ROUND_ROBIN,
@@ -132,6 +134,12 @@ struct cfg_tls {
 	char groups[128];
 	char ticket_key_file[PATH_MAX];
 	int ticket_key_line;
+	/* Session tickets (tlscompat.h): a new key every ticket_rotation_s,
+	 * each ticket good for ticket_lifetime_s (nginx's
+	 * ssl_session_timeout, 5m), also the session cache's timeout. */
+	unsigned ticket_rotation_s;
+	unsigned ticket_lifetime_s;
+	bool prefer_server_ciphers; /* nginx's ssl_prefer_server_ciphers */
 };
 
 struct lbtls_config {

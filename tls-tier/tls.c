@@ -15,7 +15,6 @@
 
 #include "tls.h"
 
-#define SESSION_TIMEOUT_S 86400
 #define SESSION_CACHE_SIZE 20480
 
 int tls__random_key(struct tls_ticket_key *key)
@@ -58,10 +57,11 @@ static int load_ticket_keys(struct tls_ctx *t, const char *path, size_t *found)
 	*found = total / TLS_TICKET_KEY_LEN;
 	if (err)
 		goto out;
-	t->tickets.nkeys = len / TLS_TICKET_KEY_LEN;
-	/* nginx's 80-byte layout: name[16], HMAC key[32], AES key[32]. */
-	for (i = 0; i < t->tickets.nkeys; i++)
-		memcpy(&t->tickets.keys[i], buf + i * TLS_TICKET_KEY_LEN,
+	t->tickets.nsecrets = len / TLS_TICKET_KEY_LEN;
+	/* nginx's 80-byte keys; here each is the secret the epochs' keys
+	 * are derived from (tlscompat.h) */
+	for (i = 0; i < t->tickets.nsecrets; i++)
+		memcpy(&t->tickets.secrets[i], buf + i * TLS_TICKET_KEY_LEN,
 		       TLS_TICKET_KEY_LEN);
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
@@ -226,7 +226,11 @@ static SSL_CTX *ctx_new(const struct lbtls_config *cfg, struct tls_ctx *t,
 		goto fail;
 	}
 	tlscompat__ctx_defaults(ctx);
-	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* The client's order by default (nginx's ssl_prefer_server_ciphers
+	 * off): every suite allowed is AEAD with forward secrecy, and a client
+	 * without AES hardware puts ChaCha20 first. */
+	if (c->prefer_server_ciphers)
+		SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* NO_AUTO_CHAIN: the chain is the fullchain file's, as given. Without
 	 * it OpenSSL, finding no intermediate after the leaf (a self-signed
 	 * or leaf-only file), runs X509_verify_cert against the context's
@@ -243,7 +247,8 @@ static SSL_CTX *ctx_new(const struct lbtls_config *cfg, struct tls_ctx *t,
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"lbtls", 5);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_sess_set_cache_size(ctx, SESSION_CACHE_SIZE);
-	SSL_CTX_set_timeout(ctx, SESSION_TIMEOUT_S);
+	/* a session, from the cache or a ticket, resumes for this long */
+	tlscompat__set_session_lifetime(ctx, c->ticket_lifetime_s);
 	if (!tlscompat__set_tickets(ctx, &t->tickets))
 		goto fail;
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
@@ -297,13 +302,16 @@ int tls__ctx_new(const struct lbtls_config *cfg,
 	struct tls_ctx *t;
 	struct tls_group probe;
 	struct tlscompat_certset *set;
+	char ebuf[256];
 	unsigned i, g;
 	int err = -EINVAL, nerr = 0, e;
 
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	if (tlscompat__tickets_init(&t->tickets)) {
+	if (tlscompat__tickets_init(&t->tickets, cfg->tls.ticket_rotation_s,
+				    cfg->tls.ticket_lifetime_s)) {
+		tlscompat__tickets_fini(&t->tickets);
 		free(t);
 		return -EIO;
 	}
@@ -331,8 +339,19 @@ int tls__ctx_new(const struct lbtls_config *cfg,
 			nerr++;
 		}
 	} else if (fallback) {
-		t->tickets.keys[0] = *fallback;
-		t->tickets.nkeys = 1;
+		t->tickets.secrets[0] = *fallback;
+		t->tickets.nsecrets = 1;
+	}
+	/* the first derivation here, in the master: a failure is a config
+	 * error, and the forked workers start with the keys of now */
+	if (!nerr && t->tickets.nsecrets &&
+	    !tlscompat__ticket_key(&t->tickets, NULL, &e)) {
+		if (errs)
+			fprintf(errs,
+				"%s: cannot derive session ticket keys: %s\n",
+				cfg->path,
+				tlscompat__err_str(ebuf, sizeof(ebuf)));
+		nerr++;
 	}
 	for (i = 0; i < cfg->tls.ncerts; i++) {
 		const struct cfg_cert *c = &cfg->tls.certs[i];

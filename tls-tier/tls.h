@@ -5,8 +5,9 @@
  * its own copy, hence its own session cache, with nothing shared to lock).
  * Certificates with the same names (an ECDSA and an RSA one) share a
  * context, so OpenSSL picks the key type the client can use; SNI picks the
- * context. Session tickets are sealed with keys from a file every worker
- * reads, so any worker resumes any client's session.
+ * context. Session tickets are sealed with keys every worker derives for
+ * itself from the same secret and the time (tlscompat.h), so any worker,
+ * and any host sharing the key file, resumes any client's session.
  */
 #ifndef LBTLS_TLS_H
 #define LBTLS_TLS_H
@@ -32,12 +33,13 @@ struct tls_ctx {
 		tickets; /* keys and algorithms, fetched once */
 };
 
-/* A random ticket key for when the configuration names no key file. */
+/* A random ticket secret for when the configuration names no key file
+ * (made once per master start: reloads keep it). */
 int tls__random_key(struct tls_ticket_key *key);
 
 /*
  * Build the contexts for cfg. Problems go to errs as "FILE:LINE: reason".
- * 'fallback' seals tickets when cfg has no session_ticket_key.
+ * 'fallback' is the ticket secret when cfg has no session_ticket_key.
  */
 int tls__ctx_new(const struct lbtls_config *cfg,
 		 const struct tls_ticket_key *fallback, struct tls_ctx **out,

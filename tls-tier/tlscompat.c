@@ -8,39 +8,134 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/hmac.h>
+#ifdef OPENSSL_IS_BORINGSSL
+#include <openssl/hkdf.h>
+#else
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+#endif
 
 #include "tlscompat.h"
 
 static int ex_idx = -1; /* SSL_CTX ex_data slot holding the tickets */
 
-/*
- * The key for a ticket: [0] seals; opening looks the name up. Returns the
- * key, or NULL when the name is unknown (a full handshake follows); *renew
- * is set when an older key opened it (the client gets a fresh ticket).
- */
-static const struct tls_ticket_key *
-ticket_key(SSL *s, const unsigned char name[16], int enc, int *renew)
+/* HKDF-SHA256 (RFC 5869) into out: EVP_KDF or <openssl/hkdf.h>, below. */
+static int hkdf(struct tlscompat_tickets *tk, unsigned char *out,
+		size_t out_len, const unsigned char *secret, size_t secret_len,
+		const unsigned char *salt, size_t salt_len,
+		const unsigned char *info, size_t info_len);
+
+static long long realtime_now(void)
 {
-	struct tlscompat_tickets *tk =
-		SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s), ex_idx);
-	unsigned i;
+	struct timespec ts;
+
+	/* REALTIME, not MONOTONIC: epochs must agree across hosts. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
+static long long floor_div(long long a, long long b)
+{
+	return a / b - (a % b < 0);
+}
+
+/* The key of 'epoch' from 'secret' (tlscompat.h gives the formula). */
+static int derive_key(struct tlscompat_tickets *tk,
+		      const struct tls_ticket_key *secret, long long epoch,
+		      struct tls_ticket_key *out)
+{
+	static const char salt[] = "lbtls ticket key";
+	unsigned char info[18 + 16] = "lbtls ticket epoch";
+	unsigned long long v[2] = { tk->rotation, (unsigned long long)epoch };
+	unsigned i, j;
+
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 8; j++)
+			info[18 + 8 * i + j] = v[i] >> (56 - 8 * j);
+	return hkdf(tk, (unsigned char *)out, sizeof(*out),
+		    (const unsigned char *)secret, sizeof(*secret),
+		    (const unsigned char *)salt, sizeof(salt) - 1, info,
+		    sizeof(info));
+}
+
+/*
+ * Bring keys to the epochs of 'now': on an epoch change, what is still in
+ * the window moves down, only the new epochs are derived (one per secret
+ * on a forward step of one). Clock stepped back: all derived again.
+ */
+static int tickets_refresh(struct tlscompat_tickets *tk, long long now)
+{
+	long long top = floor_div(now, tk->rotation) + 1, shift;
+	unsigned s, i;
+
+	if (tk->keys && top == tk->top)
+		return 0;
+	if (!tk->keys) {
+		tk->keys = calloc((size_t)tk->nsecrets * tk->nwin,
+				  sizeof(*tk->keys));
+		if (!tk->keys)
+			return -ENOMEM;
+		shift = tk->nwin; /* nothing to keep */
+	} else {
+		shift = top - tk->top;
+		if (shift <= 0 || shift > tk->nwin)
+			shift = tk->nwin;
+	}
+	tk->top = top;
+	for (s = 0; s < tk->nsecrets; s++) {
+		struct tls_ticket_key *row = tk->keys + (size_t)s * tk->nwin;
+
+		/* descending: row[i - shift] is read before it is replaced */
+		for (i = tk->nwin; i-- > 0;) {
+			if (i >= shift) {
+				row[i] = row[i - shift];
+				continue;
+			}
+			if (derive_key(tk, &tk->secrets[s], top - i, &row[i])) {
+				OPENSSL_cleanse(tk->keys,
+						(size_t)tk->nsecrets *
+							tk->nwin *
+							sizeof(*tk->keys));
+				free(tk->keys);
+				tk->keys = NULL;
+				return -EIO;
+			}
+		}
+	}
+	return 0;
+}
+
+const struct tls_ticket_key *tlscompat__ticket_key(struct tlscompat_tickets *tk,
+						   const unsigned char *name,
+						   int *renew)
+{
+	long long now, oldest;
+	unsigned s, i;
 
 	*renew = 0;
-	if (!tk || !tk->nkeys)
+	if (!tk || !tk->nsecrets)
 		return NULL;
-	if (enc)
-		return &tk->keys[0];
-	for (i = 0; i < tk->nkeys; i++)
-		if (!memcmp(name, tk->keys[i].name, 16)) {
-			*renew = i > 0;
-			return &tk->keys[i];
-		}
+	now = tk->now ? tk->now() : realtime_now();
+	if (tickets_refresh(tk, now))
+		return NULL;
+	if (!name)
+		return &tk->keys[1]; /* secret 0, now's epoch (top - 1) */
+	/* epochs that may hold a ticket sealed less than 'lifetime' ago */
+	oldest = floor_div(now - tk->lifetime, tk->rotation);
+	for (s = 0; s < tk->nsecrets; s++)
+		for (i = 0; i < tk->nwin && tk->top - i >= oldest; i++)
+			if (!memcmp(name, tk->keys[s * tk->nwin + i].name,
+				    16)) {
+				*renew = s || i != 1;
+				return &tk->keys[s * tk->nwin + i];
+			}
 	return NULL;
 }
 
@@ -73,7 +168,7 @@ static int ticket_cb(SSL *s, unsigned char *key_name, unsigned char *iv,
 	const struct tls_ticket_key *k;
 	int renew;
 
-	k = ticket_key(s, key_name, enc, &renew);
+	k = tlscompat__ticket_key(tk, enc ? NULL : key_name, &renew);
 	if (!k)
 		return enc ? -1 : 0; /* opening: unknown key, full handshake */
 	if (enc) {
@@ -97,6 +192,32 @@ int tlscompat__set_tickets(SSL_CTX *ctx, struct tlscompat_tickets *tk)
 	return SSL_CTX_set_tlsext_ticket_key_cb(ctx, ticket_cb) == 1;
 }
 #pragma GCC diagnostic pop
+
+/* What both libraries keep: the schedule, the secrets, the derived keys. */
+static int tickets_setup(struct tlscompat_tickets *tk, unsigned rotation,
+			 unsigned lifetime)
+{
+	if (!rotation || !lifetime)
+		return -EINVAL;
+	tk->rotation = rotation;
+	tk->lifetime = lifetime;
+	/* epochs lifetime spans, rounded up, + now's + the next */
+	tk->nwin = (lifetime + rotation - 1) / rotation + 2;
+	tk->keys = NULL;
+	return 0;
+}
+
+static void tickets_wipe(struct tlscompat_tickets *tk)
+{
+	if (tk->keys) {
+		OPENSSL_cleanse(tk->keys, (size_t)tk->nsecrets * tk->nwin *
+						  sizeof(*tk->keys));
+		free(tk->keys);
+		tk->keys = NULL;
+	}
+	OPENSSL_cleanse(tk->secrets, sizeof(tk->secrets));
+	tk->nsecrets = 0;
+}
 
 /* Both libraries: the oldest error as "library: reason". */
 const char *tlscompat__err_str(char *buf, size_t len)
@@ -146,17 +267,35 @@ const char *tlscompat__version(void)
 	return v;
 }
 
-int tlscompat__tickets_init(struct tlscompat_tickets *tk)
+int tlscompat__tickets_init(struct tlscompat_tickets *tk, unsigned rotation,
+			    unsigned lifetime)
 {
 	tk->aes = EVP_aes_256_cbc(); /* static tables, nothing to fetch */
 	tk->sha256 = EVP_sha256();
-	return 0;
+	return tickets_setup(tk, rotation, lifetime);
 }
 
 void tlscompat__tickets_fini(struct tlscompat_tickets *tk)
 {
-	OPENSSL_cleanse(tk->keys, sizeof(tk->keys));
-	tk->nkeys = 0;
+	tickets_wipe(tk);
+}
+
+static int hkdf(struct tlscompat_tickets *tk, unsigned char *out,
+		size_t out_len, const unsigned char *secret, size_t secret_len,
+		const unsigned char *salt, size_t salt_len,
+		const unsigned char *info, size_t info_len)
+{
+	return HKDF(out, out_len, tk->sha256, secret, secret_len, salt,
+		    salt_len, info, info_len) == 1 ?
+		       0 :
+		       -EIO;
+}
+
+void tlscompat__set_session_lifetime(SSL_CTX *ctx, unsigned seconds)
+{
+	SSL_CTX_set_timeout(ctx, seconds); /* TLS 1.2 */
+	/* TLS 1.3 resumption has its own bound, 7 days unless set */
+	SSL_CTX_set_session_psk_dhe_timeout(ctx, seconds);
 }
 
 void tlscompat__ctx_defaults(SSL_CTX *ctx)
@@ -435,22 +574,62 @@ const char *tlscompat__version(void)
 	return v;
 }
 
-int tlscompat__tickets_init(struct tlscompat_tickets *tk)
+int tlscompat__tickets_init(struct tlscompat_tickets *tk, unsigned rotation,
+			    unsigned lifetime)
 {
 	/* Fetched once, not per ticket (openssl#21005). */
 	tk->aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
 	tk->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	return tk->aes && tk->sha256 ? 0 : -EIO;
+	tk->kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	if (!tk->aes || !tk->sha256 || !tk->kdf)
+		return -EIO;
+	return tickets_setup(tk, rotation, lifetime);
 }
 
 void tlscompat__tickets_fini(struct tlscompat_tickets *tk)
 {
 	EVP_CIPHER_free((EVP_CIPHER *)tk->aes);
 	EVP_MD_free((EVP_MD *)tk->sha256);
+	EVP_KDF_free(tk->kdf);
 	tk->aes = NULL;
 	tk->sha256 = NULL;
-	OPENSSL_cleanse(tk->keys, sizeof(tk->keys));
-	tk->nkeys = 0;
+	tk->kdf = NULL;
+	tickets_wipe(tk);
+}
+
+/*
+ * Once per epoch change per secret, never per handshake: the digest named
+ * here is looked up by name on each call, which is fine at that rate.
+ */
+static int hkdf(struct tlscompat_tickets *tk, unsigned char *out,
+		size_t out_len, const unsigned char *secret, size_t secret_len,
+		const unsigned char *salt, size_t salt_len,
+		const unsigned char *info, size_t info_len)
+{
+	EVP_KDF_CTX *kc = EVP_KDF_CTX_new(tk->kdf);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+						 (char *)"SHA256", 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+						  (void *)secret, secret_len),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+						  (void *)salt, salt_len),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+						  (void *)info, info_len),
+		OSSL_PARAM_construct_end(),
+	};
+	int ok = kc && EVP_KDF_derive(kc, out, out_len, params) == 1;
+
+	EVP_KDF_CTX_free(kc);
+	ERR_clear_error();
+	return ok ? 0 : -EIO;
+}
+
+void tlscompat__set_session_lifetime(SSL_CTX *ctx, unsigned seconds)
+{
+	/* the cache's timeout, the ticket lifetime hint and the bound on
+	 * resumption, TLS 1.2 and 1.3 */
+	SSL_CTX_set_timeout(ctx, seconds);
 }
 
 void tlscompat__ctx_defaults(SSL_CTX *ctx)

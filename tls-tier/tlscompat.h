@@ -11,7 +11,9 @@
  * of the group-list call, algorithm fetching for the ticket callback
  * (OpenSSL 3.0 looks algorithms up by name unless they are fetched once,
  * openssl#21005; BoringSSL's are static), one key per SSL_CTX in
- * BoringSSL, the unexpected-EOF option, error strings and the version.
+ * BoringSSL, HKDF (EVP_KDF against <openssl/hkdf.h>), the TLS 1.3
+ * session lifetime, the unexpected-EOF option, error strings and the
+ * version.
  */
 #ifndef LBTLS_TLSCOMPAT_H
 #define LBTLS_TLSCOMPAT_H
@@ -30,15 +32,41 @@ struct tls_ticket_key {
 };
 
 /*
- * The keys of one configuration generation and the algorithms that seal
- * tickets with them (AES-256-CBC + HMAC-SHA256, nginx's format), fetched
- * once in tlscompat__tickets_init().
+ * Session ticket keys that rotate with no IPC between workers or hosts.
+ * Time is cut into epochs of 'rotation' seconds, epoch = floor(unix time /
+ * rotation) (CLOCK_REALTIME, so that hosts agree). The key of an epoch
+ * (name, HMAC and AES keys: 80 bytes) is
+ *
+ *   HKDF-SHA256(IKM = secret, salt = "lbtls ticket key",
+ *               info = "lbtls ticket epoch" || be64(rotation) || be64(epoch))
+ *
+ * so every worker forked from one master, and every host that reads the
+ * same key file, computes the same key for the same epoch by itself. The
+ * secrets are the 80-byte keys of tls.session_ticket_key ([0] seals, the
+ * others still open: the operator's own rotation of the file keeps
+ * working) or, without a file, one random secret made at master start.
+ * The current epoch's key of secret [0] seals. A ticket opens when its
+ * key name is that of an epoch in which a ticket still within 'lifetime'
+ * may have been sealed, floor((now - lifetime) / rotation) .. now's, or
+ * the next one (a host whose clock is a little ahead); a key other than
+ * the sealing one gets the ticket renewed. A worker derives keys only
+ * when the epoch changes: ceil(lifetime / rotation) + 2 per secret, kept
+ * in 'keys'. The ticket's age itself is bounded by the session timeout
+ * (tlscompat__set_session_lifetime), exact to the second.
  */
 struct tlscompat_tickets {
-	struct tls_ticket_key keys[TLS_MAX_TICKET_KEYS]; /* [0] seals */
-	unsigned nkeys;
+	struct tls_ticket_key secrets[TLS_MAX_TICKET_KEYS]; /* [0] seals */
+	unsigned nsecrets;
+	unsigned rotation; /* seconds */
+	unsigned lifetime; /* seconds */
+	unsigned nwin; /* epochs kept per secret */
+	long long top; /* newest epoch in keys (now's + 1) */
+	/* keys[s * nwin + i]: secret s, epoch top - i; NULL: none derived */
+	struct tls_ticket_key *keys;
+	long long (*now)(void); /* unix seconds; tests inject a clock */
 	const EVP_CIPHER *aes;
 	const EVP_MD *sha256;
+	void *kdf; /* OpenSSL: the EVP_KDF for HKDF, fetched once */
 };
 
 /*
@@ -65,10 +93,31 @@ void tlscompat__certset_link(struct tlscompat_certset *cs);
 /* "OpenSSL 3.0.x ..." or "BoringSSL (...)": what lbtls -V prints. */
 const char *tlscompat__version(void);
 
-/* Fetch the ticket algorithms. 0 or -EIO. */
-int tlscompat__tickets_init(struct tlscompat_tickets *tk);
+/*
+ * Fetch the ticket algorithms and set the schedule (seconds, both > 0).
+ * The caller fills secrets and nsecrets. 0 or -EIO.
+ */
+int tlscompat__tickets_init(struct tlscompat_tickets *tk, unsigned rotation,
+			    unsigned lifetime);
 /* Release them and wipe the keys. */
 void tlscompat__tickets_fini(struct tlscompat_tickets *tk);
+
+/*
+ * The key that seals a ticket now (name NULL), or the one whose name is
+ * 'name' if it may open a ticket now (NULL when none: a full handshake);
+ * *renew says a key other than the sealing one opened it. Derives the
+ * epoch's keys when the epoch changed (NULL if that fails).
+ */
+const struct tls_ticket_key *tlscompat__ticket_key(struct tlscompat_tickets *tk,
+						   const unsigned char *name,
+						   int *renew);
+
+/*
+ * How long a session, hence a ticket, resumes: the session cache's timeout
+ * and the ticket lifetime hint, in TLS 1.2 and 1.3 (BoringSSL has a
+ * second setting for TLS 1.3).
+ */
+void tlscompat__set_session_lifetime(SSL_CTX *ctx, unsigned seconds);
 
 /* Seal and open ctx's session tickets with tk (which outlives ctx). */
 int tlscompat__set_tickets(SSL_CTX *ctx, struct tlscompat_tickets *tk);

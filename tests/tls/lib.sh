@@ -97,3 +97,21 @@ wait_http() { # wait_http URL [SECONDS]: bounded wait (10 s) for a 200
 	done
 	return 1
 }
+# epoch_key_name KEYFILE ROTATION_S [TIME]: the name (hex) of the session
+# ticket key lbtls derives from the file's first 80 bytes for the epoch
+# of TIME (default now), by the formula in tls-tier/tlscompat.h, computed
+# with `openssl kdf` (another implementation than lbtls's).
+epoch_key_name() {
+	local t=${3:-$(date +%s)} info
+	info=$(printf 'lbtls ticket epoch' | od -An -tx1 | tr -d ' \n')
+	info=$info$(printf '%016x%016x' "$2" $((t / $2)))
+	openssl kdf -keylen 80 -kdfopt digest:SHA256 \
+		-kdfopt hexkey:"$(head -c 80 "$1" | od -An -tx1 | tr -d ' \n')" \
+		-kdfopt salt:"lbtls ticket key" -kdfopt hexinfo:"$info" HKDF |
+		tr -d ':\n' | tr 'A-F' 'a-f' | head -c 32
+}
+ticket_name() { # the key name (first 16 bytes, hex) of a saved session's ticket
+	openssl sess_id -in "$1" -noout -text 2>/dev/null |
+		sed -n '/TLS session ticket:/{n;p;q}' |
+		sed -E 's/^ *0000 - //; s/-/ /; s/   .*//; s/ //g'
+}

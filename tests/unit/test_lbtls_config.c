@@ -285,6 +285,80 @@ static void test_missing_file(void **state)
 		strstr(f->errs, "/nonexistent/lbtls.yaml: cannot open"));
 }
 
+/* Issue 19 finding 11: the ticket schedule and the cipher order are
+ * settings (at dee1224 they were unknown: one key for 24 h, the server's
+ * order forced). Defaults: nginx's ssl_session_timeout 5m, a key an hour,
+ * the client's order. */
+static void test_ticket_settings(void **state)
+{
+	struct fixture *f = *state;
+	struct cfg_tls *t = &f->cfg.tls;
+
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n"), 0);
+	assert_int_equal(t->ticket_lifetime_s, 300);
+	assert_int_equal(t->ticket_rotation_s, 3600);
+	assert_false(t->prefer_server_ciphers);
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n"
+				 "tls:\n"
+				 "  ticket_rotation: 2s\n"
+				 "  ticket_lifetime: 1m\n"
+				 "  prefer_server_ciphers: on\n"),
+			 0);
+	assert_string_equal(f->errs, "");
+	assert_int_equal(t->ticket_rotation_s, 2);
+	assert_int_equal(t->ticket_lifetime_s, 60);
+	assert_true(t->prefer_server_ciphers);
+	/* the rotation may exceed the lifetime: two keys kept, nothing odd */
+	assert_int_equal(
+		load(f, "listen: {http: 127.0.0.1:8080}\n"
+			"tls: {ticket_rotation: 24h, ticket_lifetime: 1s}\n"),
+		0);
+}
+
+static void test_ticket_settings_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n" /* 1 */
+				 "tls:\n" /* 2 */
+				 "  ticket_rotation: 0\n" /* 3 */
+				 "  ticket_lifetime: 1500ms\n" /* 4 */
+				 "  prefer_server_ciphers: maybe\n" /* 5 */
+				 "  ticket_lifetimes: 5m\n"), /* 6 */
+			 -EINVAL);
+	assert_error_at(
+		f, 3,
+		"'tls.ticket_rotation' expects whole seconds, 1s..24h, got '0'");
+	assert_error_at(
+		f, 4,
+		"'tls.ticket_lifetime' expects whole seconds, 1s..24h, got '1500ms'");
+	assert_error_at(
+		f, 5,
+		"'tls.prefer_server_ciphers' expects true or false, got 'maybe'");
+	assert_error_at(f, 6, "unknown setting 'tls.ticket_lifetimes'");
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n" /* 1 */
+				 "tls:\n" /* 2 */
+				 "  ticket_rotation: soon\n" /* 3 */
+				 "  ticket_lifetime: 25h\n"), /* 4 */
+			 -EINVAL);
+	assert_error_at(f, 3, "'tls.ticket_rotation' expects a duration");
+	assert_error_at(f, 4, "'tls.ticket_lifetime' expects a duration");
+	/* 24h of tickets with a key a minute: 1442 keys per worker */
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n" /* 1 */
+				 "tls:\n" /* 2 */
+				 "  ticket_lifetime: 24h\n" /* 3 */
+				 "  ticket_rotation: 1m\n"), /* 4 */
+			 -EINVAL);
+	assert_error_at(
+		f, 4,
+		"'tls.ticket_lifetime' (86400s) over 'tls.ticket_rotation' (60s) keeps 1442 keys, at most 64");
+	/* the limit itself: 62 rotations in a lifetime, + 2 */
+	assert_int_equal(
+		load(f, "listen: {http: 127.0.0.1:8080}\n"
+			"tls: {ticket_lifetime: 62s, ticket_rotation: 1s}\n"),
+		0);
+}
+
 /* Finding 11b: at 9593e43 a file of 17 keys was cut to its first 16
  * without a word; now tls__ctx_new() refuses it, naming file, count and
  * maximum at the configuration line. */
@@ -348,6 +422,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_syntax_error, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_ticket_settings, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_ticket_settings_errors,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ticket_keys_over_max,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup,
