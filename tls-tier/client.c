@@ -178,9 +178,10 @@ static enum step client_close(struct client *c, const char *why)
 
 	if (c->state == C_PROXY || c->state == C_LOCAL) {
 		if (!c->status)
-			c->status = c->txn && c->txn->res_started ?
-					    c->txn->status :
-					    499; /* nginx's: client went first */
+			c->status =
+				c->txn && c->txn->res_started ?
+					c->txn->status :
+					499; /* nginx's: client went first */
 		if (!c->end)
 			c->end = why;
 		if (c->state == C_PROXY && c->txn)
@@ -435,7 +436,8 @@ static enum step parse_head(struct client *c)
 	int r;
 
 	if (!len)
-		return c->client_eof ? client_close(c, "client_reset") : S_BLOCKED;
+		return c->client_eof ? client_close(c, "client_reset") :
+				       S_BLOCKED;
 	if (c->state == C_IDLE) {
 		c->state = C_HEAD;
 		c->head_deadline = now_ms(c) + cfg->limits.header_timeout_ms;
@@ -447,13 +449,15 @@ static enum step parse_head(struct client *c)
 	    (!memchr(c->in.d + c->in.s + c->head_seen, '\n',
 		     len - c->head_seen) &&
 	     len - c->head_seen < lim.max_line && len < lim.max_head))
-		return c->client_eof ? client_close(c, "client_reset") : S_BLOCKED;
+		return c->client_eof ? client_close(c, "client_reset") :
+				       S_BLOCKED;
 	c->head_seen = len;
 	r = http1__parse_request(c->in.d + c->in.s, len, &lim, &req_scratch);
 	if (r == 0) {
 		if (len >= cfg->limits.header_total)
 			return answer_error(c, 431, true);
-		return c->client_eof ? client_close(c, "client_reset") : S_BLOCKED;
+		return c->client_eof ? client_close(c, "client_reset") :
+				       S_BLOCKED;
 	}
 	if (r < 0)
 		return answer_error(c, -r, true);
@@ -805,9 +809,10 @@ static void client_timeout(struct loop_timer *tm)
 		 * upstream is released without blame. */
 		if (pending(c) &&
 		    now >= c->t_wr + c->px->cfg->limits.send_timeout_ms) {
-			log_info("client %s took no response bytes for %u ms (limits.send_timeout): closed",
-				 c->peer_str,
-				 c->px->cfg->limits.send_timeout_ms);
+			log_info(
+				"client %s took no response bytes for %u ms (limits.send_timeout): closed",
+				c->peer_str,
+				c->px->cfg->limits.send_timeout_ms);
 			client_close(c, "send_timeout");
 			return;
 		}
@@ -857,8 +862,9 @@ static int count_peer(struct proxy *px, const struct sockaddr_storage *peer)
 		inet_ntop(AF_INET,
 			  &((const struct sockaddr_in *)peer)->sin_addr, ip,
 			  sizeof(ip));
-	log_warn("limits.per_client_connections (%u) reached for %s: connection refused (%llu more refused since the last report)",
-		 limit, ip, (unsigned long long)missed);
+	log_warn(
+		"limits.per_client_connections (%u) reached for %s: connection refused (%llu more refused since the last report)",
+		limit, ip, (unsigned long long)missed);
 	logged_at = px->loop.now;
 	missed = 0;
 	return err;

@@ -808,7 +808,8 @@ static void parse_limits(struct parser *p, yaml_node_t *n)
 				     "'limits.client_body_temp_path' expects an absolute path, got '%s'",
 				     l->body_temp_path);
 			else if (stat(l->body_temp_path, &st))
-				perr(p, v, "'limits.client_body_temp_path' '%s': %s",
+				perr(p, v,
+				     "'limits.client_body_temp_path' '%s': %s",
 				     l->body_temp_path, strerror(errno));
 			else if (!S_ISDIR(st.st_mode))
 				perr(p, v,
@@ -1112,7 +1113,7 @@ void config__defaults(struct lbtls_config *cfg)
 	strcpy(cfg->upstream.docker.port_label, "xdp-tls-lb.port");
 	cfg->limits.header_line = 8192;
 	cfg->limits.header_total = 32768;
-	cfg->limits.body = 1024 * 1024 * 1024;
+	cfg->limits.body = 1024 * 1024; /* nginx's client_max_body_size */
 	cfg->limits.header_timeout_ms = 10000;
 	cfg->limits.body_timeout_ms = 60000; /* nginx's client_body_timeout */
 	cfg->limits.body_min_rate = 1024;

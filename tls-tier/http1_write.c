@@ -229,8 +229,7 @@ ssize_t http1__write_upstream_head(const struct http1_request *req,
 	return o.short_ ? -1 : (ssize_t)o.len;
 }
 
-ssize_t http1__end_upstream_head(uint64_t content_length, char *out,
-				 size_t cap)
+ssize_t http1__end_upstream_head(uint64_t content_length, char *out, size_t cap)
 {
 	struct out_buf o = { out, cap, 0, false };
 

@@ -340,7 +340,7 @@ static enum txn_result up_failed(struct txn *t, int status, enum up_fail kind,
 		return up_start(t);
 	}
 	return txn_abort(t, status,
-			 status == 504	    ? "upstream_timeout" :
+			 status == 504	   ? "upstream_timeout" :
 			 kind == F_CONNECT ? "upstream_connect" :
 					     "upstream_error");
 }
@@ -467,8 +467,8 @@ static enum txn_result frame_req_body(struct txn *t)
 		if (m < 0) /* 400 bad framing, 413 over the limit */
 			return txn_abort(t, -m, body_error(m));
 	}
-	t->rb_got = t->rb == HTTP1_BODY_LENGTH ? t->rb_got + m :
-						 t->rchunk.total;
+	t->rb_got =
+		t->rb == HTTP1_BODY_LENGTH ? t->rb_got + m : t->rchunk.total;
 	t->rb_ready = m;
 	t->rb_framed = done;
 	return TXN_PROGRESS;
@@ -679,9 +679,8 @@ static enum txn_result frame_res_body(struct txn *t)
 		}
 		log_warn("upstream %s: %s in the middle of the response body",
 			 name, t->up_err ? strerror(t->up_err) : "closed");
-		return txn_abort(t, 0,
-				 t->up_err ? "upstream_reset" :
-					     "upstream_closed");
+		return txn_abort(
+			t, 0, t->up_err ? "upstream_reset" : "upstream_closed");
 	}
 	switch (t->sb) {
 	case HTTP1_BODY_LENGTH:
@@ -857,9 +856,8 @@ uint64_t txn__arm(struct txn *t)
 	}
 	/* A hang-up reported while there is no room to read what came
 	 * before it: out of epoll until there is room, or it spins. */
-	if (!uev && t->up_hup ?
-		    loop__io_unwatch(&t->px->loop, &t->uc->io) :
-		    loop__io_set(&t->px->loop, &t->uc->io, uev)) {
+	if (!uev && t->up_hup ? loop__io_unwatch(&t->px->loop, &t->uc->io) :
+				loop__io_set(&t->px->loop, &t->uc->io, uev)) {
 		proxy__local_error(t->px, errno, "epoll");
 		txn_abort(t, 503, "local_error");
 		return 0;
@@ -891,10 +889,11 @@ enum txn_result txn__timeout(struct txn *t)
 		return txn_abort(t, 503, "queue_timeout");
 	}
 	if (waits_for_client(t) && now >= body_deadline(t)) {
-		log_info("client %s: request body timed out after %llu bytes (%.*s %.*s)",
-			 t->peer_str, (unsigned long long)t->rb_got,
-			 (int)t->ri.method_len, t->ri.method,
-			 (int)t->ri.target_len, t->ri.target);
+		log_info(
+			"client %s: request body timed out after %llu bytes (%.*s %.*s)",
+			t->peer_str, (unsigned long long)t->rb_got,
+			(int)t->ri.method_len, t->ri.method,
+			(int)t->ri.target_len, t->ri.target);
 		return txn_abort(t, 408, "client_body_timeout");
 	}
 	if (reads_upstream(t) &&

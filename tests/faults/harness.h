@@ -1149,8 +1149,8 @@ static inline int fclient__connect_from(struct fclient *c, int port,
 	if (src) {
 		c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		inet_pton(AF_INET, src, &sin.sin_addr);
-		if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&sin,
-				      sizeof(sin))) {
+		if (c->fd < 0 ||
+		    bind(c->fd, (struct sockaddr *)&sin, sizeof(sin))) {
 			fclient__close(c);
 			return -1;
 		}

@@ -16,7 +16,9 @@
 	"  max_fails: 1\n"           \
 	"  fail_timeout: 30s\n"      \
 	"  request_buffering: off\n" \
-	"  read_timeout: %s\n"
+	"  read_timeout: %s\n"       \
+	"limits:\n"                  \
+	"  body: 16m\n"
 
 static void start(struct fx *f, fb_script script, long arg,
 		  const char *read_timeout)

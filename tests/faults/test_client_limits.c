@@ -77,10 +77,11 @@ static void send_timeout_closes_a_client_that_only_sends(void **state)
 			break;
 	}
 	if (i == 33)
-		expect_eq((long long)fmetrics__get(f->p.admin,
-						   "lbtls_connections_active"),
-			  0,
-			  "lbtls_connections_active after 10 s of a byte every 300 ms");
+		expect_eq(
+			(long long)fmetrics__get(f->p.admin,
+						 "lbtls_connections_active"),
+			0,
+			"lbtls_connections_active after 10 s of a byte every 300 ms");
 	wait_active(f, 0);
 	if (!fproxy__log_has(&f->p, "limits.send_timeout"))
 		fail_msg("no send_timeout line in lbtls's log");
@@ -96,7 +97,8 @@ static void send_timeout_closes_a_client_that_only_sends(void **state)
 				 strstr(line, " send_timeout\n");
 		fclose(al);
 		if (!found)
-			fail_msg("no access-log line for /big ending in send_timeout");
+			fail_msg(
+				"no access-log line for /big ending in send_timeout");
 	}
 }
 
@@ -124,12 +126,14 @@ static void eleventh_connection_from_one_address_is_refused(void **state)
 	expect_eq(ok, 10, "connections from 127.0.0.1 (10 allowed)");
 	expect_eq(fclient__connect_from(&cs[10], f->p.https, "127.0.0.1"), -1,
 		  "the 11th handshake from 127.0.0.1 (-1: refused)");
-	expect_eq((long long)fmetrics__get(
-			  f->p.admin,
-			  "lbtls_connections_refused_total{limit=\"per_client_connections\"}"),
-		  1, "lbtls_connections_refused_total");
-	if (!fproxy__log_has(&f->p,
-			     "limits.per_client_connections (10) reached for 127.0.0.1"))
+	expect_eq(
+		(long long)fmetrics__get(
+			f->p.admin,
+			"lbtls_connections_refused_total{limit=\"per_client_connections\"}"),
+		1, "lbtls_connections_refused_total");
+	if (!fproxy__log_has(
+		    &f->p,
+		    "limits.per_client_connections (10) reached for 127.0.0.1"))
 		fail_msg("no log line naming the limit and the address");
 	/* another address */
 	assert_int_equal(fclient__connect_from(b, f->p.https, "127.0.0.2"), 0);
@@ -282,11 +286,12 @@ static void queue_timeout_is_503(void **state)
 	concurrent_gets(f, status);
 	expect_eq(count(status, 200), 1, "requests served");
 	expect_eq(count(status, 503), NCONC - 1, "requests answered 503");
-	expect_eq((long long)fmetrics__get(
-			  f->p.admin,
-			  "lbtls_queue_rejected_total{cause=\"queue_timeout\"}"),
-		  NCONC - 1,
-		  "lbtls_queue_rejected_total{cause=\"queue_timeout\"}");
+	expect_eq(
+		(long long)fmetrics__get(
+			f->p.admin,
+			"lbtls_queue_rejected_total{cause=\"queue_timeout\"}"),
+		NCONC - 1,
+		"lbtls_queue_rejected_total{cause=\"queue_timeout\"}");
 	expect_eq(fmetrics__up(&f->p, &f->be[0]), 1,
 		  "lbtls_upstream_up of the backend");
 }

@@ -72,7 +72,8 @@ static void script_by_target(struct fb_conn *c)
 			fb_stall(c);
 			return;
 		}
-		if (!strcmp(r.target, "/reset") || !strcmp(r.target, "/close") ||
+		if (!strcmp(r.target, "/reset") ||
+		    !strcmp(r.target, "/close") ||
 		    !strcmp(r.target, "/slowbody")) {
 			bool slow = !strcmp(r.target, "/slowbody");
 
@@ -147,8 +148,9 @@ static void expect_one_line(struct fx *f, const char *target,
 	fh_sleep_ms(50);
 	n = log_lines(f, target, status, reason, &found);
 	if (n != 1 || !found)
-		fail_msg("%s: %d access-log line(s), expected one with status %s ending in '%s'",
-			 target, n, status, reason);
+		fail_msg(
+			"%s: %d access-log line(s), expected one with status %s ending in '%s'",
+			target, n, status, reason);
 }
 
 static void reset_client(struct fclient *c)
@@ -194,11 +196,11 @@ static void early_ends_get_one_log_line_each(void **state)
 	fh_get(f->p.https, "/fine", &f->r);
 	expect_status(&f->r, 200);
 	expect_one_line(f, "/fine", "200", "-");
-	expect_eq((long long)fmetrics__get(f->p.admin,
-					   "lbtls_requests_total{code=\"499\"}"),
+	expect_eq((long long)fmetrics__get(
+			  f->p.admin, "lbtls_requests_total{code=\"499\"}"),
 		  1, "lbtls_requests_total{code=\"499\"}");
-	expect_eq((long long)fmetrics__get(f->p.admin,
-					   "lbtls_requests_total{code=\"200\"}"),
+	expect_eq((long long)fmetrics__get(
+			  f->p.admin, "lbtls_requests_total{code=\"200\"}"),
 		  4, "lbtls_requests_total{code=\"200\"}");
 }
 
@@ -226,15 +228,17 @@ static void upstream_bytes_before_a_reset_reach_the_client(void **state)
 	assert_int_equal(fproc__cont(f->p.worker), 0);
 	acked = __atomic_load_n(&held_acked, __ATOMIC_SEQ_CST);
 	if (acked <= 65536)
-		fail_msg("only %ld body bytes reached lbtls's socket before the reset: the test needs more than 64 KiB",
-			 acked);
+		fail_msg(
+			"only %ld body bytes reached lbtls's socket before the reset: the test needs more than 64 KiB",
+			acked);
 	fclient__read_response(a, &f->r, false);
 	expect_status(&f->r, 200);
 	if ((long)f->r.body_len != acked || f->r.complete ||
 	    f->r.end != FC_CLOSED)
-		fail_msg("%zu body bytes%s, expected the %ld lbtls had, then a close",
-			 f->r.body_len, f->r.complete ? " (complete)" : "",
-			 acked);
+		fail_msg(
+			"%zu body bytes%s, expected the %ld lbtls had, then a close",
+			f->r.body_len, f->r.complete ? " (complete)" : "",
+			acked);
 }
 
 /* Everything the upstream sent before it closed reaches the client, then
@@ -258,10 +262,11 @@ static void upstream_bytes_before_a_close_reach_the_client(void **state)
 		expect_status(&f->r, 200);
 		if (f->r.body_len != SENT_BEFORE_END || f->r.complete ||
 		    f->r.end != FC_CLOSED)
-			fail_msg("%s: %zu body bytes%s, expected %d then a close",
-				 targets[i], f->r.body_len,
-				 f->r.complete ? " (complete)" : "",
-				 SENT_BEFORE_END);
+			fail_msg(
+				"%s: %zu body bytes%s, expected %d then a close",
+				targets[i], f->r.body_len,
+				f->r.complete ? " (complete)" : "",
+				SENT_BEFORE_END);
 		fclient__close(a);
 	}
 }
@@ -274,9 +279,10 @@ static void pipelined_requests_answered_after_half_close(void **state)
 
 	start(f);
 	assert_int_equal(fclient__connect(a, f->p.https), 0);
-	assert_int_equal(fclient__sendstr(a, "GET /one HTTP/1.1\r\nHost: t\r\n\r\n"
-					     "GET /two HTTP/1.1\r\nHost: t\r\n\r\n"),
-			 0);
+	assert_int_equal(
+		fclient__sendstr(a, "GET /one HTTP/1.1\r\nHost: t\r\n\r\n"
+				    "GET /two HTTP/1.1\r\nHost: t\r\n\r\n"),
+		0);
 	SSL_shutdown(a->ssl);
 	shutdown(a->fd, SHUT_WR);
 	fclient__read_response(a, &f->r, false);

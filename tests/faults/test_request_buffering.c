@@ -225,6 +225,7 @@ static void start_temp(struct fx *f, char *tmpdir, size_t len)
 				       "upstream:\n"
 				       "  servers: [\"%s\"]\n"
 				       "limits:\n"
+				       "  body: 16m\n"
 				       "  client_body_buffer_size: 16k\n"
 				       "  client_body_temp_path: %s\n",
 				       f->be[0].name, tmpdir),
@@ -245,9 +246,10 @@ static void big_body_goes_through_a_temp_file_intact(void **state)
 		body[i] = (char)(i * 2654435761u >> 13);
 	start_temp(f, tmpdir, sizeof(tmpdir));
 	assert_int_equal(fclient__connect(a, f->p.https), 0);
-	snprintf(head, sizeof(head),
-		 "POST /up HTTP/1.1\r\nHost: test\r\nContent-Length: %zu\r\n\r\n",
-		 len);
+	snprintf(
+		head, sizeof(head),
+		"POST /up HTTP/1.1\r\nHost: test\r\nContent-Length: %zu\r\n\r\n",
+		len);
 	assert_int_equal(fclient__sendstr(a, head), 0);
 	assert_int_equal(fclient__send(a, body, len), 0);
 	fclient__read_response(a, &f->r, false);
@@ -277,9 +279,10 @@ static void chunked_body_goes_with_a_content_length(void **state)
 	memcpy(body + 1000, "0\r\n\r\nGET /smuggled HTTP/1.1\r\n", 29);
 	start_temp(f, tmpdir, sizeof(tmpdir));
 	assert_int_equal(fclient__connect(a, f->p.https), 0);
-	assert_int_equal(fclient__sendstr(a, "POST /chunked HTTP/1.1\r\n"
-					     "Host: test\r\n"
-					     "Transfer-Encoding: chunked\r\n\r\n"),
+	assert_int_equal(fclient__sendstr(a,
+					  "POST /chunked HTTP/1.1\r\n"
+					  "Host: test\r\n"
+					  "Transfer-Encoding: chunked\r\n\r\n"),
 			 0);
 	for (off = 0; off < sizeof(body); off += n) {
 		n = sizeof(body) - off < 7000 ? sizeof(body) - off : 7000;
@@ -297,8 +300,9 @@ static void chunked_body_goes_with_a_content_length(void **state)
 	r = f->be[0].reqs[0];
 	if (!strstr(r.head, "\r\nContent-Length: 60000\r\n") ||
 	    strcasestr(r.head, "transfer-encoding"))
-		fail_msg("upstream head without Content-Length: 60000, or with Transfer-Encoding: %s",
-			 r.head);
+		fail_msg(
+			"upstream head without Content-Length: 60000, or with Transfer-Encoding: %s",
+			r.head);
 	expect_eq(fbackend__count(&f->be[0], "/smuggled"), 0,
 		  "requests for /smuggled");
 }
@@ -316,9 +320,10 @@ static void client_reset_mid_body_leaves_no_temp_file(void **state)
 	memset(chunk, 'z', sizeof(chunk));
 	start_temp(f, tmpdir, sizeof(tmpdir));
 	assert_int_equal(fclient__connect(a, f->p.https), 0);
-	assert_int_equal(fclient__sendstr(a, "POST /up HTTP/1.1\r\n"
-					     "Host: test\r\n"
-					     "Content-Length: 10000000\r\n\r\n"),
+	assert_int_equal(fclient__sendstr(a,
+					  "POST /up HTTP/1.1\r\n"
+					  "Host: test\r\n"
+					  "Content-Length: 10000000\r\n\r\n"),
 			 0);
 	assert_int_equal(fclient__send(a, chunk, sizeof(chunk)), 0);
 	for (i = 0; i < WAIT_MS / 10 && !seen; i++) {
