@@ -150,6 +150,17 @@ static void q_kick(struct proxy *px)
 	loop__timer_set(&px->loop, &t->q_timer, px->loop.now);
 }
 
+/* The transaction ends: out of the queue, and a room it was woken for
+ * but did not take goes to the next waiter. */
+static void q_leave(struct txn *t)
+{
+	q_unlink(t);
+	if (t->q_timer.idx >= 0) {
+		loop__timer_del(&t->px->loop, &t->q_timer);
+		q_kick(t->px);
+	}
+}
+
 static void up_release(struct txn *t, bool reuse)
 {
 	struct pool_conn *uc = t->uc;
@@ -166,8 +177,7 @@ void txn__free(struct txn *t)
 {
 	struct proxy *px = t->px;
 
-	q_unlink(t);
-	loop__timer_del(&px->loop, &t->q_timer);
+	q_leave(t);
 	reqbody__free(&t->body);
 	up_release(t, false);
 	buf__put(&px->uout_cache, &t->uout);
@@ -197,7 +207,7 @@ static enum txn_result txn_abort(struct txn *t, int status, const char *why)
 {
 	t->aborted = true;
 	t->end = why;
-	q_unlink(t);
+	q_leave(t);
 	up_release(t, false);
 	t->rs = R_DONE;
 	t->sb_ready = 0;

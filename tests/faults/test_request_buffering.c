@@ -341,6 +341,48 @@ static void client_reset_mid_body_leaves_no_temp_file(void **state)
 	expect_eq(nconns(&f->be[0]), 0, "upstream connections");
 }
 
+/*
+ * A body that trickles: a byte every 400 ms, each gap well inside
+ * client_body_timeout (1 s), at 2.5 bytes/s against client_body_min_rate
+ * 100 bytes/s: 408 about a second after the head, not when the body is
+ * done (100 bytes: 40 s), and no backend was connected.
+ */
+static void trickling_body_is_cut_by_the_min_rate(void **state)
+{
+	struct fx *f = *state;
+	struct fclient *a = &f->c[0];
+	int i;
+
+	assert_int_equal(fbackend__start(&f->be[0], script_sha, 0), 0);
+	assert_int_equal(fproxy__start(&f->p,
+				       "upstream:\n"
+				       "  servers: [\"%s\"]\n"
+				       "limits:\n"
+				       "  client_body_timeout: 1s\n"
+				       "  client_body_min_rate: 100\n",
+				       f->be[0].name),
+			 0);
+	assert_int_equal(fclient__connect(a, f->p.https), 0);
+	assert_int_equal(fclient__sendstr(a, "POST /trickle HTTP/1.1\r\n"
+					     "Host: test\r\n"
+					     "Content-Length: 100\r\n\r\n"),
+			 0);
+	/* at most 30 bytes (12 s); a working min rate answers after ~1 s */
+	for (i = 0; i < 30 && !fclient__readable(a); i++) {
+		fh_sleep_ms(400);
+		if (fclient__send(a, "t", 1))
+			break;
+	}
+	if (i == 30)
+		fail_msg(
+			"no answer while 30 bytes trickled in at one per 400 ms");
+	fclient__read_response(a, &f->r, false);
+	expect_status(&f->r, 408);
+	expect_eq(nconns(&f->be[0]), 0, "upstream connections");
+	if (!fproxy__log_has(&f->p, "request body timed out"))
+		fail_msg("no 'request body timed out' line in lbtls's log");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +391,7 @@ int main(void)
 		FX_TEST(big_body_goes_through_a_temp_file_intact),
 		FX_TEST(chunked_body_goes_with_a_content_length),
 		FX_TEST(client_reset_mid_body_leaves_no_temp_file),
+		FX_TEST(trickling_body_is_cut_by_the_min_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
