@@ -146,6 +146,7 @@ acme_webroot: $tmp/acme
 $2
 limits:
   header_timeout: 2s
+  body: 2m
 log:
   access: $tmp/access.log
   error: $tmp/error.log
@@ -269,6 +270,13 @@ check "Content-Length body (1.5 MB, Expect: 100-continue) relayed whole" \
 json=$(curl -sk -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/body.bin" \
 	"https://127.0.0.1:$https/echo-headers")
 check "chunked body relayed whole" grep -q '"body_length":1500000' <<<"$json"
+check "chunked body buffered: upstream gets Content-Length, no Transfer-Encoding" \
+	bash -c 'grep -q "\"Content-Length\":\"1500000\"" <<<"$1" &&
+		! grep -qi "\"Transfer-Encoding\"" <<<"$1"' _ "$json"
+head -c 2100000 /dev/zero >"$tmp/big.bin"
+code=$(curl -sk -o /dev/null -w '%{http_code}' --data-binary @"$tmp/big.bin" \
+	"https://127.0.0.1:$https/echo-headers")
+check "a body over limits.body is 413 ($code)" test "$code" = 413
 conns=$(curl -sk "https://127.0.0.1:$https/" "https://127.0.0.1:$https/healthz" \
 	"https://127.0.0.1:$https/" -w '\nconnects=%{num_connects}\n' | grep '^connects=' | tr '\n' ' ')
 check "keep-alive: three requests on one connection ($conns)" \
