@@ -7,7 +7,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -952,6 +954,119 @@ static void parse_agent(struct parser *p, yaml_node_t *v)
 		perr(p, v, "'agent' needs 'socket', the agent's unix socket");
 }
 
+/* A uid or gid written as digits: 0..2^32-2 ((uid_t)-1 means "none"). */
+static bool numeric_id(const char *s, unsigned long *out)
+{
+	char *end;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return false;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return !errno && *out < 0xffffffffUL;
+}
+
+/*
+ * user: NAME [GROUP] | UID[:GID] (NAME:GROUP too). Resolved here, in the
+ * master, so that `lbtls -t` names a user that does not exist and a worker
+ * needs no user database after fork. Without GROUP: the user's primary
+ * group, or for a UID with no passwd entry, the gid of the same number
+ * (never Docker's habit of gid 0). Supplementary groups: the user's, from
+ * the group database; none for a UID with no passwd entry. Root, as user
+ * or as a group, is refused: it is what the workers are meant to drop.
+ * lbtls not started as root can only run its workers as itself.
+ */
+static void parse_user(struct parser *p, yaml_node_t *n)
+{
+	struct cfg_user *u = &p->cfg->user;
+	char text[sizeof(u->text)], buf[16384], *name, *group = NULL, *e;
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	unsigned long id;
+	int ng = CFG_MAX_GROUPS;
+	unsigned i;
+
+	memset(u, 0, sizeof(*u));
+	if (get_str(p, "user", n, text, sizeof(text)))
+		return;
+	name = text + strspn(text, " \t");
+	for (e = name + strlen(name);
+	     e > name && (e[-1] == ' ' || e[-1] == '\t');)
+		*--e = 0;
+	e = name + strcspn(name, " \t:");
+	if (*e) {
+		*e++ = 0;
+		group = e + strspn(e, " \t");
+	}
+	if (!*name || (group && (!*group || strpbrk(group, " \t:")))) {
+		perr(p, n,
+		     "'user' expects NAME, NAME GROUP, UID or UID:GID, got '%s'",
+		     text);
+		return;
+	}
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &pwp) || !pwp) {
+		pwp = NULL;
+		if (!numeric_id(name, &id)) {
+			perr(p, n, "'user': no user '%s' in the user database",
+			     name);
+			return;
+		}
+		u->uid = id;
+		if (getpwuid_r(u->uid, &pw, buf, sizeof(buf), &pwp))
+			pwp = NULL;
+	} else {
+		u->uid = pwp->pw_uid;
+	}
+	if (group) {
+		if (!getgrnam_r(group, &gr, buf + sizeof(buf) / 2,
+				sizeof(buf) / 2, &grp) &&
+		    grp) {
+			u->gid = grp->gr_gid;
+		} else if (numeric_id(group, &id)) {
+			u->gid = id;
+		} else {
+			perr(p, n,
+			     "'user': no group '%s' in the group database",
+			     group);
+			return;
+		}
+	} else {
+		u->gid = pwp ? pwp->pw_gid : u->uid;
+	}
+	if (pwp) {
+		if (getgrouplist(pwp->pw_name, u->gid, u->groups, &ng) < 0) {
+			perr(p, n, "'user': '%s' is in more than %d groups",
+			     name, CFG_MAX_GROUPS);
+			return;
+		}
+		u->ngroups = ng;
+	}
+	if (!u->uid) {
+		perr(p, n,
+		     "'user' %s is uid 0 (root): the workers would keep root's power; name an unprivileged user",
+		     name);
+		return;
+	}
+	for (i = 0; i < u->ngroups && u->groups[i]; i++)
+		;
+	if (!u->gid || i < u->ngroups) {
+		perr(p, n,
+		     "'user' %s: group 0 (root) is not allowed for the workers",
+		     text);
+		return;
+	}
+	if (geteuid() && (geteuid() != u->uid || getegid() != u->gid)) {
+		perr(p, n,
+		     "'user' %s (uid %u, gid %u): lbtls runs as uid %u gid %u, not root, so its workers can only run as that; remove 'user' or start lbtls as root",
+		     name, (unsigned)u->uid, (unsigned)u->gid,
+		     (unsigned)geteuid(), (unsigned)getegid());
+		return;
+	}
+	snprintf(u->text, sizeof(u->text), "%s", scalar(n));
+	u->line = n->start_mark.line + 1;
+	u->set = true;
+}
+
 /* The listeners handed to the agent, after those of 'listen'. */
 static void add_agent_listeners(struct parser *p, yaml_node_t *root)
 {
@@ -993,7 +1108,9 @@ static void parse_root_key(struct parser *p, yaml_node_t *k, yaml_node_t *v)
 	const char *key = scalar(k) ? scalar(k) : "";
 	struct stat st;
 
-	if (!strcmp(key, "workers")) {
+	if (!strcmp(key, "user")) {
+		parse_user(p, v);
+	} else if (!strcmp(key, "workers")) {
 		if (scalar(v) && !strcmp(scalar(v), "auto"))
 			cfg->workers = 0;
 		else

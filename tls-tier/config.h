@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <limits.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #define CFG_MAX_LISTEN 8
 #define CFG_MAX_CERTS 16
@@ -19,6 +20,7 @@
 #define CFG_MAX_WORKERS 256
 /* ticket keys kept per key of the file: ceil(lifetime / rotation) + 2 */
 #define CFG_MAX_TICKET_EPOCHS 64
+#define CFG_MAX_GROUPS 64
 
 enum lb_algo {
 	LB_ROUND_ROBIN,
@@ -142,8 +144,25 @@ struct cfg_tls {
 	bool prefer_server_ciphers; /* nginx's ssl_prefer_server_ciphers */
 };
 
+/*
+ * user: the identity the workers run as (nginx's `user`), resolved when the
+ * file is read, in the master: a worker looks nothing up after fork
+ * (priv.c). Forms: NAME, NAME GROUP, UID, UID:GID (NAME:GROUP too).
+ */
+struct cfg_user {
+	bool set;
+	char text[64]; /* as written, for logs */
+	uid_t uid;
+	gid_t gid;
+	gid_t groups
+		[CFG_MAX_GROUPS]; /* supplementary; none if no passwd entry */
+	unsigned ngroups;
+	int line;
+};
+
 struct lbtls_config {
 	char path[PATH_MAX];
+	struct cfg_user user;
 	unsigned workers; /* 0: one per online CPU */
 	struct cfg_addr https[CFG_MAX_LISTEN];
 	unsigned nhttps;

@@ -6,12 +6,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "log.h"
 
@@ -27,23 +29,44 @@ void log__set_who(const char *who)
 	snprintf(who_tag, sizeof(who_tag), "%s", who);
 }
 
-static int open_log(const char *path)
+/*
+ * Opened by the master, as root: a file the workers (user:) will reopen on
+ * SIGUSR1 is handed to them first, as nginx's master does. The master
+ * reopens before it signals them, so the file a worker reopens exists and
+ * is theirs. A failed chown is reported once the logs are in place.
+ */
+static int chown_err;
+static char chown_path[PATH_MAX];
+
+static int open_log(const struct lbtls_config *cfg, const char *path)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0 || !cfg->user.set || geteuid() || fstat(fd, &st) ||
+	    !S_ISREG(st.st_mode) || st.st_uid == cfg->user.uid)
+		return fd;
+	if (fchown(fd, cfg->user.uid, -1) && !chown_err) {
+		chown_err = errno;
+		snprintf(chown_path, sizeof(chown_path), "%s", path);
+	}
+	return fd;
 }
 
 int log__open(const struct lbtls_config *cfg, const char *who)
 {
 	int efd = STDERR_FILENO, afd = -1, err;
 
+	chown_err = 0;
 	if (*cfg->error_log && strcmp(cfg->error_log, "stderr")) {
-		efd = open_log(cfg->error_log);
+		efd = open_log(cfg, cfg->error_log);
 		if (efd < 0)
 			goto fail;
 	}
 	if (*cfg->access_log && strcmp(cfg->access_log, "off")) {
 		afd = strcmp(cfg->access_log, "stdout") ?
-			      open_log(cfg->access_log) :
+			      open_log(cfg, cfg->access_log) :
 			      dup(STDOUT_FILENO);
 		if (afd < 0)
 			goto fail;
@@ -53,6 +76,10 @@ int log__open(const struct lbtls_config *cfg, const char *who)
 	access_fd = afd;
 	max_level = cfg->log_level;
 	log__set_who(who);
+	if (chown_err)
+		log_warn(
+			"cannot hand %s to user %s (fchown: %s): the workers cannot reopen it on SIGUSR1",
+			chown_path, cfg->user.text, strerror(chown_err));
 	return 0;
 fail:
 	err = -errno;

@@ -25,6 +25,7 @@
 #include "loop.h"
 #include "master.h"
 #include "metrics.h"
+#include "priv.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -495,11 +496,17 @@ static void reload(struct master *m)
 {
 	struct lbtls_config *cfg;
 	struct tls_ctx *tls;
+	char why[512];
 
 	log_info("SIGHUP: reloading %s", m->opts->config_path);
 	if (load(m, &cfg, &tls)) {
 		log_err("reload: %s has errors: keeping the running configuration",
 			m->opts->config_path);
+		return;
+	}
+	if (priv__check(cfg, why, sizeof(why))) {
+		log_err("reload: %s: keeping the running configuration", why);
+		drop_config(cfg, tls);
 		return;
 	}
 	if (m->next_cfg) {
@@ -536,6 +543,9 @@ static void reap(struct master *m)
 		if (WIFSIGNALED(status))
 			log_err("worker %d (pid %d) killed by signal %d: respawning",
 				p->slot, pid, WTERMSIG(status));
+		else if (WEXITSTATUS(status) == PRIV_EXIT_STATUS)
+			log_err("worker %d (pid %d) could not drop its privileges (its line above says which step): respawning in %d ms",
+				p->slot, pid, RESPAWN_DELAY_MS);
 		else
 			log_err("worker %d (pid %d) exited with status %d: respawning",
 				p->slot, pid, WEXITSTATUS(status));
@@ -767,6 +777,7 @@ int master__run(const struct master_opts *opts)
 	static struct master mst;
 	struct master *m = &mst;
 	struct epoll_event evs[32];
+	char why[512];
 	unsigned i, slot;
 	int n, err;
 
@@ -787,6 +798,14 @@ int master__run(const struct master_opts *opts)
 			opts->config_path, strerror(-err));
 		return 1;
 	}
+	if (priv__check(m->cfg, why, sizeof(why))) {
+		log_err("%s: not starting", why);
+		return 1;
+	}
+	if (!geteuid() && !m->cfg->user.set)
+		log_warn(
+			"workers run as root: set `user:` in %s (docs/lbtls.md, Privileges)",
+			opts->config_path);
 	if (set_listeners(m, m->cfg) || set_admin(m, m->cfg))
 		return 1;
 	/* Before the workers: they start with the servers known by then. */

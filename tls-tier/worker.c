@@ -19,6 +19,7 @@
 #include "client.h"
 #include "health.h"
 #include "log.h"
+#include "priv.h"
 #include "reqbody.h"
 #include "worker.h"
 
@@ -253,8 +254,12 @@ void worker__main(const struct lbtls_config *cfg, struct tls_ctx *tls,
 
 	snprintf(w->who, sizeof(w->who), "worker %d", slot);
 	log__set_who(w->who);
+	/* user: first, before anything reads a client byte (priv.c). */
+	if (priv__drop(&cfg->user))
+		_exit(PRIV_EXIT_STATUS);
 	/* The master's death drains us rather than leaving orphans; the tick
-	 * checks too, for a death before this line. */
+	 * checks too, for a death before this line. After the drop: a change
+	 * of uid clears the parent-death signal. */
 	prctl(PR_SET_PDEATHSIG, SIGQUIT);
 	w->master = master;
 	px->cfg = cfg;

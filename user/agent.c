@@ -641,6 +641,48 @@ static int listen_unix(const char *path)
 	return fd;
 }
 
+/*
+ * Who may connect to the socket: root only (root:root 0660 in /run/lbctl,
+ * 0700), or with socket_group: root:GROUP 0660, and its directory made
+ * searchable by others (o+x: search, not list) so that an unprivileged
+ * worker (lbtls's user:) in that group reaches it. Applied at start and
+ * on every reload. Connecting is not registering: SO_PEERCRED against
+ * register_uids (agent__check_peer) still decides who registers.
+ */
+static void agent__socket_access(const struct agent_config *c)
+{
+	char dir[sizeof(c->socket_path)], *slash;
+	gid_t gid = c->socket_group_set ? c->socket_gid : getegid();
+	struct stat st;
+
+	if (chown(c->socket_path, -1, gid) || chmod(c->socket_path, 0660)) {
+		log_msg("cannot give %s to group %u: %s", c->socket_path,
+			(unsigned)gid, strerror(errno));
+		return;
+	}
+	if (!c->socket_group_set)
+		return;
+	snprintf(dir, sizeof(dir), "%s", c->socket_path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = 0;
+	if (stat(dir, &st)) {
+		log_msg("cannot stat %s: %s", dir, strerror(errno));
+		return;
+	}
+	if ((st.st_mode & S_IXOTH) && (st.st_mode & S_IXGRP))
+		return;
+	if (chmod(dir, (st.st_mode & 07777) | S_IXGRP | S_IXOTH)) {
+		log_msg("cannot make %s searchable for socket_group %u: %s",
+			dir, (unsigned)gid, strerror(errno));
+		return;
+	}
+	log_msg("made %s searchable (%04o) for socket_group %u; the socket is root:%u 0660",
+		dir, (unsigned)((st.st_mode & 07777) | S_IXGRP | S_IXOTH),
+		(unsigned)gid, (unsigned)gid);
+}
+
 static int agent__arm_timer(struct agent *a)
 {
 	__u32 ms = a->cfg.health_interval_ms;
@@ -678,6 +720,7 @@ static void agent__reload(struct agent *a)
 	       sizeof(next->socket_path));
 	memcpy(next->metrics, a->cfg.metrics, sizeof(next->metrics));
 	a->cfg = *next;
+	agent__socket_access(&a->cfg);
 	agent__apply_ifaces(a);
 	agent__apply_vips(a);
 	agent__rebuild_all(a);
@@ -742,6 +785,7 @@ static int agent__setup(struct agent *a)
 			strerror(-a->listen_fd));
 		return a->listen_fd;
 	}
+	agent__socket_access(&a->cfg);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +274,36 @@ static void parse_uids(struct walk *w, yaml_node_t *v, struct agent_config *c)
 	}
 }
 
+/* socket_group: a group name or a gid; not 0 (root's group has it). */
+static void parse_socket_group(struct walk *w, yaml_node_t *v,
+			       struct agent_config *c)
+{
+	const char *s = scalar(w, v, "socket_group");
+	struct group *gr;
+	unsigned long gid;
+	char *end;
+
+	if (!s)
+		return;
+	errno = 0;
+	gid = strtoul(s, &end, 10);
+	if (*s && !*end && s[0] != '-' && !errno && gid < 0xffffffffUL) {
+		c->socket_gid = gid;
+	} else if ((gr = getgrnam(s))) {
+		c->socket_gid = gr->gr_gid;
+	} else {
+		cfg_error(w, v, "'socket_group': no group '%s'", s);
+		return;
+	}
+	if (!c->socket_gid) {
+		cfg_error(
+			w, v,
+			"'socket_group' 0 is root's group, which has the socket already");
+		return;
+	}
+	c->socket_group_set = 1;
+}
+
 static void parse_root(struct walk *w, yaml_node_t *root,
 		       struct agent_config *c)
 {
@@ -317,6 +348,8 @@ static void parse_root(struct walk *w, yaml_node_t *root,
 			parse_flood(w, v, c);
 		} else if (!strcmp(key, "register_uids")) {
 			parse_uids(w, v, c);
+		} else if (!strcmp(key, "socket_group")) {
+			parse_socket_group(w, v, c);
 		} else {
 			cfg_error(w, k, "unknown key '%s'", key);
 		}

@@ -44,6 +44,10 @@ struct agent_config {
 	/* uids besides root that may register workers (SO_PEERCRED) */
 	int nregister_uids;
 	__u32 register_uids[AGENT_MAX_UIDS];
+	/* socket_group: who may connect to the socket (root:GROUP 0660, its
+	 * directory searchable); register_uids still decides who registers */
+	int socket_group_set;
+	__u32 socket_gid;
 };
 
 /* Defaults for instance 'name', then the file. 0, or -EINVAL after

@@ -145,8 +145,8 @@ services_run_in_compose() {
 			return 1
 		}
 		case $svc in
-		agent) want="running host [ALL] false NET_ADMIN SYS_ADMIN" ;;
-		lbtls) want="running host [ALL] false SYS_ADMIN" ;;
+		agent) want="running host [ALL] false CHOWN NET_ADMIN SYS_ADMIN" ;;
+		lbtls) want="running host [ALL] false CHOWN SETGID SETPCAP SETUID SYS_ADMIN" ;;
 		esac
 		got="$("$DOCKER" inspect -f '{{.State.Status}} {{.HostConfig.NetworkMode}} {{.HostConfig.CapDrop}} {{.HostConfig.Privileged}}' "$id")"
 		got="$got $("$DOCKER" inspect -f '{{range .HostConfig.CapAdd}}{{println .}}{{end}}' "$id" |
@@ -166,6 +166,40 @@ lbtls_listens_from_its_container() {
 		grep -o 'lbtls",pid=[0-9]*' | head -n1 | cut -d= -f2)
 	echo "lbtls container ${id:0:12}, listener pid ${pid:-none}"
 	[ -n "$pid" ] && grep -q "$id" "/proc/$pid/cgroup"
+}
+
+# lbtls's workers in its container (DESIGN.md D12): uid and gid 65532
+# (stack.sh's LB_TLS_UID, lbtls.yaml's user:) on all four fields, every
+# capability set empty, no_new_privs; its master (tini's child) stays
+# root. They registered with the agent as that uid (socket_group,
+# register_uids): "workers are registered" checks it.
+lbtls_workers_unprivileged() {
+	local id init master p st n=0 good=0
+	id=$(dc ps -q lbtls) || return 1
+	init=$("$DOCKER" inspect -f '{{.State.Pid}}' "$id") || return 1
+	master=$(ps -o pid=,comm= --ppid "$init" | awk '$2 == "lbtls" {print $1}' | head -n1)
+	[ -n "$master" ] || {
+		echo "no lbtls master under the container's init ($init)"
+		return 1
+	}
+	st=$(grep -E '^(Uid|CapEff):' "/proc/$master/status" | tr -s '\t ' ' ' | tr '\n' ' ')
+	echo "master $master: $st"
+	grep -Eq '^Uid:\s+0\s+0\s+0\s+0$' "/proc/$master/status" || return 1
+	for p in $(ps -o pid= --ppid "$master"); do
+		n=$((n + 1))
+		st=$(grep -E '^(Uid|Gid|CapInh|CapPrm|CapEff|CapAmb|NoNewPrivs):' "/proc/$p/status" |
+			tr -s '\t ' ' ' | tr '\n' ' ')
+		echo "worker $p: $st"
+		grep -Eq '^Uid:\s+65532\s+65532\s+65532\s+65532$' "/proc/$p/status" &&
+			grep -Eq '^Gid:\s+65532\s+65532\s+65532\s+65532$' "/proc/$p/status" &&
+			grep -q '^CapEff:\s*0000000000000000$' "/proc/$p/status" &&
+			grep -q '^CapPrm:\s*0000000000000000$' "/proc/$p/status" &&
+			grep -q '^CapInh:\s*0000000000000000$' "/proc/$p/status" &&
+			grep -q '^CapAmb:\s*0000000000000000$' "/proc/$p/status" &&
+			grep -q '^NoNewPrivs:\s*1$' "/proc/$p/status" &&
+			good=$((good + 1))
+	done
+	[ "$n" -ge 2 ] && [ "$good" -eq "$n" ]
 }
 
 # docker/stack.sh up on a running stack: succeeds, recreates neither
@@ -339,6 +373,8 @@ check "agent and lbtls run as compose services, host network, named caps only" \
 	services_run_in_compose
 check "lbtls's listener in $HOST_NS belongs to its container (--netns)" \
 	lbtls_listens_from_its_container
+check "lbtls's workers: uid 65532 x4, CapEff 0000000000000000, no caps, NoNewPrivs; master root" \
+	lbtls_workers_unprivileged
 check "the three versions answer through XDP and lbtls" versions_answer
 check "HTTP redirects to HTTPS with the query kept" redirect_keeps_query
 check "Flask sees the client's address in X-Forwarded-For" client_in_xff

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
@@ -862,9 +863,14 @@ static void test_duplicate_and_foreign_sockets_refused(void **state)
 	assert_int_equal(request(4, topo.addr4[1]), pick(VIP4, topo.addr4[1]));
 }
 
-/* In a child as uid/gid 65534: register one listener; exits 0 if the agent
- * registered it, 1 if it refused, 2 if nothing could be tried. */
-static int register_as_nobody(int fd)
+/*
+ * In a child that is what lbtls's workers are with `user: nobody` (uid and
+ * gid 65534, groups [65534]): register one listener as worker 'id'. Exits
+ * 0 if the agent registered it, 1 if it refused, 3 if the socket file
+ * cannot be opened (EACCES: the same check connect() makes), 2 if nothing
+ * could be tried.
+ */
+static int register_as_nobody(int fd, int id)
 {
 	pid_t p = fork();
 	int status;
@@ -872,12 +878,15 @@ static int register_as_nobody(int fd)
 	if (p == 0) {
 		struct loop loop;
 		struct agent_link link;
+		gid_t nogroup = 65534;
 		int family = AF_INET, st;
 
-		if (setresgid(65534, 65534, 65534) ||
+		if (setgroups(1, &nogroup) || setresgid(65534, 65534, 65534) ||
 		    setresuid(65534, 65534, 65534))
 			_exit(2);
-		st = register_as(202, &fd, &family, 1, &link, &loop);
+		if (access(sock_path, W_OK))
+			_exit(errno == EACCES ? 3 : 2);
+		st = register_as(id, &fd, &family, 1, &link, &loop);
 		unregister(&link, &loop);
 		_exit(st == AGENT_LINK_REGISTERED ? 0 :
 		      st == AGENT_LINK_IDLE	  ? 1 :
@@ -888,29 +897,31 @@ static int register_as_nobody(int fd)
 	return WEXITSTATUS(status);
 }
 
-/* SO_PEERCRED: root and the uids in register_uids only. The socket's mode
- * keeps others out already; it is opened here to test the agent's check. */
+/* The test's agent config plus 'extra' lines, applied with SIGHUP. */
+static void reload_with(const char *extra)
+{
+	assert_int_equal(run(NULL, 0,
+			     "cp %s.orig %s && printf '%%s\\n' '%s' >> %s",
+			     config, config, extra, config),
+			 0);
+	kill(agent_pid, SIGHUP);
+	usleep(300000);
+}
+
+/* SO_PEERCRED: root and the uids in register_uids only. socket_group lets
+ * the uid's group connect; the agent's check is what refuses it. */
 static void test_registration_needs_root_or_listed_uid(void **state)
 {
 	unsigned port;
 	int fd = loopback_listener(AF_INET, &port), refused, listed;
 
 	(void)state;
-	assert_int_equal(chmod("/run/lbctl", 0711), 0);
-	assert_int_equal(chmod(sock_path, 0666), 0);
-	refused = register_as_nobody(fd);
+	reload_with("socket_group: 65534");
+	refused = register_as_nobody(fd, 202);
 	/* the same uid, listed in the config and reloaded */
-	assert_int_equal(run(NULL, 0,
-			     "cp %s %s.good && echo 'register_uids: [65534]' "
-			     ">> %s",
-			     config, config, config),
-			 0);
-	kill(agent_pid, SIGHUP);
-	usleep(300000);
-	listed = register_as_nobody(fd);
-	assert_int_equal(run(NULL, 0, "mv %s.good %s", config, config), 0);
-	kill(agent_pid, SIGHUP);
-	chmod(sock_path, 0660);
+	reload_with("socket_group: 65534\nregister_uids: [65534]");
+	listed = register_as_nobody(fd, 202);
+	reload_with("");
 	chmod("/run/lbctl", 0700);
 	close(fd);
 	print_message("uid 65534: %s; listed in register_uids: %s\n",
@@ -925,6 +936,61 @@ static void test_registration_needs_root_or_listed_uid(void **state)
 	assert_int_equal(listed, 0);
 	assert_int_equal(agent_logged("worker 202 registered"), 0);
 	assert_int_equal(wait_up(NWORKERS), 0); /* 202 left with its child */
+}
+
+/*
+ * socket_group (issue 19, finding 10): lbtls's workers run as an
+ * unprivileged user. Without socket_group the socket is root's (0660 in a
+ * 0700 directory) and such a worker cannot even connect, though its uid is
+ * in register_uids; with socket_group: 65534 the socket is root:65534 0660
+ * in a directory others may search (not list), and the same worker
+ * registers. Dropping the key gives the socket back to root's group.
+ */
+static void test_socket_group_lets_unprivileged_worker_register(void **state)
+{
+	struct stat sock_before, sock_with, sock_after, dir_with;
+	unsigned port;
+	int fd = loopback_listener(AF_INET, &port), without, with;
+
+	(void)state;
+	assert_int_equal(chmod("/run/lbctl", 0700), 0); /* lbctl's own mode */
+	reload_with("register_uids: [65534]");
+	assert_int_equal(stat(sock_path, &sock_before), 0);
+	without = register_as_nobody(fd, 203);
+	reload_with("register_uids: [65534]\nsocket_group: 65534");
+	assert_int_equal(stat(sock_path, &sock_with), 0);
+	assert_int_equal(stat("/run/lbctl", &dir_with), 0);
+	with = register_as_nobody(fd, 203);
+	reload_with("");
+	assert_int_equal(stat(sock_path, &sock_after), 0);
+	chmod("/run/lbctl", 0700);
+	close(fd);
+	print_message(
+		"without socket_group: socket gid %u mode %04o, worker %s; "
+		"with socket_group: 65534: socket gid %u mode %04o, "
+		"/run/lbctl %04o, worker %s; after: gid %u\n",
+		(unsigned)sock_before.st_gid,
+		(unsigned)(sock_before.st_mode & 07777),
+		without == 3 ? "cannot connect (EACCES)" : "connected",
+		(unsigned)sock_with.st_gid,
+		(unsigned)(sock_with.st_mode & 07777),
+		(unsigned)(dir_with.st_mode & 07777),
+		with == 0 ? "registered" : "not registered",
+		(unsigned)sock_after.st_gid);
+	assert_int_equal(sock_before.st_gid, 0);
+	assert_int_equal(sock_before.st_mode & 07777, 0660);
+	assert_int_equal(without, 3);
+	assert_int_equal(sock_with.st_uid, 0);
+	assert_int_equal(sock_with.st_gid, 65534);
+	assert_int_equal(sock_with.st_mode & 07777, 0660);
+	assert_int_equal(dir_with.st_mode & 07777, 0711);
+	assert_int_equal(with, 0);
+	assert_int_equal(agent_logged("worker 203 registered"), 0);
+	assert_int_equal(agent_logged("made /run/lbctl searchable (0711) for "
+				      "socket_group 65534"),
+			 0);
+	assert_int_equal(sock_after.st_gid, 0);
+	assert_int_equal(wait_up(NWORKERS), 0); /* 203 left with its child */
 }
 
 /* A worker that registers again with fewer sockets leaves no stale slot. */
@@ -1183,6 +1249,8 @@ static int run_agent_tests(void)
 		cmocka_unit_test(test_wrong_sockets_refused),
 		cmocka_unit_test(test_duplicate_and_foreign_sockets_refused),
 		cmocka_unit_test(test_registration_needs_root_or_listed_uid),
+		cmocka_unit_test(
+			test_socket_group_lets_unprivileged_worker_register),
 		cmocka_unit_test(test_reregistration_with_fewer_sockets),
 		cmocka_unit_test(test_second_agent_refused),
 		cmocka_unit_test(test_drain_keeps_open_connection),
@@ -1213,7 +1281,7 @@ static int write_file(const char *path, const char *text)
 
 static int write_configs(void)
 {
-	char text[1024];
+	char text[1024], orig[160];
 
 	snprintf(text, sizeof(text),
 		 "# agent config of test_agent\n"
@@ -1233,6 +1301,10 @@ static int write_configs(void)
 		 "  fall: 2\n",
 		 sock_path, VIP4, VIP6);
 	if (write_file(config, text))
+		return -1;
+	/* reload_with() starts from this copy */
+	snprintf(orig, sizeof(orig), "%s.orig", config);
+	if (write_file(orig, text))
 		return -1;
 	return write_file(bad_config, "# two mistakes\n"
 				      "socket: /run/lbctl/never.sock\n"

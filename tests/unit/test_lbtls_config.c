@@ -7,6 +7,8 @@
  * the same error format.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <cmocka.h>
 #include <openssl/ssl.h>
@@ -407,6 +411,176 @@ static void test_ticket_keys_over_max(void **state)
 	}
 }
 
+/* A uid and gid with no passwd and no group entry: the numeric form. */
+static unsigned unnamed_id(void)
+{
+	unsigned id;
+
+	for (id = 4242; getpwuid(id) || getgrgid(id); id++)
+		;
+	return id;
+}
+
+/* user: NAME, NAME GROUP, NAME:GROUP, UID, UID:GID; resolved at load. */
+static void test_user_forms(void **state)
+{
+	struct fixture *f = *state;
+	struct cfg_user *u = &f->cfg.user;
+	struct passwd *pw = getpwnam("nobody");
+	struct group *gr = getgrnam("nogroup");
+	unsigned id = unnamed_id();
+	char yaml[256];
+
+	assert_int_equal(geteuid(), 0); /* root: any user may be named */
+	assert_non_null(pw);
+	assert_non_null(gr);
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n"), 0);
+	assert_false(u->set); /* no user: the workers stay as they are */
+
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n"
+				 "user: nobody\n"),
+			 0);
+	assert_true(u->set);
+	assert_string_equal(u->text, "nobody");
+	assert_int_equal(u->line, 2);
+	assert_int_equal(u->uid, pw->pw_uid);
+	assert_int_equal(u->gid, pw->pw_gid); /* the primary group */
+	assert_true(u->ngroups >= 1); /* getgrouplist: the primary one too */
+	assert_int_equal(u->groups[0], pw->pw_gid);
+
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n"
+				 "user: nobody nogroup\n"),
+			 0);
+	assert_int_equal(u->uid, pw->pw_uid);
+	assert_int_equal(u->gid, gr->gr_gid);
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n"
+				 "user: \"nobody:nogroup\"\n"),
+			 0);
+	assert_int_equal(u->gid, gr->gr_gid);
+
+	/* a number with no passwd entry: gid of the same number, no
+	 * supplementary groups (never gid 0) */
+	snprintf(yaml, sizeof(yaml),
+		 "listen: {http: 127.0.0.1:8080}\nuser: %u\n", id);
+	assert_int_equal(load(f, yaml), 0);
+	assert_int_equal(u->uid, id);
+	assert_int_equal(u->gid, id);
+	assert_int_equal(u->ngroups, 0);
+	snprintf(yaml, sizeof(yaml),
+		 "listen: {http: 127.0.0.1:8080}\nuser: \"%u:%u\"\n", id,
+		 id + 1);
+	assert_int_equal(load(f, yaml), 0);
+	assert_int_equal(u->uid, id);
+	assert_int_equal(u->gid, id + 1);
+	/* a number that has an entry: that user's groups */
+	snprintf(yaml, sizeof(yaml),
+		 "listen: {http: 127.0.0.1:8080}\nuser: %u\n",
+		 (unsigned)pw->pw_uid);
+	assert_int_equal(load(f, yaml), 0);
+	assert_int_equal(u->gid, pw->pw_gid);
+	assert_true(u->ngroups >= 1);
+}
+
+/* Each bad user: refused at its line, with the reason. */
+static void test_user_errors(void **state)
+{
+	static const struct {
+		const char *value, *what;
+	} bad[] = {
+		{ "root", "'user' root is uid 0 (root)" },
+		{ "\"0:4242\"", "'user' 0 is uid 0 (root)" },
+		{ "lbtls-no-such-user",
+		  "'user': no user 'lbtls-no-such-user'" },
+		{ "nobody lbtls-no-such-group",
+		  "'user': no group 'lbtls-no-such-group'" },
+		{ "nobody root", "group 0 (root) is not allowed" },
+		{ "\"4242:0\"", "group 0 (root) is not allowed" },
+		{ "\"nobody nogroup extra\"",
+		  "'user' expects NAME, NAME GROUP" },
+		{ "\"nobody:\"", "'user' expects NAME, NAME GROUP" },
+		{ "\"\"", "'user' expects NAME, NAME GROUP" },
+		{ "\"4294967295\"", "no user '4294967295'" },
+		{ "[nobody]", "'user' expects a string, got a list" },
+	};
+	struct fixture *f = *state;
+	char yaml[256];
+	unsigned i;
+
+	assert_int_equal(geteuid(), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 "workers: 1\n" /* 1 */
+			 "listen: {http: 127.0.0.1:8080}\n" /* 2 */
+			 "user: %s\n", /* 3 */
+			 bad[i].value);
+		assert_int_equal(load(f, yaml), -EINVAL);
+		assert_error_at(f, 3, bad[i].what);
+		assert_false(f->cfg.user.set);
+	}
+}
+
+/*
+ * lbtls not started as root: 'user' may name its own user only. Loaded in
+ * a child that is uid/gid 65534 (nobody/nogroup) as lbtls would be.
+ */
+static void test_user_when_not_root(void **state)
+{
+	struct fixture *f = *state;
+	char other[128], self[128];
+	int status;
+	pid_t pid;
+
+	assert_int_equal(geteuid(), 0); /* to become someone else */
+	snprintf(other, sizeof(other), "%s/other.yaml", f->dir);
+	snprintf(self, sizeof(self), "%s/self.yaml", f->dir);
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	{
+		FILE *fp = fopen(other, "w");
+
+		assert_non_null(fp);
+		fputs("listen: {http: 127.0.0.1:8080}\nuser: daemon\n", fp);
+		fclose(fp);
+		fp = fopen(self, "w");
+		assert_non_null(fp);
+		fputs("listen: {http: 127.0.0.1:8080}\n"
+		      "user: \"65534:65534\"\n",
+		      fp);
+		fclose(fp);
+	}
+	assert_int_equal(chmod(other, 0644), 0);
+	assert_int_equal(chmod(self, 0644), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static struct lbtls_config cfg;
+		char *text = NULL;
+		size_t len = 0;
+		FILE *errs;
+		int bad, good;
+
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(3);
+		errs = open_memstream(&text, &len);
+		bad = config__load(&cfg, other, errs);
+		good = config__load(&cfg, self, errs);
+		fclose(errs);
+		fprintf(stderr, "as uid 65534: %s", text ? text : "");
+		/* the error, at line 2, naming both ids */
+		_exit(bad != -EINVAL ? 4 :
+		      !strstr(text, ":2: 'user' daemon (uid 1, gid 1): "
+				    "lbtls runs as uid 65534 gid 65534, not "
+				    "root") ?
+				       5 :
+		      good	    ? 6 :
+		      !cfg.user.set ? 7 :
+				      0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +603,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ticket_keys_over_max,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_user_forms, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_user_errors, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_user_when_not_root, setup,
 						teardown),
 	};
 
