@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * A small Docker Engine API client over its unix socket. Requests are
+ * A small Docker Engine API client over its unix socket, run by 'lbtls
+ * discover' (discover.c), a process that does nothing else: never by the
+ * lbtls master, which only reads the file discover writes. Requests are
  * HTTP/1.0, so the engine answers without chunked framing and closes at the
- * end: the list is read to EOF (blocking, bounded by a 2 s timeout: the
- * engine is local), the event stream is one JSON object per line on a
- * non-blocking socket in the master's epoll. The stream is opened before
- * the list is taken so that no change falls between the two.
+ * end: the list is read to EOF, blocking but bounded: every connect, send
+ * and recv by a 2 s socket timeout (SO_SNDTIMEO bounds connect() on a unix
+ * socket too), the whole list by 10 s, so an engine that accepts and never
+ * answers costs a retry, never a hang. The event stream is one JSON object
+ * per line on a non-blocking socket in discover's epoll. The stream is
+ * opened before the list is taken so that no change falls between the two.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -25,9 +29,11 @@
 
 #include "docker.h"
 #include "log.h"
+#include "loop.h"
 
 #define LIST_MAX (4 << 20)
 #define IO_TIMEOUT_S 2
+#define LIST_DEADLINE_MS 10000 /* the whole list, however it trickles */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define RELIST_MS 30000
@@ -286,7 +292,7 @@ static void publish(struct docker *d, const struct docker_container *c,
 	__atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
-static int read_all(int fd, char **out, size_t *outlen)
+static int read_all(int fd, char **out, size_t *outlen, uint64_t deadline)
 {
 	size_t len = 0, cap = 65536;
 	char *buf = malloc(cap), *p;
@@ -303,6 +309,10 @@ static int read_all(int fd, char **out, size_t *outlen)
 				goto toobig;
 			buf = p;
 			cap *= 2;
+		}
+		if (loop__now_ms() >= deadline) {
+			free(buf);
+			return -ETIMEDOUT;
 		}
 		n = recv(fd, buf + len, cap - 1 - len, 0);
 		if (n == 0)
@@ -337,7 +347,8 @@ static void list(struct docker *d, uint64_t now)
 	}
 	n = send_get(d, fd, "/containers/json", "");
 	if (!n)
-		n = read_all(fd, &resp, &len);
+		n = read_all(fd, &resp, &len,
+			     loop__now_ms() + LIST_DEADLINE_MS);
 	close(fd);
 	if (n) {
 		fail(d, now, "listing containers: %s", strerror(-n));

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Upstream discovery from the Docker Engine API (upstream.docker), run by
- * the master: one event stream per lbtls, whatever the number of workers.
- * Every container event that matches the label triggers a fresh list of
- * the running containers; the healthy ones (or running ones without a
- * HEALTHCHECK) are published to the workers through a seqlocked
- * upstream_set in shared memory, which each worker applies on its tick.
+ * 'lbtls discover' (discover.c), a process of its own with the engine's
+ * socket and nothing else: one event stream, whatever the number of
+ * workers. Every container event that matches the label triggers a fresh
+ * list of the running containers; the healthy ones (or running ones without
+ * a HEALTHCHECK) go into an upstream_set, which discover writes to
+ * upstream.file (upfile.h) for the lbtls master to read.
  */
 #ifndef LBTLS_DOCKER_H
 #define LBTLS_DOCKER_H

@@ -369,7 +369,8 @@ static void test_config(void **state)
 	/* no servers needed with docker discovery; defaults filled in */
 	assert_int_equal(load("listen: {http: 127.0.0.1:8080}\n"
 			      "upstream:\n"
-			      "  docker: {label: a.b=c, network: lb-flask}\n",
+			      "  docker: {label: a.b=c, network: lb-flask}\n"
+			      "  file: /run/x/upstreams\n",
 			      &errs),
 			 0);
 	free(errs);
