@@ -27,6 +27,10 @@ struct discover {
 	struct upstream_set set; /* docker.c's output */
 	struct docker docker;
 	uint32_t written; /* set.seq last written to the file */
+	/* what the file holds: the 30 s relist rewrites nothing unchanged */
+	struct upstream_addr last[CFG_MAX_SERVERS];
+	unsigned last_n;
+	bool have_last;
 	bool write_failed; /* logged once until a write succeeds */
 	int epfd, sigfd;
 };
@@ -37,6 +41,7 @@ static void start(struct discover *d)
 
 	docker__init(&d->docker, c, &d->set, d->epfd);
 	d->written = d->set.seq;
+	d->have_last = false; /* settings may have changed: write the next */
 	log_info(
 		"watching containers labelled %s on %s (port from label %s) through %s; writing their addresses to %s",
 		c->label, c->network[0] ? c->network : "any network",
@@ -53,6 +58,11 @@ static void write_set(struct discover *d)
 
 	if (s->seq == d->written)
 		return;
+	if (d->have_last && s->n == d->last_n &&
+	    !memcmp(s->servers, d->last, s->n * sizeof(s->servers[0]))) {
+		d->written = s->seq;
+		return;
+	}
 	snprintf(comment, sizeof(comment),
 		 "written by lbtls discover: containers labelled %s on %s",
 		 d->cfg.upstream.docker.label,
@@ -69,6 +79,9 @@ static void write_set(struct discover *d)
 	}
 	d->write_failed = false;
 	d->written = s->seq;
+	memcpy(d->last, s->servers, s->n * sizeof(s->servers[0]));
+	d->last_n = s->n;
+	d->have_last = true;
 	names[0] = 0;
 	for (i = 0; i < s->n && off < sizeof(names) - 1; i++)
 		off += snprintf(names + off, sizeof(names) - off, " %s",
