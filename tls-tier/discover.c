@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * 'lbtls discover' (discover.h): one epoll loop over a signalfd and the
- * engine's event stream, with docker.c's list in between (bounded: it is
- * the only thing this process does). Each new set is written atomically to
+ * 'lbtls discover' (discover.h): one epoll loop over a signalfd, the
+ * engine's event stream and a list request in flight (docker.c: nothing
+ * waits, so SIGTERM is handled at once even when the engine hangs). Each
+ * new set is written atomically to
  * upstream.file; nothing is written before the first list succeeds, so a
  * restart of this process or of the engine leaves the last set in place.
  */
@@ -178,6 +179,8 @@ int discover__run(const char *config_path)
 				}
 			} else if (evs[i].data.fd == d->docker.fd) {
 				docker__on_events(&d->docker, loop__now_ms());
+			} else if (evs[i].data.fd == d->docker.list_fd) {
+				docker__on_list(&d->docker, loop__now_ms());
 			}
 		}
 	}

@@ -30,11 +30,17 @@ struct docker {
 	struct cfg_docker cfg;
 	struct upstream_set *out; /* shared with the workers */
 	int fd; /* the event stream, -1 while disconnected */
-	int epfd; /* where fd is registered (data.fd = fd), or -1 */
+	int epfd; /* where fd and list_fd are registered (data.fd), or -1 */
+	/* a GET /containers/json in flight: its socket (or -1), its answer
+	 * so far, and when it is given up */
+	int list_fd;
+	char *list_buf;
+	size_t list_len, list_cap;
+	uint64_t list_deadline;
 	bool in_body; /* past the response head */
 	char buf[16384];
 	size_t len;
-	bool resync; /* list the containers on the next docker__tick() */
+	bool resync; /* a change since the last list was sent: list again */
 	bool warned; /* an error is logged once until the next success */
 	uint64_t retry_at;
 	unsigned backoff_ms;
@@ -67,9 +73,14 @@ void docker__init(struct docker *d, const struct cfg_docker *c,
 		  struct upstream_set *out, int epfd);
 /* Close the event stream; 'out' keeps the last set. */
 void docker__stop(struct docker *d);
-/* Connect, list and retry as due; returns the event fd to poll, or -1. */
+/*
+ * Connect, list and retry as due, give up a list past its deadline;
+ * returns the event fd, or -1. Never waits: call it on every loop pass.
+ */
 int docker__tick(struct docker *d, uint64_t now);
 /* The event stream is readable. */
 void docker__on_events(struct docker *d, uint64_t now);
+/* d->list_fd is readable. */
+void docker__on_list(struct docker *d, uint64_t now);
 
 #endif /* LBTLS_DOCKER_H */

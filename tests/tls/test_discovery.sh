@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Discovery without Docker in lbtls (issue 19, findings 9 and 10): the lbtls
 # master reads upstream.file and never talks to the Docker Engine API;
-# 'lbtls discover' does, with a bounded client. Against a fake engine that
-# accepts every connection, reads the request and never answers:
+# 'lbtls discover' does, with a client that waits for nothing. Against a
+# fake engine that accepts every connection, reads the request and never
+# answers:
 #  - lbtls starts without the file (and says so), serves once the file
 #    lists a backend, and handles SIGHUP, while the fake engine holds
 #    'lbtls discover''s requests unanswered;
 #  - no process of lbtls (master, workers) ever connects to the engine's
 #    socket, though upstream.docker names it; lbtls discover does;
 #  - a bad file (FILE:LINE in the log) or a vanished one keeps the running
-#    set; a good one replaces it.
+#    set; a good one replaces it;
+#  - lbtls discover stops on SIGTERM while the engine holds its request.
 # Order of events, never durations (every wait is a bounded poll). lbtls
 # runs in a network namespace of its own; needs root for it.
 #
@@ -176,4 +178,19 @@ check "lbtls discover did (events and list)" \
 	bash -c "grep -q '^conn $discover GET /events' '$tmp/docker.log' && grep -q '^conn $discover GET /containers/json' '$tmp/docker.log'"
 check "lbtls discover wrote nothing: no list ever succeeded" \
 	bash -c "! grep -q 'server(s):' '$tmp/discover.log'"
+
+# discover's client waits for nothing either: SIGTERM while the engine
+# holds its list request stops it at once, without first giving up on
+# the list (no new "listing containers" error between the two).
+errs_before=$(grep -c 'listing containers' "$tmp/discover.log")
+held_now() { [ "$(grep -c "^conn $discover GET /containers/json" "$tmp/docker.log")" -gt 0 ]; }
+wait_for held_now
+kill -TERM "$discover"
+exited() { ! kill -0 "$discover" 2>/dev/null; }
+check "lbtls discover exits on SIGTERM while the engine holds its list" wait_for exited
+errs_after=$(grep -c 'listing containers' "$tmp/discover.log")
+echo "    discover's list errors: $errs_before before SIGTERM, $errs_after after"
+check "... without giving up on the list first, and says the file stays" \
+	bash -c "[ $errs_before = $errs_after ] && grep -q 'Terminated: stopping; $list keeps the last set' '$tmp/discover.log'"
+discover=
 finish
