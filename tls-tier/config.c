@@ -1086,10 +1086,11 @@ static int load(struct lbtls_config *cfg, const char *path, FILE *errs,
 	} else if (root->type != YAML_MAPPING_NODE) {
 		perr(&p, root, "top level must be a mapping of settings");
 	} else if (discovery) {
-		for_each_pair(&p, root, k,
-			      v) if (scalar(k) &&
-				     !strcmp(scalar(k), "upstream"))
-			parse_upstream(&p, v);
+		for_each_pair(&p, root, k, v)
+		{
+			if (scalar(k) && !strcmp(scalar(k), "upstream"))
+				parse_upstream(&p, v);
+		}
 		if (!p.nerr && !cfg->upstream.docker.enabled)
 			perr(&p, root,
 			     "'lbtls discover' needs an 'upstream.docker' section");
