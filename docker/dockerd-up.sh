@@ -43,8 +43,18 @@ done
 mkdir -p "$(dirname "$log")"
 echo "dockerd-up: starting $dockerd --config-file $config (log $log)"
 # setsid: the daemon outlives this script and any timeout(1) process group
-# that runs it (tests/run-suites.sh kills its suites' groups).
-setsid "$dockerd" --config-file "$config" >>"$log" 2>&1 </dev/null &
+# that runs it (tests/run-suites.sh kills its suites' groups). Every
+# descriptor above 2 is closed first: a daemon that inherited, say, the
+# fd of `flock /tmp/lb-docker.lock ...` (the tests' serialization) would
+# hold that lock for as long as it runs, and every later test would wait
+# for it forever.
+(
+	for fd in /proc/self/fd/*; do
+		fd=${fd##*/}
+		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+	done 2>/dev/null
+	exec setsid "$dockerd" --config-file "$config" >>"$log" 2>&1 </dev/null
+) &
 pid=$!
 
 for ((i = 0; i < wait_s * 2; i++)); do

@@ -6,9 +6,12 @@
 #         lbctl+lbtls image; a certificate for $DOMAIN (Let's Encrypt's if
 #         present, else self-signed); website1..3 on flask-network; the
 #         demo topology; the configurations; then the compose services
-#         `agent` (lbctl's agent, XDP on the balancer's interface) and
-#         `lbtls` (its workers registered with the agent, finding the
-#         containers by their labels: upstream.docker).
+#         `agent` (lbctl's agent, XDP on the balancer's interface),
+#         `discover` (`lbtls discover`: the only one with the Docker
+#         socket; finds the containers by their labels, upstream.docker,
+#         and writes their addresses to $STATE/discovery/upstreams) and
+#         `lbtls` (its workers registered with the agent, its servers read
+#         from that file: upstream.file).
 #   down  everything up made, in reverse; images and certificates are kept.
 #
 # Both services run in the host network namespace (network_mode: host) and
@@ -144,7 +147,7 @@ topology_down() {
 write_configs() {
 	local dir iface vips
 	dir=$(cert_dir)
-	mkdir -p "$STATE" "$LOGS"
+	mkdir -p "$STATE" "$STATE/discovery" "$LOGS"
 	if [ -z "$IFACE" ]; then
 		iface=lbh
 		vips="  - address: $VIP4:443
@@ -187,7 +190,10 @@ tls:
 upstream:
   algorithm: round_robin
   # website1..3 and any container started later with these labels on
-  # this stack's network join when healthy and leave when they stop
+  # this stack's network join when healthy and leave when they stop:
+  # the service 'discover' (lbtls discover) watches the engine and writes
+  # their addresses to 'file', which lbtls reads (it has no Docker socket)
+  file: $STATE/discovery/upstreams
   docker:
     socket: /var/run/docker.sock
     label: xdp-tls-lb.upstream=flaskapp
@@ -267,7 +273,7 @@ wait_workers() {
 	die "stack: only $up of $WORKERS lbtls workers registered; see above and $LOGS/"
 }
 
-# lbtls discovers website1..3 from the engine once their healthchecks
+# lbtls gets website1..3 from discover's file once their healthchecks
 # pass (upstream.docker): wait until every worker has the three.
 wait_pool() {
 	local n=0 _
@@ -277,6 +283,7 @@ wait_pool() {
 		[ "$n" -ge $((3 * WORKERS)) ] && return 0
 		sleep 0.1
 	done
+	logs_hint discover
 	logs_hint lbtls
 	die "stack: lbtls has $n of $((3 * WORKERS)) upstreams up; see above and $LOGS/"
 }
@@ -303,6 +310,7 @@ up() {
 	# agent, which host networking refuses.
 	"${IN_HOST[@]}" "$BUILD/lbtls" -t -c "$STATE/lbtls.yaml" >/dev/null
 	compose up -d --no-build agent
+	compose up -d --no-build discover
 	compose up -d --no-build --no-deps lbtls
 	wait_workers
 	wait_pool
@@ -310,8 +318,8 @@ up() {
 
 The stack '$STACK' is up: $WORKERS lbtls workers behind XDP, three Flask
 containers behind them; lbctl's agent and lbtls run as the compose services
-'agent' and 'lbtls' of the project '$STACK' (image $image).
-Logs in $LOGS/ and 'docker-compose --env-file $STATE/compose.env -f docker/docker-compose.yml logs agent lbtls';
+'agent', 'discover' and 'lbtls' of the project '$STACK' (image $image).
+Logs in $LOGS/ and 'docker-compose --env-file $STATE/compose.env -f docker/docker-compose.yml logs agent discover lbtls';
 state with 'lbctl --instance $STACK${NETNS_OPT:+ $NETNS_OPT} status'.
 Scale the pool (containers of the service flaskapp join it when healthy):
   docker-compose --env-file $STATE/compose.env -f docker/docker-compose.yml up -d --scale flaskapp=2
@@ -332,6 +340,7 @@ down() {
 	stop_legacy
 	if engine_answers; then
 		compose stop lbtls >/dev/null 2>&1 || true
+		compose stop discover >/dev/null 2>&1 || true
 		compose stop agent >/dev/null 2>&1 || true
 	fi
 	if [ -z "$IFACE" ] && ip netns list | grep -qw "$HOST_NS"; then

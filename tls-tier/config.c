@@ -31,6 +31,7 @@ struct parser {
 	FILE *errs;
 	int nerr;
 	struct lbtls_config *cfg;
+	bool discovery; /* config__load_discovery(): upstream.docker, .file */
 };
 
 static void perr_line(struct parser *p, size_t line, const char *fmt, ...)
@@ -697,6 +698,9 @@ static void parse_upstream(struct parser *p, yaml_node_t *n)
 	{
 		const char *key = scalar(k) ? scalar(k) : "";
 
+		if (p->discovery && strcmp(key, "docker") &&
+		    strcmp(key, "file"))
+			continue; /* lbtls's own business, checked by lbtls */
 		if (!strcmp(key, "servers")) {
 			if (v->type != YAML_SEQUENCE_NODE) {
 				perr(p, v, "'upstream.servers' expects a list");
@@ -727,6 +731,14 @@ static void parse_upstream(struct parser *p, yaml_node_t *n)
 			parse_health(p, v);
 		} else if (!strcmp(key, "docker")) {
 			parse_docker(p, v);
+		} else if (!strcmp(key, "file")) {
+			if (!get_str(p, "upstream.file", v, up->file,
+				     sizeof(up->file)) &&
+			    up->file[0] != '/')
+				perr(p, v,
+				     "'upstream.file' must be an absolute path, got '%s'",
+				     up->file);
+			up->file_line = v->start_mark.line + 1;
 		} else if (!strcmp(key, "keepalive")) {
 			get_uint(p, "keepalive", v, 0, 10000, &up->keepalive);
 		} else if (!strcmp(key, "keepalive_timeout")) {
@@ -1173,10 +1185,14 @@ static void validate(struct parser *p, yaml_node_t *root)
 	if (cfg->nhttps && !cfg->tls.ncerts && !prior)
 		perr(p, root,
 		     "listen.https is set but 'tls.certificates' is empty");
-	if (cfg->nhttps && !cfg->upstream.nservers &&
-	    !cfg->upstream.docker.enabled && !prior)
+	if (cfg->upstream.docker.enabled && !cfg->upstream.file[0])
+		perr_line(
+			p, cfg->upstream.docker.line,
+			"'upstream.docker' needs 'upstream.file': 'lbtls discover' writes the containers it finds there and lbtls reads them (lbtls itself never talks to Docker)");
+	if (cfg->nhttps && !cfg->upstream.nservers && !cfg->upstream.file[0] &&
+	    !prior)
 		perr(p, root,
-		     "listen.https is set but 'upstream.servers' is empty (and no 'upstream.docker')");
+		     "listen.https is set but 'upstream.servers' is empty (and no 'upstream.file')");
 	for (i = 0; i < cfg->nhttps; i++)
 		all[n++] = &cfg->https[i];
 	for (i = 0; i < cfg->nhttp; i++)
@@ -1244,9 +1260,12 @@ void config__defaults(struct lbtls_config *cfg)
 	cfg->shutdown_timeout_ms = 30000;
 }
 
-int config__load(struct lbtls_config *cfg, const char *path, FILE *errs)
+static int load(struct lbtls_config *cfg, const char *path, FILE *errs,
+		bool discovery)
 {
-	struct parser p = { .file = path, .errs = errs, .cfg = cfg };
+	struct parser p = {
+		.file = path, .errs = errs, .cfg = cfg, .discovery = discovery
+	};
 	yaml_parser_t yp;
 	yaml_node_t *root, *k, *v;
 	FILE *f;
@@ -1278,6 +1297,19 @@ int config__load(struct lbtls_config *cfg, const char *path, FILE *errs)
 		perr_line(&p, 1, "empty configuration");
 	} else if (root->type != YAML_MAPPING_NODE) {
 		perr(&p, root, "top level must be a mapping of settings");
+	} else if (discovery) {
+		for_each_pair(&p, root, k, v)
+		{
+			if (scalar(k) && !strcmp(scalar(k), "upstream"))
+				parse_upstream(&p, v);
+		}
+		if (!p.nerr && !cfg->upstream.docker.enabled)
+			perr(&p, root,
+			     "'lbtls discover' needs an 'upstream.docker' section");
+		else if (!p.nerr && !cfg->upstream.file[0])
+			perr_line(
+				&p, cfg->upstream.docker.line,
+				"'lbtls discover' needs 'upstream.file', where it writes the servers");
 	} else {
 		for_each_pair(&p, root, k, v) parse_root_key(&p, k, v);
 		if (!cfg->upstream.health.timeout_ms)
@@ -1289,6 +1321,17 @@ int config__load(struct lbtls_config *cfg, const char *path, FILE *errs)
 	yaml_parser_delete(&yp);
 	fclose(f);
 	return p.nerr ? -EINVAL : 0;
+}
+
+int config__load(struct lbtls_config *cfg, const char *path, FILE *errs)
+{
+	return load(cfg, path, errs, false);
+}
+
+int config__load_discovery(struct lbtls_config *cfg, const char *path,
+			   FILE *errs)
+{
+	return load(cfg, path, errs, true);
 }
 
 void config__free(struct lbtls_config *cfg)

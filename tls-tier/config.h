@@ -69,7 +69,8 @@ struct cfg_health {
 	unsigned fall;
 };
 
-/* Servers discovered from the Docker Engine API (master.c, docker.c). */
+/* Servers discovered from the Docker Engine API by 'lbtls discover'
+ * (discover.c, docker.c), which writes them to upstream.file. */
 struct cfg_docker {
 	bool enabled;
 	char socket[108]; /* the engine's unix socket */
@@ -105,6 +106,10 @@ struct cfg_upstream {
 	unsigned queue;
 	unsigned queue_timeout_ms;
 	struct cfg_docker docker;
+	/* servers listed in a file (upfile.c), re-read by the master when it
+	 * changes; written by 'lbtls discover' or anything else; "": none */
+	char file[PATH_MAX];
+	int file_line;
 };
 
 struct cfg_limits {
@@ -195,6 +200,13 @@ void config__defaults(struct lbtls_config *cfg);
  * anything is wrong, -errno when the file cannot be read.
  */
 int config__load(struct lbtls_config *cfg, const char *path, FILE *errs);
+/*
+ * What 'lbtls discover' needs of the same file: upstream.docker and
+ * upstream.file only. Nothing else is parsed or checked, so the discovery
+ * process needs neither the certificates nor anything else lbtls reads.
+ */
+int config__load_discovery(struct lbtls_config *cfg, const char *path,
+			   FILE *errs);
 
 /* Release what config__load() allocated (the error page). */
 void config__free(struct lbtls_config *cfg);

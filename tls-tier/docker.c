@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * A small Docker Engine API client over its unix socket. Requests are
- * HTTP/1.0, so the engine answers without chunked framing and closes at the
- * end: the list is read to EOF (blocking, bounded by a 2 s timeout: the
- * engine is local), the event stream is one JSON object per line on a
- * non-blocking socket in the master's epoll. The stream is opened before
- * the list is taken so that no change falls between the two.
+ * A small Docker Engine API client over its unix socket, run by 'lbtls
+ * discover' (discover.c): never by the lbtls master, which only reads the
+ * file discover writes. Nothing here blocks: both sockets are non-blocking
+ * in the caller's epoll (a unix connect() completes at once or fails with
+ * EAGAIN when the engine's accept queue is full; a request of under 2 KiB
+ * fits a fresh socket's buffer whole). Requests are HTTP/1.0, so the engine
+ * answers without chunked framing and closes at the end: the list is
+ * gathered as it arrives until EOF, within 10 s, so an engine that accepts
+ * and never answers costs a retry, never a hang. The event stream is one
+ * JSON object per line. It is opened before the list is taken so that no
+ * change falls between the two.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -14,20 +19,19 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
 
 #include <jansson.h>
 
 #include "docker.h"
 #include "log.h"
+#include "loop.h"
 
 #define LIST_MAX (4 << 20)
-#define IO_TIMEOUT_S 2
+#define LIST_DEADLINE_MS 10000 /* the whole list, however it trickles */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define RELIST_MS 30000
@@ -178,18 +182,16 @@ int docker__parse_event(const char *line, char *action, size_t alen, char *id,
 
 /* --- the client ------------------------------------------------------------ */
 
+/* A connected non-blocking socket to the engine, or a negative errno. */
 static int dial(const struct docker *d)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
 	int fd, err;
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", d->cfg.socket);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
 		err = -errno;
 		close(fd);
@@ -198,13 +200,14 @@ static int dial(const struct docker *d)
 	return fd;
 }
 
-/* GET 'path' with a label filter on fd. */
+/* GET 'path' with a label filter on fd: all of it now, or an error. */
 static int send_get(const struct docker *d, int fd, const char *path,
 		    const char *more_filters)
 {
 	char filt[512], enc[1536], req[2048];
 	const unsigned char *s;
 	char *o = enc;
+	ssize_t sent;
 	int n;
 
 	snprintf(filt, sizeof(filt), "{%s\"label\":[\"%s\"]}", more_filters,
@@ -220,9 +223,10 @@ static int send_get(const struct docker *d, int fd, const char *path,
 	n = snprintf(req, sizeof(req),
 		     "GET %s?filters=%s HTTP/1.0\r\nHost: docker\r\n\r\n", path,
 		     enc);
-	if (send(fd, req, n, MSG_NOSIGNAL) != n)
-		return errno ? -errno : -EIO;
-	return 0;
+	sent = send(fd, req, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (sent < 0)
+		return -errno;
+	return sent == n ? 0 : -EAGAIN; /* a fresh socket takes 2 KiB */
 }
 
 /* The status code of a response head, or -EPROTO. */
@@ -238,7 +242,7 @@ static int status_code(const char *head)
 static void fail(struct docker *d, uint64_t now, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Log (once per outage), drop the stream and retry with backoff. */
+/* Log (once per outage), drop both sockets and retry with backoff. */
 static void fail(struct docker *d, uint64_t now, const char *fmt, ...)
 {
 	char msg[512];
@@ -286,86 +290,123 @@ static void publish(struct docker *d, const struct docker_container *c,
 	__atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
-static int read_all(int fd, char **out, size_t *outlen)
+static int watch(struct docker *d, int fd)
 {
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap), *p;
-	ssize_t n;
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (len + 1 == cap) {
-			if (cap >= LIST_MAX)
-				goto toobig;
-			p = realloc(buf, cap * 2);
-			if (!p)
-				goto toobig;
-			buf = p;
-			cap *= 2;
-		}
-		n = recv(fd, buf + len, cap - 1 - len, 0);
-		if (n == 0)
-			break;
-		if (n < 0) {
-			n = errno == EAGAIN ? -ETIMEDOUT : -errno;
-			free(buf);
-			return n;
-		}
-		len += n;
-	}
-	buf[len] = 0;
-	*out = buf;
-	*outlen = len;
+	if (d->epfd >= 0 && epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
 	return 0;
-toobig:
-	free(buf);
-	return -E2BIG;
 }
 
-static void list(struct docker *d, uint64_t now)
+static void unwatch(struct docker *d, int *fd)
 {
-	static struct docker_container cs[CFG_MAX_SERVERS];
-	char *resp = NULL, *body, err[256];
-	size_t len = 0;
-	int fd, n, code;
+	if (*fd < 0)
+		return;
+	if (d->epfd >= 0)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, *fd, NULL);
+	close(*fd);
+	*fd = -1;
+}
 
+static void list_close(struct docker *d)
+{
+	unwatch(d, &d->list_fd);
+	free(d->list_buf);
+	d->list_buf = NULL;
+	d->list_len = d->list_cap = 0;
+}
+
+/* Send GET /containers/json; the answer comes to docker__on_list(). */
+static void list_start(struct docker *d, uint64_t now)
+{
+	int fd, err;
+
+	d->resync = false; /* a change from now on needs another list */
 	fd = dial(d);
 	if (fd < 0) {
 		fail(d, now, "cannot connect: %s", strerror(-fd));
 		return;
 	}
-	n = send_get(d, fd, "/containers/json", "");
-	if (!n)
-		n = read_all(fd, &resp, &len);
-	close(fd);
-	if (n) {
-		fail(d, now, "listing containers: %s", strerror(-n));
+	err = send_get(d, fd, "/containers/json", "");
+	if (!err)
+		err = watch(d, fd);
+	if (err) {
+		close(fd);
+		fail(d, now, "listing containers: %s", strerror(-err));
 		return;
 	}
+	d->list_fd = fd;
+	d->list_deadline = now + LIST_DEADLINE_MS;
+}
+
+/* The whole answer is in: parse it and publish. */
+static void list_done(struct docker *d, uint64_t now)
+{
+	static struct docker_container cs[CFG_MAX_SERVERS];
+	char *resp = d->list_buf, *body, err[256];
+	int n, code;
+
 	body = strstr(resp, "\r\n\r\n");
 	code = status_code(resp);
 	if (!body || code != 200) {
 		fail(d, now, "listing containers: HTTP status %d: %.200s", code,
 		     body ? body + 4 : resp);
-		free(resp);
 		return;
 	}
 	body += 4;
-	n = docker__parse_list(body, len - (body - resp), &d->cfg, cs,
+	n = docker__parse_list(body, d->list_len - (body - resp), &d->cfg, cs,
 			       CFG_MAX_SERVERS, err, sizeof(err));
-	free(resp);
 	if (n < 0) {
 		fail(d, now, "listing containers: %s", err);
 		return;
 	}
+	list_close(d);
 	if (d->warned)
 		log_info("upstream.docker: %s answers again", d->cfg.socket);
 	d->warned = false;
 	d->backoff_ms = 0;
-	d->resync = false;
 	d->next_list = now + RELIST_MS;
 	publish(d, cs, n);
+}
+
+void docker__on_list(struct docker *d, uint64_t now)
+{
+	size_t cap;
+	ssize_t n;
+	char *p;
+
+	for (;;) {
+		if (d->list_len + 1 >= d->list_cap) {
+			cap = d->list_cap ? d->list_cap * 2 : 65536;
+			if (cap > LIST_MAX) {
+				fail(d, now, "listing containers: %s",
+				     strerror(E2BIG));
+				return;
+			}
+			p = realloc(d->list_buf, cap);
+			if (!p) {
+				fail(d, now, "listing containers: %s",
+				     strerror(ENOMEM));
+				return;
+			}
+			d->list_buf = p;
+			d->list_cap = cap;
+		}
+		n = recv(d->list_fd, d->list_buf + d->list_len,
+			 d->list_cap - 1 - d->list_len, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return; /* more later, or the deadline */
+		if (n < 0) {
+			fail(d, now, "listing containers: %s", strerror(errno));
+			return;
+		}
+		if (!n)
+			break;
+		d->list_len += n;
+	}
+	d->list_buf[d->list_len] = 0;
+	list_done(d, now);
 }
 
 static int open_events(struct docker *d)
@@ -375,19 +416,11 @@ static int open_events(struct docker *d)
 	if (fd < 0)
 		return fd;
 	err = send_get(d, fd, "/events", "\"type\":[\"container\"],");
+	if (!err)
+		err = watch(d, fd);
 	if (err) {
 		close(fd);
 		return err;
-	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	if (d->epfd >= 0) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-
-		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			err = -errno;
-			close(fd);
-			return err;
-		}
 	}
 	d->fd = fd;
 	d->in_body = false;
@@ -402,24 +435,29 @@ void docker__init(struct docker *d, const struct cfg_docker *c,
 	d->cfg = *c;
 	d->out = out;
 	d->fd = -1;
+	d->list_fd = -1;
 	d->epfd = epfd;
 }
 
 void docker__stop(struct docker *d)
 {
-	if (d->fd < 0)
-		return;
-	if (d->epfd >= 0)
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->fd, NULL);
-	close(d->fd);
-	d->fd = -1;
+	unwatch(d, &d->fd);
+	list_close(d);
 }
 
 int docker__tick(struct docker *d, uint64_t now)
 {
 	int err;
 
-	if (!d->cfg.enabled || now < d->retry_at)
+	if (!d->cfg.enabled)
+		return d->fd;
+	if (d->list_fd >= 0 && now >= d->list_deadline) {
+		fail(d, now,
+		     "listing containers: no complete answer within %d ms",
+		     LIST_DEADLINE_MS);
+		return -1;
+	}
+	if (now < d->retry_at)
 		return d->fd;
 	if (d->fd < 0) {
 		err = open_events(d);
@@ -430,8 +468,8 @@ int docker__tick(struct docker *d, uint64_t now)
 		}
 		d->resync = true;
 	}
-	if (d->resync || now >= d->next_list)
-		list(d, now);
+	if ((d->resync || now >= d->next_list) && d->list_fd < 0)
+		list_start(d, now);
 	return d->fd;
 }
 
@@ -510,6 +548,6 @@ void docker__on_events(struct docker *d, uint64_t now)
 		d->len -= p - d->buf;
 		memmove(d->buf, p, d->len);
 	}
-	if (d->resync)
-		list(d, now);
+	if (d->resync && d->list_fd < 0)
+		list_start(d, now);
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Upstream discovery from the Docker Engine API (upstream.docker), run by
- * the master: one event stream per lbtls, whatever the number of workers.
- * Every container event that matches the label triggers a fresh list of
- * the running containers; the healthy ones (or running ones without a
- * HEALTHCHECK) are published to the workers through a seqlocked
- * upstream_set in shared memory, which each worker applies on its tick.
+ * 'lbtls discover' (discover.c), a process of its own with the engine's
+ * socket and nothing else: one event stream, whatever the number of
+ * workers. Every container event that matches the label triggers a fresh
+ * list of the running containers; the healthy ones (or running ones without
+ * a HEALTHCHECK) go into an upstream_set, which discover writes to
+ * upstream.file (upfile.h) for the lbtls master to read.
  */
 #ifndef LBTLS_DOCKER_H
 #define LBTLS_DOCKER_H
@@ -29,11 +30,17 @@ struct docker {
 	struct cfg_docker cfg;
 	struct upstream_set *out; /* shared with the workers */
 	int fd; /* the event stream, -1 while disconnected */
-	int epfd; /* where fd is registered (data.fd = fd), or -1 */
+	int epfd; /* where fd and list_fd are registered (data.fd), or -1 */
+	/* a GET /containers/json in flight: its socket (or -1), its answer
+	 * so far, and when it is given up */
+	int list_fd;
+	char *list_buf;
+	size_t list_len, list_cap;
+	uint64_t list_deadline;
 	bool in_body; /* past the response head */
 	char buf[16384];
 	size_t len;
-	bool resync; /* list the containers on the next docker__tick() */
+	bool resync; /* a change since the last list was sent: list again */
 	bool warned; /* an error is logged once until the next success */
 	uint64_t retry_at;
 	unsigned backoff_ms;
@@ -66,9 +73,14 @@ void docker__init(struct docker *d, const struct cfg_docker *c,
 		  struct upstream_set *out, int epfd);
 /* Close the event stream; 'out' keeps the last set. */
 void docker__stop(struct docker *d);
-/* Connect, list and retry as due; returns the event fd to poll, or -1. */
+/*
+ * Connect, list and retry as due, give up a list past its deadline;
+ * returns the event fd, or -1. Never waits: call it on every loop pass.
+ */
 int docker__tick(struct docker *d, uint64_t now);
 /* The event stream is readable. */
 void docker__on_events(struct docker *d, uint64_t now);
+/* d->list_fd is readable. */
+void docker__on_list(struct docker *d, uint64_t now);
 
 #endif /* LBTLS_DOCKER_H */

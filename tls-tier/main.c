@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "discover.h"
 #include "master.h"
 #include "tls.h"
 
@@ -47,12 +48,18 @@ static void usage(FILE *f)
 	unsigned i;
 
 	fprintf(f, "Usage: lbtls [-tV] [-c FILE] [--workers N] [--netns NAME]\n"
+		   "       lbtls discover [-c FILE]\n"
 		   "TLS-terminating HTTP/1.1 reverse proxy.\n\n");
 	for (i = 0; long_opts[i].name; i++)
 		fprintf(f, "  -%c, --%-8s %s\n",
 			long_opts[i].val == 'w' ? 'w' : long_opts[i].val,
 			long_opts[i].name, opt_help[i]);
 	fprintf(f, "\nSignals: HUP reloads, TERM/INT/QUIT stop gracefully.\n");
+	fprintf(f,
+		"\n'lbtls discover' is the discovery process: it watches the Docker\n"
+		"Engine API as upstream.docker says and writes the healthy\n"
+		"containers' addresses to upstream.file, which lbtls reads. It\n"
+		"needs the engine's socket; lbtls itself does not.\n");
 }
 
 /*
@@ -100,6 +107,46 @@ static int enter_netns(const char *name)
 	return 0;
 }
 
+/* lbtls discover [-c FILE]: its own few options. */
+static int discover_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = DEFAULT_CONFIG;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			printf("Usage: lbtls discover [-c FILE]\n"
+			       "Write the servers found by upstream.docker to upstream.file.\n\n"
+			       "  -c, --config FILE  configuration file (default " DEFAULT_CONFIG
+			       ")\n"
+			       "  -h, --help         show this help\n");
+			return 0;
+		default:
+			fprintf(stderr,
+				"lbtls discover: unknown or incomplete option '%s' (see lbtls discover --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+			"lbtls discover: unexpected argument '%s' (see lbtls discover --help)\n",
+			argv[optind]);
+		return 2;
+	}
+	return discover__run(path);
+}
+
 static int test_config(const char *path)
 {
 	static struct lbtls_config cfg;
@@ -131,6 +178,8 @@ int main(int argc, char **argv)
 	char *end;
 	int c;
 
+	if (argc > 1 && !strcmp(argv[1], "discover"))
+		return discover_main(argc - 1, argv + 1);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:tw:n:Vh", long_opts, NULL)) !=
 	       -1) {

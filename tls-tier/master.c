@@ -19,7 +19,6 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-#include "docker.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -27,6 +26,7 @@
 #include "metrics.h"
 #include "priv.h"
 #include "tls.h"
+#include "upfile.h"
 #include "worker.h"
 
 #define MAX_LISTENERS (2 * CFG_MAX_LISTEN * CFG_MAX_WORKERS)
@@ -77,7 +77,9 @@ struct master {
 	/* A reload that waits for process slots (see reload()). */
 	struct lbtls_config *next_cfg;
 	struct tls_ctx *next_tls;
-	struct docker docker; /* upstream.docker discovery */
+	/* upstream.file: servers discovered by another process (no Docker
+	 * here: 'lbtls discover' has the engine's socket, DESIGN D12) */
+	struct upfile_watch upfile;
 	int epfd, sigfd;
 	bool stopping;
 	uint64_t stop_deadline;
@@ -377,9 +379,6 @@ static void spawn(struct master *m, int slot)
 			close(m->admin_fd);
 		close(m->epfd);
 		close(m->sigfd);
-		/* close only: a DEL would act on the master's epoll */
-		if (m->docker.fd >= 0)
-			close(m->docker.fd);
 		worker__main(m->cfg, m->tls, blk, &m->shm->discovered, mine, n,
 			     slot, m->gen, self);
 	}
@@ -402,30 +401,22 @@ static void signal_procs(struct master *m, int sig, bool old_only)
 			kill(m->procs[i].pid, sig);
 }
 
-static bool same_docker(const struct cfg_docker *a, const struct cfg_docker *b)
-{
-	return a->enabled == b->enabled && !strcmp(a->socket, b->socket) &&
-	       !strcmp(a->label, b->label) &&
-	       !strcmp(a->port_label, b->port_label) &&
-	       !strcmp(a->network, b->network);
-}
-
 /*
- * (Re)start discovery for 'c'. The published set stays until the first
- * list under the new settings replaces it; workers of a configuration
- * without upstream.docker ignore it.
+ * Watch upstream.file 'path' ("" for none). The published set stays until
+ * the new file is read; workers of a configuration without upstream.file
+ * ignore it. Only a stat() and, when it changed, the read of a small
+ * regular file: nothing here waits for another process.
  */
-static void set_docker(struct master *m, const struct cfg_docker *c)
+static void set_upfile(struct master *m, const struct cfg_upstream *up)
 {
-	docker__stop(&m->docker);
-	docker__init(&m->docker, c, &m->shm->discovered, m->epfd);
-	if (!c->enabled)
+	if (!strcmp(m->upfile.path, up->file))
 		return;
-	log_info(
-		"upstream.docker: servers labelled %s on %s, port from label %s, from %s",
-		c->label, c->network[0] ? c->network : "any network",
-		c->port_label, c->socket);
-	docker__tick(&m->docker, loop__now_ms());
+	upfile__watch_init(&m->upfile, up->file, &m->shm->discovered);
+	if (!up->file[0])
+		return;
+	log_info("upstream.file: servers from %s%s", up->file,
+		 up->docker.enabled ? " (written by 'lbtls discover')" : "");
+	upfile__poll(&m->upfile);
 }
 
 static void drop_config(struct lbtls_config *cfg, struct tls_ctx *tls)
@@ -461,8 +452,7 @@ static void start_generation(struct master *m, struct lbtls_config *cfg,
 	for (i = 0; i < METRICS_MAX_PROCS; i++)
 		if (m->procs[i].pid > 0)
 			m->procs[i].old = true;
-	if (!same_docker(&cfg->upstream.docker, &m->cfg->upstream.docker))
-		set_docker(m, &cfg->upstream.docker);
+	set_upfile(m, &cfg->upstream);
 	drop_config(m->cfg, m->tls);
 	m->cfg = cfg;
 	m->tls = tls;
@@ -734,7 +724,7 @@ static void periodic(struct master *m)
 	for (i = 0; i < m->nslots; i++)
 		if (m->respawn_at[i] && now >= m->respawn_at[i])
 			spawn(m, i);
-	docker__tick(&m->docker, now);
+	upfile__poll(&m->upfile);
 }
 
 static int master_init(struct master *m)
@@ -745,7 +735,6 @@ static int master_init(struct master *m)
 
 	m->admin_fd = -1;
 	m->epfd = m->sigfd = -1;
-	m->docker.fd = -1;
 	for (i = 0; i < ADMIN_MAX; i++)
 		m->admin[i].fd = -1;
 	if (tls__random_key(&m->fallback_key))
@@ -809,7 +798,7 @@ int master__run(const struct master_opts *opts)
 	if (set_listeners(m, m->cfg) || set_admin(m, m->cfg))
 		return 1;
 	/* Before the workers: they start with the servers known by then. */
-	set_docker(m, &m->cfg->upstream.docker);
+	set_upfile(m, &m->cfg->upstream);
 	m->nslots = m->cfg->workers;
 	log_info("starting %u worker(s), %u listener(s) each", m->nslots,
 		 m->cfg->nhttps + m->cfg->nhttp);
@@ -831,10 +820,6 @@ int master__run(const struct master_opts *opts)
 			}
 			if (fd == m->admin_fd) {
 				admin_accept(m);
-				continue;
-			}
-			if (fd == m->docker.fd) {
-				docker__on_events(&m->docker, loop__now_ms());
 				continue;
 			}
 			for (j = 0; j < ADMIN_MAX; j++)

@@ -75,7 +75,7 @@ struct metrics_shm {
 	uint32_t pad;
 	struct metrics_block retired;
 	struct metrics_block procs[METRICS_MAX_PROCS];
-	/* Not counters: the servers the master discovered (docker.c), which
+	/* Not counters: the servers the master read from upstream.file, which
 	 * the workers read; the mapping is already shared with all of them. */
 	struct upstream_set discovered;
 };

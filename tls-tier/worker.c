@@ -79,7 +79,7 @@ void worker__sync_servers(struct worker *w)
 	uint32_t seq;
 	unsigned i, lost, n0 = px->up.n;
 
-	if (!w->dyn || !px->cfg->upstream.docker.enabled)
+	if (!w->dyn || !px->cfg->upstream.file[0])
 		return;
 	seq = __atomic_load_n(&w->dyn->seq, __ATOMIC_ACQUIRE);
 	if ((seq & 1) || seq == w->dyn_seq)
@@ -96,7 +96,7 @@ void worker__sync_servers(struct worker *w)
 		&px->up, snap.servers,
 		snap.n < CFG_MAX_SERVERS ? snap.n : CFG_MAX_SERVERS, &gone);
 	if (lost)
-		log_err("upstream.docker: %u server(s) left out: more than %d slots",
+		log_err("upstream.file: %u server(s) left out: more than %d slots",
 			lost, CFG_MAX_SERVERS);
 	for (i = 0; i < px->up.n; i++) {
 		struct upstream_server *s = &px->up.servers[i];
@@ -273,7 +273,7 @@ void worker__main(const struct lbtls_config *cfg, struct tls_ctx *tls,
 		goto fail;
 	if (upstream__init(&px->up, &cfg->upstream,
 			   ((uint64_t)getpid() << 32) ^ loop__now_ms()) &&
-	    cfg->nhttps && !cfg->upstream.docker.enabled)
+	    cfg->nhttps && !cfg->upstream.file[0])
 		goto fail;
 	pool__init(&px->pool, &px->loop, &px->up, cfg->upstream.keepalive);
 	worker__sync_servers(w);

@@ -41,7 +41,7 @@ struct worker {
 	struct loop_timer tick;
 	char who[32]; /* "worker 3", for the error log */
 	struct agent_link agent; /* cfg->agent_socket, agent.c */
-	/* servers discovered by the master (upstream.docker), shared memory */
+	/* servers the master read from upstream.file, shared memory */
 	const struct upstream_set *dyn;
 	uint32_t dyn_seq; /* the last one applied */
 };

@@ -156,6 +156,34 @@ services_run_in_compose() {
 	done
 }
 
+# Discovery is split off (DESIGN D12): the lbtls container has no Docker
+# socket; the service discover has it, and nothing else: no network, no
+# capability, a read-only root, no-new-privileges. lbtls reads the file
+# discover writes.
+discovery_split() {
+	local lbtls_id disc_id mounts got want
+	lbtls_id=$(dc ps -q lbtls) || return 1
+	disc_id=$(dc ps -q discover) || return 1
+	if [ -z "$lbtls_id" ] || [ -z "$disc_id" ]; then
+		echo "lbtls: '$lbtls_id', discover: '$disc_id'"
+		return 1
+	fi
+	mounts=$("$DOCKER" inspect -f '{{range .Mounts}}{{.Source}}:{{.Destination}} {{end}}' "$lbtls_id")
+	echo "lbtls mounts: $mounts"
+	case $mounts in *docker.sock*) return 1 ;; esac
+	got=$("$DOCKER" inspect -f '{{.State.Status}} {{.HostConfig.NetworkMode}} {{.HostConfig.CapDrop}} caps:{{len .HostConfig.CapAdd}} {{.HostConfig.Privileged}} ro:{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.SecurityOpt}}' "$disc_id")
+	want="running none [ALL] caps:0 false ro:true [no-new-privileges:true]"
+	echo "discover: $got"
+	[ "$got" = "$want" ] || return 1
+	mounts=$("$DOCKER" inspect -f '{{range .Mounts}}{{.Source}}:{{.Destination}} {{end}}' "$disc_id")
+	echo "discover mounts: $mounts"
+	case $mounts in *docker.sock*) ;; *) return 1 ;; esac
+	# its file lists website1..3, and lbtls's log says it reads it
+	grep -c "^$FLASK_NET_PREFIX\.1[123]:5000$" "$STATE/discovery/upstreams"
+	[ "$(grep -c "^$FLASK_NET_PREFIX\.1[123]:5000$" "$STATE/discovery/upstreams")" = 3 ] &&
+		grep -q "upstream.file $STATE/discovery/upstreams" "/var/log/xdp-tls-lb/$STACK/error.log"
+}
+
 # lbtls's listeners in the balancer's namespace (its metrics on 9145; the
 # VIP's ports reach its workers through sk_lookup) belong to a process of
 # the lbtls container: the container entered $HOST_NS with --netns.
@@ -371,6 +399,8 @@ check "docker/stack.sh up (make run) brings the stack up" \
 	docker/stack.sh up
 check "agent and lbtls run as compose services, host network, named caps only" \
 	services_run_in_compose
+check "lbtls has no Docker socket; discover has it, no network, no caps, read-only" \
+	discovery_split
 check "lbtls's listener in $HOST_NS belongs to its container (--netns)" \
 	lbtls_listens_from_its_container
 check "lbtls's workers: uid 65532 x4, CapEff 0000000000000000, no caps, NoNewPrivs; master root" \

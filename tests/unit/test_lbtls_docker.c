@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <cmocka.h>
 
 #include "config.h"
@@ -213,6 +215,163 @@ static void test_event_lines(void **state)
 			 -EINVAL);
 }
 
+/* --- the client against a fake engine that answers when told ------------ */
+
+struct fake_engine {
+	char dir[32];
+	char path[64];
+	int lfd;
+};
+
+static void engine_start(struct fake_engine *e, struct cfg_docker *c)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	strcpy(e->dir, "/tmp/lbtls-engine-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	snprintf(e->path, sizeof(e->path), "%s/docker.sock", e->dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", e->path);
+	e->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(e->lfd >= 0);
+	assert_int_equal(bind(e->lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(e->lfd, 8), 0);
+	*c = cfg;
+	snprintf(c->socket, sizeof(c->socket), "%s", e->path);
+}
+
+/* The next connection and the first line of its request. */
+static int engine_accept(struct fake_engine *e, char *line, size_t len)
+{
+	char buf[4096];
+	size_t got = 0;
+	ssize_t n;
+	int fd = accept(e->lfd, NULL, NULL);
+
+	assert_true(fd >= 0);
+	while (!memmem(buf, got, "\r\n\r\n", 4)) {
+		n = recv(fd, buf + got, sizeof(buf) - got, 0);
+		assert_true(n > 0);
+		got += n;
+	}
+	snprintf(line, len, "%.*s", (int)(strchr(buf, '\r') - buf), buf);
+	return fd;
+}
+
+static void engine_stop(struct fake_engine *e)
+{
+	close(e->lfd);
+	unlink(e->path);
+	rmdir(e->dir);
+}
+
+static void say(int fd, const char *text)
+{
+	assert_int_equal(send(fd, text, strlen(text), MSG_NOSIGNAL),
+			 (ssize_t)strlen(text));
+}
+
+#define LIST_OF_TWO                                                  \
+	"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n"  \
+	"[" CONTAINER(                                               \
+		"c1", "running", "Up (healthy)", LABELS("5000"),     \
+		NET("lb-flask",                                      \
+		    "198.19.200.61")) "," CONTAINER("c2", "running", \
+						    "Up (healthy)",  \
+						    LABELS("5000"),  \
+						    NET("lb-flask",  \
+							"198.19.200.62")) "]"
+
+/*
+ * docker__tick() sends its requests and returns: an engine that has not
+ * answered yet (here: the test, which answers only afterwards) holds
+ * nothing up. The answer is gathered by docker__on_list(); an event makes
+ * a new list, and a 'die' leaves the container out at once.
+ */
+static void test_client_never_waits_for_the_engine(void **state)
+{
+	static struct upstream_set out;
+	static struct docker d;
+	struct fake_engine e;
+	struct cfg_docker c;
+	char line[512];
+	int ev, ls;
+
+	(void)state;
+	engine_start(&e, &c);
+	docker__init(&d, &c, &out, -1);
+	docker__tick(&d, 1000);
+	/* both requests are out, nothing answered, nothing failed */
+	assert_false(d.warned);
+	assert_true(d.fd >= 0);
+	assert_true(d.list_fd >= 0);
+	ev = engine_accept(&e, line, sizeof(line));
+	assert_non_null(strstr(line, "GET /events?filters="));
+	ls = engine_accept(&e, line, sizeof(line));
+	assert_non_null(strstr(line, "GET /containers/json?filters="));
+	/* half an answer: still waiting, nothing published */
+	say(ls, "HTTP/1.0 200 OK\r\n");
+	docker__on_list(&d, 1001);
+	assert_true(d.list_fd >= 0);
+	assert_int_equal(out.seq, 0);
+	say(ls, LIST_OF_TWO + strlen("HTTP/1.0 200 OK\r\n"));
+	close(ls);
+	docker__on_list(&d, 1002);
+	assert_int_equal(d.list_fd, -1);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(out.seq, 2);
+	assert_string_equal(out.servers[1].name, "198.19.200.62:5000");
+	/* c2 dies: left out before the next list answers */
+	say(ev,
+	    "HTTP/1.0 200 OK\r\n\r\n"
+	    "{\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":\"c2\",\"Attributes\":{}}}\n");
+	docker__on_events(&d, 1003);
+	assert_true(d.list_fd >= 0);
+	ls = engine_accept(&e, line, sizeof(line));
+	assert_non_null(strstr(line, "GET /containers/json"));
+	say(ls, LIST_OF_TWO);
+	close(ls);
+	docker__on_list(&d, 1004);
+	assert_int_equal(out.n, 1);
+	assert_string_equal(out.servers[0].name, "198.19.200.61:5000");
+	assert_false(d.warned);
+	docker__stop(&d);
+	close(ev);
+	engine_stop(&e);
+}
+
+/* An engine that accepts and never answers: the list is given up at its
+ * deadline, the set stays, and the engine is retried after the backoff. */
+static void test_client_gives_up_a_list_at_its_deadline(void **state)
+{
+	static struct upstream_set out = { .seq = 2, .n = 1 };
+	static struct docker d;
+	struct fake_engine e;
+	struct cfg_docker c;
+	char line[512];
+	int ev, ls;
+
+	(void)state;
+	engine_start(&e, &c);
+	docker__init(&d, &c, &out, -1);
+	docker__tick(&d, 1000);
+	ev = engine_accept(&e, line, sizeof(line));
+	ls = engine_accept(&e, line, sizeof(line));
+	docker__on_list(&d, 1500); /* nothing to read */
+	docker__tick(&d, 10999);
+	assert_true(d.list_fd >= 0);
+	assert_false(d.warned);
+	docker__tick(&d, 11000);
+	assert_true(d.warned);
+	assert_int_equal(d.list_fd, -1);
+	assert_int_equal(d.fd, -1);
+	assert_int_equal(out.seq, 2);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(d.retry_at, 11500);
+	close(ls);
+	close(ev);
+	engine_stop(&e);
+}
+
 /* --- the set applied to a worker's upstreams ----------------------------- */
 
 static struct upstream_addr addr(const char *ip, unsigned port)
@@ -369,7 +528,8 @@ static void test_config(void **state)
 	/* no servers needed with docker discovery; defaults filled in */
 	assert_int_equal(load("listen: {http: 127.0.0.1:8080}\n"
 			      "upstream:\n"
-			      "  docker: {label: a.b=c, network: lb-flask}\n",
+			      "  docker: {label: a.b=c, network: lb-flask}\n"
+			      "  file: /run/x/upstreams\n",
 			      &errs),
 			 0);
 	free(errs);
@@ -412,6 +572,8 @@ int main(void)
 		cmocka_unit_test(test_list_bad_json),
 		cmocka_unit_test(test_label_without_value),
 		cmocka_unit_test(test_event_lines),
+		cmocka_unit_test(test_client_never_waits_for_the_engine),
+		cmocka_unit_test(test_client_gives_up_a_list_at_its_deadline),
 		cmocka_unit_test(test_set_adds_and_removes_keeping_slots),
 		cmocka_unit_test(test_set_reuses_free_slots_when_full),
 		cmocka_unit_test(test_config),
