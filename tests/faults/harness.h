@@ -829,6 +829,17 @@ static inline int fbackend__nreqs(struct fbackend *be)
 }
 
 /* How many request heads with this target the backend saw. */
+/* Connections the backend has accepted so far. */
+static inline int fbackend__nconns(struct fbackend *be)
+{
+	int n;
+
+	pthread_mutex_lock(&be->mu);
+	n = be->nconns;
+	pthread_mutex_unlock(&be->mu);
+	return n;
+}
+
 static inline int fbackend__count(struct fbackend *be, const char *target)
 {
 	int i, n = 0;
@@ -1467,6 +1478,23 @@ static inline long long fmetrics__failures(const struct fproxy *p,
 }
 
 /* --- assertions with messages that say what was compared, in decimal --- */
+
+/* Wait (bounded: 3 x WAIT_MS) for lbtls_connections_active to be 'want',
+ * then assert it. */
+#define expect_active(p, want)                                             \
+	do {                                                               \
+		int i_;                                                    \
+		for (i_ = 0; i_ < 3 * WAIT_MS / 10; i_++) {                \
+			if (fmetrics__get((p)->admin,                      \
+					  "lbtls_connections_active") ==   \
+			    (want))                                        \
+				break;                                     \
+			fh_sleep_ms(10);                                   \
+		}                                                          \
+		expect_eq((long long)fmetrics__get(                        \
+				  (p)->admin, "lbtls_connections_active"), \
+			  (want), "lbtls_connections_active");             \
+	} while (0)
 
 #define expect_eq(got, want, what)                                             \
 	do {                                                                   \

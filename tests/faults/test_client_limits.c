@@ -12,21 +12,6 @@
 
 #define NCONC 5
 
-static void wait_active(struct fx *f, long long want)
-{
-	int i;
-
-	for (i = 0; i < 3 * WAIT_MS / 10; i++) {
-		if (fmetrics__get(f->p.admin, "lbtls_connections_active") ==
-		    want)
-			return;
-		fh_sleep_ms(10);
-	}
-	expect_eq((long long)fmetrics__get(f->p.admin,
-					   "lbtls_connections_active"),
-		  want, "lbtls_connections_active");
-}
-
 /* 200 with an 8 MiB body. */
 static void script_big(struct fb_conn *c)
 {
@@ -82,7 +67,7 @@ static void send_timeout_closes_a_client_that_only_sends(void **state)
 						 "lbtls_connections_active"),
 			0,
 			"lbtls_connections_active after 10 s of a byte every 300 ms");
-	wait_active(f, 0);
+	expect_active(&f->p, 0);
 	if (!fproxy__log_has(&f->p, "limits.send_timeout"))
 		fail_msg("no send_timeout line in lbtls's log");
 	fh_sleep_ms(100);
@@ -149,7 +134,7 @@ static void eleventh_connection_from_one_address_is_refused(void **state)
 	fclient__read_response(&cs[0], &f->r, false);
 	expect_status(&f->r, 200);
 	fclient__close(&cs[1]);
-	wait_active(f, 10);
+	expect_active(&f->p, 10);
 	expect_eq(fclient__connect_from(&cs[10], f->p.https, "127.0.0.1"), 0,
 		  "a new connection once one of the ten closed");
 	for (i = 0; i < 11; i++)
@@ -222,10 +207,8 @@ static void max_conns_two_serves_five_two_at_a_time(void **state)
 	for (i = 0; i < NCONC; i++)
 		expect_eq(status[i], 200, "status of a concurrent request");
 	expect_eq(max_inflight, 2, "requests in flight at the server at once");
-	pthread_mutex_lock(&f->be[0].mu);
-	i = f->be[0].nconns;
-	pthread_mutex_unlock(&f->be[0].mu);
-	expect_eq(i, 2, "upstream connections opened (kept alive, reused)");
+	expect_eq(fbackend__nconns(&f->be[0]), 2,
+		  "upstream connections opened (kept alive, reused)");
 }
 
 static int count(const int *status, int want)

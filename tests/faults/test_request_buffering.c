@@ -67,16 +67,6 @@ static void sha_hex(const void *p, size_t n, char *out)
 	sprintf(out + 2 * i, " %zu", n);
 }
 
-static int nconns(struct fbackend *be)
-{
-	int n;
-
-	pthread_mutex_lock(&be->mu);
-	n = be->nconns;
-	pthread_mutex_unlock(&be->mu);
-	return n;
-}
-
 /* Descriptors of the worker that point into 'dir'. */
 static int fds_in(pid_t pid, const char *dir)
 {
@@ -120,21 +110,6 @@ static int entries(const char *dir)
 	return n;
 }
 
-static void wait_active(struct fx *f, long long want)
-{
-	int i;
-
-	for (i = 0; i < WAIT_MS / 10; i++) {
-		if (fmetrics__get(f->p.admin, "lbtls_connections_active") ==
-		    want)
-			return;
-		fh_sleep_ms(10);
-	}
-	expect_eq((long long)fmetrics__get(f->p.admin,
-					   "lbtls_connections_active"),
-		  want, "lbtls_connections_active");
-}
-
 /* The body comes one byte every 2 s: no upstream connection before it is
  * whole; then the backend gets it with its Content-Length. */
 static void slow_body_opens_no_upstream_until_whole(void **state)
@@ -160,7 +135,7 @@ static void slow_body_opens_no_upstream_until_whole(void **state)
 			 0);
 	for (i = 0; i < 3; i++) {
 		fh_sleep_ms(2000);
-		expect_eq(nconns(&f->be[0]), 0,
+		expect_eq(fbackend__nconns(&f->be[0]), 0,
 			  "upstream connections while the body comes");
 		assert_int_equal(fclient__send(a, body + i, 1), 0);
 	}
@@ -168,7 +143,8 @@ static void slow_body_opens_no_upstream_until_whole(void **state)
 	expect_status(&f->r, 200);
 	sha_hex(body, 3, want);
 	expect_body(&f->r, want);
-	expect_eq(nconns(&f->be[0]), 1, "upstream connections at the end");
+	expect_eq(fbackend__nconns(&f->be[0]), 1,
+		  "upstream connections at the end");
 }
 
 /*
@@ -203,7 +179,7 @@ static void fifty_slow_bodies_hold_no_backend(void **state)
 	fh_sleep_ms(1500); /* past read_timeout: nothing may fail meanwhile */
 	fh_get(f->p.https, "/normal", &f->r);
 	expect_status(&f->r, 200);
-	expect_eq(nconns(&f->be[0]), 1,
+	expect_eq(fbackend__nconns(&f->be[0]), 1,
 		  "upstream connections (the normal client's only)");
 	expect_eq(fbackend__count(&f->be[0], "/echo-headers"), 0,
 		  "slow requests the backend saw");
@@ -334,11 +310,11 @@ static void client_reset_mid_body_leaves_no_temp_file(void **state)
 	expect_eq(seen, 1, "the worker holds a temporary file mid-body");
 	setsockopt(a->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	fclient__close(a);
-	wait_active(f, 0);
+	expect_active(&f->p, 0);
 	expect_eq(fds_in(f->p.worker, tmpdir), 0,
 		  "worker descriptors into the temp dir after the reset");
 	expect_eq(entries(tmpdir), 0, "files in the temp dir");
-	expect_eq(nconns(&f->be[0]), 0, "upstream connections");
+	expect_eq(fbackend__nconns(&f->be[0]), 0, "upstream connections");
 }
 
 /*
@@ -378,7 +354,7 @@ static void trickling_body_is_cut_by_the_min_rate(void **state)
 			"no answer while 30 bytes trickled in at one per 400 ms");
 	fclient__read_response(a, &f->r, false);
 	expect_status(&f->r, 408);
-	expect_eq(nconns(&f->be[0]), 0, "upstream connections");
+	expect_eq(fbackend__nconns(&f->be[0]), 0, "upstream connections");
 	if (!fproxy__log_has(&f->p, "request body timed out"))
 		fail_msg("no 'request body timed out' line in lbtls's log");
 }

@@ -115,3 +115,32 @@ ticket_name() { # the key name (first 16 bytes, hex) of a saved session's ticket
 		sed -n '/TLS session ticket:/{n;p;q}' |
 		sed -E 's/^ *0000 - //; s/-/ /; s/   .*//; s/ //g'
 }
+
+# stop_tree PID...: TERM, a bounded wait (5 s), then KILL each and its
+# children (an lbtls master and its workers).
+stop_tree() {
+	local p c alive
+	for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+	for _ in $(seq 1 50); do
+		alive=0
+		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ "$alive" -eq 0 ] && break
+		sleep 0.1
+	done
+	for p in "$@"; do
+		for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do
+			kill -KILL "$c" 2>/dev/null
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+}
+
+# remove_tmp DIR: removed, or kept for a look when KEEP_TMP=1 and a check
+# failed.
+remove_tmp() {
+	if [ "${KEEP_TMP:-0}" = 1 ] && [ "${failed:-0}" -gt 0 ]; then
+		echo "kept $1"
+	else
+		rm -rf "$1"
+	fi
+}

@@ -37,11 +37,7 @@ cleanup() {
 	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p"; done
 	wait 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
-	if [ "${KEEP_TMP:-0}" = 1 ] && [ "$failed" -gt 0 ]; then
-		echo "kept $tmp"
-	else
-		rm -rf "$tmp"
-	fi
+	remove_tmp "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -27,22 +27,11 @@ cleanup() {
 	if [ -n "$master" ]; then
 		kids=$(ps -o pid= --ppid "$master" 2>/dev/null)
 		for p in $kids; do kill -CONT "$p" 2>/dev/null; done
-		kill -TERM "$master" 2>/dev/null
-		for _ in $(seq 1 50); do
-			kill -0 "$master" 2>/dev/null || break
-			sleep 0.1
-		done
-		for p in $kids $(ps -o pid= --ppid "$master" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null
-		done
-		kill -KILL "$master" 2>/dev/null
+		stop_tree "$master"
+		for p in $kids; do kill -KILL "$p" 2>/dev/null; done
 	fi
 	wait 2>/dev/null
-	if [ "${KEEP_TMP:-0}" = 1 ] && [ "$failed" -gt 0 ]; then
-		echo "kept $tmp"
-	else
-		rm -rf "$tmp"
-	fi
+	remove_tmp "$tmp"
 }
 trap cleanup EXIT
 # KEEP_TMP=1 keeps logs, configs and scrapes of a failed run for a look.

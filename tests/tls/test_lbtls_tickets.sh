@@ -28,30 +28,9 @@ ROT=2 LIFE=6
 tmp=$(mktemp -d /tmp/lbtls-tickets.XXXXXX)
 pids=()
 cleanup() { # every process this script started, even after a failure
-	local p c alive
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for _ in $(seq 1 30); do
-		alive=0
-		for p in "${pids[@]}"; do
-			kill -0 "$p" 2>/dev/null && alive=1
-		done
-		[ "$alive" -eq 0 ] && break
-		sleep 0.1
-	done
-	for p in "${pids[@]}"; do
-		for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do
-			kill -KILL "$c" 2>/dev/null
-		done
-		kill -KILL "$p" 2>/dev/null
-	done
+	stop_tree "${pids[@]}"
 	wait 2>/dev/null
-	if [ "${KEEP_TMP:-0}" = 1 ] && [ "$failed" -gt 0 ]; then
-		echo "kept $tmp"
-	else
-		rm -rf "$tmp"
-	fi
+	remove_tmp "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

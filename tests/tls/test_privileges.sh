@@ -29,17 +29,8 @@ chmod 755 "$tmp"
 master=
 backend=
 stop_master() {
-	local p
 	[ -n "$master" ] || return 0
-	kill -TERM "$master" 2>/dev/null
-	for _ in $(seq 1 50); do
-		kill -0 "$master" 2>/dev/null || break
-		sleep 0.1
-	done
-	for p in $(ps -o pid= --ppid "$master" 2>/dev/null); do
-		kill -KILL "$p" 2>/dev/null
-	done
-	kill -KILL "$master" 2>/dev/null
+	stop_tree "$master"
 	wait "$master" 2>/dev/null
 	master=
 }
@@ -47,11 +38,7 @@ cleanup() {
 	stop_master
 	[ -z "$backend" ] || kill -TERM "$backend" 2>/dev/null
 	wait 2>/dev/null
-	if [ "${KEEP_TMP:-0}" = 1 ] && [ "$failed" -gt 0 ]; then
-		echo "kept $tmp"
-	else
-		rm -rf "$tmp"
-	fi
+	remove_tmp "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
