@@ -238,7 +238,7 @@ bench-tls: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
 	$(MAKE) TLS=boringssl BUILD=$(BORINGSSL_BUILD) $(BORINGSSL_BUILD)/lbtls
 	tests/bench/bench_tls.sh $(BUILD) $(BORINGSSL_BUILD)
 # what request buffering costs: POST bodies (1k, 64k) on keep-alive TLS,
-# lbtls buffered and streamed against nginx, one core each (about 7 minutes)
+# lbtls buffered and streamed against nginx, one core each (about 10 minutes)
 bench-body: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
 	tests/bench/bench_body.sh $(BUILD)
 # latency at make bench's fixed rate, nginx against lbtls (or several lbtls
