@@ -92,7 +92,7 @@ BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.
 
 .PHONY: all deps test bench bench-xdp bench-steer fuzz format format-check clean \
 	docker-up base-image images stack-up stack-down run stop bench-tls \
-	bench-loop bench-lat boringssl
+	bench-loop bench-lat bench-body boringssl
 ifeq ($(TLS),boringssl)
 # lbtls and what tests it against this library; lbctl as in `make`
 all: $(PROGS) $(TLS_TESTS) $(FAULT_TESTS) $(BUILD)/bench/fast_backend \
@@ -237,6 +237,10 @@ bench-steer: $(BUILD)/bench/bench_steer
 bench-tls: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
 	$(MAKE) TLS=boringssl BUILD=$(BORINGSSL_BUILD) $(BORINGSSL_BUILD)/lbtls
 	tests/bench/bench_tls.sh $(BUILD) $(BORINGSSL_BUILD)
+# what request buffering costs: POST bodies (1k, 64k) on keep-alive TLS,
+# lbtls buffered and streamed against nginx, one core each (about 10 minutes)
+bench-body: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
+	tests/bench/bench_body.sh $(BUILD)
 # latency at make bench's fixed rate, nginx against lbtls (or several lbtls
 # binaries: tests/bench/bench_lat.sh BUILD NAME=BIN ...), loopback, about
 # 2 minutes (docs/performance.md, "Latency at a fixed rate")

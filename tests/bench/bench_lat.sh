@@ -245,11 +245,6 @@ if [ "$SYSCALLS" = 1 ]; then
 	done
 fi
 
-stat3() {
-	tr ' ' '\n' | awk 'NF' | sort -g | awk '{a[NR] = $1} END {
-		m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-		print m, a[1], a[NR] }'
-}
 echo
 printf '%-12s %24s %24s %24s %24s %24s %24s\n' system "p50 ms" "p99 ms" "p99.9 ms" "CPU us/req" "syscalls/req" "epoll_wait/req"
 declare -A MED

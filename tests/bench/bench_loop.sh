@@ -286,11 +286,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # --- report --------------------------------------------------------------------
-stat3() { # "median min max" of the values
-	tr ' ' '\n' | awk 'NF' | sort -g | awk '{a[NR] = $1} END {
-		m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-		print m, a[1], a[NR] }'
-}
 declare -A MED
 for scen in "${SCENARIOS[@]}"; do
 	echo

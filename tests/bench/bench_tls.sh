@@ -80,34 +80,11 @@ backend_bin=$build/bench/fast_backend
 "$blbtls" -V | grep -q 'TLS library BoringSSL' ||
 	die "$blbtls is not a BoringSSL build: $("$blbtls" -V)"
 [ -x "$backend_bin" ] || die "$backend_bin is missing (make $backend_bin)"
+two_cpus
 ncpu=$(nproc --all)
-[ "$ncpu" -ge 2 ] || die "needs 2 CPUs (server on one, load generator on the other); this machine has $ncpu"
-for c in "$SERVER_CPU" "$CLIENT_CPU"; do
-	[ "$c" -lt "$ncpu" ] || die "CPU $c does not exist"
-done
-[ "$SERVER_CPU" != "$CLIENT_CPU" ] || die "SERVER_CPU and CLIENT_CPU must differ"
-hz=$(getconf CLK_TCK)
 
-# --- processes and cleanup ----------------------------------------------------
-tmp=$(mktemp -d /tmp/bench-tls.XXXXXX)
-server_pid=
-backend_pid=
-wrk_pid=
-
-cleanup() {
-	trap - EXIT INT TERM
-	[ -n "$wrk_pid" ] && kill -KILL "$wrk_pid" 2>/dev/null
-	kill_tree "$server_pid"
-	kill_tree "$backend_pid"
-	wait 2>/dev/null
-	if [ "${KEEP_TMP:-0}" = 1 ]; then
-		echo "bench-tls: kept $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
-trap 'echo "bench-tls: interrupted" >&2; exit 130' INT TERM
+# --- processes and cleanup (lib/common.sh) ------------------------------------
+bench_tmp bench-tls
 
 # --- ports: a free block on loopback, above 20000, below the ephemeral range --
 base=$(free_port_block 7) || die "no free block of 7 loopback ports above 20000"
@@ -123,14 +100,10 @@ cat "$tmp/fullchain.pem" "$tmp/privkey.pem" >"$tmp/haproxy.pem"
 
 # --- configurations from the templates ------------------------------------------
 fill() { # fill TEMPLATE OUT
-	sed -e "s|@TMP@|$tmp|g" -e "s|@NAME@|$NAME|g" \
-		-e "s|@CIPHERSUITE@|$CIPHERSUITE|g" \
-		-e "s|@BACKEND_PORT@|$BACKEND_PORT|g" \
-		-e "s|@LBTLS_PORT@|${PORT[lbtls]}|g" \
-		-e "s|@NGINX_PORT@|${PORT[nginx]}|g" \
-		-e "s|@HAPROXY_PORT@|${PORT[haproxy]}|g" \
-		-e "s|@LBTLS_METRICS_PORT@|$LBTLS_METRICS_PORT|g" "$1" >"$2"
-	! grep -q '@[A-Z_]*@' "$2" || die "$2: unfilled placeholder"
+	fill_template "$1" "$2" TMP="$tmp" NAME="$NAME" CIPHERSUITE="$CIPHERSUITE" \
+		BACKEND_PORT="$BACKEND_PORT" LBTLS_PORT="${PORT[lbtls]}" \
+		NGINX_PORT="${PORT[nginx]}" HAPROXY_PORT="${PORT[haproxy]}" \
+		LBTLS_METRICS_PORT="$LBTLS_METRICS_PORT"
 }
 fill "$conf/nginx.conf.in" "$tmp/nginx.conf"
 fill "$conf/haproxy.cfg.in" "$tmp/haproxy.cfg"
@@ -164,20 +137,10 @@ client_cnf "$tmp/client.cnf" "$CIPHERSUITE"
 build_noresume_shim "$tmp/noresume.so"
 
 # --- servers ------------------------------------------------------------------------
-backend_counts() { # prints "conns reqs" (cumulative)
-	local n
-	n=$(grep -c 'conns=' "$tmp/backend.out")
-	kill -USR1 "$backend_pid" || die "fast_backend died"
-	for _ in $(seq 1 50); do
-		[ "$(grep -c 'conns=' "$tmp/backend.out")" -gt "$n" ] && break
-		sleep 0.02
-	done
-	grep 'conns=' "$tmp/backend.out" | tail -1 |
-		sed -E 's/.*conns=([0-9]+) reqs=([0-9]+).*/\1 \2/'
-}
+backend_counts() { fast_backend_counts "$backend_pid" "$tmp/backend.out"; }
 
 start_server() { # start_server NAME
-	local s=$1 url code
+	local s=$1
 	case $s in
 	lbtls)
 		taskset -c "$SERVER_CPU" "$lbtls" -c "$tmp/lbtls.yaml" --workers 1 \
@@ -197,23 +160,10 @@ start_server() { # start_server NAME
 		;;
 	esac
 	server_pid=$!
-	url=https://$NAME:${PORT[$s]}/
-	for _ in $(seq 1 100); do
-		code=$(curl -sk --resolve "$NAME:${PORT[$s]}:127.0.0.1" \
-			-o "$tmp/body" -w '%{http_code}' "$url")
-		[ "$code" = 200 ] && break
-		kill -0 "$server_pid" 2>/dev/null ||
-			die "$s exited at start: $(tail -5 "$tmp/$s.out")"
-		sleep 0.1
-	done
-	[ "$code" = 200 ] || die "$s: $url answered '$code', not 200: $(tail -5 "$tmp/$s.out")"
-	grep -q '^Hello, world$' "$tmp/body" ||
-		die "$s: the answer is not the backend's: $(head -c 200 "$tmp/body")"
+	await_backend_answer "$s" "$server_pid" "$tmp/$s.out" \
+		"https://$NAME:${PORT[$s]}/" --resolve "$NAME:${PORT[$s]}:127.0.0.1"
 	# every process of the server on SERVER_CPU only
-	for p in $(descendants "$server_pid"); do
-		taskset -pc "$p" 2>/dev/null | grep -q ": $SERVER_CPU\$" ||
-			die "$s: process $p is not pinned to CPU $SERVER_CPU"
-	done
+	check_pinned "$s" "$server_pid" "$SERVER_CPU"
 }
 stop_server() {
 	kill_tree "$server_pid"
@@ -279,43 +229,22 @@ add() { P[$1]=$2; }
 keep() { local k; for k in "${!P[@]}"; do R[$k]="${R[$k]:-} ${P[$k]}"; done; }
 
 measure() { # measure SCENARIO ROUND: one measured run against $cur
-	local scen=$1 round=$2 out c0 c1 b0 b1 t0 t1 k0 k1 h0 h1
-	local reqs rps p99 non2xx errs cpu_s busy conns breqs
+	local scen=$1 round=$2 out b0 b1 h0 h1 conns breqs
+	local reqs rps p99 non2xx ce re we te cpu_s srvbusy busy
 	P=()
-	run_foreign=0
 	out=$tmp/wrk.$cur.$scen.$round
 	run_wrk "$scen" "$WARMUP" "$out.warmup"
 	[[ $cur == lbtls* ]] && h0=$(lbtls_handshakes)
 	read -r b0 breqs0 < <(backend_counts)
-	c0=$(cpu_ticks "$server_pid")
-	k0=$(core_busy "$SERVER_CPU")
-	t0=$(date +%s.%N)
+	run_start "$server_pid" "$SERVER_CPU"
 	run_wrk "$scen" "$DURATION" "$out"
-	t1=$(date +%s.%N)
-	c1=$(cpu_ticks "$server_pid")
-	k1=$(core_busy "$SERVER_CPU")
+	run_end "$server_pid" "$SERVER_CPU"
 	read -r b1 breqs1 < <(backend_counts)
 	kill -0 "$server_pid" 2>/dev/null || die "$cur died during the $scen run"
 
-	reqs=$(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' "$out")
-	rps=$(sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' "$out")
-	p99=$(awk '$1 == "99%" {print $2}' "$out")
-	non2xx=$(sed -nE 's/^ *Non-2xx or 3xx responses: *([0-9]+).*/\1/p' "$out")
-	non2xx=${non2xx:-0}
-	errs=$(sed -nE 's/^ *Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+).*/\1 \2 \3 \4/p' "$out")
-	errs=${errs:-0 0 0 0}
-	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] && [ -n "$p99" ] ||
-		die "$cur $scen: no figures from wrk: $(cat "$out")"
+	wrk_figures "$out"
 	conns=$((b1 - b0))
 	breqs=$((breqs1 - breqs0))
-	cpu_s=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN {print t / hz}')
-	busy=$(awk -v k=$((k1 - k0)) -v hz="$hz" -v a="$t0" -v b="$t1" \
-		'BEGIN {printf "%.0f", 100 * k / hz / (b - a)}')
-	local srvbusy
-	srvbusy=$(awk -v c="$cpu_s" -v a="$t0" -v b="$t1" \
-		'BEGIN {printf "%.0f", 100 * c / (b - a)}')
-	local ce re we te
-	read -r ce re we te <<<"$errs"
 	add "$scen.$cur.rps" "$rps"
 	add "$scen.$cur.p99" "$(to_ms "$p99")"
 	add "$scen.$cur.us" "$(awk -v c="$cpu_s" -v n="$reqs" 'BEGIN {printf "%.2f", 1e6 * c / n}')"
@@ -336,19 +265,8 @@ measure() { # measure SCENARIO ROUND: one measured run against $cur
 	fi
 	echo
 	# CPU 0 busier than the server: something else ran there
-	if [ $((busy - srvbusy)) -gt 10 ]; then
-		echo "bench-tls: WARNING: CPU $SERVER_CPU was ${busy}% busy but the server used ${srvbusy}%: other load on the server's core" >&2
-		run_foreign=1
-	fi
-	[ "$non2xx" -eq 0 ] || die "$cur $scen: $non2xx answers were not 2xx"
-	[ $((ce + we + te)) -eq 0 ] ||
-		die "$cur $scen: socket errors (connect $ce, write $we, timeout $te)"
-	# a read error is a connection the server closed before answering
-	[ "$re" -le $((reqs / 1000)) ] ||
-		die "$cur $scen: $re read errors for $reqs requests"
-	# every answer came from the backend (in-flight requests add a few)
-	[ "$breqs" -ge "$reqs" ] ||
-		die "$cur $scen: wrk counted $reqs answers but the backend only $breqs requests"
+	foreign_check "$SERVER_CPU"
+	wrk_verdict "$breqs"
 }
 
 # --- checks before measuring ----------------------------------------------------------
@@ -416,29 +334,10 @@ done
 say "all four servers answer 200 from the backend over TLS 1.3 / $CIPHERSUITE / X25519 / ECDSA"
 
 # --- rounds: A B C D A B C D ... ----------------------------------------------------------------
-for round in $(seq 1 "$ROUNDS"); do
-	for s in "${SERVERS[@]}"; do
-		cur=$s
-		start_server "$s"
-		for scen in "${SCENARIOS[@]}"; do
-			for attempt in $(seq 0 "$RETRIES"); do
-				measure "$scen" "$round"
-				[ "$run_foreign" -eq 0 ] && break
-				[ "$attempt" -lt "$RETRIES" ] && [ "$retry_budget" -gt 0 ] || break
-				retry_budget=$((retry_budget - 1))
-				say "measuring that run again"
-			done
-			[ "$run_foreign" -eq 0 ] || foreign=$((foreign + 1))
-			keep
-		done
-		stop_server
-	done
-done
+run_rounds
 
 # --- report ---------------------------------------------------------------------------------
-median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{a[NR] = $1} END {
-	if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-med() { median <<<"${R[$1]}"; }
+med() { stat3 <<<"${R[$1]}" | cut -d' ' -f1; }
 declare -A OPS
 for scen in "${SCENARIOS[@]}"; do
 	echo
@@ -460,7 +359,6 @@ done
 echo
 [ "$foreign" -eq 0 ] ||
 	echo "bench-tls: WARNING: $foreign kept runs had other load on CPU $SERVER_CPU (see above); rerun on a quiet machine" >&2
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 echo "lbtls/nginx per CPU-second: handshakes $(ratio "${OPS[hs.lbtls]}" "${OPS[hs.nginx]}")x (goal 1.0x), keep-alive $(ratio "${OPS[ka.lbtls]}" "${OPS[ka.nginx]}")x (goal 1.3x)"
 echo "lbtls-boringssl/nginx per CPU-second: handshakes $(ratio "${OPS[hs.lbtls-boringssl]}" "${OPS[hs.nginx]}")x (goal 1.5x), keep-alive $(ratio "${OPS[ka.lbtls-boringssl]}" "${OPS[ka.nginx]}")x (goal 1.3x)"
 echo "tls: hs_per_cpu_s lbtls=${OPS[hs.lbtls]} lbtls_boringssl=${OPS[hs.lbtls-boringssl]} nginx=${OPS[hs.nginx]} haproxy=${OPS[hs.haproxy]} ka_per_cpu_s lbtls=${OPS[ka.lbtls]} lbtls_boringssl=${OPS[ka.lbtls-boringssl]} nginx=${OPS[ka.nginx]} haproxy=${OPS[ka.haproxy]}"

@@ -4,11 +4,18 @@
  * single-threaded epoll HTTP/1.1 server that answers every request with the
  * same small 200, keeps connections alive (HTTP/1.1 default; closes after
  * the answer on "Connection: close" or an HTTP/1.0 request without
- * "Connection: keep-alive") and handles pipelining. Request bodies are
- * skipped by Content-Length; chunked request bodies are refused (400,
- * close): the benchmark sends only GETs.
+ * "Connection: keep-alive") and handles pipelining. A request body is
+ * read and discarded by Content-Length, and the answer goes out once it
+ * has all come, as an application that reads its input would (make
+ * bench-body); chunked request bodies are refused (400, close): the
+ * benchmarks send none.
  *
- * Usage: fast_backend ADDR:PORT     (IPv4, e.g. 127.0.0.1:20080)
+ * Usage: fast_backend ADDR:PORT [--quickack]     (IPv4, e.g. 127.0.0.1:20080)
+ *
+ * --quickack: TCP_QUICKACK after every read, so a body is acknowledged at
+ * once. Without it, a proxy that writes a body in pieces on a socket without
+ * TCP_NODELAY (nginx's upstream connections) has its last piece held by
+ * Nagle until the delayed ACK, ~40 ms, as the answer waits for the body.
  *
  * SIGUSR1 prints "fast_backend: conns=N reqs=N open=N" to stdout (flushed),
  * so the driver can see whether a proxy keeps its upstream connections
@@ -57,6 +64,7 @@ struct client {
 	int fd;
 	size_t in_len;
 	size_t skip; /* request body bytes still to discard */
+	int keep; /* the request being read keeps the connection */
 	size_t out_len; /* unsent answer bytes (only on a short write) */
 	int closing; /* close once out is flushed */
 	int want_out; /* EPOLLOUT registered */
@@ -65,6 +73,7 @@ struct client {
 };
 
 static unsigned long long n_conns, n_reqs, n_open;
+static int quickack;
 
 static void client_close(int ep, struct client *c)
 {
@@ -107,6 +116,16 @@ static int flush(struct client *c)
 	return c->out_len == 0;
 }
 
+/* The answer to the request whose body has just been read. */
+static int answer(struct client *c)
+{
+	if (!c->keep) {
+		c->closing = 1;
+		return queue(c, resp_close, sizeof(resp_close) - 1);
+	}
+	return queue(c, resp_keep, sizeof(resp_keep) - 1);
+}
+
 /* Parse every complete request in c->in and queue its answer. */
 static int parse(struct client *c)
 {
@@ -125,6 +144,8 @@ static int parse(struct client *c)
 			pos += k;
 			if (c->skip)
 				break;
+			if (answer(c))
+				return -1;
 			continue;
 		}
 		hend = memmem(start, avail, "\r\n\r\n", 4);
@@ -155,14 +176,9 @@ static int parse(struct client *c)
 			cl = strtoull(v, NULL, 10);
 		pos = hend - c->in;
 		c->skip = cl;
-		if (keep) {
-			if (queue(c, resp_keep, sizeof(resp_keep) - 1))
-				return -1;
-		} else {
-			if (queue(c, resp_close, sizeof(resp_close) - 1))
-				return -1;
-			c->closing = 1;
-		}
+		c->keep = keep;
+		if (!cl && answer(c))
+			return -1;
 	}
 	memmove(c->in, c->in + pos, c->in_len - pos);
 	c->in_len -= pos;
@@ -194,6 +210,9 @@ static void on_client(int ep, struct client *c, unsigned events)
 				return;
 			}
 			c->in_len += n;
+			if (quickack)
+				setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK,
+					   &(int){ 1 }, sizeof(int));
 			if (parse(c)) {
 				client_close(ep, c);
 				return;
@@ -226,9 +245,10 @@ int main(int argc, char **argv)
 	int lfd, ep, sfd, one = 1;
 	sigset_t mask;
 
-	if (argc != 2 || strlen(argv[1]) >= sizeof(host) ||
+	quickack = argc == 3 && !strcmp(argv[2], "--quickack");
+	if (argc != 2 + quickack || strlen(argv[1]) >= sizeof(host) ||
 	    !(colon = strrchr(argv[1], ':'))) {
-		fprintf(stderr, "usage: fast_backend ADDR:PORT\n");
+		fprintf(stderr, "usage: fast_backend ADDR:PORT [--quickack]\n");
 		return 2;
 	}
 	memcpy(host, argv[1], colon - argv[1]);

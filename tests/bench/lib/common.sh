@@ -1,7 +1,9 @@
 # shellcheck shell=bash
-# Helpers shared by tests/bench/bench_report.sh, bench_tls.sh and bench_loop.sh (sourced,
-# not run): process trees, CPU and memory from /proc, the wrk
-# no-resumption shim. The caller defines die().
+# Helpers shared by tests/bench/bench_report.sh, bench_tls.sh, bench_body.sh
+# and bench_loop.sh (sourced, not run): process trees, CPU and memory from
+# /proc, the wrk no-resumption shim, fast_backend's counters, wrk's figures
+# and checks, retries on a busy core, medians. The caller defines die() and
+# say().
 
 descendants() { # descendants PID: PID and all its descendants, one a line
 	local p=$1 t c
@@ -143,10 +145,10 @@ make_cert() {
 		die "openssl could not make the certificate: $(cat "$1/openssl.err")"
 }
 
-# start_fast_backend BIN CPU ADDR:PORT OUT: fast_backend pinned to CPU,
-# its output in OUT; sets backend_pid once it listens
+# start_fast_backend BIN CPU ADDR:PORT OUT [OPTION]: fast_backend pinned to
+# CPU, its output in OUT; sets backend_pid once it listens
 start_fast_backend() {
-	taskset -c "$2" "$1" "$3" >"$4" 2>&1 &
+	taskset -c "$2" "$1" "$3" ${5:+"$5"} >"$4" 2>&1 &
 	backend_pid=$!
 	for _ in $(seq 1 50); do
 		grep -q listening "$4" && return 0
@@ -154,4 +156,199 @@ start_fast_backend() {
 		sleep 0.1
 	done
 	die "fast_backend $3 did not start: $(cat "$4")"
+}
+
+
+# fast_backend_counts PID OUT: "conns reqs" (cumulative) of the fast_backend
+# PID whose output goes to OUT (it prints them on SIGUSR1)
+fast_backend_counts() {
+	local pid=$1 out=$2 n
+	n=$(grep -c 'conns=' "$out")
+	kill -USR1 "$pid" 2>/dev/null || die "fast_backend died"
+	for _ in $(seq 1 50); do
+		[ "$(grep -c 'conns=' "$out")" -gt "$n" ] && break
+		sleep 0.02
+	done
+	grep 'conns=' "$out" | tail -1 |
+		sed -E 's/.*conns=([0-9]+) reqs=([0-9]+).*/\1 \2/'
+}
+
+# fill_template TEMPLATE OUT KEY=VALUE...: @KEY@ replaced by VALUE; a
+# placeholder left over is an error
+fill_template() {
+	local in=$1 out=$2 kv args=()
+	shift 2
+	for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+	sed "${args[@]}" "$in" >"$out"
+	! grep -q '@[A-Z_]*@' "$out" || die "$out: unfilled placeholder"
+}
+
+# await_backend_answer NAME PID LOG URL [CURL ARG...]: waits (10 s at most)
+# until URL answers 200 with fast_backend's body; dies when PID exits first
+# (LOG's tail says why) or on any other answer
+await_backend_answer() {
+	local s=$1 pid=$2 log=$3 url=$4 code
+	shift 4
+	for _ in $(seq 1 100); do
+		code=$(curl -sk "$@" -o "$log.body" -w '%{http_code}' "$url")
+		[ "$code" = 200 ] && break
+		kill -0 "$pid" 2>/dev/null ||
+			die "$s exited at start: $(tail -5 "$log")"
+		sleep 0.1
+	done
+	[ "$code" = 200 ] || die "$s: $url answered '$code', not 200: $(tail -5 "$log")"
+	grep -q '^Hello, world$' "$log.body" ||
+		die "$s: the answer is not the backend's: $(head -c 200 "$log.body")"
+}
+
+# check_pinned NAME PID CPU: PID and every descendant run on CPU only
+check_pinned() {
+	local p
+	for p in $(descendants "$2"); do
+		taskset -pc "$p" 2>/dev/null | grep -q ": $3\$" ||
+			die "$1: process $p is not pinned to CPU $3"
+	done
+}
+
+# run_start PID CPU / run_end PID CPU: around a measured run; run_end sets
+# cpu_s (server CPU seconds of PID's tree), srvbusy (that, in % of the
+# wall time) and busy (% of CPU busy with anything: other load shows as
+# busy > srvbusy)
+run_start() {
+	run_c0=$(cpu_ticks "$1")
+	run_k0=$(core_busy "$2")
+	run_t0=$(date +%s.%N)
+}
+run_end() {
+	local t1 c1 k1
+	t1=$(date +%s.%N)
+	c1=$(cpu_ticks "$1")
+	k1=$(core_busy "$2")
+	# shellcheck disable=SC2034 # for the caller
+	read -r cpu_s srvbusy busy < <(awk -v c=$((c1 - run_c0)) \
+		-v k=$((k1 - run_k0)) -v hz="$(getconf CLK_TCK)" -v a="$run_t0" \
+		-v b="$t1" 'BEGIN {
+		printf "%s %.0f %.0f\n", c / hz, 100 * c / hz / (b - a),
+			100 * k / hz / (b - a) }')
+}
+
+# wrk_figures OUT: sets reqs, rps, p99 (wrk's unit), non2xx and ce re we te
+# (socket errors: connect, read, write, timeout) from wrk's output; dies
+# when there are none
+# shellcheck disable=SC2034,SC2154 # sets the caller's; cur and scen are its
+wrk_figures() {
+	local out=$1 errs
+	reqs=$(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' "$out")
+	rps=$(sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' "$out")
+	p99=$(awk '$1 == "99%" {print $2}' "$out")
+	non2xx=$(sed -nE 's/^ *Non-2xx or 3xx responses: *([0-9]+).*/\1/p' "$out")
+	non2xx=${non2xx:-0}
+	errs=$(sed -nE 's/^ *Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+).*/\1 \2 \3 \4/p' "$out")
+	read -r ce re we te <<<"${errs:-0 0 0 0}"
+	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] && [ -n "$p99" ] ||
+		die "$cur $scen: no figures from wrk: $(cat "$out")"
+}
+
+# wrk_verdict BACKEND_REQS: after wrk_figures, dies on non-2xx answers,
+# socket errors (read errors above 0.1 %: connections the server closed
+# before answering) or answers that did not come through the backend
+# (in-flight requests add a few)
+wrk_verdict() {
+	[ "$non2xx" -eq 0 ] || die "$cur $scen: $non2xx answers were not 2xx"
+	[ $((ce + we + te)) -eq 0 ] ||
+		die "$cur $scen: socket errors (connect $ce, write $we, timeout $te)"
+	[ "$re" -le $((reqs / 1000)) ] ||
+		die "$cur $scen: $re read errors for $reqs requests"
+	[ "$1" -ge "$reqs" ] ||
+		die "$cur $scen: wrk counted $reqs answers but the backend only $1 requests"
+}
+
+# foreign_check CPU: after run_end, sets run_foreign=1 (and warns) when CPU
+# was more than 10 points busier than the server: other load ran there
+foreign_check() {
+	run_foreign=0
+	if [ $((busy - srvbusy)) -gt 10 ]; then
+		say "WARNING: CPU $1 was ${busy}% busy but the server used ${srvbusy}%: other load on the server's core" >&2
+		run_foreign=1
+	fi
+}
+
+# retry_busy CMD...: CMD is one measured run that sets run_foreign; a run
+# with other load is measured again, at most RETRIES times for one run and
+# while retry_budget (decremented) lasts; foreign counts the runs kept
+# with other load
+retry_busy() {
+	local attempt
+	for attempt in $(seq 0 "$RETRIES"); do
+		"$@"
+		[ "$run_foreign" -eq 0 ] && break
+		[ "$attempt" -lt "$RETRIES" ] && [ "$retry_budget" -gt 0 ] || break
+		retry_budget=$((retry_budget - 1))
+		say "measuring that run again"
+	done
+	[ "$run_foreign" -eq 0 ] || foreign=$((foreign + 1))
+}
+
+# run_rounds: ROUNDS rounds, the SERVERS alternating (A B C A B C ...): the
+# caller's start_server NAME, then for each of SCENARIOS one run kept
+# (retry_busy measure SCENARIO ROUND, then keep), then stop_server; cur is
+# the server
+run_rounds() {
+	local round s scen
+	for round in $(seq 1 "$ROUNDS"); do
+		for s in "${SERVERS[@]}"; do
+			cur=$s
+			start_server "$s"
+			for scen in "${SCENARIOS[@]}"; do
+				retry_busy measure "$scen" "$round"
+				keep
+			done
+			stop_server
+		done
+	done
+}
+
+# stat3: "median min max" of the numbers on stdin (spaces or lines)
+stat3() {
+	tr ' ' '\n' | awk 'NF' | sort -g | awk '{a[NR] = $1} END {
+		m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+		print m, a[1], a[NR] }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+
+# two_cpus: SERVER_CPU and CLIENT_CPU exist and differ
+two_cpus() {
+	local n c
+	n=$(nproc --all)
+	[ "$n" -ge 2 ] || die "needs 2 CPUs (server on one, load generator on the other); this machine has $n"
+	for c in "$SERVER_CPU" "$CLIENT_CPU"; do
+		[ "$c" -lt "$n" ] || die "CPU $c does not exist"
+	done
+	[ "$SERVER_CPU" != "$CLIENT_CPU" ] || die "SERVER_CPU and CLIENT_CPU must differ"
+}
+
+# bench_tmp NAME: makes the temp dir tmp (/tmp/NAME.XXXXXX) and traps exit,
+# failure and Ctrl-C: wrk_pid, server_pid and backend_pid (and their
+# descendants) are stopped, tmp removed unless KEEP_TMP=1
+bench_tmp() {
+	tmp=$(mktemp -d "/tmp/$1.XXXXXX")
+	bench_name=$1
+	server_pid=''
+	backend_pid=''
+	wrk_pid=''
+	trap bench_cleanup EXIT
+	trap 'echo "$bench_name: interrupted" >&2; exit 130' INT TERM
+}
+bench_cleanup() {
+	trap - EXIT INT TERM
+	[ -n "$wrk_pid" ] && kill -KILL "$wrk_pid" 2>/dev/null
+	kill_tree "$server_pid"
+	kill_tree "$backend_pid"
+	wait 2>/dev/null
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		echo "$bench_name: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
 }
