@@ -288,6 +288,48 @@ static void pipelined_behind_a_buffered_body(void **state)
 	expect_closed(a);
 }
 
+/* Lines in the access log. */
+static int access_lines(struct fx *f)
+{
+	char line[2048];
+	FILE *al = fopen(f->p.access, "re");
+	int n = 0;
+
+	while (al && fgets(line, sizeof(line), al))
+		n++;
+	if (al)
+		fclose(al);
+	return n;
+}
+
+/*
+ * A connection that makes its handshake and sends no byte of a head (a
+ * browser's preconnect) is closed at header_timeout without a request
+ * line or a count: it had no request. One with half a head gets its 408
+ * and its line.
+ */
+static void no_head_no_access_line(void **state)
+{
+	struct fx *f = *state;
+	struct fclient *a = &f->c[0], *b = &f->c[1];
+	int i;
+
+	start_one(f, "  header_timeout: 1s\n");
+	assert_int_equal(fclient__connect(a, f->p.https), 0);
+	assert_int_equal(fclient__connect(b, f->p.https), 0);
+	assert_int_equal(fclient__sendstr(b, "GET /half HTTP/1.1\r\nHo"), 0);
+	fclient__read_response(b, &f->r, false);
+	expect_status(&f->r, 408);
+	expect_closed(a);
+	for (i = 0; i < WAIT_MS / 10 && access_lines(f) < 1; i++)
+		fh_sleep_ms(10);
+	fh_sleep_ms(50);
+	expect_eq(access_lines(f), 1, "access-log lines (the half head's)");
+	expect_eq((long long)fmetrics__get(
+			  f->p.admin, "lbtls_requests_total{code=\"408\"}"),
+		  1, "lbtls_requests_total{code=\"408\"}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +339,7 @@ int main(void)
 		FX_TEST(retry_resends_a_file_body_whole),
 		FX_TEST(half_close_mid_buffered_body),
 		FX_TEST(pipelined_behind_a_buffered_body),
+		FX_TEST(no_head_no_access_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
