@@ -800,6 +800,12 @@ static void client_timeout(struct loop_timer *tm)
 	}
 	switch (c->state) {
 	case C_HEAD:
+		/* No byte of a head (a browser's preconnect): there was no
+		 * request, so no answer, access-log line or count. */
+		if (!buf_len(&c->in)) {
+			client_close(c, "header_timeout");
+			return;
+		}
 		/* slowloris: the head did not arrive in time */
 		if (answer_error(c, 408, true) == S_CLOSED)
 			return;

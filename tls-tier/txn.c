@@ -259,9 +259,20 @@ static void q_fire(struct loop_timer *tm)
 	struct txn *t =
 		(struct txn *)((char *)tm - offsetof(struct txn, q_timer));
 
+	struct proxy *px = t->px;
+
 	up_start(t); /* back in front of the queue if another took the room */
-	if (!t->queued)
-		t->wake(t->owner);
+	if (t->queued)
+		return;
+	/* There may be more room (a server came back): the next one looks,
+	 * and goes back in front if there is none. */
+	q_kick(px);
+	t->wake(t->owner);
+}
+
+void txn__queue_poll(struct proxy *px)
+{
+	q_kick(px);
 }
 
 static enum txn_result up_start(struct txn *t)

@@ -156,6 +156,11 @@ static inline bool txn__res_done(const struct txn *t)
 	return t->rs == R_DONE && !t->sb_ready;
 }
 
+/* A server may have room that no release announced (its fail_timeout
+ * ran out, a health check or upstream.file brought it back): the first
+ * request waiting under max_conns looks, on this loop turn's timers. */
+void txn__queue_poll(struct proxy *px);
+
 /* The owner is done with it: release the upstream (pooled when clean) and
  * say whether the request body was consumed whole. */
 bool txn__finish(struct txn *t);

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "priv.h"
 #include "reqbody.h"
+#include "txn.h"
 #include "worker.h"
 
 /*
@@ -235,6 +236,7 @@ static void tick(struct loop_timer *t)
 		listeners_enable(w, true);
 	worker__sync_servers(w);
 	proxy__publish_health(px);
+	txn__queue_poll(px);
 	pool__expire(&px->pool, px->cfg->upstream.keepalive_timeout_ms);
 	loop__timer_set(&px->loop, t, px->loop.now + TICK_MS);
 }

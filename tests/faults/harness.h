@@ -1337,6 +1337,13 @@ early:
 	return r->status;
 }
 
+/* close_notify and FIN: the client sends nothing more, still reads. */
+static inline void fclient__half_close(struct fclient *c)
+{
+	SSL_shutdown(c->ssl);
+	shutdown(c->fd, SHUT_WR);
+}
+
 /*
  * Did the server close the connection? FC_CLOSED when it did (within the
  * safety net), FC_DATA when bytes came instead (e.g. another response),

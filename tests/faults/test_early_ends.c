@@ -283,8 +283,7 @@ static void pipelined_requests_answered_after_half_close(void **state)
 		fclient__sendstr(a, "GET /one HTTP/1.1\r\nHost: t\r\n\r\n"
 				    "GET /two HTTP/1.1\r\nHost: t\r\n\r\n"),
 		0);
-	SSL_shutdown(a->ssl);
-	shutdown(a->fd, SHUT_WR);
+	fclient__half_close(a);
 	fclient__read_response(a, &f->r, false);
 	expect_status(&f->r, 200);
 	fclient__read_response(a, &f->r, false);
