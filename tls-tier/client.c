@@ -850,7 +850,8 @@ static int count_peer(struct proxy *px, const struct sockaddr_storage *peer)
 
 	if (!limit)
 		return 0;
-	if (!px->peers && !(px->peers = peers__new()))
+	if (!px->peers &&
+	    !(px->peers = peers__new(px->cfg->limits.per_client_v6_prefix)))
 		return -ENOMEM;
 	err = peers__add(px->peers, peer, limit);
 	if (err != -EBUSY)

@@ -54,6 +54,24 @@ static void perr_line(struct parser *p, size_t line, const char *fmt, ...)
 #define perr(p, node, ...) \
 	perr_line(p, (node)->start_mark.line + 1, __VA_ARGS__)
 
+/* A setting that loads but is risky: said, not counted as an error. */
+static void pwarn(struct parser *p, yaml_node_t *node, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void pwarn(struct parser *p, yaml_node_t *node, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!p->errs)
+		return;
+	fprintf(p->errs, "%s:%zu: warning: ", p->file,
+		(size_t)node->start_mark.line + 1);
+	va_start(ap, fmt);
+	vfprintf(p->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', p->errs);
+}
+
 static const char *scalar(yaml_node_t *n)
 {
 	return n->type == YAML_SCALAR_NODE ?
@@ -795,7 +813,11 @@ static void parse_limits(struct parser *p, yaml_node_t *n)
 				      1 << 20, &sz))
 				l->header_total = sz;
 		} else if (!strcmp(key, "body")) {
-			get_size(p, "limits.body", v, 0, 1ULL << 40, &l->body);
+			if (!get_size(p, "limits.body", v, 0, 1ULL << 40,
+				      &l->body) &&
+			    !l->body)
+				pwarn(p, v,
+				      "'limits.body' 0: no limit, so with upstream.request_buffering one client can fill limits.client_body_temp_path (requests then get 503)");
 		} else if (!strcmp(key, "header_timeout")) {
 			get_duration(p, "limits.header_timeout", v,
 				     &l->header_timeout_ms);
@@ -835,6 +857,9 @@ static void parse_limits(struct parser *p, yaml_node_t *n)
 		} else if (!strcmp(key, "per_client_connections")) {
 			get_uint(p, "limits.per_client_connections", v, 0,
 				 1000000, &l->per_client_connections);
+		} else if (!strcmp(key, "per_client_ipv6_prefix")) {
+			get_uint(p, "limits.per_client_ipv6_prefix", v, 1, 128,
+				 &l->per_client_v6_prefix);
 		} else if (!strcmp(key, "underscores_in_headers")) {
 			get_bool(p, "limits.underscores_in_headers", v,
 				 &l->underscores_in_headers);
@@ -1253,6 +1278,7 @@ void config__defaults(struct lbtls_config *cfg)
 	cfg->limits.body_buffer_size = 16 * 1024; /* nginx's on 64-bit */
 	strcpy(cfg->limits.body_temp_path, "/tmp");
 	cfg->limits.send_timeout_ms = 60000; /* nginx's send_timeout */
+	cfg->limits.per_client_v6_prefix = 64;
 	cfg->limits.keepalive_timeout_ms = 75000;
 	cfg->limits.max_connections = 16384;
 	cfg->log_level = LOG_LVL_INFO;

@@ -125,6 +125,8 @@ struct cfg_limits {
 	char body_temp_path[PATH_MAX]; /* where those files are made */
 	unsigned send_timeout_ms; /* a client that takes no response bytes */
 	unsigned per_client_connections; /* per address and worker; 0: off */
+	/* an IPv6 client is its /N: a host has a /64 to pick addresses from */
+	unsigned per_client_v6_prefix;
 	unsigned keepalive_timeout_ms;
 	bool underscores_in_headers; /* forward names with '_' (nginx's) */
 	unsigned max_connections; /* per worker */

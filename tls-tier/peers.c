@@ -18,13 +18,24 @@ struct peer {
 
 struct peer_counts {
 	uint64_t key[2];
+	unsigned v6_prefix;
 	struct peer *b[NBUCKETS];
 };
 
-static void key_of(const struct sockaddr_storage *ss, uint8_t out[16])
+static void key_of(const struct peer_counts *pc,
+		   const struct sockaddr_storage *ss, uint8_t out[16])
 {
+	const struct in6_addr *a6 =
+		&((const struct sockaddr_in6 *)ss)->sin6_addr;
+	unsigned i, bits = pc->v6_prefix;
+
 	if (ss->ss_family == AF_INET6) {
-		memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+		memcpy(out, a6, 16);
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			return;
+		for (i = 0; i<16; i++, bits = bits> 8 ? bits - 8 : 0)
+			if (bits < 8)
+				out[i] &= (uint8_t)(0xff00 >> bits);
 		return;
 	}
 	memset(out, 0, 10);
@@ -51,10 +62,12 @@ static struct peer **slot(struct peer_counts *pc, const uint8_t a[16])
 		      (NBUCKETS - 1)];
 }
 
-struct peer_counts *peers__new(void)
+struct peer_counts *peers__new(unsigned v6_prefix)
 {
 	struct peer_counts *pc = calloc(1, sizeof(*pc));
 
+	if (pc)
+		pc->v6_prefix = v6_prefix;
 	if (pc && getrandom(pc->key, sizeof(pc->key), 0) != sizeof(pc->key)) {
 		free(pc);
 		return NULL;
@@ -93,7 +106,7 @@ int peers__add(struct peer_counts *pc, const struct sockaddr_storage *ss,
 	uint8_t a[16];
 	struct peer **head, *p;
 
-	key_of(ss, a);
+	key_of(pc, ss, a);
 	head = slot(pc, a);
 	p = find(head, a);
 	if (p) {
@@ -119,7 +132,7 @@ void peers__del(struct peer_counts *pc, const struct sockaddr_storage *ss)
 	uint8_t a[16];
 	struct peer **pp, *p;
 
-	key_of(ss, a);
+	key_of(pc, ss, a);
 	for (pp = slot(pc, a); (p = *pp); pp = &p->next) {
 		if (memcmp(p->addr, a, 16))
 			continue;
@@ -137,7 +150,7 @@ unsigned peers__count(const struct peer_counts *pc,
 	uint8_t a[16];
 	struct peer *p;
 
-	key_of(ss, a);
+	key_of(pc, ss, a);
 	p = find(slot((struct peer_counts *)pc, a), a);
 	return p ? p->n : 0;
 }

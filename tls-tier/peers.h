@@ -2,9 +2,10 @@
 /*
  * Open client connections per client address, in one worker: what
  * limits.per_client_connections (nginx's limit_conn on $binary_remote_addr)
- * counts. A chained hash table keyed by the full address (IPv4 as
- * v4-mapped IPv6), with a per-process random key so that a client cannot
- * choose addresses that all land in one chain.
+ * counts. A chained hash table keyed by the address (IPv4 as v4-mapped
+ * IPv6; IPv6 cut to a prefix, since one host has a /64 to pick addresses
+ * from), with a per-process random key so that a client cannot choose
+ * addresses that all land in one chain.
  */
 #ifndef LBTLS_PEERS_H
 #define LBTLS_PEERS_H
@@ -13,7 +14,8 @@
 
 struct peer_counts;
 
-struct peer_counts *peers__new(void);
+/* v6_prefix: how many leading bits of an IPv6 address name a client. */
+struct peer_counts *peers__new(unsigned v6_prefix);
 void peers__free(struct peer_counts *pc);
 
 /* One more connection from 'ss': 0, -EBUSY when it already has 'limit'

@@ -533,6 +533,8 @@ static enum txn_result up_send(struct txn *t)
 				n = -errno;
 		} else if (t->buffered && !reqbody__sent(&t->body)) {
 			n = reqbody__send(&t->body, uc->io.fd);
+			if (!n) /* the file is shorter than what it held */
+				n = -EIO;
 		} else {
 			break;
 		}
