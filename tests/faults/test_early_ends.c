@@ -22,17 +22,20 @@ static long held_acked;
 /*
  * /held: wait for the test's go (the worker is stopped then), send as much
  * of a 300000-byte body as lbtls's socket takes in 1 s, wait until it is
- * all acknowledged, note how much, reset.
+ * all acknowledged, note how much, reset. /held413: the same as an early
+ * 413, before the request body (never read).
  */
-static void held_then_reset(struct fb_conn *c)
+static void held_then_reset(struct fb_conn *c, const char *status)
 {
 	static char body[HELD_BODY];
-	const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n";
-	size_t off = 0, hl = strlen(head);
+	char head[128];
+	size_t off = 0, hl;
 	uint64_t end;
 	int outq = 0;
 	ssize_t n;
 
+	hl = snprintf(head, sizeof(head),
+		      "HTTP/1.1 %s\r\nContent-Length: 300000\r\n\r\n", status);
 	memset(body, 'h', sizeof(body));
 	if (!fb_wait_go(c, 1) || fb_sendstr(c, head))
 		return;
@@ -65,7 +68,11 @@ static void script_by_target(struct fb_conn *c)
 	memset(body, 'r', sizeof(body));
 	while (!fb_read_head(c, &r)) {
 		if (!strcmp(r.target, "/held")) {
-			held_then_reset(c);
+			held_then_reset(c, "200 OK");
+			return;
+		}
+		if (!strcmp(r.target, "/held413")) {
+			held_then_reset(c, "413 Content Too Large");
 			return;
 		}
 		if (!strcmp(r.target, "/stall")) {
@@ -94,7 +101,7 @@ static void script_by_target(struct fb_conn *c)
 	}
 }
 
-static void start(struct fx *f)
+static void start_with(struct fx *f, const char *extra)
 {
 	f->p.access_log = true;
 	assert_int_equal(fbackend__start(&f->be[0], script_by_target, 0), 0);
@@ -102,9 +109,15 @@ static void start(struct fx *f)
 				       "upstream:\n"
 				       "  servers: [\"%s\"]\n"
 				       "  max_fails: 0\n"
-				       "  read_timeout: 5s\n",
-				       f->be[0].name),
+				       "  read_timeout: 5s\n"
+				       "%s",
+				       f->be[0].name, extra),
 			 0);
+}
+
+static void start(struct fx *f)
+{
+	start_with(f, "");
 }
 
 /* Lines of the access log for TARGET, and whether one ends in REASON. */
@@ -205,21 +218,23 @@ static void early_ends_get_one_log_line_each(void **state)
 }
 
 /*
- * More than lbtls's 64 KiB response buffer waits in its upstream socket,
- * with the reset behind it, when the worker looks: every byte of it
- * reaches the client, then the close (an early close lost the rest).
+ * Send REQ, stop the worker, let the backend answer (an answer of 300000
+ * bytes, as much as lbtls's socket takes) and reset, start the worker:
+ * every byte lbtls's kernel acknowledged must reach the client, then the
+ * close. More than lbtls's 64 KiB response buffer waits in its socket
+ * with the reset behind it (an early close lost the rest).
  */
-static void upstream_bytes_before_a_reset_reach_the_client(void **state)
+static void held_answer_reaches_the_client(struct fx *f, const char *req,
+					   size_t body_sent, int status)
 {
-	struct fx *f = *state;
+	static char body[65536];
 	struct fclient *a = &f->c[0];
 	long acked;
 
-	start(f);
+	memset(body, 'b', sizeof(body));
 	assert_int_equal(fclient__connect(a, f->p.https), 0);
-	assert_int_equal(
-		fclient__sendstr(a, "GET /held HTTP/1.1\r\nHost: t\r\n\r\n"),
-		0);
+	assert_int_equal(fclient__sendstr(a, req), 0);
+	assert_int_equal(fclient__send(a, body, body_sent), 0);
 	assert_true(fbackend__wait_reqs(&f->be[0], 1));
 	fh_sleep_ms(50); /* lbtls is waiting for the answer */
 	assert_int_equal(fproc__stop(f->p.worker), 0);
@@ -232,13 +247,38 @@ static void upstream_bytes_before_a_reset_reach_the_client(void **state)
 			"only %ld body bytes reached lbtls's socket before the reset: the test needs more than 64 KiB",
 			acked);
 	fclient__read_response(a, &f->r, false);
-	expect_status(&f->r, 200);
+	expect_status(&f->r, status);
 	if ((long)f->r.body_len != acked || f->r.complete ||
 	    f->r.end != FC_CLOSED)
 		fail_msg(
 			"%zu body bytes%s, expected the %ld lbtls had, then a close",
 			f->r.body_len, f->r.complete ? " (complete)" : "",
 			acked);
+}
+
+static void upstream_bytes_before_a_reset_reach_the_client(void **state)
+{
+	struct fx *f = *state;
+
+	start(f);
+	held_answer_reaches_the_client(
+		f, "GET /held HTTP/1.1\r\nHost: t\r\n\r\n", 0, 200);
+}
+
+/* An early answer (before the request body is whole, streamed) over
+ * 64 KiB, with the reset of a server that closes with the body unread. */
+static void early_answer_over_64k_is_not_truncated(void **state)
+{
+	struct fx *f = *state;
+
+	start_with(f, "  request_buffering: off\n"
+		      "limits:\n"
+		      "  body: 10m\n");
+	held_answer_reaches_the_client(f,
+				       "POST /held413 HTTP/1.1\r\nHost: t\r\n"
+				       "Content-Length: 1000000\r\n\r\n",
+				       20000, 413);
+	expect_conn_close(&f->r);
 }
 
 /* Everything the upstream sent before it closed reaches the client, then
@@ -300,6 +340,7 @@ int main(void)
 		FX_TEST(early_ends_get_one_log_line_each),
 		FX_TEST(upstream_bytes_before_a_close_reach_the_client),
 		FX_TEST(upstream_bytes_before_a_reset_reach_the_client),
+		FX_TEST(early_answer_over_64k_is_not_truncated),
 		FX_TEST(pipelined_requests_answered_after_half_close),
 	};
 
