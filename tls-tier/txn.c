@@ -258,7 +258,6 @@ static void q_fire(struct loop_timer *tm)
 {
 	struct txn *t =
 		(struct txn *)((char *)tm - offsetof(struct txn, q_timer));
-
 	struct proxy *px = t->px;
 
 	up_start(t); /* back in front of the queue if another took the room */
