@@ -363,6 +363,59 @@ static void test_ticket_settings_errors(void **state)
 		0);
 }
 
+/* Issue 19's settings: defaults as nginx's, and errors with file and
+ * line; limits.body 0 with buffering loads with a warning. */
+static void test_buffering_and_limits_settings(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n"), 0);
+	assert_true(f->cfg.upstream.request_buffering);
+	assert_int_equal(f->cfg.limits.body, 1024 * 1024);
+	assert_int_equal(f->cfg.limits.body_buffer_size, 16 * 1024);
+	assert_string_equal(f->cfg.limits.body_temp_path, "/tmp");
+	assert_int_equal(f->cfg.limits.send_timeout_ms, 60000);
+	assert_int_equal(f->cfg.limits.per_client_connections, 0);
+	assert_int_equal(f->cfg.limits.per_client_v6_prefix, 64);
+	assert_int_equal(f->cfg.upstream.max_conns, 0);
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n" /* 1 */
+				 "upstream:\n" /* 2 */
+				 "  request_buffering: sometimes\n" /* 3 */
+				 "  max_conns: -1\n" /* 4 */
+				 "  queue_timeout: soon\n" /* 5 */
+				 "limits:\n" /* 6 */
+				 "  client_body_temp_path: tmp\n" /* 7 */
+				 "  client_body_buffer_size: 10\n" /* 8 */
+				 "  per_client_ipv6_prefix: 129\n" /* 9 */
+				 "  send_timeout: forever\n"), /* 10 */
+			 -EINVAL);
+	assert_error_at(f, 3, "'upstream.request_buffering' expects");
+	assert_error_at(f, 4, "'upstream.max_conns' expects an integer");
+	assert_error_at(f, 5, "'upstream.queue_timeout' expects a duration");
+	assert_error_at(
+		f, 7,
+		"'limits.client_body_temp_path' expects an absolute path, got 'tmp'");
+	assert_error_at(f, 8,
+			"'limits.client_body_buffer_size' expects a size");
+	assert_error_at(
+		f, 9,
+		"'limits.per_client_ipv6_prefix' expects an integer 1..128");
+	assert_error_at(f, 10, "'limits.send_timeout' expects a duration");
+	assert_int_equal(load(f,
+			      "listen: {http: 127.0.0.1:8080}\n" /* 1 */
+			      "limits:\n" /* 2 */
+			      "  client_body_temp_path: /nonexistent-lbtls\n"),
+			 -EINVAL);
+	assert_error_at(
+		f, 3,
+		"'limits.client_body_temp_path' '/nonexistent-lbtls': No such file or directory");
+	assert_int_equal(load(f, "listen: {http: 127.0.0.1:8080}\n" /* 1 */
+				 "limits:\n" /* 2 */
+				 "  body: 0\n"), /* 3 */
+			 0);
+	assert_error_at(f, 3, "warning: 'limits.body' 0: no limit");
+}
+
 /* Finding 11b: at 9593e43 a file of 17 keys was cut to its first 16
  * without a word; now tls__ctx_new() refuses it, naming file, count and
  * maximum at the configuration line. */
@@ -598,6 +651,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ticket_settings, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_buffering_and_limits_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ticket_settings_errors,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ticket_keys_over_max,
