@@ -67,32 +67,48 @@ static struct metrics_server *find_server(struct metrics_block *b,
 	return &b->servers[b->nservers++];
 }
 
-void metrics__retire(struct metrics_shm *m, struct metrics_block *blk)
+/*
+ * Add b's counters to t: the status codes, the totals and the per-server
+ * figures, and the gauges when 'gauges' (a live block's; an exited
+ * worker's are gone with it). Relaxed loads: b's worker may be writing.
+ */
+static void add_block(struct metrics_block *t, struct metrics_block *b,
+		      bool gauges)
 {
-	struct metrics_block *r = &m->retired;
-	unsigned i;
+	unsigned j;
 
-	for (i = 0; i < METRICS_MAX_STATUS; i++)
-		r->status[i] += blk->status[i];
-	r->handshakes_full += blk->handshakes_full;
-	r->handshakes_resumed += blk->handshakes_resumed;
-	r->handshake_errors += blk->handshake_errors;
-	r->accepted += blk->accepted;
-	r->local_errors += blk->local_errors;
-	r->client_refused += blk->client_refused;
-	r->bodies_in_memory += blk->bodies_in_memory;
-	r->bodies_in_file += blk->bodies_in_file;
-	r->queue_full += blk->queue_full;
-	r->queue_timeouts += blk->queue_timeouts;
-	for (i = 0; i < blk->nservers; i++) {
-		struct metrics_server *s = find_server(r, blk->servers[i].name);
+#define ADD(f) (t->f += __atomic_load_n(&b->f, __ATOMIC_RELAXED))
+	for (j = 0; j < METRICS_MAX_STATUS; j++)
+		ADD(status[j]);
+	ADD(handshakes_full);
+	ADD(handshakes_resumed);
+	ADD(handshake_errors);
+	ADD(accepted);
+	ADD(local_errors);
+	ADD(client_refused);
+	ADD(bodies_in_memory);
+	ADD(bodies_in_file);
+	ADD(queue_full);
+	ADD(queue_timeouts);
+	if (gauges) {
+		ADD(queued);
+		ADD(active);
+	}
+#undef ADD
+	for (j = 0; j < b->nservers; j++) {
+		struct metrics_server *s = find_server(t, b->servers[j].name);
 
 		if (!s)
 			continue;
-		s->requests += blk->servers[i].requests;
-		s->failures += blk->servers[i].failures;
-		s->latency_us += blk->servers[i].latency_us;
+		s->requests += b->servers[j].requests;
+		s->failures += b->servers[j].failures;
+		s->latency_us += b->servers[j].latency_us;
 	}
+}
+
+void metrics__retire(struct metrics_shm *m, struct metrics_block *blk)
+{
+	add_block(&m->retired, blk, false);
 	memset(blk, 0, sizeof(*blk));
 }
 
@@ -147,40 +163,12 @@ static void emit(struct out *o, const char *fmt, ...)
 /* The retired block plus every live one, summed. */
 static void sum_blocks(struct metrics_shm *m, struct metrics_block *t)
 {
-	unsigned i, j;
+	unsigned i;
 
 	memcpy(t, &m->retired, sizeof(*t));
-	for (i = 0; i < m->high; i++) {
-		struct metrics_block *b = &m->procs[i];
-
-		if (!b->in_use)
-			continue;
-		for (j = 0; j < METRICS_MAX_STATUS; j++)
-			t->status[j] += __atomic_load_n(&b->status[j],
-							__ATOMIC_RELAXED);
-		t->handshakes_full += b->handshakes_full;
-		t->handshakes_resumed += b->handshakes_resumed;
-		t->handshake_errors += b->handshake_errors;
-		t->accepted += b->accepted;
-		t->local_errors += b->local_errors;
-		t->client_refused += b->client_refused;
-		t->bodies_in_memory += b->bodies_in_memory;
-		t->bodies_in_file += b->bodies_in_file;
-		t->queue_full += b->queue_full;
-		t->queue_timeouts += b->queue_timeouts;
-		t->queued += b->queued;
-		t->active += b->active;
-		for (j = 0; j < b->nservers; j++) {
-			struct metrics_server *s =
-				find_server(t, b->servers[j].name);
-
-			if (!s)
-				continue;
-			s->requests += b->servers[j].requests;
-			s->failures += b->servers[j].failures;
-			s->latency_us += b->servers[j].latency_us;
-		}
-	}
+	for (i = 0; i < m->high; i++)
+		if (m->procs[i].in_use)
+			add_block(t, &m->procs[i], true);
 }
 
 int metrics__render(struct metrics_shm *m, char **text, size_t *len)

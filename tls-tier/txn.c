@@ -388,16 +388,28 @@ enum txn_result txn__start(struct txn *t, const struct http1_request *req,
 	if (n < 0)
 		return txn_abort(t, 431, "header_too_large");
 	t->uout.e = n;
-	if (t->buffered) {
-		t->buffering = true;
-		return TXN_PROGRESS;
-	}
+	if (t->buffered)
+		return TXN_PROGRESS; /* the body first: buffer_body() */
 	return up_start(t);
+}
+
+/* Reading a buffered body: no server yet. */
+static bool buffering(const struct txn *t)
+{
+	return t->buffered && !t->rb_framed;
 }
 
 static const char *body_error(ssize_t err)
 {
 	return err == -413 ? "body_too_large" : "bad_request_body";
+}
+
+static enum txn_result store_failed(struct txn *t, int err)
+{
+	proxy__local_error(
+		t->px, err,
+		"request body buffer (limits.client_body_temp_path)");
+	return txn_abort(t, 503, "local_error");
 }
 
 /*
@@ -435,12 +447,8 @@ static enum txn_result buffer_body(struct txn *t)
 		}
 		err = reqbody__add(&t->body, p, data, hint,
 				   lim->body_buffer_size, lim->body_temp_path);
-		if (err) {
-			proxy__local_error(t->px, err,
-					   "request body buffer (limits."
-					   "client_body_temp_path)");
-			return txn_abort(t, 503, "local_error");
-		}
+		if (err)
+			return store_failed(t, err);
 		buf_consume(t->src, m);
 		t->rb_got += data;
 		t->rb_framed = done;
@@ -449,18 +457,13 @@ static enum txn_result buffer_body(struct txn *t)
 	if (!t->rb_framed)
 		return r;
 	err = reqbody__end(&t->body);
-	if (err) {
-		proxy__local_error(t->px, err,
-				   "request body buffer (limits."
-				   "client_body_temp_path)");
-		return txn_abort(t, 503, "local_error");
-	}
+	if (err)
+		return store_failed(t, err);
 	k = http1__end_upstream_head(t->body.len, t->uout.d + t->uout.e,
 				     t->uout.cap - t->uout.e);
 	if (k < 0)
 		return txn_abort(t, 431, "header_too_large");
 	t->uout.e += k;
-	t->buffering = false;
 	if (reqbody__in_file(&t->body))
 		METRIC_ADD(t->px->m->bodies_in_file, 1);
 	else
@@ -765,12 +768,12 @@ enum txn_result txn__step(struct txn *t)
 			 t->peer_str);
 		return txn_abort(t, 0, "client_closed");
 	}
-	if (t->buffering) {
+	if (buffering(t)) {
 		if ((r = buffer_body(t)) == TXN_ABORTED)
 			return r;
 		any |= r;
 	}
-	if (t->buffering || t->queued)
+	if (buffering(t) || t->queued)
 		return any;
 	/*
 	 * Error or hang-up on the upstream: epoll reports it whatever we
@@ -824,7 +827,7 @@ static bool has_to_send(const struct txn *t)
 {
 	return !t->send_err &&
 	       (t->uout_off < t->uout.e || t->rb_ready ||
-		(t->buffered && !t->buffering && !reqbody__sent(&t->body)));
+		(t->buffered && t->rb_framed && !reqbody__sent(&t->body)));
 }
 
 /*

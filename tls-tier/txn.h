@@ -71,7 +71,6 @@ struct txn {
 	uint64_t rb_got; /* body bytes received, framing excluded */
 	/* request buffering: the whole body is read into 'body' before a
 	 * server is picked, then sent from there (again, for a retry) */
-	bool buffering; /* reading the body: no server yet */
 	bool buffered; /* this request's body goes through 'body' */
 	struct reqbody body;
 
