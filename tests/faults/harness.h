@@ -186,44 +186,9 @@ static inline void fh_header(const char *head, const char *name, char *out,
 	}
 }
 
-/* --- the certificate (as tests/unit/test_lbtls_conn.c) ------------------ */
+/* --- the certificate ------------------------------------------------------- */
 
-static inline int fh_make_cert(const char *crt, const char *key)
-{
-	EVP_PKEY *pk = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509_NAME *n;
-	FILE *f;
-	int ok = pk && x;
-
-	if (ok) {
-		ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-		X509_gmtime_adj(X509_getm_notBefore(x), -60);
-		X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-		X509_set_pubkey(x, pk);
-		n = X509_get_subject_name(x);
-		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-					   (const unsigned char *)"localhost",
-					   -1, -1, 0);
-		X509_set_issuer_name(x, n);
-		ok = X509_sign(x, pk, EVP_sha256()) > 0;
-	}
-	if (ok && (f = fopen(crt, "w"))) {
-		ok = PEM_write_X509(f, x);
-		fclose(f);
-	} else {
-		ok = 0;
-	}
-	if (ok && (f = fopen(key, "w"))) {
-		ok = PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
-		fclose(f);
-	} else {
-		ok = 0;
-	}
-	X509_free(x);
-	EVP_PKEY_free(pk);
-	return ok ? 0 : -1;
-}
+#include "../lib/testcert.h"
 
 /* --- processes ---------------------------------------------------------- */
 
@@ -402,7 +367,7 @@ static inline int fproxy__init(struct fproxy *p)
 	p->admin = fh_free_port();
 	if (p->https < 0 || p->http < 0 || p->admin < 0)
 		return -1;
-	return fh_make_cert(p->crt, p->key);
+	return testcert__make(p->crt, p->key);
 }
 
 /*

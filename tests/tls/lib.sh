@@ -26,6 +26,14 @@ finish() {
 # Prerequisites fail, never skip: each require_* records a failed check
 # and sets missing=1; the script then calls finish if anything is missing.
 missing=0
+require_root() { # require_root WHY: the test needs root for WHY
+	if [ "$(id -u)" = 0 ]; then
+		ok "prerequisite: root ($1)"
+	else
+		bad "prerequisite: must run as root ($1)"
+		missing=1
+	fi
+}
 require_tools() { # require_tools HINT TOOL...
 	local hint=$1 tool
 	shift

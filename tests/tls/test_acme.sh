@@ -74,10 +74,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- prerequisites: fail, never skip --------------------------------------
-if [ "$(id -u)" = 0 ]; then ok "prerequisite: root (network namespace)"; else
-	bad "prerequisite: must run as root (a network namespace with port 80)"
-	missing=1
-fi
+require_root "a network namespace with port 80"
 require_tools "apt-get install pebble certbot" pebble pebble-challtestsrv \
 	certbot curl openssl ip
 require_flask "$python"

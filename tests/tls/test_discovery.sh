@@ -43,12 +43,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- prerequisites: fail, never skip ----------------------------------------
-if [ "$(id -u)" = 0 ]; then
-	ok "prerequisite: root (network namespace)"
-else
-	bad "prerequisite: must run as root (it makes a network namespace)"
-	missing=1
-fi
+require_root "it makes a network namespace"
 require_tools "" curl openssl python3 ip
 require_built "$lbtls" "$build"
 [ "$missing" -eq 0 ] || finish

@@ -86,10 +86,7 @@ require_tools "" curl openssl ss unshare
 require_tools "nghttp2-client" h2load
 require_flask "$python"
 require_built "$lbtls" "$build"
-if [ "$(id -u)" -ne 0 ]; then
-	bad "prerequisite: root (unshare --pid for lbtls as PID 1)"
-	missing=1
-fi
+require_root "unshare --pid for lbtls as PID 1"
 [ "$missing" -eq 0 ] || finish
 
 # --- ports: 3 backends, then https and admin ports of each lbtls ------------

@@ -30,6 +30,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "../lib/testcert.h"
 #include "../../tls-tier/worker.c"
 #include "../../tls-tier/client.c"
 #include "../../tls-tier/txn.c"
@@ -59,53 +60,6 @@ static char dir[] = "/tmp/test_lbtls_conn.XXXXXX";
 static int backend_lfd = -1;
 static SSL_CTX *cctx;
 
-/* A P-256 key by the calls OpenSSL 3.0 and BoringSSL share. */
-static EVP_PKEY *p256_key(void)
-{
-	EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
-	EVP_PKEY *pk = NULL;
-
-	if (kc && EVP_PKEY_keygen_init(kc) == 1 &&
-	    EVP_PKEY_CTX_set_ec_paramgen_curve_nid(kc, NID_X9_62_prime256v1) ==
-		    1)
-		EVP_PKEY_keygen(kc, &pk);
-	EVP_PKEY_CTX_free(kc);
-	return pk;
-}
-
-static int make_cert(const char *crt, const char *key)
-{
-	EVP_PKEY *pk = p256_key();
-	X509 *x = X509_new();
-	X509_NAME *n;
-	FILE *f;
-	int ok = pk && x;
-
-	if (ok) {
-		ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-		X509_gmtime_adj(X509_getm_notBefore(x), -60);
-		X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-		X509_set_pubkey(x, pk);
-		n = X509_get_subject_name(x);
-		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-					   (const unsigned char *)"localhost",
-					   -1, -1, 0);
-		X509_set_issuer_name(x, n);
-		ok = X509_sign(x, pk, EVP_sha256()) > 0;
-	}
-	if (ok && (f = fopen(crt, "w"))) {
-		ok = PEM_write_X509(f, x);
-		fclose(f);
-	}
-	if (ok && (f = fopen(key, "w"))) {
-		ok = PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
-		fclose(f);
-	}
-	X509_free(x);
-	EVP_PKEY_free(pk);
-	return ok ? 0 : -1;
-}
-
 static int listen_any(struct sockaddr_in *sin)
 {
 	socklen_t sl = sizeof(*sin);
@@ -134,7 +88,8 @@ static int group_setup(void **state)
 	snprintf(cfg.tls.certs[0].fullchain, PATH_MAX, "%s/fullchain.pem", dir);
 	snprintf(cfg.tls.certs[0].privkey, PATH_MAX, "%s/privkey.pem", dir);
 	cfg.tls.ncerts = 1;
-	if (make_cert(cfg.tls.certs[0].fullchain, cfg.tls.certs[0].privkey))
+	if (testcert__make(cfg.tls.certs[0].fullchain,
+			   cfg.tls.certs[0].privkey))
 		return -1;
 	cfg.upstream.health.enabled = false;
 	cfg.upstream.max_fails = 0;

@@ -36,6 +36,7 @@
 #include "config.h"
 #include "tls.h"
 #include "tlscompat.h"
+#include "../lib/testcert.h"
 
 #define R 3600 /* rotation */
 #define L 300 /* lifetime */
@@ -222,52 +223,6 @@ static struct lbtls_config cfg;
 static struct tls_ticket_key secret;
 static SSL_CTX *cctx;
 
-static EVP_PKEY *p256_key(void)
-{
-	EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
-	EVP_PKEY *pk = NULL;
-
-	if (kc && EVP_PKEY_keygen_init(kc) == 1 &&
-	    EVP_PKEY_CTX_set_ec_paramgen_curve_nid(kc, NID_X9_62_prime256v1) ==
-		    1)
-		EVP_PKEY_keygen(kc, &pk);
-	EVP_PKEY_CTX_free(kc);
-	return pk;
-}
-
-static int make_cert(const char *crt, const char *key)
-{
-	EVP_PKEY *pk = p256_key();
-	X509 *x = X509_new();
-	X509_NAME *n;
-	FILE *f;
-	int ok = pk && x;
-
-	if (ok) {
-		ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-		X509_gmtime_adj(X509_getm_notBefore(x), -60);
-		X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-		X509_set_pubkey(x, pk);
-		n = X509_get_subject_name(x);
-		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-					   (const unsigned char *)"localhost",
-					   -1, -1, 0);
-		X509_set_issuer_name(x, n);
-		ok = X509_sign(x, pk, EVP_sha256()) > 0;
-	}
-	if (ok && (f = fopen(crt, "w"))) {
-		ok = PEM_write_X509(f, x);
-		fclose(f);
-	}
-	if (ok && (f = fopen(key, "w"))) {
-		ok = PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
-		fclose(f);
-	}
-	X509_free(x);
-	EVP_PKEY_free(pk);
-	return ok ? 0 : -1;
-}
-
 /* The client's newest session: with TLS 1.3 the tickets come after the
  * handshake, and BoringSSL hands them over only through this callback. */
 static SSL_SESSION *newest;
@@ -289,7 +244,8 @@ static int group_setup(void **state)
 	snprintf(cfg.tls.certs[0].fullchain, PATH_MAX, "%s/fullchain.pem", dir);
 	snprintf(cfg.tls.certs[0].privkey, PATH_MAX, "%s/privkey.pem", dir);
 	cfg.tls.ncerts = 1;
-	if (make_cert(cfg.tls.certs[0].fullchain, cfg.tls.certs[0].privkey))
+	if (testcert__make(cfg.tls.certs[0].fullchain,
+			   cfg.tls.certs[0].privkey))
 		return -1;
 	if (tls__random_key(&secret))
 		return -1;
