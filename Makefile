@@ -2,7 +2,7 @@
 #
 # Sources are found by wildcard, so a new file needs no edit here:
 #   bpf/NAME.bpf.c          -> build/bpf/NAME.bpf.o and build/NAME.skel.h
-#   user/*.c                -> build/libuser.a (main.c -> build/lbctl)
+#   user/{state,agent}/*.c  -> build/libuser.a (user/cli -> build/lbctl)
 #   tls-tier/*.c            -> build/libtls.a  (main.c -> build/lbtls)
 #   tests/SUITE/test_*.c    -> build/tests/SUITE/test_* (cmocka)
 #   tests/SUITE/test_*.sh   -> run as they are, print "N passed, N failed"
@@ -34,8 +34,12 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -dumpmachine)
 
 CFLAGS ?= -O2 -g
+# lbctl in three layers, each using only those below it: the CLI
+# (user/cli), the agent (user/agent), the state library (user/state: maps,
+# rings, attach)
+USER_INC := -Iuser/state -Iuser/agent -Iuser/cli
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
-	  -Iinclude -Iuser -Itls-tier -I$(BUILD) -MMD -MP
+	  -Iinclude $(USER_INC) -Itls-tier -I$(BUILD) -MMD -MP
 LDLIBS := -Wl,--as-needed -lxdp -lbpf -lelf -lz -lssl -lcrypto -lyaml \
 	  -ljansson -lm
 TEST_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -70,7 +74,7 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 
-USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_SRCS := $(filter-out user/cli/main.c,$(wildcard user/*/*.c))
 TLS_SRCS := $(filter-out tls-tier/main.c,$(wildcard tls-tier/*.c))
 USER_OBJS := $(USER_SRCS:%.c=$(BUILD)/obj/%.o)
 TLS_OBJS := $(TLS_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -86,7 +90,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(BUILD)/tests/fuzz/replay_%)
 
-PROGS := $(if $(wildcard user/main.c),$(BUILD)/lbctl) \
+PROGS := $(if $(wildcard user/cli/main.c),$(BUILD)/lbctl) \
 	 $(if $(wildcard tls-tier/main.c),$(BUILD)/lbtls)
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
@@ -144,6 +148,9 @@ $(TLS_STAMP):
 	@mkdir -p $(@D)
 	touch $@
 
+# the layers' direction, enforced: a layer sees only its own and lower headers
+$(BUILD)/obj/user/state/%.o: USER_INC := -Iuser/state
+$(BUILD)/obj/user/agent/%.o: USER_INC := -Iuser/state -Iuser/agent
 $(BUILD)/libuser.a: $(USER_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
@@ -151,7 +158,7 @@ $(BUILD)/libtls.a: $(TLS_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/lbctl: $(BUILD)/obj/user/main.o $(BUILD)/libuser.a
+$(BUILD)/lbctl: $(BUILD)/obj/user/cli/main.o $(BUILD)/libuser.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/lbtls: $(BUILD)/obj/tls-tier/main.o $(BUILD)/libtls.a
 	$(CC) $(CFLAGS) $^ -o $@ $(TLS_LDLIBS)
@@ -193,7 +200,7 @@ $(BUILD)/bench/bench_handshake: tests/bench/bench_handshake.c $(BUILD)/libtls.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TLS_CFLAGS) $< $(BUILD)/libtls.a -o $@ $(TLS_LDLIBS)
 
-FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Itls-tier \
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude $(USER_INC) -Itls-tier \
 	      -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
 $(BUILD)/fuzz/%: tests/fuzz/%.c
 	@mkdir -p $(@D)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Map definitions (BPF only). Every program includes this file; the loader
- * (user/dataplane.c) makes the other objects reuse the XDP object's maps,
+ * (user/state/dataplane.c) makes the other objects reuse the XDP object's maps,
  * and lbctl pins them, so there is one instance of each. Keys and values
  * are in include/lb_kern_user.h.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Shared set-up of the BPF tests: the real programs loaded into the real
- * kernel through user/dataplane.c, inside a private network namespace (so a
+ * kernel through user/state/dataplane.c, inside a private network namespace (so a
  * test never touches the machine's own), with two VIPs and a Maglev ring of
  * four equal workers.
  */

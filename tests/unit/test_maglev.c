@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Weighted Maglev (user/maglev.c): exact quotas; a table that is a function
+ * Weighted Maglev (user/state/maglev.c): exact quotas; a table that is a function
  * of the (id, weight) set alone (any input order, any history, the same
  * bytes as every other build of the set); the disruption of removing one of
  * N, measured and printed; validation and diff. The .c is included to reach
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../user/maglev.c"
+#include "../../user/state/maglev.c"
 
 #define M LB_RING_SIZE_DEFAULT
 /* test_known_table: the reference table's bytes, FNV-1a */

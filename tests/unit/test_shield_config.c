@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The operator side of XDP's shield without the kernel: source prefixes
- * (user/firewall.c), the list file's grammar with FILE:LINE errors, the
- * list file edits of 'lbctl deny|allow add|del' (user/shield_cli.c), and
- * the agent config's flood: section (user/agent_config.c, user/flood.c).
+ * (user/state/firewall.c), the list file's grammar with FILE:LINE errors, the
+ * list file edits of 'lbctl deny|allow add|del' (user/cli/shield_cli.c), and
+ * the agent config's flood: section (user/agent/agent_config.c, user/state/flood.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "../../user/shield_cli.c" /* fw_cli__new_text is static */
+#include "../../user/cli/shield_cli.c" /* fw_cli__new_text is static */
 #include "agent_config.h"
 
 /* stderr of fn(arg) as a string (caller frees). */

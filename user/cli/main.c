@@ -23,6 +23,7 @@
 #include "lb_hash_kern_user.h"
 #include "stats.h"
 #include "vip.h"
+#include "ring.h"
 #include "worker.h"
 
 #define MAX_OPTS 8
@@ -536,7 +537,7 @@ out:
 	return err;
 }
 
-/* deny|allow add|del|list, flood: user/shield_cli.c */
+/* deny|allow add|del|list, flood: user/cli/shield_cli.c */
 static int cmd_shield(struct ctx *c)
 {
 	const char *name = c->cmd->name;

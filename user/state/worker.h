@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Workers of a VIP (lb_vip_workers) and the Maglev ring built from them.
- * A worker takes ring slots by its weight unless it is drained, down, or
- * has no listening socket for the VIP's listener and family in lb_sockets.
+ * Workers of a VIP (lb_vip_workers): their weights and flags, and whether
+ * each has a listening socket for the VIP's listener and family in
+ * lb_sockets. ring.h builds the ring from them.
  */
 #ifndef LB_WORKER_H
 #define LB_WORKER_H
@@ -32,11 +32,5 @@ int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
  * lb_family) in lb_sockets? */
 int worker__has_socket(const struct dataplane *dp, __u8 listener, __u8 family,
 		       __u32 id);
-
-/* Rebuild the VIP's ring from its workers' (id, weight) set alone (a worker
- * counts with weight 0 unless up), and write only the slots that differ
- * from the ring in use; *moved says how many. */
-int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
-		  __u8 family, size_t *moved);
 
 #endif /* LB_WORKER_H */

@@ -31,6 +31,7 @@
 #include "lb_proto.h"
 #include "stats.h"
 #include "vip.h"
+#include "ring.h"
 #include "worker.h"
 
 enum ev_kind {
