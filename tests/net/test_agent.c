@@ -9,7 +9,10 @@
  * Asserted: every client lands on the worker its ring slot names (v4 and
  * v6); the listeners are reachable through the VIP only; sockets of the
  * wrong family or kind, duplicates, sockets of another namespace and
- * registrations from a uid that is not root nor listed are refused; a
+ * registrations from a uid that is not root nor listed are refused, as are
+ * sockets not bound to loopback and a held worker id asked for by a
+ * process without the holder's uid and sockets; 1000 idle connections to
+ * the agent's socket are bounded (64, 2 s) and stop no registration; a
  * re-registration with fewer sockets leaves no stale slot; drain keeps an open connection and
  * moves new ones; kill -9 of a worker takes it out and no later connection
  * fails; a worker killed and respawned gives back byte-identical rings; killing and restarting the agent under load fails nothing; XDP

@@ -662,12 +662,15 @@ static void agent__pending_expire(struct agent *a)
 	a->idle_logged_ms = t;
 }
 
-/* epoll_wait's timeout: the sooner of 'other' and the first deadline. */
+/* epoll_wait's timeout: the sooner of 'other', the first deadline and
+ * the next report of closes. */
 static int agent__pending_timeout(const struct agent *a, int other)
 {
 	__u64 t = now_ms(), d;
 	int ms;
 
+	if (a->idle_closed != a->idle_reported)
+		other = other < 0 || other > 1000 ? 1000 : other;
 	if (!a->npending)
 		return other;
 	d = a->pending[0].deadline_ms;
