@@ -718,6 +718,92 @@ static void test_tc_proven_prefix_limited_v6(void **state)
 	check_proven_prefix_limited(6, c, "fd00:198:18:70::");
 }
 
+/* The two bucket slots of an IPv6 /64, as lb_bucket_hash() makes them:
+ * SipHash-2-4 keyed by the whole cookie key over the prefix and a tag. */
+static void bucket_slots6(const struct lb_addr *a, uint32_t slot[2])
+{
+	struct lb_config cfg = config();
+	struct lb_sip s;
+	uint64_t h;
+
+	lb_sip_init(&s, cfg.cookie_key);
+	lb_sip_word(&s, (uint64_t)a->v6[0] | (uint64_t)a->v6[1] << 32);
+	lb_sip_word(&s, 0);
+	lb_sip_word(&s, 0x6275636bull << 32 | LB_FAMILY_V6);
+	h = lb_sip_final(&s);
+	slot[0] = (uint32_t)h % LB_BUCKETS;
+	slot[1] = (uint32_t)(h >> 32) % LB_BUCKETS;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* A bucket slot's time on CPU 0, where the tests run. */
+static uint64_t slot_tat(uint32_t slot)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct lb_bucket b[ncpu];
+
+	assert_int_equal(bpf_map_lookup_elem(fx->dp.fds[DP_BUCKETS], &slot, b),
+			 0);
+	return b[0].tat;
+}
+
+/* n good cookie ACKs from client (fresh SYNs first): how many pass. */
+static int good_acks(const char *client, int n, uint32_t isn)
+{
+	struct synack sa;
+	int i, ok = 0;
+
+	for (i = 0; i < n; i++) {
+		syn_to_synack(6, client, isn + i, NULL, 0, &sa);
+		ok += send_ack(6, client, isn + i, sa.cookie, 0) == TC_ACT_OK;
+	}
+	return ok;
+}
+
+/* A prefix that shares one of its two slots with a prefix over its rate
+ * keeps its own rate: it is as busy as its other slot. */
+static void test_tc_bucket_two_slots(void **state)
+{
+	const char *quiet = "fd00:198:18:80::1";
+	uint32_t qs[2], bs[2];
+	char busy[64] = "";
+	struct lb_addr a;
+	unsigned int i;
+
+	(void)state;
+	fx_addr(&a, 6, quiet);
+	bucket_slots6(&a, qs);
+	for (i = 0x8100; i <= 0xffff && !busy[0]; i++) { /* /64s of the /48 */
+		snprintf(busy, sizeof(busy), "fd00:198:18:%x::1", i);
+		fx_addr(&a, 6, busy);
+		bucket_slots6(&a, bs);
+		if ((bs[0] == qs[0] || bs[1] == qs[0] || bs[0] == qs[1] ||
+		     bs[1] == qs[1]) &&
+		    !(bs[0] == qs[0] && bs[1] == qs[1]) &&
+		    !(bs[0] == qs[1] && bs[1] == qs[0]))
+			break;
+		busy[0] = 0;
+	}
+	assert_true(busy[0]); /* about 16 such /64s are expected */
+	assert_int_equal(fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1, 1, 3),
+			 0);
+	assert_int_equal(good_acks(busy, 6, 8000), 3);
+	/* the slots are where the oracle says: 3 s of tokens taken */
+	assert_true(slot_tat(bs[0]) > now_ns() + 2000000000ull);
+	assert_true(slot_tat(bs[1]) > now_ns() + 2000000000ull);
+	assert_int_equal(good_acks(quiet, 4, 8100), 3);
+	assert_int_equal(fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1,
+				      100000, 100000),
+			 0);
+}
+
 /* Cookies off: no SYN-ACK from XDP, and tc leaves every ACK alone. */
 static void test_cookies_off(void **state)
 {
@@ -788,6 +874,7 @@ int main(void)
 		cmocka_unit_test(test_tc_outside_flood_mode_passes),
 		cmocka_unit_test(test_tc_proven_prefix_limited_v4),
 		cmocka_unit_test(test_tc_proven_prefix_limited_v6),
+		cmocka_unit_test(test_tc_bucket_two_slots),
 		cmocka_unit_test(test_cookies_off),
 	};
 	cpu_set_t one;
