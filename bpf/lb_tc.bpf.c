@@ -23,6 +23,7 @@
 #include "lb_parse.h"
 #include "lb_pick.h"
 #include "lb_cookie.h"
+#include "lb_flood.h"
 
 /* The kfunc (kernel 6.9+) and its argument, as in the kernel's BTF;
  * libbpf 1.1's headers predate them. struct sock is defined, not declared:
@@ -269,6 +270,8 @@ static __always_inline int lb_cookie_ack(struct __sk_buff *skb)
 	if (lb_cookie_check(cfg, &a.f, bpf_ntohl(a.th.seq) - 1,
 			    bpf_ntohl(a.th.ack_seq) - 1, now, &mss_index))
 		return lb_cookie_bad(&a, vip, now);
+	if (lb_proven_limited(cfg, a.f.family, &a.f.client, vip->index, now))
+		return TC_ACT_SHOT; /* its prefix is over src_rate */
 
 	olen = a.th.doff * 4 - sizeof(a.th);
 	if (olen > LB_TCP_OPTS_MAX)
