@@ -193,7 +193,7 @@ say() { echo "bench-flood: $*"; }
 
 # --- prerequisites ----------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "must run as root (namespaces, XDP, raw sockets)"
-for tool in nginx openssl curl taskset nice chrt ip clang awk sort; do
+for tool in nginx openssl curl taskset chrt ip tc clang awk sort; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
 done
 lbtls=$build/lbtls
