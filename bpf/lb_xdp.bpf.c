@@ -97,7 +97,7 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 			lb_count_vip(index, LB_R_RATE_LIMITED);
 			return lb_verdict(LB_R_RATE_LIMITED, XDP_DROP);
 		}
-		if (cfg->flags & LB_CF_COOKIES) {
+		if (lb_cookies_here(ctx, cfg)) {
 			rc = lb_cookie_synack(ctx, pkt, cfg, index);
 			if (rc != XDP_PASS)
 				return rc;
