@@ -23,7 +23,7 @@ CLIENT_NS=$STACK-client
 HOST_NS=$STACK-host
 VIP4=198.18.0.100
 STATE=/run/xdp-tls-lb/$STACK
-LOGDIR=$BUILD/tests/docker/$STACK
+LOGDIR=${LOGDIR:-$BUILD/tests/docker/$STACK}
 LBCTL=("$BUILD/lbctl" --instance "$STACK" --netns "$HOST_NS")
 mkdir -p "$LOGDIR"
 pass=0
