@@ -611,7 +611,7 @@ static void agent__render_metrics(void *ctx, FILE *f)
 	if (s && !stats__read(&a->dp, s))
 		stats__print_prometheus(f, s);
 	free(s);
-	agent_cookies__metrics(&a->cookies, a->in, &a->dp, f);
+	agent_cookies__metrics(&a->cookies, a->in, &a->cfg, &a->dp, f);
 	fprintf(f,
 		"# HELP lb_ring_generation Ring rebuilds since the agent started.\n"
 		"# TYPE lb_ring_generation counter\nlb_ring_generation %llu\n",

@@ -129,42 +129,38 @@ int agent_cookies__sync(struct agent_cookies *c, struct instance *in,
 void agent_cookies__check_ifaces(struct instance *in,
 				 const struct agent_config *cfg)
 {
-	struct attachment at[64];
-	int n, i, j;
+	int j;
 
-	n = attach__list(in, at, 64);
-	for (i = 0; i < n; i++)
-		for (j = 0; j < cfg->nifaces; j++)
-			if (!strcmp(at[i].ifname, cfg->ifaces[j].name))
-				attach__cookie_check(
-					in, at[i].ifname,
-					strcmp(at[i].mode, "native") ?
-						ATTACH_GENERIC :
-						ATTACH_NATIVE);
+	for (j = 0; j < cfg->nifaces; j++)
+		attach__cookie_check(in, cfg->ifaces[j].name);
 }
 
 void agent_cookies__metrics(const struct agent_cookies *c,
 			    const struct instance *in,
+			    const struct agent_config *cfg,
 			    const struct dataplane *dp, FILE *f)
 {
-	struct attachment at[64];
-	const char *why;
-	int n, i;
+	const char *name, *why;
+	int i, ifindex;
 
-	n = attach__list(in, at, 64);
 	fprintf(f,
-		"# HELP lb_cookies_enabled XDP SYN cookies in flood mode on an attached interface (1), or the reason they are off (0).\n"
+		"# HELP lb_cookies_enabled XDP SYN cookies in flood mode on an interface of the config (1), or the reason they are off (0).\n"
 		"# TYPE lb_cookies_enabled gauge\n");
-	for (i = 0; i < n; i++) {
-		if (!(dp->cfg.flags & LB_CF_COOKIES))
+	for (i = 0; i < cfg->nifaces; i++) {
+		name = cfg->ifaces[i].name;
+		ifindex = if_nametoindex(name);
+		if (!ifindex)
+			why = "no-such-interface";
+		else if (!(dp->cfg.flags & LB_CF_COOKIES))
 			why = "config";
 		else if (dp->cfg.flags & LB_CF_NO_SYNCOOKIES)
 			why = "net.ipv4.tcp_syncookies=0";
 		else
-			why = attach__cookie_off_name(at[i].cookies_off);
+			why = attach__cookie_off_name(
+				attach__cookie_reason(in, ifindex));
 		fprintf(f,
 			"lb_cookies_enabled{interface=\"%s\",reason=\"%s\"} %d\n",
-			at[i].ifname, why, !strcmp(why, "ok"));
+			name, why, !strcmp(why, "ok"));
 	}
 	fprintf(f,
 		"# HELP lb_cookie_sysctl The namespace's net.ipv4 sysctls the cookie SYN-ACK follows, as last read (-1: unreadable).\n"

@@ -34,10 +34,11 @@ int agent_cookies__sync(struct agent_cookies *c, struct instance *in,
 /* Each configured interface: can its cookie SYN-ACKs leave? */
 void agent_cookies__check_ifaces(struct instance *in,
 				 const struct agent_config *cfg);
-/* lb_cookies_enabled{interface,reason} per attached interface and
+/* lb_cookies_enabled{interface,reason} per interface of the config and
  * lb_cookie_sysctl{name} per sysctl, Prometheus text. */
 void agent_cookies__metrics(const struct agent_cookies *c,
 			    const struct instance *in,
+			    const struct agent_config *cfg,
 			    const struct dataplane *dp, FILE *f);
 
 #endif /* LB_AGENT_COOKIES_H */

@@ -377,21 +377,21 @@ static int attach__gro_on(const char *name)
 
 /*
  * Can our XDP_TX frames (cookie SYN-ACKs) leave ifindex? 0 if so, else
- * LB_COOKIE_OFF_* with the why in why. Generic mode: yes; its XDP_TX goes
- * through the device's own transmit (on a veth, veth_xmit into the peer's
- * backlog; tests/net/test_cookie_gate.sh checks it on this kernel).
+ * LB_COOKIE_OFF_* with the why in why. Without a native program on the
+ * interface (generic mode): yes; its XDP_TX goes through the device's own
+ * transmit (on a veth, veth_xmit into the peer's backlog;
+ * tests/net/test_cookie_gate.sh checks it on this kernel).
  * Native mode on a veth: veth_xdp_xmit() drops the frame unless the peer
  * has NAPI, which only a native XDP program or GRO on the peer gives it.
  * The peer may be in another namespace (IFLA_LINK_NETNSID): its XDP
  * program is seen from here (IFLA_TARGET_NETNSID), its GRO is not. Other
  * drivers with native XDP transmit XDP_TX themselves.
  */
-static int attach__tx_check(int ifindex, enum attach_mode mode, char *why,
-			    size_t len)
+static int attach__tx_check(int ifindex, char *why, size_t len)
 {
 	struct attach_link l, p;
 
-	if (mode != ATTACH_NATIVE || attach__get_link(ifindex, -1, &l) ||
+	if (attach__get_link(ifindex, -1, &l) || !l.xdp_drv ||
 	    strcmp(l.kind, "veth") || !l.peer)
 		return 0;
 	if (attach__get_link(l.peer, l.peer_nsid, &p))
@@ -428,8 +428,7 @@ static int attach__cookie_ifs(const struct instance *in)
 	return bpf_obj_get(path);
 }
 
-int attach__cookie_check(struct instance *in, const char *ifname,
-			 enum attach_mode mode)
+int attach__cookie_check(struct instance *in, const char *ifname)
 {
 	int ifindex = if_nametoindex(ifname), fd, had, err = 0;
 	struct lb_cookie_if v = { 0 }, old;
@@ -442,7 +441,7 @@ int attach__cookie_check(struct instance *in, const char *ifname,
 	if (fd < 0)
 		return -errno;
 	key = ifindex;
-	v.reason = attach__tx_check(ifindex, mode, why, sizeof(why));
+	v.reason = attach__tx_check(ifindex, why, sizeof(why));
 	had = !bpf_map_lookup_elem(fd, &key, &old);
 	if (v.reason && (!had || old.reason != v.reason)) {
 		if (bpf_map_update_elem(fd, &key, &v, BPF_ANY))
@@ -471,7 +470,7 @@ static void attach__cookie_forget(const struct instance *in, int ifindex)
 	close(fd);
 }
 
-static __u32 attach__cookie_reason(const struct instance *in, int ifindex)
+__u32 attach__cookie_reason(const struct instance *in, int ifindex)
 {
 	struct lb_cookie_if v = { 0 };
 	int fd = attach__cookie_ifs(in);
@@ -490,7 +489,7 @@ int attach__xdp(struct instance *in, const char *ifname, enum attach_mode mode,
 	int err = attach__xdp_prog(in, ifname, mode, mode_used);
 
 	if (!err)
-		attach__cookie_check(in, ifname, *mode_used);
+		attach__cookie_check(in, ifname);
 	return err;
 }
 
