@@ -10,7 +10,8 @@
 #       and the reason, lb_cookies_enabled metric, lbctl status); the
 #       client connects 3 of 3 through the kernel. With an XDP_PASS program
 #       on the peer (build/bpf/lb_pass.bpf.o) cookies come back on and
-#       carry the connections. Generic mode needs nothing on the peer: its
+#       carry the connections. A peer in the host's own namespace counts
+#       its GRO too (lbctl attach). Generic mode needs nothing on the peer: its
 #       XDP_TX goes through the veth's own transmit (checked here).
 #   (b) tcp_timestamps=0, tcp_sack=0, tcp_window_scaling=0 in the host
 #       namespace: the cookie SYN-ACK offers none of them, the connections
@@ -222,6 +223,35 @@ reattach_generic() {
 		wait_for grep -q 'attached XDP to lbh (generic)' "$DIR/agent.log"
 }
 
+# A veth pair vga/vgb inside the host namespace: lbctl attach (native) to
+# vga says cookies off while vgb has no XDP program and no GRO, and on
+# again once vgb has GRO (ETHTOOL_SGRO; the peer is in the same namespace,
+# where its GRO can be seen).
+gro() { # gro DEV 0|1
+	ip netns exec "$HOST" python3 -c '
+import ctypes, fcntl, socket, struct, sys
+ev = ctypes.create_string_buffer(struct.pack("II", 0x2c, int(sys.argv[2])))
+ifr = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(ev)) + bytes(16)
+s = socket.socket()
+fcntl.ioctl(s.fileno(), 0x8946, ifr)' "$1" "$2"
+}
+
+same_ns_peer_gro() {
+	local out
+	ip -n "$HOST" link add vga type veth peer name vgb &&
+		ip -n "$HOST" link set vga up && ip -n "$HOST" link set vgb up &&
+		gro vgb 0 || return 1
+	out=$("${LBCTL[@]}" attach --mode native vga 2>&1)
+	echo "$out"
+	echo "$out" | grep -q "cookies off on 'vga' (veth-peer-no-napi): its veth peer 'vgb' has no native XDP program and no GRO" ||
+		return 1
+	gro vgb 1 || return 1
+	out=$("${LBCTL[@]}" attach --mode native vga 2>&1)
+	echo "$out"
+	echo "$out" | grep -q "cookies on 'vga' again" &&
+		"${LBCTL[@]}" detach vga && ip -n "$HOST" link del vga
+}
+
 host_sysctl() { ip netns exec "$HOST" sysctl -qw "$@"; }
 
 fail_now() {
@@ -258,6 +288,8 @@ check "the agent sees it on its next tick: lb_cookies_enabled{lbh,ok} 1" \
 	wait_for metric '^lb_cookies_enabled\{interface="lbh",reason="ok"\} 1$'
 check "with the peer's program: 3 of 3 through XDP cookies, cookie_ok = connections" \
 	connect 3 yes
+check "a veth peer in the same namespace: cookies off without GRO, on with it" \
+	same_ns_peer_gro
 check "generic mode, peer program removed: cookies stay on (XDP_TX goes out via veth_xmit)" \
 	reattach_generic
 check "generic mode: metric lb_cookies_enabled{lbh,ok} 1" \
