@@ -317,7 +317,7 @@ static int attach__get_link(int ifindex, int nsid, struct attach_link *l)
 		.ifi.ifi_family = AF_UNSPEC,
 		.ifi.ifi_index = ifindex,
 	};
-	char buf[16384];
+	char buf[32768]; /* one link: a few KiB, more with VFs */
 	struct nlmsghdr *h;
 	struct rtattr *a;
 	int fd, len, err = -ENOENT;
