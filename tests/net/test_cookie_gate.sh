@@ -63,7 +63,7 @@ cleanup() {
 	"${LBCTL[@]}" unload 2>/dev/null
 	ip netns del "$CLI" 2>/dev/null
 	ip netns del "$HOST" 2>/dev/null
-	rm -f /run/lbctl/"$T".lock "$SOCK"
+	rm -f /run/lbctl/"$T".lock /run/lbctl/"$T".agent.lock "$SOCK" # the agent dies by -9
 	if [ "$fail" -gt 0 ]; then
 		echo "--- checks.log"
 		tail -n 40 "$DIR/checks.log"
