@@ -64,7 +64,7 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 		 * its prefix is charged only once it proves itself (tc). */
 		if (src_action == LB_SRC_ALLOW)
 			lb_count(LB_R_SRC_ALLOWED);
-		if (cfg->flags & LB_CF_COOKIES) {
+		if (lb_cookies_here(ctx, cfg)) {
 			rc = lb_cookie_synack(ctx, pkt, cfg, index);
 			if (rc != XDP_PASS)
 				return rc;
