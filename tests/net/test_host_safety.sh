@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The balancer on a host's own NIC must not lock the host out (issue 20).
 # A veth made here stands in for the NIC: "nic0" in a host namespace carries
-# the host's address 198.18.77.1, its peer in another namespace is "the
-# internet" (198.18.77.2). The lbctl agent alone is attached to nic0, with
-# the host's address as a VIP (a plain listener on :443 behind it).
+# the host's addresses 198.18.77.1 and fd00:198:18:77::1, its peer in
+# another namespace is "the internet" (...2). The lbctl agent alone is
+# attached to nic0, with the host's addresses as VIPs (plain listeners on
+# :443 behind them). Every check below is made for both families.
 #
 # Asserted: with the VIP as configured by default (shared), an SSH-like TCP
 # connection to another port of the address, ping both ways, the replies
@@ -29,6 +30,8 @@ A=${T}a
 DIR=$(mktemp -d /tmp/lb-hostsafe.XXXXXX)
 ADDR=198.18.77.1 # the host's own address, and the VIP's
 PEER=198.18.77.2 # somewhere on the internet
+ADDR6=fd00:198:18:77::1
+PEER6=fd00:198:18:77::2
 METRICS=127.0.0.1:$((20000 + $$ % 10000))
 pass=0
 fail=0
@@ -71,9 +74,19 @@ topology() {
 		ip -n "$HOST" link add nic0 type veth peer name net0 netns "$NET" &&
 		ip -n "$HOST" link set lo up && ip -n "$HOST" link set nic0 up &&
 		ip -n "$HOST" addr add $ADDR/24 dev nic0 &&
+		ip -n "$HOST" addr add $ADDR6/64 dev nic0 nodad &&
 		ip -n "$NET" link set lo up && ip -n "$NET" link set net0 up &&
 		ip -n "$NET" addr add $PEER/24 dev net0 &&
-		ip netns exec "$NET" ping -q -c1 -W2 $ADDR >/dev/null
+		ip -n "$NET" addr add $PEER6/64 dev net0 nodad &&
+		wait_for no_tentative &&
+		ip netns exec "$NET" ping -q -c1 -W2 $ADDR >/dev/null &&
+		ip netns exec "$NET" ping -q -c1 -W2 $ADDR6 >/dev/null
+}
+
+# Until the link-local addresses finish DAD, neighbour solicitations go
+# unanswered and the first v6 packet may be lost.
+no_tentative() {
+	[ -z "$(ip -n "$HOST" -6 addr show tentative)$(ip -n "$NET" -6 addr show tentative)" ]
 }
 
 start() { # start NAME CMD...: background, logs in $DIR/NAME.log
@@ -85,7 +98,8 @@ start() { # start NAME CMD...: background, logs in $DIR/NAME.log
 	eval "pid_$name=$!"
 }
 
-# tcp_server NAME NS ADDR PORT [COMM]: accepts, answers "hi" and closes.
+# tcp_server NAME NS ADDR PORT [COMM]: accepts, answers "hi" and closes;
+# "::" takes both families.
 # COMM renames the process (prctl PR_SET_NAME sets the main thread's name,
 # which is what /proc/PID/comm shows and what lbctl reads).
 tcp_server() {
@@ -93,18 +107,21 @@ tcp_server() {
 import ctypes, socket, sys
 if len(sys.argv) > 3:
     ctypes.CDLL(None).prctl(15, sys.argv[3].encode(), 0, 0, 0)
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
 while True:
     c, _ = s.accept(); c.sendall(b"hi"); c.close()
 ' "${@:3}"
 }
 
-# udp_echo NS ADDR PORT: a UDP service (unconnected socket) that echoes.
+# udp_echo NS ADDR PORT: a UDP service (unconnected socket) that echoes;
+# "::" takes both families.
 udp_echo() {
 	start "udp_$3" ip netns exec "$1" python3 -c '
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET,
+                  socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
 while True:
     d, a = s.recvfrom(2048); s.sendto(d, a)
@@ -127,7 +144,9 @@ tcp_dropped() { ! tcp_talk "$@"; }
 udp_talk() {
 	ip netns exec "$1" python3 -c '
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET,
+                  socket.SOCK_DGRAM)
+s.settimeout(2)
 s.connect((sys.argv[1], int(sys.argv[2]))); s.send(b"query")
 d = s.recv(64); print("got", d, "on", s.getsockname()); sys.exit(d != b"query")
 ' "$2" "$3"
@@ -149,16 +168,19 @@ grew() { # grew NAME BEFORE
 }
 
 agent_config() { # agent_config [EXCLUSIVE [FORCE]]: no word, the default
+	local v
 	cat >"$DIR/agent.yaml" <<EOF
 socket: /run/lbctl/$A.sock
 metrics: $METRICS
 interfaces: [{name: nic0, mode: native}]
 health: {interval_ms: 0}
 vips:
-  - address: $ADDR:443
 EOF
-	[ -z "${1:-}" ] || echo "    exclusive: $1" >>"$DIR/agent.yaml"
-	[ -z "${2:-}" ] || echo "    force: $2" >>"$DIR/agent.yaml"
+	for v in "$ADDR:443" "\"[$ADDR6]:443\""; do
+		echo "  - address: $v" >>"$DIR/agent.yaml"
+		[ -z "${1:-}" ] || echo "    exclusive: $1" >>"$DIR/agent.yaml"
+		[ -z "${2:-}" ] || echo "    force: $2" >>"$DIR/agent.yaml"
+	done
 }
 
 start_agent() {
@@ -191,8 +213,10 @@ reload() { # reload: SIGHUP, wait for the log line
 		"[ \$(grep -c reloaded '$DIR/agent.log') -gt $n ]"
 }
 
-address_is() { # address_is shared|exclusive: 'lbctl vip list' says so
-	"${LA[@]}" vip list | tee /dev/stderr | grep -E "$ADDR:443 +https +$1"
+address_is() { # address_is shared|exclusive [V6]: 'lbctl vip list' says so
+	"${LA[@]}" vip list | tee /dev/stderr |
+		grep -E "$ADDR:443 +https +$1" >/dev/null || return 1
+	[ -z "${2:-}" ] || "${LA[@]}" vip list | grep -E "\[$ADDR6\]:443 +https +$2"
 }
 
 wait_for() { # wait_for CMD...: CMD succeeds within 5 s
@@ -224,6 +248,15 @@ the_host_works() { # the_host_works PHASE: what must never break
 	check "$1: the host's outgoing UDP (connected) gets its replies" \
 		udp_talk "$HOST" $PEER 53
 	check "$1: TCP to the served port $ADDR:443" tcp_talk "$NET" $ADDR 443
+	check "$1: v6: SSH-like TCP to [$ADDR6]:2222" tcp_talk "$NET" $ADDR6 2222
+	check "$1: v6: ping the host" pings "$NET" $ADDR6
+	check "$1: v6: the host pings out" pings "$HOST" $PEER6
+	check "$1: v6: the host's outgoing TCP gets its replies" \
+		tcp_talk "$HOST" $PEER6 8080
+	check "$1: v6: the host's outgoing UDP (connected) gets its replies" \
+		udp_talk "$HOST" $PEER6 53
+	check "$1: v6: TCP to the served port [$ADDR6]:443" \
+		tcp_talk "$NET" $ADDR6 443
 }
 
 echo "--- setup" >>"$DIR/checks.log"
@@ -234,29 +267,33 @@ if ! topology >>"$DIR/checks.log" 2>&1; then
 	exit 1
 fi
 tcp_server served "$HOST" $ADDR 443
-tcp_server sshlike "$HOST" 0.0.0.0 2222
-tcp_server web "$NET" $PEER 8080
-udp_echo "$NET" $PEER 53
-udp_echo "$HOST" 0.0.0.0 5300
+tcp_server served6 "$HOST" $ADDR6 443
+tcp_server sshlike "$HOST" :: 2222
+tcp_server web "$NET" :: 8080
+udp_echo "$NET" :: 53
+udp_echo "$HOST" :: 5300
 check "servers listen" wait_for bash -c "$(declare -f listening)
 	listening $HOST 443 && listening $HOST 2222 && listening $NET 8080 &&
+	[ \$(ip netns exec $HOST ss -Hltn 'sport = :443' | wc -l) -eq 2 ] &&
 	ip netns exec $NET ss -Hlun 'sport = :53' | grep -q . &&
 	ip netns exec $HOST ss -Hlun 'sport = :5300' | grep -q ."
 
 # --- without the stack: the baseline ---
 the_host_works "no balancer"
 check "no balancer: UDP to the host's UDP service" udp_talk "$NET" $ADDR 5300
+check "no balancer: v6: UDP to the host's UDP service" \
+	udp_talk "$NET" $ADDR6 5300
 
 # --- the host's address as a VIP, nothing said about exclusivity ---
 agent_config
 check "agent attaches to nic0 with the host's address as a VIP" start_agent
-check "the address is shared by default" address_is shared
+check "the addresses are shared by default" address_is shared shared
 the_host_works "shared"
 
 # --- exclusive, as the operator said ---
 agent_config true
 check "SIGHUP with exclusive: true" reload
-check "the address is exclusive" address_is exclusive
+check "the addresses are exclusive" address_is exclusive exclusive
 fw=$(outcome fw_port)
 check "exclusive: SSH-like TCP to another port is dropped" \
 	tcp_dropped "$NET" $ADDR 2222
@@ -276,6 +313,22 @@ check "exclusive: the host's outgoing UDP (connected) gets its replies" \
 	udp_talk "$HOST" $PEER 53
 check "exclusive: replies counted as host_conn" grew host_conn "$conn_n"
 check "exclusive: TCP to the served port $ADDR:443" tcp_talk "$NET" $ADDR 443
+check "exclusive: v6: SSH-like TCP to another port is dropped" \
+	tcp_dropped "$NET" $ADDR6 2222
+check "exclusive: v6: UDP to a service with no connected socket is dropped" \
+	udp_dropped "$NET" $ADDR6 5300
+echo_n=$(outcome echo_pass)
+conn_n=$(outcome host_conn)
+check "exclusive: v6: ping the host" pings "$NET" $ADDR6
+check "exclusive: v6: the host pings out" pings "$HOST" $PEER6
+check "exclusive: v6: ping counted as echo_pass" grew echo_pass "$echo_n"
+check "exclusive: v6: the host's outgoing TCP gets its replies" \
+	tcp_talk "$HOST" $PEER6 8080
+check "exclusive: v6: the host's outgoing UDP (connected) gets its replies" \
+	udp_talk "$HOST" $PEER6 53
+check "exclusive: v6: replies counted as host_conn" grew host_conn "$conn_n"
+check "exclusive: v6: TCP to the served port [$ADDR6]:443" \
+	tcp_talk "$NET" $ADDR6 443
 
 # --- the agent owns the VIPs: the CLI says where to change them ---
 check "vip add refused while the agent runs, config file named" refused \
