@@ -294,6 +294,8 @@ the_host_works "shared"
 agent_config true
 check "SIGHUP with exclusive: true" reload
 check "the addresses are exclusive" address_is exclusive exclusive
+check "the agent logs the change and where it comes from" \
+	agent_logged "VIP $ADDR:443: exclusive, as $DIR/agent.yaml:6 says"
 fw=$(outcome fw_port)
 check "exclusive: SSH-like TCP to another port is dropped" \
 	tcp_dropped "$NET" $ADDR 2222

@@ -185,6 +185,14 @@ static int agent__apply_vips(struct agent *a)
 		vip__format(&v.key, name, sizeof(name));
 		if (!vip__get(&a->dp, &v.key, &cur)) {
 			v.meta.index = cur.index;
+			/* the config wins over an earlier 'lbctl vip add';
+			 * say so rather than change it silently */
+			if ((cur.flags ^ v.meta.flags) & LB_VIP_F_EXCLUSIVE)
+				log_msg("VIP %s: %s, as %s:%d says", name,
+					v.meta.flags & LB_VIP_F_EXCLUSIVE ?
+						"exclusive" :
+						"shared",
+					a->config_path, a->cfg.vips[j].line);
 			err = vip__update(&a->dp, &v);
 		} else {
 			err = vip__add(&a->dp, &v);
