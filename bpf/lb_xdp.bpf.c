@@ -13,6 +13,7 @@
 #include "lb_parse.h"
 #include "lb_flood.h"
 #include "lb_synack.h"
+#include "lb_exclusive.h"
 
 /* Row in lb_vip_stats of the address's served port, or -1. */
 static __always_inline int lb_port_index(const struct lb_vip_addr *va,
@@ -185,9 +186,7 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 	/* Not a served port or not TCP. */
 	if (!(va->flags & LB_VA_EXCLUSIVE))
 		return lb_verdict(LB_R_SHARED_PASS, XDP_PASS);
-	return lb_verdict(pkt.proto == IPPROTO_TCP ? LB_R_FW_PORT :
-						     LB_R_FW_PROTO,
-			  XDP_DROP);
+	return lb_exclusive(ctx, &pkt, data_end);
 }
 
 SEC("xdp")

@@ -77,9 +77,11 @@ struct lb_vip_meta {
 	__u8 flags; /* LB_VIP_F_* */
 };
 
-/* The VIP's address also carries other services: the firewall passes what
- * the address does not serve instead of dropping it (not exclusive). */
-#define LB_VIP_F_SHARED 0x1
+/* The operator gave the VIP's address to the balancer alone: the firewall
+ * drops what the address does not serve (issue 20: shared, the default,
+ * passes it). 0x1 meant "shared" before and is ignored, so an old pinned
+ * VIP comes back shared, never exclusive. */
+#define LB_VIP_F_EXCLUSIVE 0x2
 
 /*
  * lb_sockets slot of a worker's listener of one kind and address family
@@ -95,9 +97,10 @@ struct lb_vip_meta {
  * lb_vip_addrs: every address that has a VIP, with the ports it serves
  * (DESIGN.md D1). XDP looks a packet's destination up here first; a miss is
  * passed untouched, whatever else is wrong with the packet. An exclusive
- * address (the default for addresses lbctl owns) drops TCP to a port it does
- * not serve, UDP and other protocols; ICMP errors and neighbour discovery
- * always pass. lbctl keeps it in step with lb_vips.
+ * address (only when one of its VIPs says LB_VIP_F_EXCLUSIVE) drops TCP to a
+ * port it does not serve, UDP and other protocols, but passes the replies of
+ * connections the host opened, ICMP echo, ICMP errors and neighbour
+ * discovery. lbctl keeps it in step with lb_vips.
  */
 struct lb_addr_key {
 	struct lb_addr addr;
@@ -338,6 +341,9 @@ enum lb_reason {
 	LB_R_SK_ASSIGN_FAIL, /* sk_lookup: bpf_sk_assign refused the socket */
 	LB_R_SK_FALLBACK, /* sk_lookup: pick had no socket; a later slot's
 			     worker took the connection */
+	/* issue 20, host safety (bpf/lb_exclusive.h): exclusive addresses */
+	LB_R_HOST_CONN, /* pass: reply to a connection the host opened */
+	LB_R_ECHO_PASS, /* pass: ICMP/ICMPv6 echo request or reply */
 	LB_R_MAX,
 };
 

@@ -25,7 +25,7 @@
 #define FX_SEED 0x5eed1234u
 #define FX_VIP4 "198.18.0.100"
 #define FX_VIP6 "fd00:198:18::100"
-#define FX_VIP4_SHARED "198.18.0.101" /* :443, --shared */
+#define FX_VIP4_SHARED "198.18.0.101" /* :443, shared (the default) */
 #define FX_WORKERS 4
 
 struct fixture {
@@ -143,21 +143,24 @@ static inline int fx_setup(struct fixture **out)
 	err = dataplane__load(&fx->dp, &opts);
 	if (err)
 		goto fail;
+	/* FX_VIP4 and FX_VIP6 are exclusive, as the operator must say */
 	fx->vip4 = (struct lb_vip_meta){ .index = 0,
 					 .v4_prefix = 32,
-					 .v6_prefix = 128 };
+					 .v6_prefix = 128,
+					 .flags = LB_VIP_F_EXCLUSIVE };
 	fx->vip6 = (struct lb_vip_meta){ .index = 1,
 					 .v4_prefix = 32,
-					 .v6_prefix = 128 };
+					 .v6_prefix = 128,
+					 .flags = LB_VIP_F_EXCLUSIVE };
 	/* port 80 is its own VIP, served by the workers' plain listeners */
 	fx->vip4_http = (struct lb_vip_meta){ .index = 2,
 					      .v4_prefix = 32,
 					      .v6_prefix = 128,
-					      .listener = LB_LISTENER_HTTP };
+					      .listener = LB_LISTENER_HTTP,
+					      .flags = LB_VIP_F_EXCLUSIVE };
 	fx->vip4_shared = (struct lb_vip_meta){ .index = 3,
 						.v4_prefix = 32,
-						.v6_prefix = 128,
-						.flags = LB_VIP_F_SHARED };
+						.v6_prefix = 128 };
 	/* vip__add, as lbctl does: it keeps lb_vip_addrs in step, and
 	 * gives the lowest free index, so the order sets the indices. */
 	err = fx_add_vip(fx, 4, FX_VIP4, 443, &fx->vip4);

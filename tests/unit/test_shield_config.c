@@ -324,6 +324,50 @@ static void test_flood_config_errors(void **state)
 	free(err);
 }
 
+/* --- a VIP's exclusive: and force: (issue 20) ------------------------------ */
+
+static void test_vip_shared_unless_exclusive(void **state)
+{
+	struct config_arg a;
+	char *err;
+	int rc;
+
+	(void)state;
+	err = load_config(&a,
+			  "metrics: \"\"\n"
+			  "vips:\n"
+			  "  - address: 198.18.77.1:443\n"
+			  "  - address: 198.18.77.1:80\n"
+			  "    exclusive: true\n"
+			  "    force: yes\n"
+			  "  - address: 198.18.77.2:443\n"
+			  "    exclusive: false\n",
+			  &rc);
+	assert_string_equal(err, "");
+	assert_int_equal(rc, 0);
+	assert_int_equal(a.cfg.nvips, 3);
+	assert_int_equal(a.cfg.vips[0].meta.flags, 0); /* the default */
+	assert_int_equal(a.cfg.vips[0].force, 0);
+	assert_int_equal(a.cfg.vips[1].meta.flags, LB_VIP_F_EXCLUSIVE);
+	assert_int_equal(a.cfg.vips[1].force, 1);
+	assert_int_equal(a.cfg.vips[2].meta.flags, 0);
+	free(err);
+	err = load_config(&a,
+			  "metrics: \"\"\n" /* 1 */
+			  "vips:\n" /* 2 */
+			  "  - address: 198.18.77.1:443\n" /* 3 */
+			  "    exclusive: maybe\n" /* 4 */
+			  "    force: [1]\n", /* 5 */
+			  &rc);
+	assert_int_equal(rc, -EINVAL);
+	assert_non_null(strstr(
+		err,
+		"lb.conf:4: 'exclusive' expects true or false, not 'maybe'\n"));
+	assert_non_null(
+		strstr(err, "lb.conf:5: 'force' expects a single value"));
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_flood_config_good),
 		cmocka_unit_test(test_flood_config_defaults),
 		cmocka_unit_test(test_flood_config_errors),
+		cmocka_unit_test(test_vip_shared_unless_exclusive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,6 +31,7 @@
 #include "agent_shield.h"
 #include "health.h"
 #include "lb_proto.h"
+#include "sshd.h"
 #include "stats.h"
 #include "vip.h"
 #include "ring.h"
@@ -154,6 +155,35 @@ static void agent__rebuild_all(struct agent *a)
 	instance__unlock(a->in);
 }
 
+/*
+ * An exclusive VIP whose address sshd listens on is served shared, with a
+ * log line that says why: XDP would drop the operator's SSH (issue 20).
+ * The next reload asks again; force: true skips the question.
+ */
+static void agent__check_exclusive(struct agent *a, const struct agent_vip *cv,
+				   struct vip *v)
+{
+	char name[VIP_TEXT_MAX], what[160];
+	struct sshd_listener l;
+	int rc;
+
+	if (!(v->meta.flags & LB_VIP_F_EXCLUSIVE) || cv->force)
+		return;
+	rc = sshd__find(&v->key.addr, v->key.family, &l);
+	if (rc == 0)
+		return;
+	vip__format(&v->key, name, sizeof(name));
+	if (rc < 0)
+		snprintf(what, sizeof(what),
+			 "the listening sockets cannot be read (%s)",
+			 strerror(-rc));
+	else
+		sshd__describe(&l, what, sizeof(what));
+	log_msg("%s:%d: VIP %s served shared, not exclusive: %s; move sshd off the address, or set 'force: true'",
+		a->config_path, cv->line, name, what);
+	v->meta.flags &= ~LB_VIP_F_EXCLUSIVE;
+}
+
 /* Make lb_vips what the config says; new VIPs get every live worker. */
 static int agent__apply_vips(struct agent *a)
 {
@@ -180,9 +210,18 @@ static int agent__apply_vips(struct agent *a)
 	for (j = 0; j < a->cfg.nvips && !err; j++) {
 		v.key = a->cfg.vips[j].key;
 		v.meta = a->cfg.vips[j].meta;
+		agent__check_exclusive(a, &a->cfg.vips[j], &v);
 		vip__format(&v.key, name, sizeof(name));
 		if (!vip__get(&a->dp, &v.key, &cur)) {
 			v.meta.index = cur.index;
+			/* the config wins over an earlier 'lbctl vip add';
+			 * say so rather than change it silently */
+			if ((cur.flags ^ v.meta.flags) & LB_VIP_F_EXCLUSIVE)
+				log_msg("VIP %s: %s, as %s:%d says", name,
+					v.meta.flags & LB_VIP_F_EXCLUSIVE ?
+						"exclusive" :
+						"shared",
+					a->config_path, a->cfg.vips[j].line);
 			err = vip__update(&a->dp, &v);
 		} else {
 			err = vip__add(&a->dp, &v);

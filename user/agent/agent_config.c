@@ -90,10 +90,30 @@ static int want(struct walk *w, const yaml_node_t *n, yaml_node_type_t type,
 	return 0;
 }
 
+/* YAML 1.1's booleans, as the flood: section takes them. */
+static int get_bool(struct walk *w, const yaml_node_t *n, const char *what,
+		    int *out)
+{
+	static const char *const words[] = { "false", "true", "no",
+					     "yes",   "off",  "on" };
+	const char *s = scalar(w, n, what);
+	size_t i;
+
+	for (i = 0; s && i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(s, words[i])) {
+			*out = i % 2;
+			return 0;
+		}
+	if (s)
+		cfg_error(w, n, "'%s' expects true or false, not '%s'", what,
+			  s);
+	return -EINVAL;
+}
+
 static void parse_vip(struct walk *w, yaml_node_t *n, struct agent_config *c)
 {
 	struct agent_vip *v = &c->vips[c->nvips];
-	int have_addr = 0, listener = -1, i;
+	int have_addr = 0, listener = -1, exclusive = 0, i;
 	yaml_node_pair_t *p;
 	__u32 val;
 
@@ -137,6 +157,10 @@ static void parse_vip(struct walk *w, yaml_node_t *n, struct agent_config *c)
 		} else if (!strcmp(key, "v6_prefix")) {
 			if (!get_u32(w, val_n, key, 1, 128, &val))
 				v->meta.v6_prefix = val;
+		} else if (!strcmp(key, "exclusive")) {
+			get_bool(w, val_n, key, &exclusive);
+		} else if (!strcmp(key, "force")) {
+			get_bool(w, val_n, key, &v->force);
 		} else {
 			cfg_error(w, k, "unknown VIP key '%s'", key);
 		}
@@ -149,6 +173,9 @@ static void parse_vip(struct walk *w, yaml_node_t *n, struct agent_config *c)
 		listener = ntohs(v->key.port) == 80 ? LB_LISTENER_HTTP :
 						      LB_LISTENER_HTTPS;
 	v->meta.listener = listener;
+	/* shared unless the operator says so: the address may be the host's */
+	if (exclusive)
+		v->meta.flags |= LB_VIP_F_EXCLUSIVE;
 	for (i = 0; i < c->nvips; i++)
 		if (!memcmp(&c->vips[i].key, &v->key, sizeof(v->key))) {
 			cfg_error(w, n, "VIP listed twice (first at line %d)",

@@ -16,7 +16,8 @@
 
 struct agent_vip {
 	struct lb_vip_key key;
-	struct lb_vip_meta meta; /* index unused here */
+	struct lb_vip_meta meta; /* index unused here; LB_VIP_F_EXCLUSIVE */
+	int force; /* exclusive even while sshd listens on the address */
 	int line;
 };
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "maglev.h"
 #include "number.h"
 #include "shield_cli.h"
+#include "sshd.h"
 #include "lb_hash_kern_user.h"
 #include "stats.h"
 #include "vip.h"
@@ -211,6 +213,88 @@ static int cmd_detach(struct ctx *c)
 	return err ?: attach__xdp_detach(&c->in, c->args[0]);
 }
 
+/* The agent's -c/--config argument, from its command line, as a path from
+ * its working directory; "its config file" if it cannot be read. */
+static void agent_config_path(pid_t pid, char *buf, size_t len)
+{
+	char path[64], cmdline[4096], cwd[PATH_MAX] = "", *a, *file = NULL;
+	ssize_t n = -1;
+	FILE *f;
+
+	snprintf(buf, len, "its config file");
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	f = pid ? fopen(path, "r") : NULL;
+	if (f) {
+		n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
+		fclose(f);
+	}
+	if (n <= 0)
+		return;
+	cmdline[n] = '\0';
+	for (a = cmdline; a < cmdline + n && !file; a += strlen(a) + 1) {
+		if (!strcmp(a, "-c") || !strcmp(a, "--config"))
+			file = a + strlen(a) + 1;
+		else if (!strncmp(a, "--config=", 9))
+			file = a + 9;
+		else if (!strncmp(a, "-c", 2))
+			file = a + 2;
+	}
+	if (!file || file >= cmdline + n || !*file)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
+	if (file[0] != '/' && (n = readlink(path, cwd, sizeof(cwd) - 1)) > 0) {
+		cwd[n] = '\0';
+		snprintf(buf, len, "%s/%s", cwd, file);
+	} else {
+		snprintf(buf, len, "%s", file);
+	}
+}
+
+/*
+ * The agent makes lb_vips what its config says on every start and reload
+ * (docs/lbctl.md): a VIP changed here would be put back or removed without
+ * a word. Refuse, and say where the change belongs.
+ */
+static int vip_agent_managed(struct ctx *c, const char *verb)
+{
+	char config[PATH_MAX + 64];
+	pid_t pid;
+
+	if (!instance__agent_running(&c->in, &pid))
+		return 0;
+	agent_config_path(pid, config, sizeof(config));
+	fprintf(stderr,
+		"lbctl: cannot %s VIP %s: the agent (pid %d) manages the VIPs of instance '%s'; change 'vips:' in %s (exclusive: true, force: true) and reload it (SIGHUP)\n",
+		verb, c->args[0], (int)pid, c->in.name, config);
+	return -EBUSY;
+}
+
+/* Refuse to make an address exclusive while sshd listens on it. */
+static int vip_check_sshd(struct ctx *c, const struct vip *v)
+{
+	struct sshd_listener l;
+	char what[160], addr[INET6_ADDRSTRLEN];
+	int rc;
+
+	rc = instance__enter_netns(&c->in);
+	rc = rc ?: sshd__find(&v->key.addr, v->key.family, &l);
+	if (rc < 0) {
+		fprintf(stderr,
+			"lbctl: cannot add VIP %s: cannot read the listening sockets of the namespace: %s\n",
+			c->args[0], strerror(-rc));
+		return rc;
+	}
+	if (!rc)
+		return 0;
+	inet_ntop(v->key.family == LB_FAMILY_V6 ? AF_INET6 : AF_INET,
+		  &v->key.addr, addr, sizeof(addr));
+	sshd__describe(&l, what, sizeof(what));
+	fprintf(stderr,
+		"lbctl: will not make %s exclusive: %s, and XDP would drop every new connection to it, SSH to port %u included; serve it shared (no --exclusive), move sshd off that address, or add --force\n",
+		addr, what, l.port);
+	return -EBUSY;
+}
+
 static int cmd_vip_add(struct ctx *c)
 {
 	char name[VIP_TEXT_MAX];
@@ -240,13 +324,21 @@ static int cmd_vip_add(struct ctx *c)
 	    (opt_val(c, "v6-prefix") &&
 	     parse_u32(opt_val(c, "v6-prefix"), 1, 128, "--v6-prefix", &p6)))
 		return -EINVAL;
+	if (opt_val(c, "shared") && opt_val(c, "exclusive")) {
+		fprintf(stderr,
+			"lbctl: --shared and --exclusive exclude each other\n");
+		return -EINVAL;
+	}
 	v.meta = (struct lb_vip_meta){ .v4_prefix = p4,
 				       .v6_prefix = p6,
 				       .listener = listener,
-				       .flags = opt_val(c, "shared") ?
-							LB_VIP_F_SHARED :
+				       .flags = opt_val(c, "exclusive") ?
+							LB_VIP_F_EXCLUSIVE :
 							0 };
-	err = load_state(c, 1);
+	err = vip_agent_managed(c, "add");
+	if (!err && opt_val(c, "exclusive") && !opt_val(c, "force"))
+		err = vip_check_sshd(c, &v);
+	err = err ?: load_state(c, 1);
 	if (err)
 		return err;
 	vip__format(&v.key, name, sizeof(name));
@@ -266,8 +358,9 @@ static int cmd_vip_add(struct ctx *c)
 static int cmd_vip_del(struct ctx *c)
 {
 	struct vip v;
-	int err = load_state(c, 0);
+	int err = vip_agent_managed(c, "remove");
 
+	err = err ?: load_state(c, 0);
 	err = err ?: arg_vip(c, c->args[0], &v);
 	err = err ?: vip__del(&c->dp, &v.key);
 	return err;
@@ -289,8 +382,8 @@ static int cmd_vip_list(struct ctx *c)
 		printf("%-5u %-28s %-8s %-9s /%u v4, /%u v6\n",
 		       vips[i].meta.index, name,
 		       vip__listener_name(vips[i].meta.listener),
-		       vips[i].meta.flags & LB_VIP_F_SHARED ? "shared" :
-							      "exclusive",
+		       vips[i].meta.flags & LB_VIP_F_EXCLUSIVE ? "exclusive" :
+								 "shared",
 		       vips[i].meta.v4_prefix, vips[i].meta.v6_prefix);
 	}
 	return 0;
@@ -670,8 +763,12 @@ static const struct cmd cmds[] = {
 		    { .name = "v6-prefix",
 		      .arg = "N",
 		      .help = "IPv6 client bits hashed (default 128)" },
+		    { .name = "exclusive",
+		      .help = "the address is the balancer's alone: XDP drops new connections to other ports, UDP no connected socket takes (default: shared)" },
+		    { .name = "force",
+		      .help = "with --exclusive: even while sshd listens on the address" },
 		    { .name = "shared",
-		      .help = "the address serves others too: XDP passes what it does not serve (default: exclusive, dropped)" },
+		      .help = "the address serves others too (the default; kept for scripts)" },
 		    OPT_RING,
 		    OPT_SEED } },
 	{ .name = "vip del",

@@ -41,6 +41,8 @@ static const struct {
 	[LB_R_SK_NO_SOCKET] = { "sk_no_socket", "sk_lookup" },
 	[LB_R_SK_ASSIGN_FAIL] = { "sk_assign_fail", "sk_lookup" },
 	[LB_R_SK_FALLBACK] = { "sk_fallback", "sk_lookup" },
+	[LB_R_HOST_CONN] = { "host_conn", "pass" },
+	[LB_R_ECHO_PASS] = { "echo_pass", "pass" },
 };
 
 /* The per-VIP counters, in struct lb_counters order, with their series. */

@@ -199,14 +199,15 @@ static int vip__sync_filter(const struct dataplane *dp,
 
 /*
  * Rebuild the lb_vip_addrs entry of one address from its VIPs: the ports
- * served and their rows; exclusive unless one of its VIPs is shared. No
- * VIP left: the entry goes, and XDP passes everything to that address.
+ * served and their rows. Shared unless one of its VIPs says exclusive: an
+ * address is the balancer's alone only when the operator says so (issue
+ * 20). No VIP left: the entry goes, and XDP passes everything to it.
  */
 static int vip__sync_addr(const struct dataplane *dp,
 			  const struct lb_vip_key *of)
 {
 	struct lb_addr_key akey = { .addr = of->addr, .family = of->family };
-	struct lb_vip_addr va = { .flags = LB_VA_EXCLUSIVE };
+	struct lb_vip_addr va = { 0 };
 	struct vip all[LB_MAX_VIPS];
 	int n, i, err;
 
@@ -220,8 +221,8 @@ static int vip__sync_addr(const struct dataplane *dp,
 		va.ports[va.nports] = all[i].key.port;
 		va.index[va.nports] = all[i].meta.index;
 		va.nports++;
-		if (all[i].meta.flags & LB_VIP_F_SHARED)
-			va.flags &= ~LB_VA_EXCLUSIVE;
+		if (all[i].meta.flags & LB_VIP_F_EXCLUSIVE)
+			va.flags |= LB_VA_EXCLUSIVE;
 	}
 	if (!va.nports) {
 		if (bpf_map_delete_elem(dp->fds[DP_VIP_ADDRS], &akey) &&
