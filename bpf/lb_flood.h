@@ -12,7 +12,6 @@
 #include "lb_maps.h"
 #include "lb_parse.h"
 
-#define LB_INLINE static __always_inline
 #include "lb_hash_kern_user.h"
 
 /* How long after flood mode ends an ACK may still bring back a cookie. */

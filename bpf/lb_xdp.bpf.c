@@ -88,7 +88,6 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 				  __u32 src_action)
 {
 	__u64 now = bpf_ktime_get_coarse_ns();
-	int rc;
 
 	if (lb_flood_syn(cfg, now)) {
 		if (src_action == LB_SRC_ALLOW) {
@@ -97,11 +96,10 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 			lb_count_vip(index, LB_R_RATE_LIMITED);
 			return lb_verdict(LB_R_RATE_LIMITED, XDP_DROP);
 		}
-		if (cfg->flags & LB_CF_COOKIES) {
-			rc = lb_cookie_synack(ctx, pkt, cfg, index);
-			if (rc != XDP_PASS)
-				return rc;
-		}
+		/* A cookie or a drop, whatever the SYN's shape: no SYN
+		 * reaches a listen queue in flood mode. */
+		if (cfg->flags & LB_CF_COOKIES)
+			return lb_cookie_synack(ctx, pkt, cfg, index);
 	}
 	if (lb_syn_retransmitted(pkt, pkt->l4)) {
 		lb_count_vip(index, LB_R_SYN_RETRANS);
@@ -109,12 +107,6 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 	}
 	lb_count_vip(index, LB_R_SYN_NEW);
 	return lb_verdict(LB_R_SYN_NEW, XDP_PASS);
-}
-
-static __always_inline int lb_filter_has(const __u64 *words, __u32 bit)
-{
-	return !!(words[(bit / 64) % LB_ADDR_FILTER_WORDS] &
-		  (1ull << (bit % 64)));
 }
 
 /*
@@ -205,8 +197,8 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 		return lb_verdict(LB_R_ICMP_PASS, XDP_PASS);
 	case LB_PKT_NOT_TCP:
 		break;
-	default: /* a reason */
-		rc -= LB_PKT_REASON_BASE;
+	default: /* LB_PKT_REASON */
+		rc = pkt.reason;
 		if (rc == LB_R_FRAGMENT || rc == LB_R_UNSUPPORTED)
 			return lb_verdict(rc, XDP_PASS);
 		if (rc == LB_R_IP6_EXT_LIMIT) /* protocol unknown */
