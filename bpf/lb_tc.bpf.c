@@ -156,14 +156,6 @@ static __always_inline int lb_ack_has_conn(struct __sk_buff *skb,
 	return conn;
 }
 
-static __always_inline int lb_cpu_in_flood(__u64 now)
-{
-	__u32 zero = 0;
-	struct lb_flood *f = bpf_map_lookup_elem(&lb_flood, &zero);
-
-	return f && now < f->flood_until;
-}
-
 /* Did the kernel's own syncookies make this one? Asked of the listener the
  * ring picks: the kernel's secret is per namespace, and the listener only
  * says whether its queue overflowed lately (else the kernel would refuse

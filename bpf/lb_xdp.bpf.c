@@ -109,6 +109,21 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 	return lb_verdict(LB_R_SYN_NEW, XDP_PASS);
 }
 
+/* More IPv6 extension headers than we walk: the protocol is unknown. An
+ * exclusive address drops it; a shared one passes it, but not in flood
+ * mode with cookies on: it may be a SYN, which must not reach a listen
+ * queue past the cookies. */
+static __always_inline int lb_ext_limit_action(const struct lb_vip_addr *va,
+					       const struct lb_config *cfg)
+{
+	if (va->flags & LB_VA_EXCLUSIVE)
+		return XDP_DROP;
+	if ((cfg->flags & LB_CF_COOKIES) &&
+	    lb_cpu_in_flood(bpf_ktime_get_coarse_ns()))
+		return XDP_DROP;
+	return XDP_PASS;
+}
+
 /*
  * The established path: a TCP segment without SYN to a served port, in a
  * plain IPv4 header or right behind the IPv6 header, with no source list
@@ -201,10 +216,8 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 		rc = pkt.reason;
 		if (rc == LB_R_FRAGMENT || rc == LB_R_UNSUPPORTED)
 			return lb_verdict(rc, XDP_PASS);
-		if (rc == LB_R_IP6_EXT_LIMIT) /* protocol unknown */
-			return lb_verdict(rc, va->flags & LB_VA_EXCLUSIVE ?
-						      XDP_DROP :
-						      XDP_PASS);
+		if (rc == LB_R_IP6_EXT_LIMIT)
+			return lb_verdict(rc, lb_ext_limit_action(va, cfg));
 		return lb_verdict(rc, XDP_DROP);
 	}
 	/* Not a served port or not TCP. */

@@ -411,6 +411,7 @@ static void test_synack_with_timestamps(void **state)
 		.flags = F_SYN, __VA_ARGS__                                   \
 	}
 #define EXT6 (14 + 40) /* first IPv6 extension header in the frame */
+#define VIP6_SHARED "fd00:198:18::101" /* :443, --shared (group_setup) */
 
 static const uint8_t router_alert[4] = { 148, 4, 0, 0 };
 static const uint8_t ip4_timestamp[8] = { 68, 8, 5, 0, 0, 0, 0, 0 };
@@ -527,6 +528,12 @@ static const struct shape_case shapes[] = {
 	{ "v4 SYN with data and a bad checksum",
 	  V4(.payload = 101, .csum_delta = 0x100), 0, 0, XDP_DROP,
 	  LB_R_SYN_BAD_CSUM },
+	{ "v6 SYN behind 5 extension headers to a shared address",
+	  V6(.dst = VIP6_SHARED,
+	     .ip6_ext = { IPPROTO_DSTOPTS, IPPROTO_DSTOPTS, IPPROTO_DSTOPTS,
+			  IPPROTO_DSTOPTS, IPPROTO_DSTOPTS },
+	     .ip6_ext_n = 5),
+	  0, 0, XDP_DROP, LB_R_IP6_EXT_LIMIT }, /* passed outside flood mode */
 	{ "v4 SYN with options, a bad checksum",
 	  V4(.ip4_opt_words = 1, .ip4_opts = router_alert, .csum_delta = 1), 0,
 	  0, XDP_DROP, LB_R_SYN_BAD_CSUM },
@@ -792,7 +799,12 @@ static void test_cookies_off(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
-	if (fx_setup(&fx))
+	struct lb_vip_meta shared6 = { .index = 4,
+				       .v4_prefix = 32,
+				       .v6_prefix = 128,
+				       .flags = LB_VIP_F_SHARED };
+
+	if (fx_setup(&fx) || fx_add_vip(fx, 6, VIP6_SHARED, 443, &shared6))
 		return -1;
 	/* any SYN starts flood mode, which lasts the whole run */
 	if (fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1, 100000, 100000))
