@@ -17,6 +17,7 @@
 #include "lb_parse.h"
 #include "lb_csum.h"
 #include "lb_cookie.h"
+#include "lb_mss.h"
 #include "lb_syn_check.h"
 
 #define LB_SYNACK_TTL 64
@@ -152,7 +153,7 @@ static __always_inline int lb_cookie_synack(struct xdp_md *ctx,
 	t.th.ack = 1;
 	t.th.window = bpf_htons(LB_SYNACK_WINDOW);
 	tcp_len = sizeof(t.th) +
-		  lb_synack_opts(&t, o, lb_cookie_mss(pkt->family, mss_index),
+		  lb_synack_opts(&t, o, lb_our_mss(ctx, pkt),
 				 (bpf_get_prandom_u32() & ~LB_TS_OPT_MASK) |
 					 lb_cookie_ts_bits(o));
 	t.th.doff = tcp_len / 4;

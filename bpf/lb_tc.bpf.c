@@ -27,6 +27,7 @@
 #include "lb_parse.h"
 #include "lb_pick.h"
 #include "lb_cookie.h"
+#include "lb_flood.h"
 
 /* tcx verdicts (kernel 6.6+), not in libbpf 1.1's uapi headers. */
 #ifndef TCX_NEXT
@@ -261,6 +262,8 @@ static __always_inline int lb_cookie_ack(struct __sk_buff *skb)
 	if (lb_cookie_check(cfg, &a.f, bpf_ntohl(a.th.seq) - 1,
 			    bpf_ntohl(a.th.ack_seq) - 1, now, &mss_index))
 		return lb_cookie_bad(&a, vip, now);
+	if (lb_proven_limited(cfg, a.f.family, &a.f.client, vip->index, now))
+		return TCX_DROP; /* its prefix is over src_rate */
 
 	olen = a.th.doff * 4 - sizeof(a.th);
 	if (olen > LB_TCP_OPTS_MAX)

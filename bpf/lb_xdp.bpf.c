@@ -7,9 +7,8 @@
  * UDP, other protocols) but lets ICMP errors and neighbour discovery by;
  * malformed packets the kernel would drop anyway are dropped and counted.
  * A SYN to a served port counts towards flood detection; in flood mode it
- * must find a token in its source prefix's bucket and is answered with a
- * SYN cookie from here. Otherwise it goes on to the kernel, and sk_lookup
- * picks the worker. Nothing is written per connection.
+ * is answered with a SYN cookie from here, whatever source it claims.
+ * Otherwise it goes on to the kernel, and sk_lookup picks the worker. Nothing is written per connection.
  */
 #include "lb_parse.h"
 #include "lb_flood.h"
@@ -30,33 +29,6 @@ static __always_inline int lb_port_index(const struct lb_vip_addr *va,
 	return -1;
 }
 
-/* enum lb_src_action of the longest matching source prefix, or 0. */
-static __always_inline __u32 lb_src_action(const struct lb_config *cfg,
-					   const struct lb_pkt *pkt)
-{
-	struct lb_src_rule *rule = NULL;
-	struct lb_lpm_v4 k4;
-	struct lb_lpm_v6 k6;
-
-	if (pkt->family == LB_FAMILY_V4) {
-		if (!cfg->src_rules_v4)
-			return 0;
-		k4.prefixlen = 32;
-		k4.addr = pkt->src.v4;
-		rule = bpf_map_lookup_elem(&lb_src_v4, &k4);
-	} else {
-		if (!cfg->src_rules_v6)
-			return 0;
-		k6.prefixlen = 128;
-		k6.addr[0] = pkt->src.v6[0];
-		k6.addr[1] = pkt->src.v6[1];
-		k6.addr[2] = pkt->src.v6[2];
-		k6.addr[3] = pkt->src.v6[3];
-		rule = bpf_map_lookup_elem(&lb_src_v6, &k6);
-	}
-	return rule ? rule->action : 0;
-}
-
 static __always_inline void lb_count_vip(__u32 index, __u32 field)
 {
 	struct lb_counters *c = lb_vip_counters(index);
@@ -70,9 +42,6 @@ static __always_inline void lb_count_vip(__u32 index, __u32 field)
 		break;
 	case LB_R_SYN_RETRANS:
 		c->syn_retrans++;
-		break;
-	case LB_R_RATE_LIMITED:
-		c->rate_limited++;
 		break;
 	}
 }
@@ -90,12 +59,10 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 	__u64 now = bpf_ktime_get_coarse_ns();
 
 	if (lb_flood_syn(cfg, now)) {
-		if (src_action == LB_SRC_ALLOW) {
+		/* No limit on a claimed source: a cookie costs no state, and
+		 * its prefix is charged only once it proves itself (tc). */
+		if (src_action == LB_SRC_ALLOW)
 			lb_count(LB_R_SRC_ALLOWED);
-		} else if (lb_bucket_take(cfg, pkt, now)) {
-			lb_count_vip(index, LB_R_RATE_LIMITED);
-			return lb_verdict(LB_R_RATE_LIMITED, XDP_DROP);
-		}
 		/* A cookie or a drop, whatever the SYN's shape: no SYN
 		 * reaches a listen queue in flood mode. */
 		if (cfg->flags & LB_CF_COOKIES)
@@ -194,7 +161,7 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 	if (!va)
 		return XDP_PASS;
 
-	src_action = lb_src_action(cfg, &pkt);
+	src_action = lb_src_rule(cfg, pkt.family, &pkt.src);
 	if (src_action == LB_SRC_DENY)
 		return lb_verdict(LB_R_SRC_DENIED, XDP_DROP);
 

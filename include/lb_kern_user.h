@@ -139,7 +139,7 @@ struct lb_addr_filter {
  * lb_src_v4 / lb_src_v6 (LPM tries): source prefixes denied or allowed for
  * every VIP. The longest match decides: deny drops every packet from the
  * prefix to a VIP address; allow exempts it from a shorter deny and from the
- * per-source SYN buckets of flood mode. lbctl counts the entries in
+ * per-source buckets of flood mode. lbctl counts the entries in
  * lb_config so XDP skips an empty trie.
  */
 struct lb_lpm_v4 {
@@ -195,8 +195,9 @@ struct lb_config {
 	__u32 flood_syn_rate; /* SYNs/s to VIPs per CPU that start flood mode */
 	__u32 flood_hold_ms; /* flood mode lasts this long past the last
 				window over the rate */
-	__u32 src_rate; /* flood mode: SYNs/s per source prefix, per CPU */
-	__u32 src_burst; /* flood mode: bucket depth, SYNs */
+	__u32 src_rate; /* flood mode: handshakes/s per source prefix, per
+			   CPU, charged by valid cookie ACKs (tc) */
+	__u32 src_burst; /* flood mode: bucket depth, handshakes */
 	__u8 src_v4_prefix; /* bucket key: source bits kept, 1..32 */
 	__u8 src_v6_prefix; /* bucket key: source bits kept, 1..128 */
 	__u16 pad;
@@ -234,9 +235,11 @@ struct lb_flood_state {
 };
 
 /*
- * lb_buckets (per CPU, fixed size, never inserted into): the token bucket of
- * a source prefix is slot hash(prefix) % LB_BUCKETS. GCRA form: one time
- * per bucket, the theoretical arrival time of the next SYN.
+ * lb_buckets (per CPU, fixed size, never inserted into): a source prefix
+ * has two slots, from the halves of a SipHash of the prefix keyed by
+ * cookie_key; it is as busy as the less busy one. GCRA form: one time per
+ * slot, the theoretical arrival time of the next handshake. Charged only by
+ * valid cookie ACKs (bpf/lb_flood.h, lb_proven_limited).
  */
 #define LB_BUCKETS 16384
 
@@ -257,7 +260,8 @@ struct lb_counters {
 	__u64 cookies_sent; /* SYN-ACKs with a cookie, sent by XDP */
 	__u64 cookies_ok; /* ACKs with a valid cookie: request socket made */
 	__u64 cookies_bad; /* ACKs to no socket with a cookie that is not ours */
-	__u64 rate_limited; /* SYNs over their source's bucket: dropped */
+	__u64 rate_limited; /* valid cookie ACKs over their prefix's rate:
+			       dropped */
 };
 
 /*
@@ -278,7 +282,8 @@ enum lb_reason {
 	LB_R_FW_PORT, /* drop: TCP to a port the exclusive address lacks */
 	LB_R_FW_PROTO, /* drop: UDP or another protocol, exclusive address */
 	LB_R_SRC_DENIED, /* drop: source on the deny list */
-	LB_R_RATE_LIMITED, /* drop: flood mode, source bucket empty */
+	LB_R_RATE_LIMITED, /* tc: drop: valid cookie ACK, its source prefix
+			      over src_rate */
 	LB_R_IP4_BAD, /* drop: version, IHL < 5 or total length wrong */
 	LB_R_IP4_TRUNC, /* drop: IPv4 header or payload beyond the frame */
 	LB_R_IP6_BAD, /* drop: IP version field is not 6 */

@@ -12,9 +12,11 @@
  * and idle: when it closes (the worker exited or died) the agent takes the
  * worker out of every ring at once. When the agent restarts, workers connect
  * again and send the same message; traffic keeps flowing meanwhile from the
- * pinned maps. A registration for an id that is registered already replaces
- * it (a reloaded worker while its predecessor drains): only the newest
- * connection's close takes the worker out. Workers need no BPF privileges.
+ * pinned maps. An id is its registering peer's while that connection lives;
+ * a registration for a held id replaces it only from the same uid with one
+ * of the holder's very sockets (a reloaded worker while its predecessor
+ * drains), and only the newest connection's close takes the worker out.
+ * A connection must register within 2 s. Workers need no BPF privileges.
  */
 #ifndef LB_PROTO_H
 #define LB_PROTO_H

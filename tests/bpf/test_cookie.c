@@ -18,6 +18,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include "fixture.h"
 #include "pkt.h"
 #include "stats.h"
@@ -313,8 +315,29 @@ static void syn_to_synack(int family, const char *client, uint32_t isn,
 static const uint16_t msstab4[] = { 536, 1300, 1440, 1460 };
 static const uint16_t msstab6[] = { 1220, 1420, 1440, 8940 };
 
-/* Client MSS -> the table's value at or below it, in the option and in the
- * cookie's MSS bits. */
+/* test_run's frames come in on lo, whose MTU the test sets; forwarding
+ * is off, so the SYN-ACK's MSS is the interface's (lb_mss.h). */
+static int lo_mtu = 1500;
+
+static uint16_t our_mss(int family)
+{
+	return lo_mtu - (family == 6 ? 60 : 40);
+}
+
+static void set_lo_mtu(int mtu)
+{
+	struct ifreq ifr = { .ifr_mtu = mtu };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	assert_true(fd >= 0);
+	strcpy(ifr.ifr_name, "lo");
+	assert_int_equal(ioctl(fd, SIOCSIFMTU, &ifr), 0);
+	close(fd);
+	lo_mtu = mtu;
+}
+
+/* Client MSS -> the table's value at or below it in the cookie's MSS bits
+ * (what we may send); the option says ours. */
 static void check_mss(int family, const char *client, uint16_t client_mss,
 		      uint16_t want)
 {
@@ -324,7 +347,7 @@ static void check_mss(int family, const char *client, uint16_t client_mss,
 
 	linux_syn_opts(o, client_mss, 1000);
 	syn_to_synack(family, client, 5000 + client_mss, o, sizeof(o), &sa);
-	assert_int_equal(sa.mss, want);
+	assert_int_equal(sa.mss, our_mss(family));
 	assert_int_equal(tab[sa.cookie >> 1 & 3], want);
 }
 
@@ -356,10 +379,44 @@ static void test_synack_syn_without_options(void **state)
 	(void)state;
 	syn_to_synack(4, "198.18.1.11", 777, NULL, 0, &sa);
 	assert_int_equal(sa.opt_len, 4);
-	assert_int_equal(sa.mss, 536);
+	assert_int_equal(sa.mss, our_mss(4));
+	assert_int_equal(sa.cookie >> 1 & 3, 0); /* 536 */
 	syn_to_synack(6, "fd00:198:18:1::11", 777, NULL, 0, &sa);
 	assert_int_equal(sa.opt_len, 4);
-	assert_int_equal(sa.mss, 1220);
+	assert_int_equal(sa.mss, our_mss(6));
+	assert_int_equal(sa.cookie >> 1 & 3, 0); /* 1220 */
+}
+
+/* Our MSS follows the MTU, clamped to 536 / 1220 below: a jumbo client
+ * is told ours, not its own (issue 20, finding 7). */
+static void test_synack_our_mss_from_mtu(void **state)
+{
+	static const struct {
+		int mtu, family, client_mss, want;
+	} rows[] = {
+		{ 1280, 4, 1460, 1240 },   { 1280, 6, 8940, 1220 },
+		{ 9000, 4, 1460, 8960 },   { 9000, 6, 8940, 8940 },
+		{ 576, 4, 1460, 536 },	   { 65536, 4, 1460, 65495 },
+		{ 65536, 6, 1440, 65475 },
+	};
+	const uint16_t *tab;
+	struct synack sa;
+	uint8_t o[20];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		set_lo_mtu(rows[i].mtu);
+		linux_syn_opts(o, rows[i].client_mss, 1000);
+		syn_to_synack(rows[i].family,
+			      rows[i].family == 6 ? "fd00:198:18:1::12" :
+						    "198.18.1.12",
+			      9000 + i, o, sizeof(o), &sa);
+		assert_int_equal(sa.mss, rows[i].want);
+		tab = rows[i].family == 6 ? msstab6 : msstab4;
+		assert_int_equal(tab[sa.cookie >> 1 & 3], rows[i].client_mss);
+	}
+	set_lo_mtu(1500);
 }
 
 /* Timestamps: SACK permitted and TS (our TSval carries wscale 7 and the
@@ -768,6 +825,193 @@ static void test_tc_outside_flood_mode_passes(void **state)
 	set_hold(600000);
 }
 
+/* Put prefix (a /24 or /64) on the allow list, or take it off. */
+static void allow_prefix(int family, const char *prefix, int on)
+{
+	struct lb_src_rule rule = { .action = LB_SRC_ALLOW };
+	struct lb_lpm_v4 k4 = { .prefixlen = 24 };
+	struct lb_lpm_v6 k6 = { .prefixlen = 64 };
+	struct lb_config cfg = config();
+	int fd = fx->dp.fds[family == 6 ? DP_SRC_V6 : DP_SRC_V4];
+	void *key = family == 6 ? (void *)&k6 : (void *)&k4;
+
+	if (family == 6)
+		assert_int_equal(inet_pton(AF_INET6, prefix, k6.addr), 1);
+	else
+		assert_int_equal(inet_pton(AF_INET, prefix, &k4.addr), 1);
+	if (on)
+		assert_int_equal(bpf_map_update_elem(fd, key, &rule, BPF_ANY),
+				 0);
+	else
+		assert_int_equal(bpf_map_delete_elem(fd, key), 0);
+	if (family == 6)
+		cfg.src_rules_v6 = on;
+	else
+		cfg.src_rules_v4 = on;
+	assert_int_equal(bpf_map_update_elem(fx->dp.fds[DP_CONFIG],
+					     &(__u32){ 0 }, &cfg, BPF_ANY),
+			 0);
+}
+
+/* A source's claimed prefix costs it nothing until it proves itself: SYNs
+ * from one prefix far over src_rate all get cookies (no drop in XDP); its
+ * valid cookie ACKs get src_burst through, then are dropped and counted
+ * (rate_limited); another prefix has its own buckets, an allowed one is
+ * spared, and a forged ACK charges nothing. */
+static void check_proven_prefix_limited(int family, const char *c[3],
+					const char *allowed)
+{
+	__u32 index = family == 6 ? fx->vip6.index : fx->vip4.index;
+	size_t off = offsetof(struct lb_counters, rate_limited);
+	__u64 limited = vip_counter(index, off);
+	struct synack sa[8];
+	struct tc_delta d;
+	int i;
+
+	assert_int_equal(fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1, 1, 3),
+			 0);
+	for (i = 0; i < 8; i++) /* one prefix, two addresses: all answered */
+		syn_to_synack(family, c[i % 2], 7000 + i, NULL, 0, &sa[i]);
+	snap(family, &d); /* forged: not charged */
+	assert_int_equal(send_ack(family, c[0], 7000, sa[0].cookie ^ 0x100, 0),
+			 TCX_DROP);
+	only_reason_moved(&d, LB_R_COOKIE_BAD);
+	for (i = 0; i < 3; i++) { /* the burst */
+		snap(family, &d);
+		assert_int_equal(
+			send_ack(family, c[i % 2], 7000 + i, sa[i].cookie, 0),
+			TCX_NEXT);
+		only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
+	}
+	for (; i < 6; i++) {
+		snap(family, &d);
+		assert_int_equal(
+			send_ack(family, c[i % 2], 7000 + i, sa[i].cookie, 0),
+			TCX_DROP);
+		only_reason_moved(&d, LB_R_RATE_LIMITED);
+	}
+	assert_int_equal(vip_counter(index, off), limited + 3);
+	/* another prefix */
+	syn_to_synack(family, c[2], 7100, NULL, 0, &sa[0]);
+	snap(family, &d);
+	assert_int_equal(send_ack(family, c[2], 7100, sa[0].cookie, 0),
+			 TCX_NEXT);
+	only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
+	/* the allow list spares a limited prefix */
+	allow_prefix(family, allowed, 1);
+	snap(family, &d);
+	assert_int_equal(send_ack(family, c[0], 7006, sa[6].cookie, 0),
+			 TCX_NEXT);
+	only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
+	allow_prefix(family, allowed, 0);
+	assert_int_equal(fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1,
+				      100000, 100000),
+			 0);
+}
+
+static void test_tc_proven_prefix_limited_v4(void **state)
+{
+	const char *c[] = { "198.18.70.1", "198.18.70.2", "198.18.71.1" };
+
+	(void)state;
+	check_proven_prefix_limited(4, c, "198.18.70.0");
+}
+
+static void test_tc_proven_prefix_limited_v6(void **state)
+{
+	const char *c[] = { "fd00:198:18:70::1", "fd00:198:18:70::2",
+			    "fd00:198:18:71::1" };
+
+	(void)state;
+	check_proven_prefix_limited(6, c, "fd00:198:18:70::");
+}
+
+/* The two bucket slots of an IPv6 /64, as lb_bucket_hash() makes them:
+ * SipHash-2-4 keyed by the whole cookie key over the prefix and a tag. */
+static void bucket_slots6(const struct lb_addr *a, uint32_t slot[2])
+{
+	struct lb_config cfg = config();
+	struct lb_sip s;
+	uint64_t h;
+
+	lb_sip_init(&s, cfg.cookie_key);
+	lb_sip_word(&s, (uint64_t)a->v6[0] | (uint64_t)a->v6[1] << 32);
+	lb_sip_word(&s, 0);
+	lb_sip_word(&s, 0x6275636bull << 32 | LB_FAMILY_V6);
+	h = lb_sip_final(&s);
+	slot[0] = (uint32_t)h % LB_BUCKETS;
+	slot[1] = (uint32_t)(h >> 32) % LB_BUCKETS;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* A bucket slot's time on CPU 0, where the tests run. */
+static uint64_t slot_tat(uint32_t slot)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct lb_bucket b[ncpu];
+
+	assert_int_equal(bpf_map_lookup_elem(fx->dp.fds[DP_BUCKETS], &slot, b),
+			 0);
+	return b[0].tat;
+}
+
+/* n good cookie ACKs from client (fresh SYNs first): how many pass. */
+static int good_acks(const char *client, int n, uint32_t isn)
+{
+	struct synack sa;
+	int i, ok = 0;
+
+	for (i = 0; i < n; i++) {
+		syn_to_synack(6, client, isn + i, NULL, 0, &sa);
+		ok += send_ack(6, client, isn + i, sa.cookie, 0) == TCX_NEXT;
+	}
+	return ok;
+}
+
+/* A prefix that shares one of its two slots with a prefix over its rate
+ * keeps its own rate: it is as busy as its other slot. */
+static void test_tc_bucket_two_slots(void **state)
+{
+	const char *quiet = "fd00:198:18:80::1";
+	uint32_t qs[2], bs[2];
+	char busy[64] = "";
+	struct lb_addr a;
+	unsigned int i;
+
+	(void)state;
+	fx_addr(&a, 6, quiet);
+	bucket_slots6(&a, qs);
+	for (i = 0x8100; i <= 0xffff && !busy[0]; i++) { /* /64s of the /48 */
+		snprintf(busy, sizeof(busy), "fd00:198:18:%x::1", i);
+		fx_addr(&a, 6, busy);
+		bucket_slots6(&a, bs);
+		if ((bs[0] == qs[0] || bs[1] == qs[0] || bs[0] == qs[1] ||
+		     bs[1] == qs[1]) &&
+		    !(bs[0] == qs[0] && bs[1] == qs[1]) &&
+		    !(bs[0] == qs[1] && bs[1] == qs[0]))
+			break;
+		busy[0] = 0;
+	}
+	assert_true(busy[0]); /* about 16 such /64s are expected */
+	assert_int_equal(fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1, 1, 3),
+			 0);
+	assert_int_equal(good_acks(busy, 6, 8000), 3);
+	/* the slots are where the oracle says: 3 s of tokens taken */
+	assert_true(slot_tat(bs[0]) > now_ns() + 2000000000ull);
+	assert_true(slot_tat(bs[1]) > now_ns() + 2000000000ull);
+	assert_int_equal(good_acks(quiet, 4, 8100), 3);
+	assert_int_equal(fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1,
+				      100000, 100000),
+			 0);
+}
+
 /* Cookies off: no SYN-ACK from XDP, and tc leaves every ACK alone. */
 static void test_cookies_off(void **state)
 {
@@ -810,6 +1054,7 @@ static int group_setup(void **state)
 	if (fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1, 100000, 100000))
 		return -1;
 	set_hold(600000);
+	set_lo_mtu(1500);
 	return 0;
 }
 
@@ -835,11 +1080,15 @@ int main(void)
 		cmocka_unit_test(test_synack_v4_mss_table),
 		cmocka_unit_test(test_synack_v6_mss_table),
 		cmocka_unit_test(test_synack_syn_without_options),
+		cmocka_unit_test(test_synack_our_mss_from_mtu),
 		cmocka_unit_test(test_synack_with_timestamps),
 		cmocka_unit_test_setup(test_tc_good_and_forged_v4,
 				       listeners_setup),
 		cmocka_unit_test(test_tc_good_and_forged_v6),
 		cmocka_unit_test(test_tc_outside_flood_mode_passes),
+		cmocka_unit_test(test_tc_proven_prefix_limited_v4),
+		cmocka_unit_test(test_tc_proven_prefix_limited_v6),
+		cmocka_unit_test(test_tc_bucket_two_slots),
 		cmocka_unit_test(test_cookies_off),
 	};
 	size_t i, n = 0;

@@ -9,7 +9,10 @@
  * Asserted: every client lands on the worker its ring slot names (v4 and
  * v6); the listeners are reachable through the VIP only; sockets of the
  * wrong family or kind, duplicates, sockets of another namespace and
- * registrations from a uid that is not root nor listed are refused; a
+ * registrations from a uid that is not root nor listed are refused, as are
+ * sockets not bound to loopback and a held worker id asked for by a
+ * process without the holder's uid and sockets; 1000 idle connections to
+ * the agent's socket are bounded (64, 2 s) and stop no registration; a
  * re-registration with fewer sockets leaves no stale slot; drain keeps an open connection and
  * moves new ones; kill -9 of a worker takes it out and no later connection
  * fails; a worker killed and respawned gives back byte-identical rings; killing and restarting the agent under load fails nothing; XDP
@@ -30,6 +33,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,6 +54,9 @@ static char lbctl[PATH_MAX], instance[32], dir[64], config[128],
 	bad_config[128], sock_path[108], agent_log[128];
 static pid_t agent_pid = -1, workers[NWORKERS];
 static struct loop *worker_loop;
+
+static int agent_logged(const char *what);
+static int still_open(int fd);
 
 /* --- helpers ------------------------------------------------------------ */
 
@@ -288,14 +295,28 @@ static int loopback_listener(int family, unsigned *port)
 	return fd;
 }
 
-static void worker_main(int id)
+static unsigned port_of(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		_exit(1);
+	return ntohs(ss.ss_family == AF_INET6 ?
+			     ((struct sockaddr_in6 *)&ss)->sin6_port :
+			     ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Worker 'id' on its own new listeners, or on 'given' (v4, v6) that it
+ * shares with the test as an lbtls worker does with its master. */
+static void worker_main(int id, const int *given)
 {
 	static struct loop loop;
 	static struct loop_io lis[2];
 	static const int families[2] = { AF_INET, AF_INET6 };
 	struct agent_link link;
 	unsigned port[2];
-	int i;
+	int i, fd;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	worker_loop = &loop;
@@ -303,8 +324,10 @@ static void worker_main(int id)
 	    agent_link__init(&link, &loop, sock_path, id, 1))
 		_exit(1);
 	for (i = 0; i < 2; i++) {
-		loop__io_init(&lis[i], loopback_listener(families[i], &port[i]),
-			      greeter_accept);
+		fd = given ? given[i] :
+			     loopback_listener(families[i], &port[i]);
+		port[i] = port_of(fd);
+		loop__io_init(&lis[i], fd, greeter_accept);
 		if (loop__io_set(&loop, &lis[i], EPOLLIN) ||
 		    agent_link__add_listener(&link, lis[i].fd,
 					     LB_LISTENER_HTTPS, families[i]))
@@ -319,13 +342,18 @@ static void worker_main(int id)
 			_exit(1);
 }
 
-static pid_t spawn_worker(int id)
+static pid_t spawn_worker_on(int id, const int *fds)
 {
 	pid_t p = fork();
 
 	if (p == 0)
-		worker_main(id);
+		worker_main(id, fds);
 	return p;
+}
+
+static pid_t spawn_worker(int id)
+{
+	return spawn_worker_on(id, NULL);
 }
 
 static pid_t spawn_agent(const char *cfg)
@@ -335,7 +363,12 @@ static pid_t spawn_agent(const char *cfg)
 	if (p == 0) {
 		int fd = open(agent_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
+		/* systemd's default for a service: idle connections that
+		 * are never closed take the agent's last fd */
+		struct rlimit rl = { 1024, 1024 };
+
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setrlimit(RLIMIT_NOFILE, &rl);
 		dup2(fd, 2);
 		dup2(fd, 1);
 		execl(lbctl, lbctl, "--instance", instance, "--netns",
@@ -551,16 +584,33 @@ static void test_respawn_restores_exact_ring(void **state)
 
 static void test_reregistration_replaces(void **state)
 {
-	int w = pick(VIP4, topo.addr4[0]), i, failures = 0;
-	pid_t old = workers[w];
+	int w = pick(VIP4, topo.addr4[0]), i, failures = 0, fds[2];
+	char what[160];
+	unsigned port;
+	pid_t old;
 
 	(void)state;
-	/* as on an lbtls reload: a new process registers the same id while
-	 * the old one still runs; then the old one goes */
-	workers[w] = spawn_worker(w);
-	usleep(500000);
+	/* as on an lbtls reload: the test is the master, which keeps the
+	 * listeners of slot w; a new process registers the same id on them
+	 * while the old one still runs; then the old one goes */
+	fds[0] = loopback_listener(AF_INET, &port);
+	fds[1] = loopback_listener(AF_INET6, &port);
+	kill(workers[w], SIGKILL);
+	waitpid(workers[w], NULL, 0);
+	assert_int_equal(wait_gone(w), 0);
+	old = spawn_worker_on(w, fds);
+	assert_int_equal(wait_up(NWORKERS), 0);
+	workers[w] = spawn_worker_on(w, fds);
+	snprintf(what, sizeof(what),
+		 "worker %d registered again by pid %d: replacing the "
+		 "connection of pid %d",
+		 w, (int)workers[w], (int)old);
+	for (i = 0; i < 50 && agent_logged(what); i++)
+		usleep(100000);
 	kill(old, SIGKILL);
 	waitpid(old, NULL, 0);
+	close(fds[0]); /* the new worker's alone now, as after a reload */
+	close(fds[1]);
 	usleep(300000);
 	assert_int_equal(wait_up(NWORKERS), 0);
 	for (i = 0; i < NCLIENTS; i++) {
@@ -570,9 +620,7 @@ static void test_reregistration_replaces(void **state)
 		assert_int_equal(got, pick(VIP4, topo.addr4[i]));
 	}
 	assert_int_equal(failures, 0);
-	assert_int_equal(run(NULL, 0, "grep -q 'worker %d registered again' %s",
-			     w, agent_log),
-			 0);
+	assert_int_equal(agent_logged(what), 0);
 }
 
 static void test_agent_restart_under_load(void **state)
@@ -870,7 +918,7 @@ static void test_duplicate_and_foreign_sockets_refused(void **state)
  * cannot be opened (EACCES: the same check connect() makes), 2 if nothing
  * could be tried.
  */
-static int register_as_nobody(int fd, int id)
+static int register_in_child(int fd, int id, uid_t uid)
 {
 	pid_t p = fork();
 	int status;
@@ -879,10 +927,14 @@ static int register_as_nobody(int fd, int id)
 		struct loop loop;
 		struct agent_link link;
 		gid_t nogroup = 65534;
+		unsigned port;
 		int family = AF_INET, st;
 
-		if (setgroups(1, &nogroup) || setresgid(65534, 65534, 65534) ||
-		    setresuid(65534, 65534, 65534))
+		if (fd < 0)
+			fd = loopback_listener(AF_INET, &port);
+		if (uid &&
+		    (setgroups(1, &nogroup) || setresgid(65534, 65534, 65534) ||
+		     setresuid(uid, uid, uid)))
 			_exit(2);
 		if (access(sock_path, W_OK))
 			_exit(errno == EACCES ? 3 : 2);
@@ -895,6 +947,11 @@ static int register_as_nobody(int fd, int id)
 	if (p < 0 || waitpid(p, &status, 0) != p || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
+}
+
+static int register_as_nobody(int fd, int id)
+{
+	return register_in_child(fd, id, 65534);
 }
 
 /* The test's agent config plus 'extra' lines, applied with SIGHUP. */
@@ -991,6 +1048,198 @@ static void test_socket_group_lets_unprivileged_worker_register(void **state)
 			 0);
 	assert_int_equal(sock_after.st_gid, 0);
 	assert_int_equal(wait_up(NWORKERS), 0); /* 203 left with its child */
+}
+
+/*
+ * A worker id is its holder's while the holder's connection lives. Only a
+ * successor with the same uid and one of the holder's very sockets (an
+ * lbtls reload: the master hands the slot's listeners on) replaces it; a
+ * process with sockets of its own, or with the holder's socket but another
+ * uid, is refused and the message names the holder's pid.
+ */
+static void test_held_id_needs_holders_sockets_and_uid(void **state)
+{
+	unsigned port;
+	int fd = loopback_listener(AF_INET, &port), fam = AF_INET, taker, other,
+	    nobody, successor;
+	struct agent_link link;
+	struct loop loop;
+	char what[200];
+
+	(void)state;
+	reload_with("socket_group: 65534\nregister_uids: [65534]");
+	/* worker 1 of the running four, from another process */
+	taker = register_in_child(-1, 1, 0);
+	assert_int_equal(register_as(210, &fd, &fam, 1, &link, &loop),
+			 AGENT_LINK_REGISTERED);
+	other = register_in_child(-1, 210, 0);
+	nobody = register_in_child(fd, 210, 65534);
+	successor = register_in_child(fd, 210, 0);
+	unregister(&link, &loop);
+	reload_with("");
+	chmod("/run/lbctl", 0700);
+	close(fd);
+	print_message("worker 1 asked for by another process: %s; worker "
+		      "210 asked for by a process with its own socket: %s, "
+		      "with the holder's socket as uid 65534: %s, with the "
+		      "holder's socket and uid: %s\n",
+		      taker == 1 ? "refused" : "taken",
+		      other == 1 ? "refused" : "taken",
+		      nobody == 1 ? "refused" : "taken",
+		      successor == 0 ? "taken" : "refused");
+	assert_int_equal(taker, 1);
+	snprintf(what, sizeof(what),
+		 "registration of worker 1 refused: worker 1 is held by pid "
+		 "%d uid 0",
+		 (int)workers[1]);
+	assert_int_equal(agent_logged(what), 0);
+	assert_int_equal(other, 1);
+	assert_int_equal(nobody, 1);
+	snprintf(what, sizeof(what),
+		 "registration of worker 210 refused: worker 210 is held by "
+		 "pid %d uid 0; only a process with its sockets and uid",
+		 (int)getpid());
+	assert_int_equal(agent_logged(what), 0);
+	assert_int_equal(successor, 0);
+	snprintf(what, sizeof(what),
+		 "worker 210 registered again by pid [0-9]*: replacing the "
+		 "connection of pid %d",
+		 (int)getpid());
+	assert_int_equal(agent_logged(what), 0);
+	assert_int_equal(wait_up(NWORKERS), 0);
+	assert_int_equal(request(4, topo.addr4[1]), pick(VIP4, topo.addr4[1]));
+}
+
+/* A listener bound to 'addr' (port 0), made to listen. */
+static int listener_on(int family, const char *addr)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *s4 = (void *)&ss;
+	struct sockaddr_in6 *s6 = (void *)&ss;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+
+	ss.ss_family = family;
+	if (family == AF_INET)
+		inet_pton(AF_INET, addr, &s4->sin_addr);
+	else
+		inet_pton(AF_INET6, addr, &s6->sin6_addr);
+	if (fd < 0 ||
+	    (family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on))) ||
+	    bind(fd, (struct sockaddr *)&ss,
+		 family == AF_INET ? sizeof(*s4) : sizeof(*s6)) ||
+	    listen(fd, 16))
+		return -1;
+	return fd;
+}
+
+/* A registered socket reachable from the network would let a client that
+ * finds its port around drain, weights and XDP's filters. */
+static void test_non_loopback_sockets_refused(void **state)
+{
+	int host4 = listener_on(AF_INET, "198.18.1.1"),
+	    host6 = listener_on(AF_INET6, "fd00:198:18:1::1"),
+	    any4 = listener_on(AF_INET, "0.0.0.0"),
+	    any6 = listener_on(AF_INET6, "::"),
+	    lo8 = listener_on(AF_INET, "127.0.0.53");
+	struct agent_link link;
+	struct loop loop;
+	char what[160];
+
+	(void)state;
+	assert_true(host4 >= 0 && host6 >= 0 && any4 >= 0 && any6 >= 0 &&
+		    lo8 >= 0);
+	snprintf(what, sizeof(what),
+		 "https IPv4 socket is bound to 198.18.1.1:%u, not loopback",
+		 port_of(host4));
+	assert_refused(host4, AF_INET, what);
+	snprintf(what, sizeof(what),
+		 "https IPv6 socket is bound to \\[fd00:198:18:1::1\\]:%u, "
+		 "not loopback",
+		 port_of(host6));
+	assert_refused(host6, AF_INET6, what);
+	snprintf(what, sizeof(what),
+		 "https IPv4 socket is bound to 0.0.0.0:%u, not loopback",
+		 port_of(any4));
+	assert_refused(any4, AF_INET, what);
+	snprintf(what, sizeof(what),
+		 "https IPv6 socket is bound to \\[::\\]:%u, not loopback",
+		 port_of(any6));
+	assert_refused(any6, AF_INET6, what);
+	/* all of 127.0.0.0/8 is loopback */
+	assert_int_equal(
+		register_as(200, &lo8, (int[]){ AF_INET }, 1, &link, &loop),
+		AGENT_LINK_REGISTERED);
+	unregister(&link, &loop);
+	close(host4);
+	close(host6);
+	close(any4);
+	close(any6);
+	close(lo8);
+	assert_int_equal(wait_up(NWORKERS), 0);
+	assert_int_equal(request(4, topo.addr4[1]), pick(VIP4, topo.addr4[1]));
+}
+
+/*
+ * 1000 connections to the agent's socket that never send a thing (from a
+ * peer allowed to connect: root here). The agent keeps at most 64 of them
+ * and closes each 2 s after it came; a worker registers meanwhile. The old
+ * agent kept every one forever and, at its 1024 open files, could accept
+ * nothing more: no worker could register until they went.
+ */
+static void test_idle_connections_do_not_stop_registration(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static int idle[1000];
+	struct rlimit rl;
+	int n = 0, i, fd, st, open_now = 0, open_later = 0;
+	struct agent_link link;
+	struct loop loop;
+	unsigned port;
+	double t0 = now();
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 2048 && rl.rlim_max >= 2048)
+		rl.rlim_cur = 2048;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	/* bounded: 10 s; a full backlog answers EAGAIN, then try again */
+	while (n < 1000 && now() < t0 + 10) {
+		fd = socket(AF_UNIX,
+			    SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			idle[n++] = fd;
+			continue;
+		}
+		close(fd);
+		usleep(1000);
+	}
+	fd = loopback_listener(AF_INET, &port);
+	st = register_as(211, &fd, (int[]){ AF_INET }, 1, &link, &loop);
+	unregister(&link, &loop);
+	close(fd);
+	for (i = 0; i < n; i++)
+		open_now += still_open(idle[i]);
+	usleep(2500000); /* past the 2 s for a first message */
+	for (i = 0; i < n; i++) {
+		open_later += still_open(idle[i]);
+		close(idle[i]);
+	}
+	print_message("%d idle connections made in %.1f s; a registration "
+		      "then: %s; idle ones still open: %d, 2.5 s later: %d\n",
+		      n, now() - t0,
+		      st == AGENT_LINK_REGISTERED ? "registered" : "failed",
+		      open_now, open_later);
+	assert_int_equal(n, 1000);
+	assert_int_equal(st, AGENT_LINK_REGISTERED);
+	assert_true(open_now <= 64);
+	assert_int_equal(open_later, 0);
+	assert_int_equal(agent_logged("closed [0-9]* connection(s) holding no "
+				      "worker id"),
+			 0);
+	assert_int_equal(wait_up(NWORKERS), 0);
 }
 
 /* A worker that registers again with fewer sockets leaves no stale slot. */
@@ -1248,9 +1497,13 @@ static int run_agent_tests(void)
 		cmocka_unit_test(test_listeners_reachable_only_through_vip),
 		cmocka_unit_test(test_wrong_sockets_refused),
 		cmocka_unit_test(test_duplicate_and_foreign_sockets_refused),
+		cmocka_unit_test(test_non_loopback_sockets_refused),
 		cmocka_unit_test(test_registration_needs_root_or_listed_uid),
 		cmocka_unit_test(
 			test_socket_group_lets_unprivileged_worker_register),
+		cmocka_unit_test(test_held_id_needs_holders_sockets_and_uid),
+		cmocka_unit_test(
+			test_idle_connections_do_not_stop_registration),
 		cmocka_unit_test(test_reregistration_with_fewer_sockets),
 		cmocka_unit_test(test_second_agent_refused),
 		cmocka_unit_test(test_drain_keeps_open_connection),

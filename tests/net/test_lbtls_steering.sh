@@ -51,7 +51,7 @@ cleanup() {
 	"${LBCTL[@]}" unload 2>/dev/null
 	ip netns del "$CLI" 2>/dev/null
 	ip netns del "$HOST" 2>/dev/null
-	rm -f /run/lbctl/"$T".lock "$SOCK"
+	rm -f /run/lbctl/"$T".lock /run/lbctl/"$T".agent.lock "$SOCK"
 	if [ "$fail" -gt 0 ]; then
 		echo "--- checks.log"
 		tail -n 40 "$DIR/checks.log"
@@ -326,6 +326,30 @@ hung_worker_leaves_rings() {
 	[ "$failures" = 0 ] && up_workers 4
 }
 
+# An lbtls reload (SIGHUP): each new worker takes its slot's id over from
+# the draining one (the same uid, the slot's very listeners); the agent
+# refuses none of them, and no request fails meanwhile.
+lbtls_reload_takes_over() {
+	local total=0 failures=0 before refused_before after=0 refused t_end
+	before=$(grep -c 'registered again by pid' "$DIR/agent.log")
+	refused_before=$(grep -c 'refused' "$DIR/agent.log")
+	kill -HUP "$pid_lbtls" || return 1
+	t_end=$(($(date +%s) + 3))
+	while [ "$(date +%s)" -lt "$t_end" ] && [ $total -lt 300 ]; do
+		[ "$(served_by 4 "$(addr4 $((total % NCLI)))")" = fail ] && failures=$((failures + 1))
+		total=$((total + 1))
+	done
+	for _ in $(seq 50); do # bounded: 5 s
+		after=$(($(grep -c 'registered again by pid' "$DIR/agent.log") - before))
+		[ "$after" -ge 4 ] && break
+		sleep 0.1
+	done
+	refused=$(($(grep -c 'refused' "$DIR/agent.log") - refused_before))
+	say "lbtls reloaded: $after ids taken over by the new generation, $refused registrations refused, $total requests, $failures failed"
+	[ "$after" -ge 4 ] && [ "$refused" = 0 ] && [ "$failures" = 0 ] &&
+		up_workers 4 && lands_on_pick 4
+}
+
 agent_restart_under_load() {
 	local i failures=0 total=0 t_end
 	kill -9 "$pid_agent"
@@ -382,6 +406,8 @@ check "kill -9 of a worker: no later request fails; it comes back" \
 	kill9_worker_fails_nothing
 check "a hung worker (SIGSTOP) fails its TLS probes and leaves the rings" \
 	hung_worker_leaves_rings
+check "lbtls reload: the new generation takes every worker id over, none refused, no request fails" \
+	lbtls_reload_takes_over
 check "agent killed and restarted under load: zero failed requests" \
 	agent_restart_under_load
 check "XDP detached: connections still land on the computed worker" \

@@ -102,7 +102,8 @@ static void test_valid_size(void **state)
 	assert_true(maglev__valid_size(5));
 	assert_true(maglev__valid_size(251));
 	assert_true(maglev__valid_size(65537));
-	assert_true(maglev__valid_size(16777213)); /* largest prime < 2^24 */
+	assert_true(maglev__valid_size(MAGLEV_SIZE_MAX));
+	assert_false(maglev__valid_size(16777213)); /* 4 GiB of lb_rings */
 	assert_false(maglev__valid_size(0));
 	assert_false(maglev__valid_size(1));
 	assert_false(maglev__valid_size(2));

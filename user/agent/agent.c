@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,12 @@ enum ev_kind {
 
 struct agent_worker {
 	int conn; /* registration connection; -1: not registered */
+	/* The peer that holds the id while conn lives (SO_PEERCRED; pid 0
+	 * when it is in another pid namespace) and the SO_COOKIEs of the
+	 * sockets it sent: who may replace it (agent__may_replace). */
+	uid_t uid;
+	pid_t pid;
+	__u64 cookie[LB_MAX_LISTENERS];
 	__u32 weight;
 	int nlisteners;
 	__u8 listener[LB_MAX_LISTENERS];
@@ -56,6 +63,23 @@ struct agent_worker {
 	struct probe probe;
 	int ok_streak, fail_streak;
 	int down;
+};
+
+/*
+ * Connections that hold no worker id (not registered yet, or replaced by a
+ * successor): at most AGENT_MAX_PENDING, each closed AGENT_FIRST_MSG_MS
+ * after it came unless it registers. lbtls sends its registration with its
+ * connect, before the agent accepts, so a real worker never waits here.
+ * When the table is full the oldest gives way: a peer that hoards idle
+ * connections must then outrun every connect, whereas refusing the newest
+ * would let 64 idle connections keep every worker out.
+ */
+#define AGENT_MAX_PENDING 64
+#define AGENT_FIRST_MSG_MS 2000
+
+struct agent_pending {
+	int fd;
+	__u64 deadline_ms;
 };
 
 struct agent {
@@ -69,6 +93,9 @@ struct agent {
 	__u64 generation; /* ring rebuilds, for /metrics */
 	__u64 netns_cookie; /* of the namespace workers' sockets must be in */
 	struct agent_worker w[LB_MAX_WORKERS];
+	struct agent_pending pending[AGENT_MAX_PENDING]; /* oldest first */
+	int npending;
+	__u64 idle_closed, idle_reported, idle_logged_ms;
 	int stop;
 };
 
@@ -242,27 +269,54 @@ static int netns_cookie(int fd, __u64 *cookie)
 }
 
 /* Only root and the configured uids may put sockets in the SOCKMAP. */
-static int agent__check_peer(const struct agent *a, int conn, char *why,
-			     size_t len)
+static int agent__check_peer(const struct agent *a, int conn, struct ucred *uc,
+			     char *why, size_t len)
 {
-	struct ucred uc;
-	socklen_t ul = sizeof(uc);
+	socklen_t ul = sizeof(*uc);
 	int i;
 
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &uc, &ul)) {
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, uc, &ul)) {
 		snprintf(why, len, "cannot read the peer's credentials: %s",
 			 strerror(errno));
 		return -EACCES;
 	}
-	if (uc.uid == 0)
+	if (uc->uid == 0)
 		return 0;
 	for (i = 0; i < a->cfg.nregister_uids; i++)
-		if (a->cfg.register_uids[i] == uc.uid)
+		if (a->cfg.register_uids[i] == uc->uid)
 			return 0;
 	snprintf(why, len,
 		 "peer pid %d uid %u is not root nor in register_uids",
-		 (int)uc.pid, (unsigned)uc.uid);
+		 (int)uc->pid, (unsigned)uc->uid);
 	return -EPERM;
+}
+
+/* 127.0.0.0/8 or ::1: nothing reaches the socket from the network but
+ * what sk_lookup steers there (drain, weights and XDP's filters hold). */
+static int agent__loopback(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *s4 = (const void *)ss;
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return ntohl(s4->sin_addr.s_addr) >> 24 == 127;
+	return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+}
+
+static void agent__format_addr(const struct sockaddr_storage *ss, char *buf,
+			       size_t len)
+{
+	const struct sockaddr_in *s4 = (const void *)ss;
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(s4->sin_port));
+	} else {
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(s6->sin6_port));
+	}
 }
 
 /*
@@ -304,6 +358,15 @@ static int agent__check_socket(const struct agent *a, int fd, __u8 listener,
 			 vip__listener_name(listener), family, family);
 		return -EINVAL;
 	}
+	if (!agent__loopback(addr)) {
+		char text[INET6_ADDRSTRLEN + 8];
+
+		agent__format_addr(addr, text, sizeof(text));
+		snprintf(why, len,
+			 "%s IPv%u socket is bound to %s, not loopback",
+			 vip__listener_name(listener), family, text);
+		return -EINVAL;
+	}
 	/* sk_lookup runs in the agent's namespace: a socket of another
 	 * would never see a connection */
 	if (netns_cookie(fd, &ns) || ns != a->netns_cookie) {
@@ -339,7 +402,44 @@ static void agent__drop_left_out(struct agent *a, const struct lb_register *r,
 		}
 }
 
-/* One registration message; replies, and returns 0 if the worker is in. */
+/* Its peer closed it, though the agent has not seen the event yet. */
+static int agent__conn_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return poll(&p, 1, 0) > 0 &&
+	       (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL));
+}
+
+/*
+ * A worker id belongs to the peer that registered it while that peer's
+ * connection lives. Only its successor may replace it: the same uid, and
+ * holding one of the very sockets the holder sent (same SO_COOKIE). That
+ * is an lbtls reload or respawn, whose master hands each new worker the
+ * listeners of its slot; pids cannot say so across the pid namespaces of
+ * containers, and anyone else would need the holder's file descriptors.
+ */
+static int agent__may_replace(const struct agent_worker *w,
+			      const struct ucred *uc, const __u64 *cookie,
+			      int nfds)
+{
+	int i, j;
+
+	if (uc->uid != w->uid)
+		return 0;
+	for (i = 0; i < nfds; i++)
+		for (j = 0; j < w->nlisteners; j++)
+			if (cookie[i] == w->cookie[j])
+				return 1;
+	return 0;
+}
+
+static int agent__pending_find(const struct agent *a, int fd);
+static void agent__pending_del(struct agent *a, int i);
+static void agent__pending_add(struct agent *a, int fd);
+
+/* One registration message; replies, and returns 0 if the worker is in,
+ * -EAGAIN if there was none to read after all. */
 static int agent__register(struct agent *a, int conn)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * LB_MAX_LISTENERS)];
@@ -351,9 +451,13 @@ static int agent__register(struct agent *a, int conn)
 			     .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
 	struct sockaddr_storage addrs[LB_MAX_LISTENERS];
+	__u64 cookie[LB_MAX_LISTENERS];
 	struct agent_worker *w = NULL;
+	struct ucred uc;
 	struct cmsghdr *cm;
-	char why[100] = "malformed registration";
+	char why[sizeof(((struct lb_register_reply *)0)->message)] =
+		"malformed registration";
+	socklen_t cl;
 	ssize_t n;
 
 	n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
@@ -373,7 +477,7 @@ static int agent__register(struct agent *a, int conn)
 				else
 					close(fd);
 			}
-	err = agent__check_peer(a, conn, why, sizeof(why));
+	err = agent__check_peer(a, conn, &uc, why, sizeof(why));
 	if (err)
 		goto out;
 	err = -EINVAL;
@@ -407,6 +511,23 @@ static int agent__register(struct agent *a, int conn)
 					 r.family[i]);
 				goto out;
 			}
+		cl = sizeof(cookie[i]);
+		if (getsockopt(fds[i], SOL_SOCKET, SO_COOKIE, &cookie[i],
+			       &cl)) {
+			snprintf(why, sizeof(why),
+				 "cannot read a socket's cookie");
+			goto out;
+		}
+	}
+	if (w->conn >= 0 && w->conn != conn &&
+	    !agent__may_replace(w, &uc, cookie, nfds) &&
+	    !agent__conn_gone(w->conn)) {
+		snprintf(why, sizeof(why),
+			 "worker %u is held by pid %d uid %u; only a process "
+			 "with its sockets and uid may replace it",
+			 r.worker, (int)w->pid, (unsigned)w->uid);
+		err = -EBUSY;
+		goto out;
 	}
 	err = instance__lock(a->in);
 	if (!err)
@@ -427,13 +548,21 @@ static int agent__register(struct agent *a, int conn)
 	instance__unlock(a->in);
 	if (err)
 		goto out;
-	/* The newest registration of an id wins: that is a reloaded or
-	 * restarted worker while its predecessor drains. The older connection
-	 * becomes an orphan whose close changes nothing. */
-	if (w->conn >= 0 && w->conn != conn)
-		log_msg("worker %u registered again: replacing its older connection",
-			r.worker);
+	/* A successor takes the id over (a reloaded or respawned worker while
+	 * its predecessor drains): the older connection holds nothing now and
+	 * waits with the unregistered ones, whose deadline closes it. */
+	if (w->conn >= 0 && w->conn != conn) {
+		log_msg("worker %u registered again by pid %d: replacing the connection of pid %d",
+			r.worker, (int)uc.pid, (int)w->pid);
+		agent__pending_add(a, w->conn);
+	}
+	i = agent__pending_find(a, conn);
+	if (i >= 0)
+		agent__pending_del(a, i);
 	w->conn = conn;
+	w->uid = uc.uid;
+	w->pid = uc.pid;
+	memcpy(w->cookie, cookie, sizeof(cookie[0]) * nfds);
 	w->weight = r.weight;
 	w->nlisteners = nfds;
 	memcpy(w->listener, r.listener, sizeof(w->listener));
@@ -480,16 +609,91 @@ static void agent__unregister(struct agent *a, __u32 id)
 	log_msg("worker %u left: out of every ring", id);
 }
 
+static void agent__close_conn(struct agent *a, int fd)
+{
+	epoll_ctl(a->epfd, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+}
+
+static int agent__pending_find(const struct agent *a, int fd)
+{
+	int i;
+
+	for (i = 0; i < a->npending; i++)
+		if (a->pending[i].fd == fd)
+			return i;
+	return -1;
+}
+
+static void agent__pending_del(struct agent *a, int i)
+{
+	memmove(&a->pending[i], &a->pending[i + 1],
+		(a->npending - i - 1) * sizeof(a->pending[0]));
+	a->npending--;
+}
+
+static void agent__pending_add(struct agent *a, int fd)
+{
+	if (a->npending == AGENT_MAX_PENDING) {
+		agent__close_conn(a, a->pending[0].fd);
+		agent__pending_del(a, 0);
+		a->idle_closed++;
+	}
+	a->pending[a->npending].fd = fd;
+	a->pending[a->npending++].deadline_ms = now_ms() + AGENT_FIRST_MSG_MS;
+}
+
+/* Close those past their deadline; say how many went, once a second. */
+static void agent__pending_expire(struct agent *a)
+{
+	__u64 t = now_ms();
+
+	while (a->npending && a->pending[0].deadline_ms <= t) {
+		agent__close_conn(a, a->pending[0].fd);
+		agent__pending_del(a, 0);
+		a->idle_closed++;
+	}
+	if (a->idle_closed == a->idle_reported || t < a->idle_logged_ms + 1000)
+		return;
+	log_msg("closed %llu connection(s) holding no worker id: no registration within %d ms, or more than %d waiting",
+		(unsigned long long)(a->idle_closed - a->idle_reported),
+		AGENT_FIRST_MSG_MS, AGENT_MAX_PENDING);
+	a->idle_reported = a->idle_closed;
+	a->idle_logged_ms = t;
+}
+
+/* epoll_wait's timeout: the sooner of 'other', the first deadline and
+ * the next report of closes. */
+static int agent__pending_timeout(const struct agent *a, int other)
+{
+	__u64 t = now_ms(), d;
+	int ms;
+
+	if (a->idle_closed != a->idle_reported)
+		other = other < 0 || other > 1000 ? 1000 : other;
+	if (!a->npending)
+		return other;
+	d = a->pending[0].deadline_ms;
+	ms = d > t ? (int)(d - t) : 0;
+	return other < 0 || ms < other ? ms : other;
+}
+
 static void agent__accept(struct agent *a)
 {
-	int conn =
-		accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int i, conn;
 
-	if (conn < 0)
-		return;
-	/* The id is unknown until the message: key events by fd. */
-	if (ep_add(a, conn, EPOLLIN | EPOLLRDHUP, EV(EV_CONN, conn)))
-		close(conn);
+	for (i = 0; i < AGENT_MAX_PENDING; i++) { /* then the next events */
+		conn = accept4(a->listen_fd, NULL, NULL,
+			       SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (conn < 0)
+			return;
+		/* The id is unknown until the message: key events by fd. */
+		if (ep_add(a, conn, EPOLLIN | EPOLLRDHUP, EV(EV_CONN, conn))) {
+			close(conn);
+			continue;
+		}
+		agent__pending_add(a, conn);
+	}
 }
 
 static int agent__worker_of_conn(struct agent *a, int conn)
@@ -504,10 +708,13 @@ static int agent__worker_of_conn(struct agent *a, int conn)
 
 static void agent__conn_event(struct agent *a, int conn, __u32 events)
 {
-	int id = agent__worker_of_conn(a, conn);
+	int id = agent__worker_of_conn(a, conn), p, err;
 
+	if (id < 0 && agent__pending_find(a, conn) < 0)
+		return; /* closed earlier in this round of events */
 	if (id < 0 && (events & EPOLLIN) && !(events & EPOLLHUP)) {
-		if (agent__register(a, conn) == 0)
+		err = agent__register(a, conn);
+		if (err == 0 || err == -EAGAIN)
 			return;
 	} else if (id >= 0 && !(events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) {
 		char buf[64]; /* nothing more is expected: drain it */
@@ -516,10 +723,14 @@ static void agent__conn_event(struct agent *a, int conn, __u32 events)
 			return;
 	}
 	epoll_ctl(a->epfd, EPOLL_CTL_DEL, conn, NULL);
-	if (id >= 0)
+	if (id >= 0) {
 		agent__unregister(a, id);
-	else
-		close(conn);
+		return;
+	}
+	p = agent__pending_find(a, conn);
+	if (p >= 0)
+		agent__pending_del(a, p);
+	close(conn);
 }
 
 /* --- health ---------------------------------------------------------- */
@@ -867,7 +1078,8 @@ int agent__run(struct instance *in, const char *config_path)
 		a->cfg.nvips, a->cfg.socket_path);
 	while (!a->stop) {
 		n = epoll_wait(a->epfd, evs, 32,
-			       metrics__timeout_ms(&a->metrics));
+			       agent__pending_timeout(
+				       a, metrics__timeout_ms(&a->metrics)));
 		for (i = 0; i < n; i++) {
 			__u32 kind = evs[i].data.u64 >> 32;
 			__u32 id = (__u32)evs[i].data.u64;
@@ -897,6 +1109,7 @@ int agent__run(struct instance *in, const char *config_path)
 			}
 		}
 		metrics__expire(&a->metrics);
+		agent__pending_expire(a);
 	}
 	/* Leaving keeps every socket and ring slot: traffic flows on, and the
 	 * workers re-register with the next agent. */

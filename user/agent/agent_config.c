@@ -9,6 +9,7 @@
 #include <yaml.h>
 #include "agent_config.h"
 #include "instance.h"
+#include "number.h"
 #include "maglev.h"
 #include "vip.h"
 
@@ -45,20 +46,16 @@ static int get_u32(struct walk *w, const yaml_node_t *n, const char *what,
 		   __u32 min, __u32 max, __u32 *out)
 {
 	const char *s = scalar(w, n, what);
-	unsigned long v;
-	char *end;
+	int err;
 
 	if (!s)
 		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || !*s || *end || s[0] == '-' || v < min || v > max) {
-		cfg_error(w, n, "'%s' expects %u..%u, not '%s'", what, min, max,
+	err = number__parse_u32(s, min, max, out);
+	if (err)
+		cfg_error(w, n, "'%s' expects %u..%u%s, not '%s'", what, min,
+			  max, err == -EINVAL ? ", in decimal or 0x hex" : "",
 			  s);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
+	return err;
 }
 
 static int get_str(struct walk *w, const yaml_node_t *n, const char *what,
@@ -321,7 +318,8 @@ static void parse_root(struct walk *w, yaml_node_t *root,
 		if (!key)
 			continue;
 		if (!strcmp(key, "ring_size")) {
-			if (!get_u32(w, v, key, 3, 1 << 24, &c->ring_size) &&
+			if (!get_u32(w, v, key, 3, MAGLEV_SIZE_MAX,
+				     &c->ring_size) &&
 			    !maglev__valid_size(c->ring_size))
 				cfg_error(w, v, "'ring_size' %u is not a prime",
 					  c->ring_size);

@@ -17,8 +17,11 @@
 #include <xdp/libxdp.h>
 #include "agent.h"
 #include "attach.h"
+#include "bpf_log.h"
 #include "dataplane.h"
 #include "instance.h"
+#include "maglev.h"
+#include "number.h"
 #include "shield_cli.h"
 #include "lb_hash_kern_user.h"
 #include "stats.h"
@@ -59,16 +62,6 @@ struct ctx {
 
 static int verbose;
 
-static int print_libbpf(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	if (!verbose && level != LIBBPF_WARN)
-		return 0;
-	if (!verbose) /* libbpf's own warnings repeat ours; -v shows them */
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 static int print_libxdp(enum libxdp_print_level level, const char *fmt,
 			va_list ap)
 {
@@ -90,18 +83,13 @@ static const char *opt_val(const struct ctx *c, const char *name)
 static int parse_u32(const char *text, __u32 min, __u32 max, const char *what,
 		     __u32 *out)
 {
-	unsigned long v;
-	char *end;
+	int err = number__parse_u32(text, min, max, out);
 
-	errno = 0;
-	v = strtoul(text, &end, 0);
-	if (errno || !*text || *end || text[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "lbctl: %s '%s' must be a number in %u..%u\n",
-			what, text, min, max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
+	if (err)
+		fprintf(stderr, "lbctl: %s '%s' must be a number in %u..%u%s\n",
+			what, text, min, max,
+			err == -EINVAL ? " (decimal, or hex after 0x)" : "");
+	return err ? -EINVAL : 0;
 }
 
 static int load_state(struct ctx *c, int create)
@@ -115,8 +103,8 @@ static int load_state(struct ctx *c, int create)
 		return err;
 	if (create) {
 		if (opt_val(c, "ring-size") &&
-		    parse_u32(opt_val(c, "ring-size"), 3, 1 << 24, "ring size",
-			      &o.ring_size))
+		    parse_u32(opt_val(c, "ring-size"), 3, MAGLEV_SIZE_MAX,
+			      "ring size", &o.ring_size))
 			return -EINVAL;
 		if (opt_val(c, "seed") &&
 		    parse_u32(opt_val(c, "seed"), 0, 0xffffffffu, "seed", &v))
@@ -936,7 +924,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	c.verbose = verbose;
-	libbpf_set_print(print_libbpf);
+	bpf_log__init(verbose);
 	libxdp_set_print(print_libxdp);
 	/* getopt sees the command's own arguments with the name in argv[0] */
 	if (parse_cmd_opts(&c, argc - optind - used + 1,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bpf_log.h"
 #include "dataplane.h"
 #include "maglev.h"
 #include "lb_xdp.skel.h"
@@ -145,10 +146,11 @@ int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts)
 	int err, i;
 
 	dataplane__reset(dp);
+	bpf_log__reset();
 	if (!maglev__valid_size(ring_size)) {
 		fprintf(stderr,
-			"dataplane: ring size %u is not a prime in 3..2^24\n",
-			ring_size);
+			"dataplane: ring size %u is not a prime in 3..%u\n",
+			ring_size, MAGLEV_SIZE_MAX);
 		return -EINVAL;
 	}
 	dp->xdp = lb_xdp__open();
@@ -197,6 +199,7 @@ out:
 	if (err) {
 		fprintf(stderr, "dataplane: cannot %s: %s\n", what,
 			strerror(-err));
+		bpf_log__dump(stderr);
 		dataplane__destroy(dp);
 	}
 	return err;

@@ -8,9 +8,10 @@
  *   syn_rate   1..10^8    SYNs/s to VIPs per CPU that start flood mode
  *   hold_ms    1..3600000 flood mode lasts this long past the last
  *                         window over the rate
- *   src_rate   0..10^6    flood mode: SYNs/s per source prefix per CPU
- *                         (0: no per-source limit)
- *   src_burst  1..10^6    bucket depth, SYNs
+ *   src_rate   0..10^6    flood mode: handshakes/s per source prefix per
+ *                         CPU, charged by valid cookie ACKs, never by
+ *                         SYNs (0: no per-source limit)
+ *   src_burst  1..10^6    bucket depth, handshakes
  *   v4_prefix  1..32      source bits that make a bucket's prefix
  *   v6_prefix  1..128
  */

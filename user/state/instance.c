@@ -28,19 +28,22 @@ static int instance__valid_name(const char *name)
 	return 1;
 }
 
+/* Each error path takes errno before printing: fprintf may change it. */
 static int instance__ensure_bpffs(const char *dir)
 {
 	struct statfs st;
+	int err;
 
 	if (statfs(dir, &st) == 0 && st.f_type == BPF_FS_MAGIC)
 		return 0;
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
 	if (mount("bpf", dir, "bpf", 0, "mode=0700")) {
+		err = -errno;
 		fprintf(stderr,
 			"lbctl: cannot mount the BPF filesystem on '%s': %s\n",
-			dir, strerror(errno));
-		return -errno;
+			dir, strerror(-err));
+		return err;
 	}
 	return 0;
 }
@@ -79,6 +82,7 @@ int instance__init(struct instance *in, const char *name, const char *bpffs,
 int instance__enter_netns(struct instance *in)
 {
 	char path[PATH_MAX];
+	int err;
 
 	if (in->netns_fd >= 0)
 		return 0;
@@ -88,16 +92,18 @@ int instance__enter_netns(struct instance *in)
 		snprintf(path, sizeof(path), "/proc/self/ns/net");
 	in->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (in->netns_fd < 0) {
+		err = -errno;
 		fprintf(stderr,
 			"lbctl: cannot open network namespace '%s': %s\n",
-			in->netns ?: "self", strerror(errno));
-		return -errno;
+			in->netns ?: "self", strerror(-err));
+		return err;
 	}
 	if (in->netns && setns(in->netns_fd, CLONE_NEWNET)) {
+		err = -errno;
 		fprintf(stderr,
 			"lbctl: cannot enter network namespace '%s': %s\n",
-			in->netns, strerror(errno));
-		return -errno;
+			in->netns, strerror(-err));
+		return err;
 	}
 	return 0;
 }
@@ -105,15 +111,18 @@ int instance__enter_netns(struct instance *in)
 int instance__lock(struct instance *in)
 {
 	char path[PATH_MAX];
+	int err;
 
 	if (mkdir(INSTANCE_RUN_DIR, 0700) && errno != EEXIST)
 		return -errno;
 	snprintf(path, sizeof(path), "%s/%s.lock", INSTANCE_RUN_DIR, in->name);
 	in->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (in->lock_fd < 0 || flock(in->lock_fd, LOCK_EX)) {
+		err = -errno;
 		fprintf(stderr, "lbctl: cannot lock '%s': %s\n", path,
-			strerror(errno));
-		return -errno;
+			strerror(-err));
+		instance__unlock(in);
+		return err;
 	}
 	return 0;
 }

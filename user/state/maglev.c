@@ -18,7 +18,6 @@
 #include "lb_kern_user.h"
 #include "maglev.h"
 
-#define MAGLEV_SIZE_MAX (1u << 24)
 #define MAGLEV_SEED_OFFSET 0x2f4a7c15u
 #define MAGLEV_SEED_SKIP 0x9e3779b9u
 

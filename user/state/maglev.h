@@ -24,7 +24,15 @@ struct maglev_worker {
 	__u32 weight; /* 0 = drained: no slots */
 };
 
-/* True if m is a prime usable as a table size (>= 3, <= 2^24). */
+/*
+ * The largest table: lb_rings holds LB_MAX_VIPS (64) of them, so 131071
+ * (2^17 - 1, a prime) is 32 MiB of kernel memory, twice the default 65537,
+ * and 512 slots per worker at LB_MAX_WORKERS (256), five times Maglev's
+ * 100 per backend. The old bound, 2^24, asked for 4 GiB.
+ */
+#define MAGLEV_SIZE_MAX 131071u
+
+/* True if m is a prime usable as a table size (3..MAGLEV_SIZE_MAX). */
 int maglev__valid_size(__u32 m);
 
 /*

@@ -73,7 +73,7 @@ static const struct {
 	COUNTER(cookies_bad,
 		"ACKs to no socket with a cookie XDP did not make."),
 	COUNTER(rate_limited,
-		"SYNs over their source prefix's bucket, dropped."),
+		"Valid cookie ACKs over their source prefix's rate, dropped."),
 };
 #define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
 
