@@ -27,6 +27,14 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } lb_vips SEC(".maps");
 
+/* Interfaces where XDP_TX cannot deliver: no cookies there (lb_kern_user.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_COOKIE_IFS_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_cookie_if);
+} lb_cookie_ifs SEC(".maps");
+
 /* LB_MAX_VIPS rows of ring_size slots; resized by the loader before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -35,11 +35,17 @@ static __always_inline int lb_slot_of(const struct lb_vip_meta *vip,
 	return 0;
 }
 
-/* Worker of the slot 'ahead' places after the client's own (0: its own). */
+/* Worker of the slot 'ahead' places after the client's own (0: its own).
+ * The modulo only past the ring's end (a ring may be as small as 3): the
+ * pick itself (ahead 0) then costs no second division. */
 static __always_inline __u32 lb_slot_worker(const struct lb_slot *s,
 					    __u32 ahead)
 {
-	__u32 idx = s->row + (s->slot + ahead) % s->ring_size, *worker;
+	__u32 slot = s->slot + ahead, idx, *worker;
+
+	if (slot >= s->ring_size)
+		slot %= s->ring_size;
+	idx = s->row + slot;
 
 	worker = bpf_map_lookup_elem(&lb_rings, &idx);
 	return worker ? *worker : LB_WORKER_NONE;

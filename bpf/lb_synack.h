@@ -33,16 +33,27 @@ struct lb_tcp_synack {
 };
 
 /* Fill in the options after the header: MSS, then with timestamps SACK
- * permitted (or two NOPs), TS, and NOP + window scale. Returns their
- * length in bytes. */
+ * permitted (or two NOPs), TS, and NOP + window scale. Only what the
+ * client offered and the namespace's sysctls allow (flags: LB_CF_NO_*):
+ * bpf_sk_assign_tcp_reqsk() refuses the rest when the ACK comes. The
+ * option bits of tsval are set here to what is offered. Returns the
+ * options' length in bytes. */
 static __always_inline __u32 lb_synack_opts(struct lb_tcp_synack *t,
 					    const struct lb_tcp_opts *o,
-					    __u16 mss, __u32 tsval)
+					    __u16 mss, __u32 tsval, __u32 flags)
 {
+	struct lb_tcp_opts m = *o;
+
+	if (flags & LB_CF_NO_TS)
+		m.ts_ok = 0;
+	if (flags & LB_CF_NO_SACK)
+		m.sack_ok = 0;
+	if (flags & LB_CF_NO_WSCALE)
+		m.wscale_ok = 0;
 	t->opt[0] = bpf_htonl(LB_TCPOPT_MSS << 24 | LB_TCPOLEN_MSS << 16 | mss);
-	if (!o->ts_ok)
-		return 4;
-	if (o->sack_ok)
+	if (!m.ts_ok)
+		return 4; /* like the kernel's: no TS, no room for SACK/wscale */
+	if (m.sack_ok)
 		t->opt[1] = bpf_htonl(LB_TCPOPT_SACK_PERM << 24 |
 				      LB_TCPOLEN_SACK_PERM << 16 |
 				      LB_TCPOPT_TS << 8 | LB_TCPOLEN_TS);
@@ -50,13 +61,27 @@ static __always_inline __u32 lb_synack_opts(struct lb_tcp_synack *t,
 		t->opt[1] =
 			bpf_htonl(LB_TCPOPT_NOP << 24 | LB_TCPOPT_NOP << 16 |
 				  LB_TCPOPT_TS << 8 | LB_TCPOLEN_TS);
-	t->opt[2] = bpf_htonl(tsval);
-	t->opt[3] = bpf_htonl(o->tsval); /* echo the client's */
-	if (!o->wscale_ok)
+	t->opt[2] =
+		bpf_htonl((tsval & ~LB_TS_OPT_MASK) | lb_cookie_ts_bits(&m));
+	t->opt[3] = bpf_htonl(m.tsval); /* echo the client's */
+	if (!m.wscale_ok)
 		return 16;
 	t->opt[4] = bpf_htonl(LB_TCPOPT_NOP << 24 | LB_TCPOPT_WSCALE << 16 |
 			      LB_TCPOLEN_WSCALE << 8 | LB_COOKIE_RCV_WSCALE);
 	return 20;
+}
+
+/* Cookies on, the namespace's tcp_syncookies not 0, and an interface whose
+ * XDP_TX frames leave (lb_cookie_ifs: looked up on the flood path only). */
+static __always_inline int lb_cookies_here(const struct xdp_md *ctx,
+					   const struct lb_config *cfg)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+
+	if ((cfg->flags & (LB_CF_COOKIES | LB_CF_NO_SYNCOOKIES)) !=
+	    LB_CF_COOKIES)
+		return 0;
+	return !bpf_map_lookup_elem(&lb_cookie_ifs, &ifindex);
 }
 
 static __always_inline int lb_cookie_sent(__u32 vip_index, __u32 reason)
@@ -155,7 +180,8 @@ static __always_inline int lb_cookie_synack(struct xdp_md *ctx,
 	tcp_len = sizeof(t.th) +
 		  lb_synack_opts(&t, o, lb_our_mss(ctx, pkt),
 				 (bpf_get_prandom_u32() & ~LB_TS_OPT_MASK) |
-					 lb_cookie_ts_bits(o));
+					 lb_cookie_ts_bits(o),
+				 cfg->flags);
 	t.th.doff = tcp_len / 4;
 	sum = lb_csum_pseudo(&f.vip, &f.client, f.family, tcp_len) +
 	      lb_csum_words(&t, sizeof(t));

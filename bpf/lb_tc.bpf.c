@@ -195,22 +195,27 @@ lb_cookie_bad(struct lb_ack *a, const struct lb_vip_meta *vip, __u64 now)
 }
 
 /* What the handshake agreed, from the cookie and the ACK's options: window
- * scale and SACK come back in the low bits of the echoed TSval. */
+ * scale and SACK come back in the low bits of the echoed TSval. Nothing
+ * the namespace's sysctls turned off (flags: LB_CF_NO_*), which our
+ * SYN-ACK did not offer either (lb_synack_opts()): the kfunc would refuse
+ * the request socket and the kernel reset the connection. */
 static __always_inline void lb_req_attrs(struct bpf_tcp_req_attrs *at,
 					 const struct lb_tcp_opts *o,
-					 __u8 family, __u32 mss_index)
+					 __u8 family, __u32 mss_index,
+					 __u32 flags)
 {
 	__u32 bits = o->tsecr & LB_TS_OPT_MASK;
 
 	__builtin_memset(at, 0, sizeof(*at));
 	at->mss = lb_cookie_mss(family, mss_index);
-	if (!o->ts_ok)
+	if (!o->ts_ok || (flags & LB_CF_NO_TS))
 		return; /* our SYN-ACK offered neither scaling nor SACK */
 	at->tstamp_ok = 1;
 	at->rcv_tsval = o->tsval;
 	at->rcv_tsecr = o->tsecr;
-	at->sack_ok = !!(bits & LB_TS_SACK);
-	if ((bits & LB_TS_WSCALE_MASK) != LB_TS_WSCALE_MASK) {
+	at->sack_ok = !!(bits & LB_TS_SACK) && !(flags & LB_CF_NO_SACK);
+	if ((bits & LB_TS_WSCALE_MASK) != LB_TS_WSCALE_MASK &&
+	    !(flags & LB_CF_NO_WSCALE)) {
 		at->wscale_ok = 1;
 		at->snd_wscale = bits & LB_TS_WSCALE_MASK;
 		at->rcv_wscale = LB_COOKIE_RCV_WSCALE;
@@ -273,7 +278,7 @@ static __always_inline int lb_cookie_ack(struct __sk_buff *skb)
 		olen = 0;
 	w.len = olen;
 	lb_tcp_opts_parse(&w);
-	lb_req_attrs(&attrs, &w.o, a.f.family, mss_index);
+	lb_req_attrs(&attrs, &w.o, a.f.family, mss_index, cfg->flags);
 
 	sk = lb_pick_sock(vip, &a.f.client, a.f.family, &worker, &how);
 	if (!sk) /* the kernel answers RST: the client learns at once */

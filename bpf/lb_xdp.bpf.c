@@ -65,7 +65,7 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 			lb_count(LB_R_SRC_ALLOWED);
 		/* A cookie or a drop, whatever the SYN's shape: no SYN
 		 * reaches a listen queue in flood mode. */
-		if (cfg->flags & LB_CF_COOKIES)
+		if (lb_cookies_here(ctx, cfg))
 			return lb_cookie_synack(ctx, pkt, cfg, index);
 	}
 	if (lb_syn_retransmitted(pkt, pkt->l4)) {
@@ -80,12 +80,13 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
  * exclusive address drops it; a shared one passes it, but not in flood
  * mode with cookies on: it may be a SYN, which must not reach a listen
  * queue past the cookies. */
-static __always_inline int lb_ext_limit_action(const struct lb_vip_addr *va,
+static __always_inline int lb_ext_limit_action(const struct xdp_md *ctx,
+					       const struct lb_vip_addr *va,
 					       const struct lb_config *cfg)
 {
 	if (va->flags & LB_VA_EXCLUSIVE)
 		return XDP_DROP;
-	if ((cfg->flags & LB_CF_COOKIES) &&
+	if (lb_cookies_here(ctx, cfg) &&
 	    lb_cpu_in_flood(bpf_ktime_get_coarse_ns()))
 		return XDP_DROP;
 	return XDP_PASS;
@@ -184,7 +185,8 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 		if (rc == LB_R_FRAGMENT || rc == LB_R_UNSUPPORTED)
 			return lb_verdict(rc, XDP_PASS);
 		if (rc == LB_R_IP6_EXT_LIMIT)
-			return lb_verdict(rc, lb_ext_limit_action(va, cfg));
+			return lb_verdict(rc,
+					  lb_ext_limit_action(ctx, va, cfg));
 		return lb_verdict(rc, XDP_DROP);
 	}
 	/* Not a served port or not TCP. */

@@ -129,6 +129,13 @@ topology_up() {
 	ip -n "$CLIENT_NS" addr add $CLIENT4/24 dev lbc
 	ip -n "$CLIENT_NS" addr add $CLIENT6/64 dev lbc nodad
 	ip -n "$CLIENT_NS" link set lbc up
+	# XDP answers SYNs in flood mode with XDP_TX out of lbh, and a veth
+	# drops such frames unless its peer has NAPI, which an XDP program
+	# (or GRO) gives it: an XDP_PASS program on the client's end keeps
+	# the demo's cookies working. Without it lbctl keeps cookies off on
+	# lbh (lbctl status: veth-peer-no-napi) and the kernel's own
+	# syncookies answer floods. A NIC needs nothing of the kind.
+	ip -n "$CLIENT_NS" link set dev lbc xdpdrv obj "$BUILD/bpf/lb_pass.bpf.o" sec xdp
 	ip -n "$CLIENT_NS" route add 198.18.0.0/24 via 198.18.1.1
 	ip -n "$CLIENT_NS" route add fd00:198:18::/64 via fd00:198:18:1::1
 	ip link add "$BRIDGE_PORT" type veth peer name lbup netns "$HOST_NS"
@@ -290,7 +297,8 @@ wait_pool() {
 
 up() {
 	[ "$(id -u)" = 0 ] || die "stack: must run as root"
-	if [ ! -x "$BUILD/lbctl" ] || [ ! -x "$BUILD/lbtls" ]; then
+	if [ ! -x "$BUILD/lbctl" ] || [ ! -x "$BUILD/lbtls" ] ||
+		[ ! -f "$BUILD/bpf/lb_pass.bpf.o" ]; then
 		die "stack: build first (make)"
 	fi
 	local image

@@ -207,6 +207,38 @@ struct lb_config {
 	__u64 cookie_key[2]; /* SYN-cookie secret, random at load */
 };
 
+/*
+ * XDP SYN cookies and the host (issue 20, "cookies only where their
+ * SYN-ACKs can leave"; the agent keeps these in step, lbctl shows them).
+ * The LB_CF_NO_* bits mirror net.ipv4 sysctls of the instance's namespace
+ * (they govern IPv6 too): bpf_sk_assign_tcp_reqsk() refuses attributes the
+ * namespace has turned off, and with tcp_syncookies=0 the kernel resets
+ * every cookie ACK (cookie_v4_check/cookie_v6_check never look at the
+ * request socket), so XDP sends no cookie then. Zero bits: the defaults,
+ * every option on.
+ */
+#define LB_CF_NO_SYNCOOKIES 0x100 /* tcp_syncookies=0: no XDP cookies */
+#define LB_CF_NO_TS 0x200 /* tcp_timestamps=0: SYN-ACK without TS */
+#define LB_CF_NO_SACK 0x400 /* tcp_sack=0: no SACK permitted */
+#define LB_CF_NO_WSCALE 0x800 /* tcp_window_scaling=0: no window scale */
+
+/*
+ * lb_cookie_ifs: ingress ifindex -> why XDP sends no cookie there (an
+ * XDP_TX frame would not leave: a veth in native mode whose peer has
+ * neither an XDP program nor GRO). No entry: cookies allowed. Written at
+ * attach time (lbctl, agent); a hash, read only on the flood path.
+ */
+#define LB_MAP_COOKIE_IFS "lb_cookie_ifs"
+#define LB_COOKIE_IFS_MAX 64
+
+enum lb_cookie_off {
+	LB_COOKIE_OFF_VETH_PEER = 1, /* veth peer: no XDP program, no GRO */
+};
+
+struct lb_cookie_if {
+	__u32 reason; /* enum lb_cookie_off */
+};
+
 #define LB_FLOOD_SYN_RATE_DEFAULT 20000
 #define LB_FLOOD_HOLD_MS_DEFAULT 2000
 #define LB_SRC_RATE_DEFAULT 200

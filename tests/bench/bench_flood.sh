@@ -38,12 +38,35 @@
 # frames, fixed) overflows and drops legitimate SYNs too, whatever XDP
 # would do with them (measured: 60-120 legitimate SYN retransmits per
 # flood run and a 1 s p99 connect with other, about 2 with fifo; docs/
-# bench-shield.md). The generator runs at nice 19, so the legitimate
-# clients get their share of CLIENT_CPU first and the flood takes what is
-# left; its rate is measured, not set, and differs from run to run (the
-# more the server serves, the more CPU the clients take from it). With
-# FLOOD_PPS set, it runs at nice 0 and paces itself: the same flood for
-# every system, at the cost of the clients' share of CLIENT_CPU.
+# bench-shield.md).
+#
+# The same flood for every system: the generator paces itself at a rate
+# set before the rounds and never waits for anyone, as a network does not:
+# a frame the balancer's full ring refuses is dropped and counted, and
+# frames that fell due more than 10 ms ago while the generator had no CPU
+# are counted as missed, not sent late (flood_gen.c, pace()). It runs
+# SCHED_FIFO (priority GEN_PRIO, 10), so that it wakes on time on the
+# clients' busy core; it needs little CPU (1 to 4 % of a core at 50 k to
+# 150 k pps: live frames are cheap), so the clients keep theirs. With -x
+# the flood leaves in bursts of 7 to 15 ms of frames, the wall time of one
+# BPF_PROG_RUN call on this kernel. Two rates, each measured in every round
+# for every system: FLOOD_PPS, a rate that every system takes on this
+# machine (the common rate of the last line; at 10 k pps a burst is 70 to
+# 150 frames, which the 256-frame ring holds, where at 50 k pps every
+# system's ring dropped half of each burst), and FLOOD_TOP_PPS: with auto,
+# the generator's best on CLIENT_CPU, measured alone for 1 s before the
+# rounds (rounded down to 10 k).
+#
+# The SYN-ACKs that the kernel sends to spoofed sources (nginx, lbtls_off,
+# and lbtls outside flood mode) are dropped on lbflh's egress by a tc
+# program: the server pays for making and routing them up to the device,
+# and the clients' core does not pay for receiving them (veth copies every
+# skb into a page before lbflc's XDP sink can drop it, about a microsecond
+# each on CLIENT_CPU). Without it, the kernel's SYN-ACKs took the
+# generator's CPU, so nginx got a smaller flood than lbtls at the same
+# FLOOD_PPS, whose cookie SYN-ACKs (XDP_TX) reach the sink as cheap
+# xdp_frames. XDP_TX frames do not pass tc egress: they still cost the
+# server their veth transmit.
 #
 # The flood's frames (FLOOD_TX=xdp, the default) are written by an XDP
 # program that BPF_PROG_RUN runs in live-frames mode and redirected out of
@@ -66,10 +89,10 @@
 # Per round, systems alternate (a b c a b c ...); per system and round, on
 # a freshly started server:
 #   noflood  flood_client alone: WARMUP s, then DURATION s measured
-#   flood    the same with flood_gen running from the start to the end
-# Reported per system: offered flood pps (flood_gen: every frame offered
-# once; a frame the balancer's full receive ring refuses is dropped and
-# counted, as a NIC would; FLOOD_PPS paces it), legitimate
+#   flood    the same with flood_gen at FLOOD_PPS from the start to the end
+#   top      the same at FLOOD_TOP_PPS
+# Reported per system and rate: offered flood pps (the same for every
+# system), missed by the generator, dropped by the full ring, taken; legitimate
 # handshakes/s with and without the flood and their ratio, p99 connect
 # time (TCP) and p99 of the whole exchange, the XDP flood counters of
 # lbctl stats --json when they exist (SYN-ACKs sent by XDP = cookies sent),
@@ -77,6 +100,11 @@
 # ListenOverflows, SyncookiesSent, SyncookiesRecv, SyncookiesFailed,
 # TCPReqQFullDrop, and the CPU time of lbflh's NAPI thread (where XDP and
 # the stack's receive run) and of the server's processes, in % of a core.
+# The CPU cost per flood SYN absorbed: the NAPI thread's busy time in the
+# flood run less that of the same round's run without flood, over the
+# flood frames lbflh's ring took: for lbtls XDP's cookie SYN-ACK or
+# rate-limited drop, for nginx and lbtls_off the kernel's own SYN-cookie
+# path (plus lb_xdp passing the SYN, for lbtls_off).
 # Medians, with min-max, over ROUNDS.
 #
 # Usage: tests/bench/bench_flood.sh BUILD_DIR
@@ -84,8 +112,9 @@
 # legitimate connections at a time), NSRC (32 legitimate source /24s,
 # 1..32), TIMEOUT_MS (5000, per legitimate connection), FLOOD_FAMILY (4, 6
 # or 46: both, alternating), FLOOD_COUNT (2000000000, packets per run at
-# most), FLOOD_PPS (0: as fast as the generator can; N: offer N pps, the
-# same flood for every system), FLOOD_TX (xdp or packet, above),
+# most), FLOOD_PPS (the common rate, 10000), FLOOD_TOP_PPS (auto: the
+# generator's best alone, measured before the rounds; or N), GEN_PRIO (10),
+# FLOOD_TX (xdp or packet, above),
 # NAPI_SCHED (fifo or other, above), SERVER_CPU (0), CLIENT_CPU (1), CIPHERSUITE
 # (TLS_AES_128_GCM_SHA256), CERT_KEY (rsa2048, rsa3072 or ec256), SYSTEMS ("nginx lbtls lbtls_off"),
 # FLOOD_SYN_RATE (20000), FLOOD_HOLD_MS (2000), FLOOD_COOKIES (true or false),
@@ -99,6 +128,9 @@
 # nothing done without a flood. A benchmark, not a test: no thresholds.
 # The last line printed is exactly:
 #   flood: offered_pps=N legit_ratio nginx=R lbtls=R lbtls_off=R
+# at the common rate (FLOOD_PPS), after "flood_top: ..." (the same at the
+# top rate) and "flood_cost: ..." (microseconds of the server's receive
+# CPU per flood SYN absorbed, at the top rate).
 set -u -o pipefail
 
 build=${1:-build}
@@ -116,12 +148,11 @@ NSRC=${NSRC:-32}
 TIMEOUT_MS=${TIMEOUT_MS:-5000}
 FLOOD_FAMILY=${FLOOD_FAMILY:-4}
 FLOOD_COUNT=${FLOOD_COUNT:-2000000000}
-FLOOD_PPS=${FLOOD_PPS:-0}
+FLOOD_PPS=${FLOOD_PPS:-10000}
+FLOOD_TOP_PPS=${FLOOD_TOP_PPS:-auto}
 FLOOD_TX=${FLOOD_TX:-xdp}
-# at its best the generator takes what the clients leave (nice 19); paced,
-# it takes what its rate needs (nice 0), so every system gets that flood
-gen_nice=19
-[ "$FLOOD_PPS" = 0 ] || gen_nice=0
+GEN_PRIO=${GEN_PRIO:-10}
+[[ $GEN_PRIO =~ ^[1-9][0-9]?$ ]] || die "GEN_PRIO is a SCHED_FIFO priority, 1..99"
 NAPI_SCHED=${NAPI_SCHED:-fifo}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -162,7 +193,7 @@ say() { echo "bench-flood: $*"; }
 
 # --- prerequisites ----------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "must run as root (namespaces, XDP, raw sockets)"
-for tool in nginx openssl curl taskset nice chrt ip clang awk sort; do
+for tool in nginx openssl curl taskset chrt ip tc clang awk sort; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
 done
 lbtls=$build/lbtls
@@ -190,6 +221,9 @@ case $FLOOD_FAMILY in
 *) die "FLOOD_FAMILY is 4, 6 or 46" ;;
 esac
 { [ "$NSRC" -ge 1 ] && [ "$NSRC" -le 32 ]; } || die "NSRC is 1..32"
+[[ $FLOOD_PPS =~ ^[1-9][0-9]*$ ]] || die "FLOOD_PPS is a rate in pps (more than 0), not '$FLOOD_PPS'"
+[[ $FLOOD_TOP_PPS == auto || $FLOOD_TOP_PPS =~ ^[1-9][0-9]*$ ]] ||
+	die "FLOOD_TOP_PPS is auto or a rate in pps, not '$FLOOD_TOP_PPS'"
 # the generator's hard cap is 60 s: the flood covers the client's run and
 # the time its last connections may take
 flood_secs=$((WARMUP + DURATION + (TIMEOUT_MS + 999) / 1000 + 2))
@@ -276,6 +310,24 @@ SEC("xdp") int xdp_sink(struct xdp_md *ctx)
 		return 1;
 	return 2;
 }
+#elif defined(TCSINK)
+/* tc egress of lbflh: the kernel's SYN-ACKs (and RSTs) to the flood's
+ * sources are dropped (TC_ACT_SHOT) once the server has made them */
+struct __sk_buff { u32 pad[19], data, data_end; }; /* the uapi's first 21 words */
+SEC("tc") int tc_sink(struct __sk_buff *skb)
+{
+	u8 *d = (u8 *)(long)skb->data, *end = (u8 *)(long)skb->data_end;
+
+	if (d + 14 + 40 > end)
+		return 0;
+	if (d[12] == 0x08 && d[13] == 0x00 && d[14 + 16] == 198 && d[14 + 17] == 19)
+		return 2;
+	if (d[12] == 0x86 && d[13] == 0xdd && d[14 + 24] == 0xfd && d[14 + 25] == 0x00 &&
+	    d[14 + 26] == 0x01 && d[14 + 27] == 0x98 && d[14 + 28] == 0x00 &&
+	    d[14 + 29] == 0x18 && (d[14 + 30] & 0xf0) == 0xf0)
+		return 2;
+	return 0;
+}
 #else
 SEC("xdp") int xdp_pass(struct xdp_md *ctx)
 {
@@ -284,7 +336,7 @@ SEC("xdp") int xdp_pass(struct xdp_md *ctx)
 #endif
 char _license[] SEC("license") = "GPL";
 EOC
-for p in PASS SINK; do
+for p in PASS SINK TCSINK; do
 	clang -target bpf -O2 -D$p -c "$tmp/flood_xdp.c" -o "$tmp/xdp_${p,,}.o" 2>"$tmp/clang.err" ||
 		die "cannot build the veth XDP programs: $(cat "$tmp/clang.err")"
 done
@@ -316,7 +368,9 @@ made_ns=1
 		ip -n $NS_CLI link set $IF_CLI up &&
 		ip -n $NS_CLI route add 198.18.0.0/24 via $LB_ADDR &&
 		ip -n $NS_CLI -6 route add fd00:198:18::/64 via $LB_ADDR6 &&
-		ip -n $NS_CLI link set dev $IF_CLI xdpdrv obj "$tmp/xdp_sink.o" sec xdp
+		ip -n $NS_CLI link set dev $IF_CLI xdpdrv obj "$tmp/xdp_sink.o" sec xdp &&
+		tc -n $NS_LB qdisc add dev $IF_LB clsact &&
+		tc -n $NS_LB filter add dev $IF_LB egress bpf da obj "$tmp/xdp_tcsink.o" sec tc
 } 2>"$tmp/ip.err" || die "cannot build the topology: $(cat "$tmp/ip.err")"
 for ns in $NS_LB $NS_CLI; do
 	[ -z "$(ip -n "$ns" route show default)$(ip -n "$ns" -6 route show default)" ] ||
@@ -562,9 +616,11 @@ xdp_delta() {
 field() { sed -nE "s/.*[ :]$1=([^ ]+).*/\1/p" <<<"$2"; }
 rec() { printf '%s\t%s\t%s\t%s\t%s\n' "$cur" "$round" "$cond" "$1" "$2" >>"$results"; }
 
-# measure COND (noflood | flood): one run of the legitimate clients
+# measure COND [PPS] (noflood | flood | top): one run of the legitimate
+# clients, with a flood of PPS for flood and top
 measure() {
 	cond=$1
+	local pps=${2:-0}
 	local o=$tmp/client.$cur.$cond.$round g=$tmp/gen.$cur.$cond.$round
 	local line gline k v sb0 sb1 cb0 cb1 t0 t1 l0 l1 sbusy cbusy rxpps synre xs=""
 	local nt0 nt1 pt0 pt1 nbusy pbusy
@@ -577,10 +633,10 @@ measure() {
 	nt0=$(napi_ticks $IF_LB)
 	pt0=$(cpu_ticks "$srv_pid" ${agent_pid:+"$agent_pid"})
 	t0=$(date +%s.%N)
-	if [ "$cond" = flood ]; then
-		ip netns exec $NS_CLI nice -n "$gen_nice" taskset -c "$CLIENT_CPU" "$build/bench/flood_gen" \
+	if [ "$cond" != noflood ]; then
+		ip netns exec $NS_CLI chrt -f "$GEN_PRIO" taskset -c "$CLIENT_CPU" "$build/bench/flood_gen" \
 			-i $IF_CLI -m "$lb_mac" "${flood_dst[@]}" -s $FLOOD_SRC4 -S $FLOOD_SRC6 \
-			-n "$FLOOD_COUNT" -t "$flood_secs" -r "$FLOOD_PPS" "${flood_tx[@]}" >"$g" 2>&1 &
+			-n "$FLOOD_COUNT" -t "$flood_secs" -r "$pps" "${flood_tx[@]}" >"$g" 2>&1 &
 		gen_pid=$!
 	fi
 	ip netns exec $NS_CLI taskset -c "$CLIENT_CPU" "$build/bench/flood_client" "$VIP:443" \
@@ -615,6 +671,9 @@ measure() {
 	done
 	[ "$cond" = noflood ] && [ "$(field handshakes "$line")" -eq 0 ] &&
 		die "$cur: no legitimate handshake completed without a flood: $line"
+	# the NAPI thread's busy share as a fraction of a core, unrounded
+	napi_frac=$(awk -v k=$((nt1 - nt0)) -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", k / hz / (b - a)}')
+	[ "$cond" = noflood ] && napi_frac0=$napi_frac
 	sbusy=$(awk -v k=$((sb1 - sb0)) -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", 100 * k / hz / (b - a)}')
 	cbusy=$(awk -v k=$((cb1 - cb0)) -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", 100 * k / hz / (b - a)}')
 	nbusy=$(awk -v k=$((nt1 - nt0)) -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", 100 * k / hz / (b - a)}')
@@ -640,13 +699,22 @@ measure() {
 		done
 	fi
 	printf 'bench-flood: round %d %-9s %-7s' "$round" "$cur" "$cond"
-	if [ "$cond" = flood ]; then
+	if [ "$cond" != noflood ]; then
+		local taken secs cost
 		gline=$(grep '^flood_gen:' "$g") || die "$cur: no figures from flood_gen: $(cat "$g")"
+		taken=$(field pps "$gline")
+		secs=$(field seconds "$gline")
 		rec offered_pps "$(field offered_pps "$gline")"
-		rec taken_pps "$(field pps "$gline")"
-		rec ring_dropped "$(field dropped "$gline")"
-		printf ' offered %s pps (%s taken, %s dropped by the full ring)' \
-			"$(field offered_pps "$gline")" "$(field pps "$gline")" "$(field dropped "$gline")"
+		rec taken_pps "$taken"
+		rec ring_dropped_pps "$(awk -v n="$(field dropped "$gline")" -v s="$secs" 'BEGIN {printf "%.0f", (s > 0 ? n / s : 0)}')"
+		rec missed_pps "$(awk -v n="$(field missed "$gline")" -v s="$secs" 'BEGIN {printf "%.0f", (s > 0 ? n / s : 0)}')"
+		# microseconds of NAPI per flood frame taken, over the same
+		# round's run without flood
+		cost=$(awk -v f="$napi_frac" -v z="${napi_frac0:-0}" -v p="$taken" \
+			'BEGIN { if (p > 0) printf "%.2f", (f - z) * 1e6 / p; else print "n/a" }')
+		rec syn_cost_us "$cost"
+		printf ' offered %s pps (missed by the generator %s, dropped by the full ring %s, taken %s pps; NAPI %s us per flood SYN)' \
+			"$(field offered_pps "$gline")" "$(field missed "$gline")" "$(field dropped "$gline")" "$taken" "$cost"
 	fi
 	printf ' legit %s hs/s  connect p99 %s ms  total p99 %s ms  failed %s (timeouts %s)  SYN retransmits %s  %s rx %s pps  busy: server core %s%% (NAPI of %s %s%%, %s %s%%) client core %s%%' \
 		"$(field rate "$line")" "$(field connect_p99 "$line")" "$(field total_p99 "$line")" \
@@ -665,8 +733,7 @@ hz=$(getconf CLK_TCK)
 v_lbtls=$(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')
 say "lbtls $v_lbtls, $(nginx -v 2>&1 | sed 's/.*: //'), $(openssl version | awk '{print $1, $2}')"
 say "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $ncpu CPUs, kernel $(uname -r)"
-say "server on CPU $SERVER_CPU (1 worker; NAPI of $IF_LB, $NAPI_SCHED); clients, flood (nice $gen_nice, FLOOD_TX=$FLOOD_TX), backend on CPU $CLIENT_CPU"
-say "$ROUNDS rounds, systems ${SYSTEMS[*]}; ${WARMUP}s + ${DURATION}s per run, $CONNS legitimate connections from $NSRC /24s; flood IPv$FLOOD_FAMILY from $FLOOD_SRC4 / $FLOOD_SRC6 at $([ "$FLOOD_PPS" = 0 ] && echo "the generator's best" || echo "$FLOOD_PPS pps")"
+say "server on CPU $SERVER_CPU (1 worker; NAPI of $IF_LB, $NAPI_SCHED); clients, flood (SCHED_FIFO $GEN_PRIO, FLOOD_TX=$FLOOD_TX), backend on CPU $CLIENT_CPU"
 
 # --- checks: every system answers ----------------------------------------------------
 round=0
@@ -685,13 +752,32 @@ done
 [ "${#runnable[@]}" -ge 1 ] || die "no system to measure"
 say "every system answers 200 on $VIP and $VIP6, TLS 1.3 / $CIPHERSUITE / $CERT_KEY certificate"
 
+# --- the top rate: the generator's best on CLIENT_CPU, alone ------------------------
+if [ "$FLOOD_TOP_PPS" = auto ]; then
+	ip -n $NS_LB link set dev $IF_LB xdpdrv obj "$tmp/xdp_pass.o" sec xdp 2>"$tmp/ip.err" ||
+		die "cannot attach the XDP_PASS program to $IF_LB: $(cat "$tmp/ip.err")"
+	napi_pin $NS_LB $IF_LB "$SERVER_CPU"
+	ip netns exec $NS_CLI chrt -f "$GEN_PRIO" taskset -c "$CLIENT_CPU" "$build/bench/flood_gen" -i $IF_CLI -m "$lb_mac" \
+		"${flood_dst[@]}" -s $FLOOD_SRC4 -S $FLOOD_SRC6 -n "$FLOOD_COUNT" -t 1 -r 0 \
+		"${flood_tx[@]}" >"$tmp/gen.calibrate" 2>&1 || die "flood_gen failed: $(tail -3 "$tmp/gen.calibrate")"
+	ip -n $NS_LB link set dev $IF_LB xdpdrv off
+	gline=$(grep '^flood_gen:' "$tmp/gen.calibrate") || die "no figures from flood_gen: $(cat "$tmp/gen.calibrate")"
+	# its best alone, in steps of 10 k
+	FLOOD_TOP_PPS=$(awk -v p="$(field offered_pps "$gline")" 'BEGIN {printf "%d", int(p / 10000) * 10000}')
+	[ "$FLOOD_TOP_PPS" -gt "$FLOOD_PPS" ] ||
+		die "the generator alone reaches $(field offered_pps "$gline") pps, not more than FLOOD_PPS=$FLOOD_PPS"
+	say "the generator alone on CPU $CLIENT_CPU: $gline"
+fi
+say "$ROUNDS rounds, systems ${SYSTEMS[*]}; ${WARMUP}s + ${DURATION}s per run, $CONNS legitimate connections from $NSRC /24s; flood IPv$FLOOD_FAMILY from $FLOOD_SRC4 / $FLOOD_SRC6 at the common rate $FLOOD_PPS pps and the top rate $FLOOD_TOP_PPS pps"
+
 # --- rounds -----------------------------------------------------------------------
 for round in $(seq 1 "$ROUNDS"); do
 	for s in "${runnable[@]}"; do
 		cur=$s
 		start_system "$s"
 		measure noflood
-		measure flood
+		measure flood "$FLOOD_PPS"
+		measure top "$FLOOD_TOP_PPS"
 		stop_system
 	done
 done
@@ -714,35 +800,56 @@ fmt() { # fmt "median min max" [printf format]: "M (min-max)"
 		printf "$f ($f-$f)" "$m" "$lo" "$hi"
 	fi
 }
-# per-round ratios flood/noflood of one system
+# ratios SYSTEM COND: per-round ratios COND/noflood of one system
 ratios() {
-	awk -F'\t' -v s="$1" '$1 == s && $4 == "rate" { r[$2 "," $3] = $5; rounds[$2] = 1 }
-		END { for (i in rounds) if (r[i ",noflood"] > 0) print r[i ",flood"] / r[i ",noflood"] }' \
+	awk -F'\t' -v s="$1" -v c="$2" '$1 == s && $4 == "rate" { r[$2 "," $3] = $5; rounds[$2] = 1 }
+		END { for (i in rounds) if (r[i ",noflood"] > 0) print r[i "," c] / r[i ",noflood"] }' \
 		"$results" | sort -g | awk '{a[++n] = $1} END { if (n) printf "%.2f-%.2f", a[1], a[n] }'
 }
 t_end=$(date +%s)
 say "summary: medians (min-max) over $ROUNDS rounds, $((t_end - t_start)) s in all"
-declare -A ratio
-for s in "${runnable[@]}"; do
-	read -r nf _ <<<"$(stat "$s" noflood rate)"
-	read -r fl _ <<<"$(stat "$s" flood rate)"
-	ratio[$s]=$(awk -v a="$fl" -v b="$nf" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-	echo "  $s:"
-	echo "    offered flood        $(fmt "$(stat "$s" flood offered_pps)") pps at the generator, $(fmt "$(stat "$s" flood taken_pps)") taken by $IF_LB's ring (all traffic received: $(fmt "$(stat "$s" flood rx_pps)") pps)"
-	echo "    legit handshakes/s   no flood $(fmt "$(stat "$s" noflood rate)"), flood $(fmt "$(stat "$s" flood rate)"): ratio ${ratio[$s]} (per round $(ratios "$s"))"
-	echo "    p99 connect          no flood $(fmt "$(stat "$s" noflood connect_p99)" %.2f) ms, flood $(fmt "$(stat "$s" flood connect_p99)" %.2f) ms"
-	echo "    p99 whole exchange   no flood $(fmt "$(stat "$s" noflood total_p99)" %.2f) ms, flood $(fmt "$(stat "$s" flood total_p99)" %.2f) ms"
-	echo "    legit failures       per flood run $(fmt "$(stat "$s" flood failed)"), of which timeouts $(fmt "$(stat "$s" flood timeouts)"); SYN retransmits $(fmt "$(stat "$s" flood syn_retrans)") (no flood $(fmt "$(stat "$s" noflood syn_retrans)"))"
-	echo "    server core busy     no flood $(fmt "$(stat "$s" noflood server_busy)")%, flood $(fmt "$(stat "$s" flood server_busy)")%; client core $(fmt "$(stat "$s" flood client_busy)")% under flood"
-	echo "    of which             NAPI of $IF_LB (XDP, the stack's receive) no flood $(fmt "$(stat "$s" noflood napi_busy)")%, flood $(fmt "$(stat "$s" flood napi_busy)")%; ${s%_off} processes no flood $(fmt "$(stat "$s" noflood proc_busy)")%, flood $(fmt "$(stat "$s" flood proc_busy)")%"
+declare -A ratio ratio_top cost_top
+# summary COND SYSTEM: the figures of one system at one rate
+summary() {
+	local c=$1 s=$2
+	echo "    offered flood        $(fmt "$(stat "$s" "$c" offered_pps)") pps at the generator: missed by it $(fmt "$(stat "$s" "$c" missed_pps)"), dropped by $IF_LB's full ring $(fmt "$(stat "$s" "$c" ring_dropped_pps)"), taken $(fmt "$(stat "$s" "$c" taken_pps)") pps (all traffic received: $(fmt "$(stat "$s" "$c" rx_pps)") pps)"
+	echo "    legit handshakes/s   no flood $(fmt "$(stat "$s" noflood rate)"), flood $(fmt "$(stat "$s" "$c" rate)"): ratio of the medians ${ratio[$s]} (per round $(ratios "$s" "$c"))"
+	echo "    p99 connect          no flood $(fmt "$(stat "$s" noflood connect_p99)" %.2f) ms, flood $(fmt "$(stat "$s" "$c" connect_p99)" %.2f) ms"
+	echo "    p99 whole exchange   no flood $(fmt "$(stat "$s" noflood total_p99)" %.2f) ms, flood $(fmt "$(stat "$s" "$c" total_p99)" %.2f) ms"
+	echo "    legit failures       per flood run $(fmt "$(stat "$s" "$c" failed)"), of which timeouts $(fmt "$(stat "$s" "$c" timeouts)"); SYN retransmits $(fmt "$(stat "$s" "$c" syn_retrans)") (no flood $(fmt "$(stat "$s" noflood syn_retrans)"))"
+	echo "    server core busy     no flood $(fmt "$(stat "$s" noflood server_busy)")%, flood $(fmt "$(stat "$s" "$c" server_busy)")%; client core $(fmt "$(stat "$s" "$c" client_busy)")% under flood"
+	echo "    of which             NAPI of $IF_LB (XDP, the stack's receive) no flood $(fmt "$(stat "$s" noflood napi_busy)")%, flood $(fmt "$(stat "$s" "$c" napi_busy)")%; ${s%_off} processes no flood $(fmt "$(stat "$s" noflood proc_busy)")%, flood $(fmt "$(stat "$s" "$c" proc_busy)")%"
+	echo "    CPU per flood SYN    $(fmt "$(stat "$s" "$c" syn_cost_us)" %.2f) us of $IF_LB's NAPI thread ($([ "$s" = lbtls ] && echo "XDP: cookie SYN-ACK or rate-limited drop" || echo "the kernel's SYN-cookie path"))"
 	if [ "$s" != nginx ]; then
-		echo "    SYN-ACKs sent by XDP $(fmt "$(stat "$s" flood xdp_cookies_sent)") per flood run (cookies validated $(fmt "$(stat "$s" flood xdp_cookies_ok)"), failed $(fmt "$(stat "$s" flood xdp_cookies_bad)"), rate-limited SYNs $(fmt "$(stat "$s" flood xdp_rate_limited)"), flood mode entries $(fmt "$(stat "$s" flood xdp_flood_start)"))"
+		echo "    SYN-ACKs sent by XDP $(fmt "$(stat "$s" "$c" xdp_cookies_sent)") per flood run (cookies validated $(fmt "$(stat "$s" "$c" xdp_cookies_ok)"), failed $(fmt "$(stat "$s" "$c" xdp_cookies_bad)"), rate-limited SYNs $(fmt "$(stat "$s" "$c" xdp_rate_limited)"), flood mode entries $(fmt "$(stat "$s" "$c" xdp_flood_start)"))"
 	fi
 	printf '    per flood run        '
-	for k in $NETSTAT_KEYS; do printf '%s %s  ' "${k#TcpExt}" "$(fmt "$(stat "$s" flood "$k")")"; done
+	for k in $NETSTAT_KEYS; do printf '%s %s  ' "${k#TcpExt}" "$(fmt "$(stat "$s" "$c" "$k")")"; done
 	echo
+}
+for c in top flood; do
+	if [ $c = top ]; then
+		say "at the top rate, $FLOOD_TOP_PPS pps offered to every system:"
+	else
+		say "at the common rate, $FLOOD_PPS pps offered to every system:"
+	fi
+	for s in "${runnable[@]}"; do
+		read -r nf _ <<<"$(stat "$s" noflood rate)"
+		read -r fl _ <<<"$(stat "$s" "$c" rate)"
+		ratio[$s]=$(awk -v a="$fl" -v b="$nf" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+		if [ $c = top ]; then
+			ratio_top[$s]=${ratio[$s]}
+			read -r "cost_top[$s]" _ <<<"$(stat "$s" top syn_cost_us)"
+		fi
+		echo "  $s:"
+		summary "$c" "$s"
+	done
 done
-for s in nginx lbtls lbtls_off; do [ -n "${ratio[$s]:-}" ] || ratio[$s]=n/a; done
-read -r offered _ <<<"$(awk -F'\t' '$4 == "offered_pps" {print $5}' "$results" | sort -g |
-	awk '{a[++n] = $1} END { if (!n) print "n/a"; else printf "%.0f\n", n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }')"
-echo "flood: offered_pps=$offered legit_ratio nginx=${ratio[nginx]} lbtls=${ratio[lbtls]} lbtls_off=${ratio[lbtls_off]}"
+for s in nginx lbtls lbtls_off; do
+	[ -n "${ratio[$s]:-}" ] || ratio[$s]=n/a
+	[ -n "${ratio_top[$s]:-}" ] || ratio_top[$s]=n/a
+	[ -n "${cost_top[$s]:-}" ] || cost_top[$s]=n/a
+done
+echo "flood_top: offered_pps=$FLOOD_TOP_PPS legit_ratio nginx=${ratio_top[nginx]} lbtls=${ratio_top[lbtls]} lbtls_off=${ratio_top[lbtls_off]}"
+echo "flood_cost: us_per_flood_syn nginx=${cost_top[nginx]} lbtls=${cost_top[lbtls]} lbtls_off=${cost_top[lbtls_off]} (NAPI of $IF_LB at the top rate)"
+echo "flood: offered_pps=$FLOOD_PPS legit_ratio nginx=${ratio[nginx]} lbtls=${ratio[lbtls]} lbtls_off=${ratio[lbtls_off]}"

@@ -12,12 +12,26 @@
  * TIME_WAIT exhausts their ports. Figures, not a test.
  *
  * The last line: "steer: conn_per_s xdp=N reuseport=N overhead=P%
- * overhead_vs_xdp_pass=P%", the medians of the full path and of plain
+ * overhead_vs_xdp_pass=P% live_ns xdp=N sk_lookup=N pass=N", the medians of the full path and of plain
  * reuseport, the full path's cost against no BPF at all, and against a
  * program that only returns XDP_PASS on the same veth: what our programs
  * add beyond what any native XDP program costs on a veth. Both overheads
  * are the medians of the per-round ratios (the two measured next to each
  * other), not ratios of medians. ROUNDS (environment, 1..41, default 5).
+ *
+ * The live cost of each program is read from the kernel's BPF run-time
+ * statistics (run_time_ns / run_cnt of bpf_prog_info), switched on for this
+ * process's lifetime with BPF_ENABLE_STATS: the kernel switches them off
+ * again when the fd closes, also when the benchmark dies, and the
+ * kernel.bpf_stats_enabled sysctl is never written (another session's
+ * setting stays as it was). They are printed as the median (min-max) of
+ * the per-round averages and appended to the last line: "live_ns xdp=N
+ * sk_lookup=N pass=N", lb_xdp in the rounds' xdp+sk_lookup and xdp only
+ * runs, lb_sk_lookup in xdp+sk_lookup and sk_lookup only, the
+ * XDP_PASS-only program in its own runs. Each average includes the
+ * statistics' own two clock reads per run; time stolen from a VM in a run
+ * counts too, so each program's excess over the XDP_PASS-only program of
+ * the same round is printed as well (median and range).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -230,6 +244,25 @@ static const char *const mode_names[NMODES] = {
 
 static int floor_fd = -1;
 
+enum live_prog { L_XDP, L_SK, L_PASS, NLIVE };
+
+static const char *const live_names[NLIVE] = { "lb_xdp", "lb_sk_lookup",
+					       "XDP_PASS-only" };
+
+/* Cumulative run time and count of a program since it was loaded. */
+static int live_read(int prog_fd, __u64 *ns, __u64 *cnt)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int err = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
+
+	if (err)
+		return err;
+	*ns = info.run_time_ns;
+	*cnt = info.run_cnt;
+	return 0;
+}
+
 static int set_mode(enum mode m)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, xo, .flags = XDP_FLAGS_DRV_MODE);
@@ -262,6 +295,9 @@ int main(void)
 	int fds[NWORKERS], rfds[NWORKERS], i, r, m, rc = 1;
 	long failed[NMODES] = { 0 };
 	pid_t w[NWORKERS] = { 0 };
+	double live[NLIVE][MAX_ROUNDS], live_med[NLIVE], over[2][MAX_ROUNDS];
+	__u64 ns0[NLIVE], cnt0[NLIVE], ns1[NLIVE], cnt1[NLIVE];
+	int live_fd[NLIVE], stats_fd = -1;
 
 	if (rounds < 1 || rounds > MAX_ROUNDS) {
 		fprintf(stderr, "bench-steer: ROUNDS is 1..%d, not '%s'\n",
@@ -286,7 +322,24 @@ int main(void)
 	}
 	for (i = 0; i < NWORKERS; i++)
 		w[i] = worker(fds[i], rfds[i]);
+	live_fd[L_XDP] = dataplane__xdp_fd(&dp);
+	live_fd[L_SK] = dataplane__sk_lookup_fd(&dp);
+	live_fd[L_PASS] = floor_fd;
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats_fd < 0) {
+		fprintf(stderr,
+			"bench-steer: cannot enable BPF run-time statistics: %s\n",
+			strerror(-stats_fd));
+		goto out;
+	}
 	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < NLIVE; i++)
+			if (live_read(live_fd[i], &ns0[i], &cnt0[i])) {
+				fprintf(stderr,
+					"bench-steer: cannot read the statistics of %s\n",
+					live_names[i]);
+				goto out;
+			}
 		printf("  round %d:", r + 1);
 		for (k = 0; k < NMODES; k++) {
 			m = r % 2 ? NMODES - 1 - k : k;
@@ -304,6 +357,21 @@ int main(void)
 		ov[r] = 100.0 * (fig[XDP_FLOOR][r] - fig[FULL][r]) /
 			fig[XDP_FLOOR][r];
 		ovp[r] = 100.0 * (fig[PLAIN][r] - fig[FULL][r]) / fig[PLAIN][r];
+		for (i = 0; i < NLIVE; i++) {
+			if (live_read(live_fd[i], &ns1[i], &cnt1[i]))
+				goto out;
+			live[i][r] = cnt1[i] > cnt0[i] ?
+					     (double)(ns1[i] - ns0[i]) /
+						     (cnt1[i] - cnt0[i]) :
+					     0;
+		}
+		/* stolen time inflates every program of a round alike: the
+		 * difference to the XDP_PASS-only program is steadier */
+		over[0][r] = live[L_XDP][r] - live[L_PASS][r];
+		over[1][r] = live[L_SK][r] - live[L_PASS][r];
+		printf("    live ns/run: %s %.1f, %s %.1f, %s %.1f\n",
+		       live_names[L_XDP], live[L_XDP][r], live_names[L_SK],
+		       live[L_SK][r], live_names[L_PASS], live[L_PASS][r]);
 	}
 	qsort(ov, rounds, sizeof(double), cmp);
 	qsort(ovp, rounds, sizeof(double), cmp);
@@ -316,6 +384,18 @@ int main(void)
 		       mode_names[m], med[m], fig[m][0], fig[m][rounds - 1],
 		       failed[m]);
 	}
+	for (i = 0; i < NLIVE; i++) {
+		qsort(live[i], rounds, sizeof(double), cmp);
+		live_med[i] = live[i][rounds / 2];
+		printf("  live %-23s %8.1f ns/run  (%.1f..%.1f)\n",
+		       live_names[i], live_med[i], live[i][0],
+		       live[i][rounds - 1]);
+	}
+	qsort(over[0], rounds, sizeof(double), cmp);
+	qsort(over[1], rounds, sizeof(double), cmp);
+	printf("  live over XDP_PASS-only, per round: lb_xdp %.1f ns (%.1f..%.1f), lb_sk_lookup %.1f ns (%.1f..%.1f)\n",
+	       over[0][rounds / 2], over[0][0], over[0][rounds - 1],
+	       over[1][rounds / 2], over[1][0], over[1][rounds - 1]);
 	printf("  per-round overhead against XDP_PASS-only: median %.1f%% (%.1f..%.1f); against plain reuseport: median %.1f%% (%.1f..%.1f)\n",
 	       ov[rounds / 2], ov[0], ov[rounds - 1], ovp[rounds / 2], ovp[0],
 	       ovp[rounds - 1]);
@@ -323,8 +403,9 @@ int main(void)
 	 * against a program that only returns XDP_PASS on the same veth, so
 	 * what any native XDP program costs there (the veth's XDP receive
 	 * path) is left out and only our programs' own work remains. */
-	printf("steer: conn_per_s xdp=%.0f reuseport=%.0f overhead=%.1f%% overhead_vs_xdp_pass=%.1f%%\n",
-	       med[FULL], med[PLAIN], ovp[rounds / 2], ov[rounds / 2]);
+	printf("steer: conn_per_s xdp=%.0f reuseport=%.0f overhead=%.1f%% overhead_vs_xdp_pass=%.1f%% live_ns xdp=%.0f sk_lookup=%.0f pass=%.0f\n",
+	       med[FULL], med[PLAIN], ovp[rounds / 2], ov[rounds / 2],
+	       live_med[L_XDP], live_med[L_SK], live_med[L_PASS]);
 	rc = 0;
 out:
 	for (i = 0; i < NWORKERS; i++)
@@ -333,6 +414,8 @@ out:
 	while (wait(NULL) > 0)
 		;
 	set_mode(PLAIN);
+	if (stats_fd >= 0)
+		close(stats_fd);
 	dataplane__destroy(&dp);
 	topo_destroy(&topo);
 	return rc;

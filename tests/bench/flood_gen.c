@@ -32,12 +32,16 @@
  *
  * The VIPs must be test addresses too (198.18.0.0/15, fd00:198:18::/48).
  * Stops at COUNT, at SECONDS or on SIGINT/SIGTERM, whichever is first, and
- * prints "flood_gen: offered=N packets=N dropped=N seconds=S offered_pps=P
- * pps=P v4=N v6=N". Every frame is offered once: a veth whose peer's
- * receive ring is full refuses it (ENOBUFS), and it is counted as dropped,
- * as a NIC drops what its full ring cannot take; packets (pps) are the
- * frames the balancer's ring took, v4/v6 their families. So offered_pps is
- * the flood's rate whatever the receiver does with it. Figures, not a test.
+ * prints "flood_gen: offered=N packets=N dropped=N missed=N seconds=S
+ * offered_pps=P pps=P v4=N v6=N". A network does not wait for its
+ * receiver: every frame is offered once; a veth whose peer's receive ring
+ * is full refuses it (ENOBUFS) and it is counted as dropped, as a NIC drops
+ * what its full ring cannot take. With -r the flood keeps its schedule:
+ * frames that fell due while the generator had no CPU (it shares a core
+ * with the legitimate clients) are not sent late in a burst but counted as
+ * missed, lost on the way. So offered_pps is the rate asked for whatever
+ * the receiver and the generator's core do; packets (pps) are the frames
+ * the balancer's ring took, v4/v6 their families. Figures, not a test.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -319,11 +323,45 @@ static long read_counter(const char *ifname, const char *name)
 	return v;
 }
 
+/* A switch's buffer: frames up to this late are still sent; older ones
+ * are lost. */
+#define LATE_MAX 0.050
+
+/*
+ * A paced flood keeps its schedule. Returns how many frames to send now:
+ * all that are due (at least a step of 1 ms) after sleeping while none is;
+ * frames due more than LATE_MAX ago are offered and lost (*missed), not
+ * sent late. Sending what is due rather than a fixed step matters with
+ * -x: each BPF_PROG_RUN call takes 7 to 15 ms of wall time on this
+ * kernel whatever its size (little of it CPU; calls from several threads
+ * do not overlap), so the flood goes out in bursts of that many ms.
+ */
+static long pace(double t0, double pps, long step, long *offered, long *missed)
+{
+	double t = now(), due = (t - t0) * pps;
+	struct timespec ts;
+
+	if (pps <= 0)
+		return step;
+	if (*offered < due - LATE_MAX * pps) {
+		*missed += (long)(due - LATE_MAX * pps) - *offered;
+		*offered = (long)(due - LATE_MAX * pps);
+	}
+	if (*offered + step <= due)
+		return (long)due - *offered;
+	due = t0 + (*offered + step) / pps;
+	ts.tv_sec = (time_t)due;
+	ts.tv_nsec = (long)((due - ts.tv_sec) * 1e9);
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	return step;
+}
+
 /* -x: the frames through XDP live frames; counts as the AF_PACKET loop */
 static void xdp_loop(const char *ifname, const uint8_t *f4, size_t l4,
 		     const uint8_t *f6, size_t l6, const struct range4 *src4,
 		     const struct range6 *src6, long count, double seconds,
-		     double pps, long *offered, long *sent, long *n4, long *n6)
+		     double pps, long *offered, long *sent, long *missed,
+		     long *n4, long *n6)
 {
 	struct flood_tx_bpf *skel;
 	long drop0, dropped;
@@ -356,29 +394,23 @@ static void xdp_loop(const char *ifname, const uint8_t *f4, size_t l4,
 	deadline = t0 + seconds;
 	t1 = t0;
 	while (!stop && *offered < count && t1 < deadline) {
-		/* a paced flood in steps of 1 ms; else 4096 frames a call
-		 * (about 2 ms), so a signal or the deadline is seen soon */
+		/* paced: what is due, at least 1 ms of frames; else 4096
+		 * frames a call, so a signal or the deadline is seen soon */
 		long n = pps > 0 ? (long)(pps / 1000) + 1 : 4096;
 		int use6 = f6 && (!f4 || v6);
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = use6 ? f6 : f4,
 			    .data_size_in = use6 ? l6 : l4,
 			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
 
+		n = pace(t0, pps, n, offered, missed);
 		if (n > count - *offered)
 			n = count - *offered;
-		if (pps > 0 && t0 + *offered / pps > t1) { /* ahead: wait */
-			double due = t0 + *offered / pps;
-			struct timespec ts = { .tv_sec = (time_t)due };
-
-			ts.tv_nsec = (long)((due - ts.tv_sec) * 1e9);
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
-					NULL);
-		}
+		if (n <= 0)
+			break;
 		o.repeat = n;
 		if (bpf_prog_test_run_opts(fd, &o)) {
 			/* a signal stops a run part way: how far it went is
-			 * not told, so it is not counted (at most 4096 or
-			 * 1 ms of frames) */
+			 * not told, so it is not counted */
 			if (errno == EINTR)
 				break;
 			die("BPF_PROG_RUN (live frames): %s", strerror(errno));
@@ -392,7 +424,7 @@ static void xdp_loop(const char *ifname, const uint8_t *f4, size_t l4,
 		t1 = now();
 	}
 	dropped = read_counter(ifname, "tx_dropped") - drop0;
-	*sent = *offered - dropped;
+	*sent = *offered - *missed - dropped;
 	flood_tx_bpf__destroy(skel);
 }
 
@@ -409,7 +441,8 @@ int main(int argc, char **argv)
 	struct ifreq ifr = { 0 };
 	uint8_t dmac[6], smac[6];
 	const char *ifname = NULL, *mac = NULL;
-	long count = -1, offered = 0, sent = 0, dropped = 0, n4 = 0, n6 = 0;
+	long count = -1, offered = 0, sent = 0, dropped = 0, missed = 0;
+	long n4 = 0, n6 = 0;
 	double seconds = -1, pps = 0, t0, t1, deadline;
 	int have4 = 0, have6 = 0, batch = 64, fd, c, i, one = 1, xdp = 0;
 	uint16_t dport = htons(443);
@@ -557,8 +590,8 @@ usage:
 		t0 = now();
 		xdp_loop(ifname, i4 >= 0 ? frames[i4] : NULL, l4,
 			 i6 >= 0 ? frames[i6] : NULL, l6, &src4, &src6, count,
-			 seconds, pps, &offered, &sent, &n4, &n6);
-		dropped = offered - sent;
+			 seconds, pps, &offered, &sent, &missed, &n4, &n6);
+		dropped = offered - missed - sent;
 		t1 = now() - t0;
 		goto out;
 	}
@@ -566,18 +599,14 @@ usage:
 	deadline = t0 + seconds;
 	t1 = t0;
 	while (!stop && offered < count && t1 < deadline) {
-		int n = count - offered < batch ? (int)(count - offered) :
-						  batch;
-		int r, k = 0;
+		int n, r, k = 0;
 
-		if (pps > 0 && t0 + offered / pps > t1) { /* ahead: wait */
-			double due = t0 + offered / pps;
-			struct timespec ts = { .tv_sec = (time_t)due };
-
-			ts.tv_nsec = (long)((due - ts.tv_sec) * 1e9);
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
-					NULL);
-		}
+		n = (int)pace(t0, pps, batch, &offered, &missed);
+		if (n > batch)
+			n = batch;
+		if (offered >= count)
+			break;
+		n = count - offered < n ? (int)(count - offered) : n;
 		for (i = 0; i < n; i++) {
 			int v6 = have6 && (!have4 || i % 2);
 
@@ -612,9 +641,9 @@ usage:
 	}
 	t1 -= t0;
 out:
-	printf("flood_gen: offered=%ld packets=%ld dropped=%ld seconds=%.2f "
-	       "offered_pps=%.0f pps=%.0f v4=%ld v6=%ld\n",
-	       offered, sent, dropped, t1, t1 > 0 ? offered / t1 : 0.0,
+	printf("flood_gen: offered=%ld packets=%ld dropped=%ld missed=%ld "
+	       "seconds=%.2f offered_pps=%.0f pps=%.0f v4=%ld v6=%ld\n",
+	       offered, sent, dropped, missed, t1, t1 > 0 ? offered / t1 : 0.0,
 	       t1 > 0 ? sent / t1 : 0.0, n4, n6);
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include "pkt.h"
 #include "stats.h"
 #include "../../bpf/lb_siphash.h"
+#include "lb_xdp.skel.h" /* lb_cookie_ifs: not one of the DP_ maps */
 
 /* tcx verdicts (kernel 6.6+), newer than the installed uapi headers */
 #ifndef TCX_NEXT
@@ -1040,6 +1041,100 @@ static void test_cookies_off(void **state)
 			 0);
 }
 
+/* --- the cookie gate (issue 20) --- */
+
+#define GATE_FLAGS (LB_CF_FLOOD | LB_CF_COOKIES)
+
+static uint32_t synack_tsval(const struct synack *sa)
+{
+	return (uint32_t)sa->opts[8] << 24 | sa->opts[9] << 16 |
+	       sa->opts[10] << 8 | sa->opts[11];
+}
+
+/* The namespace's sysctls at 0 (LB_CF_NO_*): the SYN-ACK offers only what
+ * they allow, and the option bits of its TSval say the same, so that the
+ * ACK asks bpf_sk_assign_tcp_reqsk() for nothing it would refuse. */
+static void check_sysctls(int family, const char *client)
+{
+	uint8_t o[20];
+	struct synack sa;
+
+	linux_syn_opts(o, 1460, 0xa1b2c3d4);
+	assert_int_equal(
+		fx_set_flood(fx, GATE_FLAGS | LB_CF_NO_SACK, 1, 100000, 100000),
+		0);
+	syn_to_synack(family, client, 91000, o, sizeof(o), &sa);
+	assert_int_equal(sa.opt_len, 20); /* NOP NOP TS, NOP WS */
+	assert_int_equal(sa.opts[4], 1);
+	assert_int_equal(sa.opts[5], 1);
+	assert_int_equal(sa.opts[6], 8);
+	assert_int_equal(sa.opts[17], 3);
+	assert_int_equal(synack_tsval(&sa) & 0x3f, 7);
+
+	assert_int_equal(fx_set_flood(fx, GATE_FLAGS | LB_CF_NO_WSCALE, 1,
+				      100000, 100000),
+			 0);
+	syn_to_synack(family, client, 91001, o, sizeof(o), &sa);
+	assert_int_equal(sa.opt_len, 16); /* SACK-permitted TS, no WS */
+	assert_int_equal(sa.opts[4], 4);
+	assert_int_equal(synack_tsval(&sa) & 0x3f, 0x10 | 0xf);
+
+	assert_int_equal(
+		fx_set_flood(fx, GATE_FLAGS | LB_CF_NO_TS, 1, 100000, 100000),
+		0);
+	syn_to_synack(family, client, 91002, o, sizeof(o), &sa);
+	assert_int_equal(sa.opt_len, 4); /* MSS alone */
+	assert_int_equal(fx_set_flood(fx, GATE_FLAGS, 1, 100000, 100000), 0);
+}
+
+static void test_synack_follows_sysctls(void **state)
+{
+	(void)state;
+	check_sysctls(4, "198.18.1.50");
+	check_sysctls(6, "fd00:198:18:1::50");
+}
+
+/* A SYN in flood mode that XDP must leave to the kernel, unchanged. */
+static void syn_passes(const char *client)
+{
+	struct pkt_spec s = { .family = 4,
+			      .src = client,
+			      .sport = CLIENT_PORT,
+			      .seq = 4242,
+			      .flags = F_SYN };
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	__u64 sent = fx_reason(fx, LB_R_COOKIE_SENT);
+	size_t len, out_len;
+
+	len = pkt_build(&s, in);
+	assert_int_equal(
+		run_prog(dataplane__xdp_fd(&fx->dp), in, len, out, &out_len),
+		XDP_PASS);
+	assert_int_equal(out_len, len);
+	assert_memory_equal(out, in, len);
+	assert_int_equal(fx_reason(fx, LB_R_COOKIE_SENT), sent);
+}
+
+/* tcp_syncookies=0 (the kernel would reset every cookie ACK), or an
+ * interface in lb_cookie_ifs (its XDP_TX frames would not leave): no
+ * cookie. test_run's frames come in on the loopback device. */
+static void test_cookies_gated(void **state)
+{
+	int fd = bpf_map__fd(fx->dp.xdp->maps.lb_cookie_ifs);
+	struct lb_cookie_if v = { .reason = LB_COOKIE_OFF_VETH_PEER };
+	__u32 lo = 1;
+
+	(void)state;
+	assert_int_equal(fx_set_flood(fx, GATE_FLAGS | LB_CF_NO_SYNCOOKIES, 1,
+				      100000, 100000),
+			 0);
+	syn_passes("198.18.1.51");
+	assert_int_equal(fx_set_flood(fx, GATE_FLAGS, 1, 100000, 100000), 0);
+	assert_int_equal(bpf_map_update_elem(fd, &lo, &v, BPF_ANY), 0);
+	syn_passes("198.18.1.52");
+	assert_int_equal(bpf_map_delete_elem(fd, &lo), 0);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -1090,6 +1185,8 @@ int main(void)
 		cmocka_unit_test(test_tc_proven_prefix_limited_v6),
 		cmocka_unit_test(test_tc_bucket_two_slots),
 		cmocka_unit_test(test_cookies_off),
+		cmocka_unit_test(test_synack_follows_sysctls),
+		cmocka_unit_test(test_cookies_gated),
 	};
 	size_t i, n = 0;
 	cpu_set_t one;

@@ -120,6 +120,24 @@ static void test_limits(void **state)
 	assert_true(LB_MAX_WORKERS < LB_WORKER_NONE);
 }
 
+/* The cookie gate (issue 20): sysctl bits apart from each other and from
+ * the operator's, and the lb_cookie_ifs value. */
+static void test_cookie_gate(void **state)
+{
+	const __u32 bits[] = { LB_CF_FLOOD, LB_CF_COOKIES, LB_CF_NO_SYNCOOKIES,
+			       LB_CF_NO_TS, LB_CF_NO_SACK, LB_CF_NO_WSCALE };
+	__u32 seen = 0;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
+		assert_int_equal(bits[i] & (bits[i] - 1), 0);
+		assert_int_equal(seen & bits[i], 0);
+		seen |= bits[i];
+	}
+	assert_int_equal(sizeof(struct lb_cookie_if), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +151,7 @@ int main(void)
 		cmocka_unit_test(test_registration),
 		cmocka_unit_test(test_socket_slots),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_cookie_gate),
 	};
 
 	return cmocka_run_group_tests_name("abi", tests, NULL, NULL);

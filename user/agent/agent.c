@@ -27,6 +27,7 @@
 #include "agent.h"
 #include "agent_config.h"
 #include "agent_metrics.h"
+#include "agent_cookies.h"
 #include "agent_shield.h"
 #include "health.h"
 #include "lb_proto.h"
@@ -92,6 +93,7 @@ struct agent {
 	SSL_CTX *probe_ctx;
 	__u64 generation; /* ring rebuilds, for /metrics */
 	__u64 netns_cookie; /* of the namespace workers' sockets must be in */
+	struct agent_cookies cookies; /* sysctls and interfaces vs cookies */
 	struct agent_worker w[LB_MAX_WORKERS];
 	struct agent_pending pending[AGENT_MAX_PENDING]; /* oldest first */
 	int npending;
@@ -784,6 +786,8 @@ static void agent__tick(struct agent *a)
 
 	if (read(a->timer_fd, &exp, sizeof(exp)) < 0)
 		return;
+	agent_cookies__sync(&a->cookies, a->in, &a->dp);
+	agent_cookies__check_ifaces(a->in, &a->cfg);
 	for (i = 0; i < LB_MAX_WORKERS; i++) {
 		struct agent_worker *w = &a->w[i];
 		int https = -1;
@@ -818,6 +822,7 @@ static void agent__render_metrics(void *ctx, FILE *f)
 	if (s && !stats__read(&a->dp, s))
 		stats__print_prometheus(f, s);
 	free(s);
+	agent_cookies__metrics(&a->cookies, a->in, &a->cfg, &a->dp, f);
 	fprintf(f,
 		"# HELP lb_ring_generation Ring rebuilds since the agent started.\n"
 		"# TYPE lb_ring_generation counter\nlb_ring_generation %llu\n",
@@ -919,6 +924,7 @@ static void agent__reload(struct agent *a)
 	}
 	/* deny/allow list and flood settings first: a bad list file refuses
 	 * the whole reload, as a bad config does */
+	agent_cookies__sync(&a->cookies, a->in, &a->dp);
 	if (agent_shield__apply(a->in, &a->dp, next)) {
 		log_msg("%s: keeping the running config", a->config_path);
 		goto out;
@@ -980,6 +986,9 @@ static int agent__setup(struct agent *a)
 			a->dp.cfg.ring_size, a->cfg.ring_size,
 			a->dp.cfg.ring_size);
 	a->cfg.ring_size = a->dp.cfg.ring_size;
+	/* the sysctls before flood settings: no cookie the kernel would reset */
+	agent_cookies__init(&a->cookies);
+	agent_cookies__sync(&a->cookies, a->in, &a->dp);
 	/* the deny list is in place before XDP is attached and VIPs exist */
 	err = agent_shield__apply(a->in, &a->dp, &a->cfg);
 	err = err ?: agent__apply_ifaces(a);

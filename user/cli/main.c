@@ -537,6 +537,42 @@ static int cmd_shield(struct ctx *c)
 			       c->nargs ? c->args[0] : NULL);
 }
 
+/* Where XDP SYN cookies answer in flood mode, and why not elsewhere. */
+static void print_cookies(const struct lb_config *cfg,
+			  const struct attachment *at, int n)
+{
+	static const struct {
+		__u32 flag;
+		const char *text;
+	} off[] = {
+		{ LB_CF_NO_TS, "no timestamps (net.ipv4.tcp_timestamps=0)" },
+		{ LB_CF_NO_SACK, "no SACK (net.ipv4.tcp_sack=0)" },
+		{ LB_CF_NO_WSCALE,
+		  "no window scaling (net.ipv4.tcp_window_scaling=0)" },
+	};
+	size_t k;
+	int i;
+
+	printf("cookies:    ");
+	if (!(cfg->flags & LB_CF_COOKIES)) {
+		printf("off (flood settings)\n");
+		return;
+	}
+	if (cfg->flags & LB_CF_NO_SYNCOOKIES) {
+		printf("refused: net.ipv4.tcp_syncookies=0 (the kernel would reset their ACKs)\n");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		printf("%s%s %s", i ? ", " : "", at[i].ifname,
+		       at[i].cookies_off ?
+			       attach__cookie_off_name(at[i].cookies_off) :
+			       "on");
+	for (k = 0; k < sizeof(off) / sizeof(off[0]); k++)
+		if (cfg->flags & off[k].flag)
+			printf("; %s", off[k].text);
+	printf("\n");
+}
+
 static int cmd_status(struct ctx *c)
 {
 	struct attachment at[64];
@@ -560,6 +596,7 @@ static int cmd_status(struct ctx *c)
 	for (i = 0; i < n; i++)
 		printf("%s%s (%s)", i ? ", " : "", at[i].ifname, at[i].mode);
 	printf("%s\n", n > 0 ? "" : "not attached to any interface");
+	print_cookies(&c->dp.cfg, at, n);
 	n = vip__list(&c->dp, vips);
 	printf("vips:       %d\n\n", n);
 	printf("%-28s %6s %6s %-9s %7s %7s\n", "vip", "worker", "weight",

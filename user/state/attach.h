@@ -25,10 +25,22 @@ int attach__ensure_loaded(struct instance *in,
 int attach__xdp(struct instance *in, const char *ifname, enum attach_mode mode,
 		enum attach_mode *mode_used);
 int attach__xdp_detach(struct instance *in, const char *ifname);
+/* Can XDP_TX frames leave ifname as its XDP runs now (native or generic)?
+ * Keeps lb_cookie_ifs in step (XDP sends no cookie where they cannot)
+ * and says so on stderr when that changes. Returns 0 (cookies on), an
+ * enum lb_cookie_off, or -errno. attach__xdp() runs it; the agent again
+ * on its timer. */
+int attach__cookie_check(struct instance *in, const char *ifname);
+/* lb_cookie_ifs's entry for ifindex: 0 (none: cookies on) or why not. */
+__u32 attach__cookie_reason(const struct instance *in, int ifindex);
+/* "ok" or the short name of an enum lb_cookie_off, for status and
+ * metrics. */
+const char *attach__cookie_off_name(__u32 reason);
 
 struct attachment {
 	char ifname[16];
 	const char *mode; /* "native", "generic", "offload" */
+	__u32 cookies_off; /* lb_cookie_ifs: enum lb_cookie_off, 0: on */
 };
 /* Interfaces of the current namespace running this instance's XDP program:
  * the one using its pinned maps (another instance's program has the same
