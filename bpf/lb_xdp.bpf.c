@@ -7,8 +7,10 @@
  * UDP, other protocols) but lets ICMP errors and neighbour discovery by;
  * malformed packets the kernel would drop anyway are dropped and counted.
  * A SYN to a served port counts towards flood detection; in flood mode it
- * is answered with a SYN cookie from here, whatever source it claims.
- * Otherwise it goes on to the kernel, and sk_lookup picks the worker. Nothing is written per connection.
+ * is answered with a SYN cookie from here, whatever source it claims, or
+ * dropped when XDP will not answer it (lb_syn_check.h): none reaches a
+ * listen queue. Otherwise it goes on to the kernel, and sk_lookup picks
+ * the worker. Nothing is written per connection.
  */
 #include "lb_parse.h"
 #include "lb_flood.h"
