@@ -113,7 +113,7 @@ DEB_PKGS := clang llvm libclang-rt-14-dev gcc make pkg-config libbpf-dev \
 	libxdp-dev xdp-tools bpftool linux-libc-dev libelf-dev zlib1g-dev \
 	libssl-dev openssl libcmocka-dev libyaml-dev libjansson-dev \
 	iproute2 iputils-ping procps psmisc curl wrk nghttp2-client nginx \
-	haproxy python3-flask clang-format bc shellcheck liburing-dev \
+	haproxy python3-flask python3-scapy clang-format bc shellcheck liburing-dev \
 	gnuplot-nox android-libboringssl-dev \
 	docker.io docker-compose containerd runc iptables debootstrap \
 	pebble certbot

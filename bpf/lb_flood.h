@@ -14,7 +14,6 @@
 #include "lb_parse.h"
 
 #include "lb_siphash.h"
-#define LB_INLINE static __always_inline
 #include "lb_hash_kern_user.h"
 
 /* How long after flood mode ends an ACK may still bring back a cookie. */

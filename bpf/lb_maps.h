@@ -176,4 +176,13 @@ static __always_inline struct lb_counters *lb_worker_counters(__u32 worker)
 	return bpf_map_lookup_elem(&lb_worker_stats, &worker);
 }
 
+/* Is this CPU in flood mode (lb_flood_syn() in lb_flood.h sets it)? */
+static __always_inline int lb_cpu_in_flood(__u64 now)
+{
+	__u32 zero = 0;
+	struct lb_flood *f = bpf_map_lookup_elem(&lb_flood, &zero);
+
+	return f && now < f->flood_until;
+}
+
 #endif /* LB_MAPS_H */

@@ -9,7 +9,8 @@
  *   lb_parse_l4()   only for a VIP address: the IP header checked as the
  *                   kernel's own input would check it (IPv6 extension
  *                   headers walked), then the transport header. It returns
- *                   what the packet is (LB_PKT_*) or a reason to count.
+ *                   what the packet is (LB_PKT_*); LB_PKT_REASON when it
+ *                   judged the packet, with the reason in pkt->reason.
  *
  * Every access goes through a check of the cursor against data_end first.
  * Only a header checked against the frame and against the length the layer
@@ -37,11 +38,16 @@
 #define LB_PKT_SYN 3 /* well-formed bare SYN (SYN set, ACK clear) */
 #define LB_PKT_ICMP_PASS 4 /* ICMP error or neighbour discovery */
 #define LB_PKT_NOT_TCP 5 /* UDP, ICMP echo, any other protocol */
-#define LB_PKT_REASON_BASE 16 /* reason r is returned as BASE + r */
+#define LB_PKT_REASON 6 /* judged: pkt->reason (enum lb_reason) says how */
+
+/* lb_pkt.shape: what lies between the IP and the TCP header. */
+#define LB_SHAPE_IP_EXT 0x1 /* IPv4 options or IPv6 extension headers */
+#define LB_SHAPE_FRAG 0x2 /* first fragment: more follow (MF, M flag) */
 
 #define IP_OFFSET_MASK 0x1fff
-#define IP_MF_OFFSET_MASK 0x3fff
+#define IP_MF 0x2000
 #define IP6_FRAG_OFFSET_MASK 0xfff8
+#define IP6_FRAG_MORE 0x0001
 
 #define LB_ICMP6_ND_FIRST 133 /* router solicitation .. redirect */
 #define LB_ICMP6_ND_LAST 137
@@ -51,11 +57,15 @@ struct lb_pkt {
 	struct lb_addr dst;
 	void *l3; /* IPv4 or IPv6 header */
 	void *l4; /* TCP header, once lb_parse_l4() returned TCP or SYN */
+	__u32 l3_off; /* offsets of l3 and l4 in the frame, for helpers */
+	__u32 l4_off;
 	__u32 l4_len; /* bytes from l4 to the end of the IP payload */
+	__u32 reason; /* enum lb_reason, when lb_parse_l4() says REASON */
 	__be16 sport;
 	__be16 dport;
 	__u8 family;
 	__u8 proto; /* after lb_parse_l4(): the transport protocol */
+	__u8 shape; /* after lb_parse_l4(): LB_SHAPE_* */
 };
 
 struct lb_vlan_hdr {
@@ -82,9 +92,11 @@ struct lb_icmp_hdr {
 	__u8 code;
 };
 
-static __always_inline int lb_reason_ret(enum lb_reason r)
+/* The packet is judged: say why in pkt->reason. */
+static __always_inline int lb_judged(struct lb_pkt *pkt, enum lb_reason r)
 {
-	return LB_PKT_REASON_BASE + r;
+	pkt->reason = r;
+	return LB_PKT_REASON;
 }
 
 static __always_inline void lb_copy_in6(struct lb_addr *a,
@@ -124,6 +136,7 @@ static __always_inline int lb_parse_dst(void *data, void *data_end,
 		pos = vlan + 1;
 	}
 	pkt->l3 = pos;
+	pkt->l3_off = pos - data;
 	if (proto == bpf_htons(ETH_P_IP)) {
 		iph = pos;
 		if ((void *)(iph + 1) > data_end)
@@ -152,7 +165,7 @@ static __always_inline int lb_parse_dst(void *data, void *data_end,
 /*
  * Mirrors ip_rcv_core()'s checks, so what we drop the stack would have
  * dropped too. Returns 0 with *proto, *pos at the transport header and
- * *l4_len its length, or a reason.
+ * *l4_len its length, or LB_PKT_REASON.
  */
 static __always_inline int lb_parse_ip4(struct lb_pkt *pkt, void *data_end,
 					void **pos, __u32 *l4_len, __u8 *proto)
@@ -161,24 +174,29 @@ static __always_inline int lb_parse_ip4(struct lb_pkt *pkt, void *data_end,
 	__u32 hlen, tot_len;
 
 	if ((void *)(iph + 1) > data_end)
-		return lb_reason_ret(LB_R_IP4_TRUNC);
+		return lb_judged(pkt, LB_R_IP4_TRUNC);
 	if (iph->version != 4 || iph->ihl < 5)
-		return lb_reason_ret(LB_R_IP4_BAD);
+		return lb_judged(pkt, LB_R_IP4_BAD);
 	hlen = iph->ihl * 4;
 	tot_len = bpf_ntohs(iph->tot_len);
 	/* IPv4 BIG TCP (generic XDP on a GRO packet) says 0: not ours to
 	 * judge, and never harmful to pass. */
 	if (tot_len == 0)
-		return lb_reason_ret(LB_R_UNSUPPORTED);
+		return lb_judged(pkt, LB_R_UNSUPPORTED);
 	if (tot_len < hlen)
-		return lb_reason_ret(LB_R_IP4_BAD);
+		return lb_judged(pkt, LB_R_IP4_BAD);
 	/* Options and the declared payload must be in the frame. */
 	if ((void *)iph + tot_len > data_end)
-		return lb_reason_ret(LB_R_IP4_TRUNC);
+		return lb_judged(pkt, LB_R_IP4_TRUNC);
 	if (iph->frag_off & bpf_htons(IP_OFFSET_MASK))
-		return lb_reason_ret(LB_R_FRAGMENT);
+		return lb_judged(pkt, LB_R_FRAGMENT);
+	if (iph->frag_off & bpf_htons(IP_MF))
+		pkt->shape |= LB_SHAPE_FRAG;
+	if (hlen > sizeof(*iph))
+		pkt->shape |= LB_SHAPE_IP_EXT;
 	*proto = iph->protocol;
 	*pos = (void *)iph + hlen;
+	pkt->l4_off = pkt->l3_off + hlen;
 	*l4_len = tot_len - hlen;
 	return 0;
 }
@@ -196,16 +214,17 @@ static __always_inline int lb_parse_ip6(struct lb_pkt *pkt, void *data_end,
 	int i;
 
 	if ((void *)(ip6h + 1) > data_end)
-		return lb_reason_ret(LB_R_IP6_TRUNC);
+		return lb_judged(pkt, LB_R_IP6_TRUNC);
 	if (ip6h->version != 6)
-		return lb_reason_ret(LB_R_IP6_BAD);
+		return lb_judged(pkt, LB_R_IP6_BAD);
 	payload = bpf_ntohs(ip6h->payload_len);
 	if (payload == 0) /* jumbogram or BIG TCP: not ours to judge */
-		return lb_reason_ret(LB_R_UNSUPPORTED);
+		return lb_judged(pkt, LB_R_UNSUPPORTED);
 	if ((void *)(ip6h + 1) + payload > data_end)
-		return lb_reason_ret(LB_R_IP6_TRUNC);
+		return lb_judged(pkt, LB_R_IP6_TRUNC);
 	next = ip6h->nexthdr;
 	*pos = ip6h + 1;
+	pkt->l4_off = pkt->l3_off + sizeof(*ip6h);
 
 	for (i = 0; i < LB_IP6_EXT_MAX; i++) {
 		switch (next) {
@@ -214,21 +233,23 @@ static __always_inline int lb_parse_ip6(struct lb_pkt *pkt, void *data_end,
 		case IPPROTO_DSTOPTS:
 			opt = *pos;
 			if ((void *)(opt + 1) > data_end)
-				return lb_reason_ret(LB_R_IP6_TRUNC);
+				return lb_judged(pkt, LB_R_IP6_TRUNC);
 			len = (opt->hdrlen + 1) * 8;
 			if (len > payload)
-				return lb_reason_ret(LB_R_IP6_TRUNC);
+				return lb_judged(pkt, LB_R_IP6_TRUNC);
 			next = opt->nexthdr;
 			break;
 		case IPPROTO_FRAGMENT:
 			frag = *pos;
 			if ((void *)(frag + 1) > data_end)
-				return lb_reason_ret(LB_R_IP6_TRUNC);
+				return lb_judged(pkt, LB_R_IP6_TRUNC);
 			if (frag->frag_off & bpf_htons(IP6_FRAG_OFFSET_MASK))
-				return lb_reason_ret(LB_R_FRAGMENT);
+				return lb_judged(pkt, LB_R_FRAGMENT);
+			if (frag->frag_off & bpf_htons(IP6_FRAG_MORE))
+				pkt->shape |= LB_SHAPE_FRAG;
 			len = sizeof(*frag);
 			if (len > payload)
-				return lb_reason_ret(LB_R_IP6_TRUNC);
+				return lb_judged(pkt, LB_R_IP6_TRUNC);
 			next = frag->nexthdr;
 			break;
 		default:
@@ -236,13 +257,15 @@ static __always_inline int lb_parse_ip6(struct lb_pkt *pkt, void *data_end,
 		}
 		payload -= len;
 		*pos += len;
+		pkt->l4_off += len;
+		pkt->shape |= LB_SHAPE_IP_EXT;
 	}
 	switch (next) {
 	case IPPROTO_HOPOPTS:
 	case IPPROTO_ROUTING:
 	case IPPROTO_DSTOPTS:
 	case IPPROTO_FRAGMENT:
-		return lb_reason_ret(LB_R_IP6_EXT_LIMIT);
+		return lb_judged(pkt, LB_R_IP6_EXT_LIMIT);
 	}
 done:
 	*proto = next;
@@ -261,16 +284,16 @@ static __always_inline int lb_parse_tcp(struct lb_pkt *pkt, void *pos,
 	struct tcphdr *th = pos;
 
 	if ((void *)(th + 1) > data_end || pkt->l4_len < sizeof(*th))
-		return lb_reason_ret(LB_R_TCP_TRUNC);
+		return lb_judged(pkt, LB_R_TCP_TRUNC);
 	pkt->l4 = th;
 	pkt->sport = th->source;
 	pkt->dport = th->dest;
 	if (!th->syn || th->ack)
 		return LB_PKT_TCP;
 	if (th->doff < 5)
-		return lb_reason_ret(LB_R_TCP_BAD_DOFF);
+		return lb_judged(pkt, LB_R_TCP_BAD_DOFF);
 	if (th->doff * 4 > pkt->l4_len)
-		return lb_reason_ret(LB_R_TCP_TRUNC);
+		return lb_judged(pkt, LB_R_TCP_TRUNC);
 	return LB_PKT_SYN;
 }
 
@@ -308,6 +331,7 @@ static __always_inline int lb_parse_l4(struct lb_pkt *pkt, void *data_end)
 	__u8 proto = 0;
 	int rc;
 
+	pkt->shape = 0;
 	if (pkt->family == LB_FAMILY_V4)
 		rc = lb_parse_ip4(pkt, data_end, &pos, &pkt->l4_len, &proto);
 	else

@@ -8,7 +8,6 @@
 #ifndef LB_PICK_H
 #define LB_PICK_H
 
-#define LB_INLINE static __always_inline
 #include "lb_hash_kern_user.h"
 #include "lb_maps.h"
 

@@ -18,10 +18,13 @@
 #include "lb_csum.h"
 #include "lb_cookie.h"
 #include "lb_mss.h"
+#include "lb_syn_check.h"
 
 #define LB_SYNACK_TTL 64
 #define LB_SYNACK_WINDOW 65535 /* never scaled in a SYN-ACK */
 #define LB_IP4_DF 0x4000
+/* Our TCP header's offset: Ethernet, a VLAN tag, IPv6 */
+#define LB_L4_OFF_MAX (14 + 4 + 40)
 
 /* Our SYN-ACK's TCP header; the options are 4-byte words. */
 struct lb_tcp_synack {
@@ -81,43 +84,31 @@ static __always_inline int lb_cookies_here(const struct xdp_md *ctx,
 	return !bpf_map_lookup_elem(&lb_cookie_ifs, &ifindex);
 }
 
-static __always_inline void lb_count_cookie_sent(__u32 vip_index)
+static __always_inline int lb_cookie_sent(__u32 vip_index, __u32 reason)
 {
 	struct lb_counters *c = lb_vip_counters(vip_index);
 
-	lb_count(LB_R_COOKIE_SENT);
+	lb_count(reason);
 	if (c)
 		c->cookies_sent++;
+	return XDP_TX;
 }
 
-/*
- * bpf_xdp_adjust_tail() failed and left the frame as it was, but the
- * verifier forgets every packet pointer after the call, those in *pkt
- * included: give the caller fresh ones. XDP_ABORTED only if the frame no
- * longer holds the TCP header, which cannot be.
- */
-static __always_inline int lb_synack_unchanged(struct xdp_md *ctx,
-					       struct lb_pkt *pkt, __u32 l3_off,
-					       __u32 l4_off)
+static __always_inline int lb_cookie_drop(__u32 reason)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct tcphdr *th = data + l4_off;
-
-	if ((void *)(th + 1) > data_end)
-		return XDP_ABORTED;
-	pkt->l3 = data + l3_off;
-	pkt->l4 = th;
-	return XDP_PASS;
+	lb_count(reason);
+	return XDP_DROP;
 }
 
 /*
- * Turn the SYN in ctx into its cookie SYN-ACK. Returns XDP_TX when it did,
- * XDP_PASS when it could not (the kernel's own syncookies take over): IPv4
- * options or IPv6 extension headers (we would have to echo or drop them),
- * a fragment, or a frame whose tail cannot grow. Nothing is changed before
- * the last of those checks. Any other verdict is final (see
- * lb_synack_unchanged()).
+ * Turn the SYN in ctx into its cookie SYN-ACK and return XDP_TX, or drop
+ * it, counted: in flood mode no SYN to a served port goes on to the
+ * kernel. Refused (lb_syn_check.h): what the kernel would not answer
+ * either, a fragment, IPv4 options or IPv6 extension headers we cannot
+ * vouch for, a bad checksum; also a frame whose tail cannot grow. Other
+ * IPv4 options and IPv6 extension headers are not echoed, as the kernel's
+ * own SYN-ACK does not echo them: the reply is our fixed IP header and
+ * TCP right behind it. Nothing is changed before the last of the checks.
  */
 static __always_inline int lb_cookie_synack(struct xdp_md *ctx,
 					    struct lb_pkt *pkt,
@@ -126,60 +117,47 @@ static __always_inline int lb_cookie_synack(struct xdp_md *ctx,
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct lb_opt_walk w = {};
+	struct lb_opt_walk w = {}; /* and scratch before and after */
 	struct lb_tcp_synack t = {};
 	struct lb_tcp_opts *o = &w.o;
 	struct lb_cookie_flow f;
 	struct tcphdr *th = pkt->l4;
-	__u32 l3_off, l4_off, olen, mss_index, isn, cookie, tcp_len, ip_len;
+	struct ethhdr *eth = data;
+	__u32 l3_off = pkt->l3_off, l4_off, olen, mss_index, isn, cookie;
+	__u32 tcp_len, ip_len, reason;
 	__u8 mac[2][ETH_ALEN];
-	struct ethhdr *eth;
 	__u64 now, sum;
-	int i;
+	int i, err;
 
-	/* Shape: the fixed IP header alone, then TCP. */
-	if ((void *)(th + 1) > data_end)
-		return XDP_PASS;
-	l3_off = pkt->l3 == data + sizeof(struct ethhdr) ?
-			 sizeof(struct ethhdr) :
-			 sizeof(struct ethhdr) + sizeof(struct lb_vlan_hdr);
-	if (pkt->family == LB_FAMILY_V4) {
-		struct iphdr *iph = pkt->l3;
-
-		if ((void *)(iph + 1) > data_end || iph->ihl != 5 ||
-		    iph->frag_off & bpf_htons(IP_MF_OFFSET_MASK) ||
-		    pkt->l4 != (void *)(iph + 1))
-			return XDP_PASS;
-		l4_off = l3_off + sizeof(*iph);
-	} else {
-		struct ipv6hdr *ip6h = pkt->l3;
-
-		if ((void *)(ip6h + 1) > data_end ||
-		    ip6h->nexthdr != IPPROTO_TCP ||
-		    pkt->l4 != (void *)(ip6h + 1))
-			return XDP_PASS;
-		l4_off = l3_off + sizeof(*ip6h);
-	}
+	/* lb_parse_dst() and lb_parse_tcp() checked these */
+	if ((void *)(th + 1) > data_end || (void *)(eth + 1) > data_end)
+		return XDP_ABORTED;
+	reason = lb_syn_refused(ctx, pkt, th, eth, w.buf);
+	if (reason)
+		return lb_cookie_drop(reason);
+	if (pkt->shape & LB_SHAPE_IP_EXT) /* the checksum sums all of it */
+		__builtin_memset(w.buf, 0, sizeof(w.buf));
 
 	/* Everything the reply needs, read before the frame changes. */
 	olen = th->doff * 4 - sizeof(*th); /* lb_parse_tcp: doff >= 5 */
 	if (olen > LB_TCP_OPTS_MAX)
-		return XDP_PASS;
+		return XDP_ABORTED; /* doff is 4 bits */
 	/* olen is bounded above, so the helper's length is too; the options
 	 * lie inside the IP payload (lb_parse_tcp checked doff). */
-	if (olen && bpf_xdp_load_bytes(ctx, l4_off + sizeof(*th), w.buf, olen))
-		return XDP_PASS;
+	if (olen &&
+	    bpf_xdp_load_bytes(ctx, pkt->l4_off + sizeof(*th), w.buf, olen))
+		return XDP_ABORTED;
 	w.len = olen;
 	lb_tcp_opts_parse(&w);
+	/* w.buf still holds the options; then it is scratch for the data */
+	if (!lb_tcp_csum_ok(ctx, pkt, th, w.buf, w.buf))
+		return lb_cookie_drop(LB_R_SYN_BAD_CSUM);
 	isn = bpf_ntohl(th->seq);
 	f.client = pkt->src;
 	f.vip = pkt->dst;
 	f.sport = pkt->sport;
 	f.dport = pkt->dport;
 	f.family = pkt->family;
-	eth = data;
-	if ((void *)(eth + 1) > data_end)
-		return XDP_PASS;
 	__builtin_memcpy(mac[0], eth->h_source, ETH_ALEN);
 	__builtin_memcpy(mac[1], eth->h_dest, ETH_ALEN);
 
@@ -209,14 +187,23 @@ static __always_inline int lb_cookie_synack(struct xdp_md *ctx,
 	      lb_csum_words(&t, sizeof(t));
 	t.th.check = lb_csum_fold(sum);
 
-	/* The frame ends with our TCP header: a SYN's payload (TFO data) or
-	 * Ethernet padding goes. If the tail cannot grow, the SYN passes
-	 * unchanged. */
+	/* The frame ends with our TCP header, right behind our IP header: a
+	 * SYN's options, extension headers, payload (TFO data) or Ethernet
+	 * padding go. */
+	l4_off =
+		l3_off + (pkt->family == LB_FAMILY_V4 ? sizeof(struct iphdr) :
+							sizeof(struct ipv6hdr));
+	/* l3_off is 14 or 18, but the verifier lost it on the stack, and
+	 * clang would add l4_off to the packet pointer below: bound it,
+	 * behind a barrier clang cannot see through. */
+	asm volatile("" : "+r"(l4_off));
+	if (l4_off > LB_L4_OFF_MAX)
+		return XDP_ABORTED;
 	ip_len = (pkt->family == LB_FAMILY_V4 ? sizeof(struct iphdr) : 0) +
 		 tcp_len;
 	if (bpf_xdp_adjust_tail(ctx, (int)(l4_off + tcp_len) -
 					     (int)(data_end - data)))
-		return lb_synack_unchanged(ctx, pkt, l3_off, l4_off);
+		return lb_cookie_drop(LB_R_COOKIE_NO_ROOM);
 
 	if (pkt->family == LB_FAMILY_V4) {
 		struct iphdr ip = {
@@ -231,7 +218,7 @@ static __always_inline int lb_cookie_synack(struct xdp_md *ctx,
 		};
 
 		ip.check = lb_csum_fold(lb_csum_words(&ip, sizeof(ip)));
-		bpf_xdp_store_bytes(ctx, l3_off, &ip, sizeof(ip));
+		err = bpf_xdp_store_bytes(ctx, l3_off, &ip, sizeof(ip));
 	} else {
 		struct ipv6hdr ip6 = {
 			.version = 6,
@@ -245,15 +232,18 @@ static __always_inline int lb_cookie_synack(struct xdp_md *ctx,
 			ip6.saddr.in6_u.u6_addr32[i] = f.vip.v6[i];
 			ip6.daddr.in6_u.u6_addr32[i] = f.client.v6[i];
 		}
-		bpf_xdp_store_bytes(ctx, l3_off, &ip6, sizeof(ip6));
+		err = bpf_xdp_store_bytes(ctx, l3_off, &ip6, sizeof(ip6));
 	}
-	/* tcp_len is 24, 36 or 40: a bounded length for the helper */
-	bpf_xdp_store_bytes(ctx, l4_off, &t, tcp_len);
-	bpf_xdp_store_bytes(ctx, 0, mac[0], ETH_ALEN); /* destination */
-	bpf_xdp_store_bytes(ctx, ETH_ALEN, mac[1], ETH_ALEN); /* source */
-
-	lb_count_cookie_sent(vip_index);
-	return XDP_TX;
+	/* tcp_len is 24, 36 or 40: a bounded length for the helper. A
+	 * failed write leaves a half-made frame: never send or pass it. */
+	err = err ?: bpf_xdp_store_bytes(ctx, l4_off, &t, tcp_len);
+	err = err ?: bpf_xdp_store_bytes(ctx, 0, mac[0], ETH_ALEN);
+	err = err ?: bpf_xdp_store_bytes(ctx, ETH_ALEN, mac[1], ETH_ALEN);
+	if (err)
+		return XDP_ABORTED;
+	return lb_cookie_sent(vip_index, pkt->shape & LB_SHAPE_IP_EXT ?
+						 LB_R_COOKIE_IP_OPTS :
+						 LB_R_COOKIE_SENT);
 }
 
 #endif /* LB_SYNACK_H */

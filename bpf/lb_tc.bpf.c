@@ -18,12 +18,23 @@
  *   - otherwise: passed. The kernel checks its own cookies (made while our
  *     flood defence was off) or answers RST, as without us.
  * Everything else passes untouched.
+ *
+ * The program is one link of a tcx chain (user/state/tc_attach.c): what we
+ * decide, a request socket assigned or a forged ACK dropped, is final
+ * (TCX_PASS, TCX_DROP); every other packet goes on to the next program and
+ * the clsact filters behind (TCX_NEXT), as if we were not there.
  */
-#include <linux/pkt_cls.h>
 #include "lb_parse.h"
 #include "lb_pick.h"
 #include "lb_cookie.h"
 #include "lb_flood.h"
+
+/* tcx verdicts (kernel 6.6+), not in libbpf 1.1's uapi headers. */
+#ifndef TCX_NEXT
+#define TCX_NEXT -1
+#define TCX_PASS 0
+#define TCX_DROP 2
+#endif
 
 /* The kfunc (kernel 6.9+) and its argument, as in the kernel's BTF;
  * libbpf 1.1's headers predate them. struct sock is defined, not declared:
@@ -68,32 +79,21 @@ static __always_inline int lb_tc_verdict(__u32 reason, int action)
 	return action;
 }
 
-/* Ethernet (one VLAN tag), plain IPv4 (not a fragment) or IPv6 with TCP
- * right behind, and the TCP header. Returns 0 for an ACK without SYN, RST
- * or FIN. */
+/* Plain IPv4 (not a fragment) or IPv6 with TCP right behind, and the TCP
+ * header. Returns 0 for an ACK without SYN, RST or FIN. No VLAN tag: the
+ * kernel takes it off (skb_vlan_untag()) before tc ingress runs, and
+ * skb->protocol says what follows. */
 static __always_inline int lb_ack_parse(struct __sk_buff *skb, struct lb_ack *a)
 {
-	struct lb_vlan_hdr vlan;
 	__u32 off = sizeof(struct ethhdr);
-	struct ethhdr eth;
-	__be16 proto;
+	__be16 proto = skb->protocol;
 
-	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
-		return -1;
-	proto = eth.h_proto;
-	if (proto == bpf_htons(ETH_P_8021Q) ||
-	    proto == bpf_htons(ETH_P_8021AD)) {
-		if (bpf_skb_load_bytes(skb, off, &vlan, sizeof(vlan)))
-			return -1;
-		proto = vlan.proto;
-		off += sizeof(vlan);
-	}
 	__builtin_memset(&a->f, 0, sizeof(a->f));
 	if (proto == bpf_htons(ETH_P_IP)) {
 		if (bpf_skb_load_bytes(skb, off, &a->ip4, sizeof(a->ip4)) ||
 		    a->ip4.version != 4 || a->ip4.ihl < 5 ||
 		    a->ip4.protocol != IPPROTO_TCP ||
-		    a->ip4.frag_off & bpf_htons(IP_MF_OFFSET_MASK))
+		    a->ip4.frag_off & bpf_htons(IP_MF | IP_OFFSET_MASK))
 			return -1;
 		a->f.family = LB_FAMILY_V4;
 		a->f.client.v4 = a->ip4.saddr;
@@ -157,14 +157,6 @@ static __always_inline int lb_ack_has_conn(struct __sk_buff *skb,
 	return conn;
 }
 
-static __always_inline int lb_cpu_in_flood(__u64 now)
-{
-	__u32 zero = 0;
-	struct lb_flood *f = bpf_map_lookup_elem(&lb_flood, &zero);
-
-	return f && now < f->flood_until;
-}
-
 /* Did the kernel's own syncookies make this one? Asked of the listener the
  * ring picks: the kernel's secret is per namespace, and the listener only
  * says whether its queue overflowed lately (else the kernel would refuse
@@ -191,15 +183,15 @@ lb_cookie_bad(struct lb_ack *a, const struct lb_vip_meta *vip, __u64 now)
 	if (c)
 		c->cookies_bad++;
 	if (!lb_cpu_in_flood(now))
-		return lb_tc_verdict(LB_R_COOKIE_NOT_OURS, TC_ACT_OK);
+		return lb_tc_verdict(LB_R_COOKIE_NOT_OURS, TCX_NEXT);
 	sk = lb_pick_sock(vip, &a->f.client, a->f.family, &worker, &how);
 	if (sk) {
 		theirs = lb_kernel_cookie(a, sk);
 		bpf_sk_release(sk);
 	}
 	if (theirs)
-		return lb_tc_verdict(LB_R_COOKIE_NOT_OURS, TC_ACT_OK);
-	return lb_tc_verdict(LB_R_COOKIE_BAD, TC_ACT_SHOT);
+		return lb_tc_verdict(LB_R_COOKIE_NOT_OURS, TCX_NEXT);
+	return lb_tc_verdict(LB_R_COOKIE_BAD, TCX_DROP);
 }
 
 /* What the handshake agreed, from the cookie and the ACK's options: window
@@ -261,22 +253,22 @@ static __always_inline int lb_cookie_ack(struct __sk_buff *skb)
 	now = bpf_ktime_get_coarse_ns();
 	if (!cfg || !(cfg->flags & LB_CF_COOKIES) || !st ||
 	    now >= st->cookies_until)
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	if (lb_ack_parse(skb, &a))
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	vkey.addr = a.f.vip;
 	vkey.port = a.f.dport;
 	vkey.proto = IPPROTO_TCP;
 	vkey.family = a.f.family;
 	vip = bpf_map_lookup_elem(&lb_vips, &vkey);
 	if (!vip || lb_ack_has_conn(skb, &a))
-		return TC_ACT_OK;
+		return TCX_NEXT;
 
 	if (lb_cookie_check(cfg, &a.f, bpf_ntohl(a.th.seq) - 1,
 			    bpf_ntohl(a.th.ack_seq) - 1, now, &mss_index))
 		return lb_cookie_bad(&a, vip, now);
 	if (lb_proven_limited(cfg, a.f.family, &a.f.client, vip->index, now))
-		return TC_ACT_SHOT; /* its prefix is over src_rate */
+		return TCX_DROP; /* its prefix is over src_rate */
 
 	olen = a.th.doff * 4 - sizeof(a.th);
 	if (olen > LB_TCP_OPTS_MAX)
@@ -290,16 +282,16 @@ static __always_inline int lb_cookie_ack(struct __sk_buff *skb)
 
 	sk = lb_pick_sock(vip, &a.f.client, a.f.family, &worker, &how);
 	if (!sk) /* the kernel answers RST: the client learns at once */
-		return lb_tc_verdict(LB_R_COOKIE_NO_WORKER, TC_ACT_OK);
+		return lb_tc_verdict(LB_R_COOKIE_NO_WORKER, TCX_NEXT);
 	tp = bpf_skc_to_tcp_sock(sk);
 	err = tp ? bpf_sk_assign_tcp_reqsk(skb, (struct sock *)tp, &attrs,
 					   sizeof(attrs)) :
 		   -1;
 	bpf_sk_release(sk);
 	if (err)
-		return lb_tc_verdict(LB_R_COOKIE_ASSIGN_FAIL, TC_ACT_OK);
+		return lb_tc_verdict(LB_R_COOKIE_ASSIGN_FAIL, TCX_NEXT);
 	lb_count_cookie_ok(vip->index, worker);
-	return lb_tc_verdict(LB_R_COOKIE_OK, TC_ACT_OK);
+	return lb_tc_verdict(LB_R_COOKIE_OK, TCX_PASS);
 }
 
 SEC("tc")

@@ -7,8 +7,10 @@
  * UDP, other protocols) but lets ICMP errors and neighbour discovery by;
  * malformed packets the kernel would drop anyway are dropped and counted.
  * A SYN to a served port counts towards flood detection; in flood mode it
- * is answered with a SYN cookie from here, whatever source it claims.
- * Otherwise it goes on to the kernel, and sk_lookup picks the worker. Nothing is written per connection.
+ * is answered with a SYN cookie from here, whatever source it claims, or
+ * dropped when XDP will not answer it (lb_syn_check.h): none reaches a
+ * listen queue. Otherwise it goes on to the kernel, and sk_lookup picks
+ * the worker. Nothing is written per connection.
  */
 #include "lb_parse.h"
 #include "lb_flood.h"
@@ -58,18 +60,16 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 				  __u32 src_action)
 {
 	__u64 now = bpf_ktime_get_coarse_ns();
-	int rc;
 
 	if (lb_flood_syn(cfg, now)) {
 		/* No limit on a claimed source: a cookie costs no state, and
 		 * its prefix is charged only once it proves itself (tc). */
 		if (src_action == LB_SRC_ALLOW)
 			lb_count(LB_R_SRC_ALLOWED);
-		if (lb_cookies_here(ctx, cfg)) {
-			rc = lb_cookie_synack(ctx, pkt, cfg, index);
-			if (rc != XDP_PASS)
-				return rc;
-		}
+		/* A cookie or a drop, whatever the SYN's shape: no SYN
+		 * reaches a listen queue in flood mode. */
+		if (lb_cookies_here(ctx, cfg))
+			return lb_cookie_synack(ctx, pkt, cfg, index);
 	}
 	if (lb_syn_retransmitted(pkt, pkt->l4)) {
 		lb_count_vip(index, LB_R_SYN_RETRANS);
@@ -79,10 +79,20 @@ static __always_inline int lb_syn(struct xdp_md *ctx, struct lb_pkt *pkt,
 	return lb_verdict(LB_R_SYN_NEW, XDP_PASS);
 }
 
-static __always_inline int lb_filter_has(const __u64 *words, __u32 bit)
+/* More IPv6 extension headers than we walk: the protocol is unknown. An
+ * exclusive address drops it; a shared one passes it, but not in flood
+ * mode with cookies on: it may be a SYN, which must not reach a listen
+ * queue past the cookies. */
+static __always_inline int lb_ext_limit_action(const struct xdp_md *ctx,
+					       const struct lb_vip_addr *va,
+					       const struct lb_config *cfg)
 {
-	return !!(words[(bit / 64) % LB_ADDR_FILTER_WORDS] &
-		  (1ull << (bit % 64)));
+	if (va->flags & LB_VA_EXCLUSIVE)
+		return XDP_DROP;
+	if (lb_cookies_here(ctx, cfg) &&
+	    lb_cpu_in_flood(bpf_ktime_get_coarse_ns()))
+		return XDP_DROP;
+	return XDP_PASS;
 }
 
 /*
@@ -173,14 +183,13 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 		return lb_verdict(LB_R_ICMP_PASS, XDP_PASS);
 	case LB_PKT_NOT_TCP:
 		break;
-	default: /* a reason */
-		rc -= LB_PKT_REASON_BASE;
+	default: /* LB_PKT_REASON */
+		rc = pkt.reason;
 		if (rc == LB_R_FRAGMENT || rc == LB_R_UNSUPPORTED)
 			return lb_verdict(rc, XDP_PASS);
-		if (rc == LB_R_IP6_EXT_LIMIT) /* protocol unknown */
-			return lb_verdict(rc, va->flags & LB_VA_EXCLUSIVE ?
-						      XDP_DROP :
-						      XDP_PASS);
+		if (rc == LB_R_IP6_EXT_LIMIT)
+			return lb_verdict(rc,
+					  lb_ext_limit_action(ctx, va, cfg));
 		return lb_verdict(rc, XDP_DROP);
 	}
 	/* Not a served port or not TCP. */

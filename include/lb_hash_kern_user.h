@@ -106,11 +106,4 @@ LB_INLINE __u32 lb_port_filter_bit(const struct lb_addr *a, __be16 port)
 	return ((w ^ ((__u32)port * 0x85ebca6bu)) * 0x9e3779b1u) >> 16;
 }
 
-/* Index of the client's slot in lb_rings. */
-LB_INLINE __u32 lb_ring_index(const struct lb_vip_meta *vip, __u32 hash,
-			      __u32 ring_size)
-{
-	return vip->index * ring_size + hash % ring_size;
-}
-
 #endif /* LB_HASH_KERN_USER_H */

@@ -26,7 +26,6 @@
 /* Map names as they appear in bpftool and under /sys/fs/bpf/<instance>/. */
 #define LB_MAP_CONFIG "lb_config"
 #define LB_MAP_VIPS "lb_vips"
-#define LB_MAP_VIP_PORTS "lb_vip_ports"
 #define LB_MAP_RINGS "lb_rings"
 #define LB_MAP_VIP_ADDRS "lb_vip_addrs"
 #define LB_MAP_ADDR_FILTER "lb_addr_filter"
@@ -344,6 +343,18 @@ enum lb_reason {
 	/* issue 20, host safety (bpf/lb_exclusive.h): exclusive addresses */
 	LB_R_HOST_CONN, /* pass: reply to a connection the host opened */
 	LB_R_ECHO_PASS, /* pass: ICMP/ICMPv6 echo request or reply */
+	/* Flood mode with cookies: what XDP will not answer (issue 20). */
+	LB_R_COOKIE_IP_OPTS, /* tx: SYN with IPv4 options or IPv6 extension
+				headers answered with a cookie, without them */
+	LB_R_SYN_IP_OPTS_DROP, /* drop: an IPv4 option or IPv6 extension
+				  header the kernel would refuse or act on */
+	LB_R_SYN_FRAG_DROP, /* drop: SYN in a fragmented datagram */
+	LB_R_SYN_BAD_MAC, /* drop: SYN to a broadcast or multicast MAC */
+	LB_R_SYN_MARTIAN, /* drop: SYN from a martian source address */
+	LB_R_SYN_OWN_SRC, /* drop: SYN from its destination or a VIP */
+	LB_R_SYN_BAD_FLAGS, /* drop: SYN with FIN or RST */
+	LB_R_SYN_BAD_CSUM, /* drop: SYN with a bad TCP checksum */
+	LB_R_COOKIE_NO_ROOM, /* drop: the frame cannot hold the SYN-ACK */
 	LB_R_MAX,
 };
 

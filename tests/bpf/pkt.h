@@ -30,6 +30,7 @@ struct pkt_spec {
 	int vlan; /* one 802.1Q tag */
 	uint16_t ethertype; /* 0: from family; else forced (e.g. ARP) */
 	int ip4_opt_words; /* IPv4 options, in 4-byte words (NOPs) */
+	const uint8_t *ip4_opts; /* their bytes instead of NOPs */
 	uint8_t ip6_ext[8]; /* extension header chain before L4 */
 	int ip6_ext_n;
 	int frag_off; /* fragment offset in 8-byte units; !0 = non-first */
@@ -41,12 +42,15 @@ struct pkt_spec {
 	int tcp_opts_len;
 	int icmp_type; /* ICMP / ICMPv6 type (0: echo request) */
 	int pad; /* bytes after the IP packet (Ethernet padding) */
+	const uint8_t *dst_mac; /* 6 bytes (0: 02:00:00:00:00:01) */
 	/* corruption */
 	int version; /* 0: correct */
 	int ihl; /* 0: correct */
 	int len_delta; /* added to tot_len / payload_len */
 	int len_zero; /* IPv6 payload_len / IPv4 tot_len = 0 (BIG TCP) */
 	int doff; /* 0: correct (5) */
+	int csum_delta; /* added to the TCP checksum (0: correct) */
+	int csum_partial; /* the pseudo-header's sum only (CHECKSUM_PARTIAL) */
 	int truncate; /* cut the frame to this many bytes (0: no) */
 };
 
@@ -65,6 +69,46 @@ static inline uint16_t pkt_ip_csum(const uint8_t *p, size_t len)
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return htons(~sum & 0xffff);
+}
+
+/* Checksum of the pseudo-header of a len-byte segment and of the first
+ * sum_len bytes at l4. */
+static inline uint16_t pkt_tcp_csum(const struct pkt_spec *s, const uint8_t *l3,
+				    const uint8_t *l4, size_t len,
+				    size_t sum_len)
+{
+	uint32_t sum = IPPROTO_TCP + len;
+	size_t i;
+
+	if (s->family == 6)
+		for (i = 8; i < 40; i += 2)
+			sum += l3[i] << 8 | l3[i + 1];
+	else
+		for (i = 12; i < 20; i += 2)
+			sum += l3[i] << 8 | l3[i + 1];
+	for (i = 0; i + 1 < sum_len; i += 2)
+		sum += l4[i] << 8 | l4[i + 1];
+	if (sum_len & 1)
+		sum += l4[sum_len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons(~sum & 0xffff);
+}
+
+/* A correct TCP checksum (unless csum_delta says otherwise). */
+static inline void pkt_tcp_check(const struct pkt_spec *s, uint8_t *l3,
+				 uint8_t *l4, size_t len)
+{
+	struct tcphdr *th = (struct tcphdr *)l4;
+
+	if ((s->proto && s->proto != IPPROTO_TCP) || len < sizeof(*th))
+		return;
+	th->check = 0;
+	if (s->csum_partial) /* as a local sender leaves it for the NIC */
+		th->check = ~pkt_tcp_csum(s, l3, l4, len, 0);
+	else
+		th->check = htons(ntohs(pkt_tcp_csum(s, l3, l4, len, len)) +
+				  s->csum_delta);
 }
 
 static inline size_t pkt_l4(const struct pkt_spec *s, uint8_t *p)
@@ -116,7 +160,10 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf)
 	uint16_t etype;
 
 	memset(buf, 0, PKT_MAX);
-	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x01", 6);
+	memcpy(eth->h_dest,
+	       s->dst_mac ? s->dst_mac :
+			    (const uint8_t *)"\x02\x00\x00\x00\x00\x01",
+	       6);
 	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x02", 6);
 	etype = s->ethertype   ? s->ethertype :
 		s->family == 6 ? ETH_P_IPV6 :
@@ -137,6 +184,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf)
 	} else if (s->family == 6) {
 		struct ipv6hdr *ip6 = (struct ipv6hdr *)l3buf;
 		uint8_t *next = &ip6->nexthdr, *p;
+		size_t l4len;
 		int i;
 
 		ip6->version = s->version ? s->version : 6;
@@ -163,7 +211,9 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf)
 			p += 8;
 		}
 		*next = proto == IPPROTO_ICMP ? IPPROTO_ICMPV6 : proto;
-		p += pkt_l4(s, p);
+		l4len = pkt_l4(s, p);
+		pkt_tcp_check(s, l3buf, p, l4len);
+		p += l4len;
 		len = l3 + (p - l3buf);
 		ip6->payload_len =
 			htons(s->len_zero ? 0 :
@@ -184,7 +234,10 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf)
 		inet_pton(AF_INET, s->dst ? s->dst : "198.18.0.100",
 			  &iph->daddr);
 		memset(iph + 1, 1, 4 * s->ip4_opt_words); /* IPOPT_NOOP */
+		if (s->ip4_opts)
+			memcpy(iph + 1, s->ip4_opts, 4 * s->ip4_opt_words);
 		len = l3 + hl + pkt_l4(s, l3buf + hl);
+		pkt_tcp_check(s, l3buf, l3buf + hl, len - l3 - hl);
 		iph->tot_len = htons(s->len_zero ? 0 : len - l3 + s->len_delta);
 		iph->check = pkt_ip_csum((uint8_t *)iph, hl);
 		memcpy(buf + l3, l3buf, len - l3);

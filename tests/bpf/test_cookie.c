@@ -15,7 +15,6 @@
 #include <setjmp.h>
 #include <time.h>
 #include <cmocka.h>
-#include <linux/pkt_cls.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,8 +22,16 @@
 #include <sys/ioctl.h>
 #include "fixture.h"
 #include "pkt.h"
+#include "stats.h"
 #include "../../bpf/lb_siphash.h"
 #include "lb_xdp.skel.h" /* lb_cookie_ifs: not one of the DP_ maps */
+
+/* tcx verdicts (kernel 6.6+), newer than the installed uapi headers */
+#ifndef TCX_NEXT
+#define TCX_NEXT -1
+#define TCX_PASS 0
+#define TCX_DROP 2
+#endif
 
 #define PERIOD_NS (64ull * 1000000000ull)
 #define CLIENT_PORT 40123
@@ -204,34 +211,41 @@ struct synack {
 };
 
 /*
- * Send the SYN, check every byte of the reply that can be known, and
- * return what the ACK needs.
+ * Send the SYN of spec s (with a frame edit, if any, at byte edit_at),
+ * check every byte of the reply that can be known, and return what the
+ * ACK needs. The reply has our IP header alone, whatever the SYN had
+ * between IP and TCP; outcome is the reason that must count it.
  */
-static void syn_to_synack(int family, const char *client, uint32_t isn,
-			  const uint8_t *opts, int opts_len, struct synack *sa)
+static void spec_to_synack(const struct pkt_spec *s, int edit_at, uint8_t edit,
+			   __u32 outcome, struct synack *sa)
 {
-	const char *vip = family == 6 ? FX_VIP6 : FX_VIP4;
-	struct pkt_spec s = { .family = family,
-			      .src = client,
-			      .dst = vip,
-			      .sport = CLIENT_PORT,
-			      .seq = isn,
-			      .flags = F_SYN,
-			      .tcp_opts = opts,
-			      .tcp_opts_len = opts_len };
+	int family = s->family;
+	const char *vip = s->dst, *client = s->src;
+	uint32_t isn = s->seq;
 	__u32 index = family == 6 ? fx->vip6.index : fx->vip4.index;
 	size_t off = offsetof(struct lb_counters, cookies_sent);
 	__u64 sent = vip_counter(index, off);
-	__u64 reason = fx_reason(fx, LB_R_COOKIE_SENT);
+	__u64 reason = fx_reason(fx, outcome);
 	__u64 syns = fx_reason(fx, LB_R_SYN_NEW);
 	uint8_t in[PKT_MAX], out[PKT_MAX], *l3 = out + 14, *th;
 	size_t len, out_len, ip_len, tcp_len;
 	struct lb_addr a;
 
-	len = pkt_build(&s, in);
-	assert_int_equal(
-		run_prog(dataplane__xdp_fd(&fx->dp), in, len, out, &out_len),
-		XDP_TX);
+	__u64 before[LB_R_MAX], after[LB_R_MAX];
+	int verdict;
+	__u32 r;
+
+	len = pkt_build(s, in);
+	if (edit_at)
+		in[edit_at] = edit;
+	fx_reasons(fx, before);
+	verdict = run_prog(dataplane__xdp_fd(&fx->dp), in, len, out, &out_len);
+	fx_reasons(fx, after);
+	for (r = 0; r < LB_R_MAX; r++)
+		if (verdict != XDP_TX && after[r] != before[r])
+			fail_msg("verdict %d, outcome %s counted", verdict,
+				 stats__reason_name(r));
+	assert_int_equal(verdict, XDP_TX);
 	/* Ethernet: the MACs swapped */
 	assert_memory_equal(out, in + 6, 6);
 	assert_memory_equal(out + 6, in, 6);
@@ -280,8 +294,23 @@ static void syn_to_synack(int family, const char *client, uint32_t isn,
 	assert_int_equal(decode_cookie(family, client, vip, isn, sa->cookie),
 			 (int)(sa->cookie >> 1 & 3));
 	assert_int_equal(vip_counter(index, off), sent + 1);
-	assert_int_equal(fx_reason(fx, LB_R_COOKIE_SENT), reason + 1);
+	assert_int_equal(fx_reason(fx, outcome), reason + 1);
 	assert_int_equal(fx_reason(fx, LB_R_SYN_NEW), syns);
+}
+
+static void syn_to_synack(int family, const char *client, uint32_t isn,
+			  const uint8_t *opts, int opts_len, struct synack *sa)
+{
+	struct pkt_spec s = { .family = family,
+			      .src = client,
+			      .dst = family == 6 ? FX_VIP6 : FX_VIP4,
+			      .sport = CLIENT_PORT,
+			      .seq = isn,
+			      .flags = F_SYN,
+			      .tcp_opts = opts,
+			      .tcp_opts_len = opts_len };
+
+	spec_to_synack(&s, 0, 0, LB_R_COOKIE_SENT, sa);
 }
 
 static const uint16_t msstab4[] = { 536, 1300, 1440, 1460 };
@@ -425,6 +454,185 @@ static void test_synack_with_timestamps(void **state)
 	check_timestamps(6, "fd00:198:18:1::12");
 }
 
+/* --- flood mode: SYNs of every shape get a cookie or are dropped --- */
+
+#define C4 "198.18.1.50"
+#define C6 "fd00:198:18:1::50"
+#define V4(...)                                                               \
+	{                                                                     \
+		.family = 4, .src = C4, .dst = FX_VIP4, .sport = CLIENT_PORT, \
+		.flags = F_SYN, __VA_ARGS__                                   \
+	}
+#define V6(...)                                                               \
+	{                                                                     \
+		.family = 6, .src = C6, .dst = FX_VIP6, .sport = CLIENT_PORT, \
+		.flags = F_SYN, __VA_ARGS__                                   \
+	}
+#define EXT6 (14 + 40) /* first IPv6 extension header in the frame */
+#define VIP6_SHARED "fd00:198:18::101" /* :443, --shared (group_setup) */
+
+static const uint8_t router_alert[4] = { 148, 4, 0, 0 };
+static const uint8_t ip4_timestamp[8] = { 68, 8, 5, 0, 0, 0, 0, 0 };
+static const uint8_t ip4_lsrr[8] = { 131, 7, 4, 198, 18, 0, 1, 0 };
+static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t mcast[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 };
+static const uint8_t mcast6[6] = { 0x33, 0x33, 0x00, 0x00, 0x00, 0x01 };
+
+struct shape_case {
+	const char *desc;
+	struct pkt_spec pkt;
+	int edit_at; /* a byte of the built frame set to edit (0: none) */
+	uint8_t edit;
+	int verdict;
+	__u32 reason;
+};
+
+/* V4()/V6() give defaults that a row may override */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+static const struct shape_case shapes[] = {
+	/* answered, without the SYN's options or extension headers */
+	{ "v4 SYN with a router alert option",
+	  V4(.ip4_opt_words = 1, .ip4_opts = router_alert), 0, 0, XDP_TX,
+	  LB_R_COOKIE_IP_OPTS },
+	{ "v4 SYN with 40 bytes of NOP options", V4(.ip4_opt_words = 10), 0, 0,
+	  XDP_TX, LB_R_COOKIE_IP_OPTS },
+	{ "v6 SYN with a destination-options header",
+	  V6(.ip6_ext = { IPPROTO_DSTOPTS }, .ip6_ext_n = 1), 0, 0, XDP_TX,
+	  LB_R_COOKIE_IP_OPTS },
+	{ "v6 SYN with PadN and router alert in hop-by-hop",
+	  V6(.ip6_ext = { IPPROTO_HOPOPTS }, .ip6_ext_n = 1), EXT6 + 2, 5,
+	  XDP_TX, LB_R_COOKIE_IP_OPTS }, /* RA, len 0 */
+	{ "v6 SYN after hop-by-hop, routing (0 left), dest-options",
+	  V6(.ip6_ext = { IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS },
+	     .ip6_ext_n = 3),
+	  0, 0, XDP_TX, LB_R_COOKIE_IP_OPTS },
+	{ "v6 SYN in an atomic fragment (offset 0, no more)", V6(.ip6_frag = 1),
+	  EXT6 + 3, 0, XDP_TX, LB_R_COOKIE_IP_OPTS },
+	{ "v4 SYN with 101 bytes of data (odd, two chunks)", V4(.payload = 101),
+	  0, 0, XDP_TX, LB_R_COOKIE_SENT },
+	{ "v6 SYN with 400 bytes of data", V6(.payload = 400), 0, 0, XDP_TX,
+	  LB_R_COOKIE_SENT },
+	{ "v4 SYN with a CHECKSUM_PARTIAL checksum (veth peer)",
+	  V4(.csum_partial = 1), 0, 0, XDP_TX, LB_R_COOKIE_SENT },
+	{ "v6 SYN with a CHECKSUM_PARTIAL checksum (veth peer)",
+	  V6(.csum_partial = 1), 0, 0, XDP_TX, LB_R_COOKIE_SENT },
+
+	/* dropped: options or headers the kernel would refuse or act on */
+	{ "v4 SYN with a timestamp option",
+	  V4(.ip4_opt_words = 2, .ip4_opts = ip4_timestamp), 0, 0, XDP_DROP,
+	  LB_R_SYN_IP_OPTS_DROP },
+	{ "v4 SYN with a loose source route",
+	  V4(.ip4_opt_words = 2, .ip4_opts = ip4_lsrr), 0, 0, XDP_DROP,
+	  LB_R_SYN_IP_OPTS_DROP },
+	{ "v6 SYN with a destination option to discard (type 0xc9)",
+	  V6(.ip6_ext = { IPPROTO_DSTOPTS }, .ip6_ext_n = 1), EXT6 + 2, 0xc9,
+	  XDP_DROP, LB_R_SYN_IP_OPTS_DROP },
+	{ "v6 SYN with a routing header, 1 segment left",
+	  V6(.ip6_ext = { IPPROTO_ROUTING }, .ip6_ext_n = 1), EXT6 + 3, 1,
+	  XDP_DROP, LB_R_SYN_IP_OPTS_DROP },
+	{ "v6 SYN with hop-by-hop after dest-options",
+	  V6(.ip6_ext = { IPPROTO_DSTOPTS, IPPROTO_HOPOPTS }, .ip6_ext_n = 2),
+	  0, 0, XDP_DROP, LB_R_SYN_IP_OPTS_DROP },
+
+	/* dropped: fragments */
+	{ "v4 SYN, first fragment (MF)", V4(.frag_off = 0x2000), 0, 0, XDP_DROP,
+	  LB_R_SYN_FRAG_DROP },
+	{ "v6 SYN, first fragment (M)", V6(.ip6_frag = 1), 0, 0, XDP_DROP,
+	  LB_R_SYN_FRAG_DROP },
+
+	/* dropped: what the kernel would never answer */
+	{ "v4 SYN to the broadcast MAC", V4(.dst_mac = bcast), 0, 0, XDP_DROP,
+	  LB_R_SYN_BAD_MAC },
+	{ "v4 SYN to a multicast MAC", V4(.dst_mac = mcast), 0, 0, XDP_DROP,
+	  LB_R_SYN_BAD_MAC },
+	{ "v6 SYN to a multicast MAC", V6(.dst_mac = mcast6), 0, 0, XDP_DROP,
+	  LB_R_SYN_BAD_MAC },
+	{ "v4 SYN from 0.1.2.3", V4(.src = "0.1.2.3"), 0, 0, XDP_DROP,
+	  LB_R_SYN_MARTIAN },
+	{ "v4 SYN from 127.0.0.1", V4(.src = "127.0.0.1"), 0, 0, XDP_DROP,
+	  LB_R_SYN_MARTIAN },
+	{ "v4 SYN from multicast", V4(.src = "224.0.0.5"), 0, 0, XDP_DROP,
+	  LB_R_SYN_MARTIAN },
+	{ "v4 SYN from class E", V4(.src = "240.0.0.1"), 0, 0, XDP_DROP,
+	  LB_R_SYN_MARTIAN },
+	{ "v4 SYN from 255.255.255.255", V4(.src = "255.255.255.255"), 0, 0,
+	  XDP_DROP, LB_R_SYN_MARTIAN },
+	{ "v6 SYN from ::", V6(.src = "::"), 0, 0, XDP_DROP, LB_R_SYN_MARTIAN },
+	{ "v6 SYN from ::1", V6(.src = "::1"), 0, 0, XDP_DROP,
+	  LB_R_SYN_MARTIAN },
+	{ "v6 SYN from multicast", V6(.src = "ff02::1"), 0, 0, XDP_DROP,
+	  LB_R_SYN_MARTIAN },
+	{ "v6 SYN from v4-mapped", V6(.src = "::ffff:198.18.1.10"), 0, 0,
+	  XDP_DROP, LB_R_SYN_MARTIAN },
+	{ "v6 SYN from link-local to a global VIP", V6(.src = "fe80::1"), 0, 0,
+	  XDP_DROP, LB_R_SYN_MARTIAN },
+	{ "v4 SYN from the VIP itself", V4(.src = FX_VIP4), 0, 0, XDP_DROP,
+	  LB_R_SYN_OWN_SRC },
+	{ "v4 SYN from another VIP address", V4(.src = FX_VIP4_SHARED), 0, 0,
+	  XDP_DROP, LB_R_SYN_OWN_SRC },
+	{ "v6 SYN from the VIP itself", V6(.src = FX_VIP6), 0, 0, XDP_DROP,
+	  LB_R_SYN_OWN_SRC },
+	{ "v4 SYN|FIN", V4(.flags = F_SYN | F_FIN), 0, 0, XDP_DROP,
+	  LB_R_SYN_BAD_FLAGS },
+	{ "v4 SYN|RST", V4(.flags = F_SYN | F_RST), 0, 0, XDP_DROP,
+	  LB_R_SYN_BAD_FLAGS },
+	{ "v6 SYN|FIN", V6(.flags = F_SYN | F_FIN), 0, 0, XDP_DROP,
+	  LB_R_SYN_BAD_FLAGS },
+	{ "v4 SYN with a bad TCP checksum", V4(.csum_delta = 1), 0, 0, XDP_DROP,
+	  LB_R_SYN_BAD_CSUM },
+	{ "v6 SYN with a bad TCP checksum", V6(.csum_delta = 1), 0, 0, XDP_DROP,
+	  LB_R_SYN_BAD_CSUM },
+	{ "v4 SYN with data and a bad checksum",
+	  V4(.payload = 101, .csum_delta = 0x100), 0, 0, XDP_DROP,
+	  LB_R_SYN_BAD_CSUM },
+	{ "v6 SYN behind 5 extension headers to a shared address",
+	  V6(.dst = VIP6_SHARED,
+	     .ip6_ext = { IPPROTO_DSTOPTS, IPPROTO_DSTOPTS, IPPROTO_DSTOPTS,
+			  IPPROTO_DSTOPTS, IPPROTO_DSTOPTS },
+	     .ip6_ext_n = 5),
+	  0, 0, XDP_DROP, LB_R_IP6_EXT_LIMIT }, /* passed outside flood mode */
+	{ "v4 SYN with options, a bad checksum",
+	  V4(.ip4_opt_words = 1, .ip4_opts = router_alert, .csum_delta = 1), 0,
+	  0, XDP_DROP, LB_R_SYN_BAD_CSUM },
+};
+#pragma GCC diagnostic pop
+
+#define SHAPES (sizeof(shapes) / sizeof(shapes[0]))
+
+/* One row: the verdict, the one outcome counted, and for a reply the
+ * checks of spec_to_synack(); a dropped SYN leaves the frame as it was. */
+static void test_shape(void **state)
+{
+	const struct shape_case *c = *state;
+	struct pkt_spec s = c->pkt;
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	__u64 before[LB_R_MAX], after[LB_R_MAX];
+	size_t len, out_len;
+	struct synack sa;
+	__u32 r;
+
+	s.seq = 60000 + (uint32_t)(c - shapes); /* no row is a retransmit */
+	if (c->verdict == XDP_TX) {
+		spec_to_synack(&s, c->edit_at, c->edit, c->reason, &sa);
+		return;
+	}
+	len = pkt_build(&s, in);
+	if (c->edit_at)
+		in[c->edit_at] = c->edit;
+	fx_reasons(fx, before);
+	assert_int_equal(
+		run_prog(dataplane__xdp_fd(&fx->dp), in, len, out, &out_len),
+		c->verdict);
+	fx_reasons(fx, after);
+	for (r = 0; r < LB_R_MAX; r++)
+		if (after[r] != before[r] + (r == c->reason))
+			fail_msg("%s: outcome %u is %llu, want %llu", c->desc,
+				 r, (unsigned long long)after[r],
+				 (unsigned long long)(before[r] +
+						      (r == c->reason)));
+}
+
 /* --- tc: the ACK --- */
 
 static int send_ack(int family, const char *client, uint32_t isn,
@@ -539,11 +747,11 @@ static void check_good_and_forged(int family, const char *client)
 
 	snap(family, &d);
 	assert_int_equal(send_ack(family, client, 424242, sa.cookie, sa.tsval),
-			 TC_ACT_OK);
+			 TCX_NEXT);
 	only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
 	snap(family, &d);
 	assert_int_equal(send_ack(family, client, 424242, sa.cookie, 0),
-			 TC_ACT_OK); /* no timestamps in the ACK: still ours */
+			 TCX_NEXT); /* no timestamps in the ACK: still ours */
 	only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
 
 	/* forged: one hash bit, the MSS bits, a period two back (same
@@ -559,7 +767,7 @@ static void check_good_and_forged(int family, const char *client)
 		snap(family, &d);
 		assert_int_equal(
 			send_ack(family, client, 424242, forged, sa.tsval),
-			TC_ACT_SHOT);
+			TCX_DROP);
 		only_reason_moved(&d, LB_R_COOKIE_BAD);
 		assert_int_equal(
 			vip_counter(family == 6 ? fx->vip6.index :
@@ -606,14 +814,14 @@ static void test_tc_outside_flood_mode_passes(void **state)
 	snap(4, &d);
 	assert_int_equal(
 		send_ack(4, "198.18.1.30", 31337, sa.cookie ^ 0x100, 0),
-		TC_ACT_OK);
+		TCX_NEXT);
 	only_reason_moved(&d, LB_R_COOKIE_NOT_OURS);
 	assert_int_equal(vip_counter(fx->vip4.index,
 				     offsetof(struct lb_counters, cookies_bad)),
 			 d.bad + 1);
 	snap(4, &d);
 	assert_int_equal(send_ack(4, "198.18.1.30", 31337, sa.cookie, 0),
-			 TC_ACT_OK);
+			 TCX_NEXT);
 	only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
 	set_hold(600000);
 }
@@ -667,20 +875,20 @@ static void check_proven_prefix_limited(int family, const char *c[3],
 		syn_to_synack(family, c[i % 2], 7000 + i, NULL, 0, &sa[i]);
 	snap(family, &d); /* forged: not charged */
 	assert_int_equal(send_ack(family, c[0], 7000, sa[0].cookie ^ 0x100, 0),
-			 TC_ACT_SHOT);
+			 TCX_DROP);
 	only_reason_moved(&d, LB_R_COOKIE_BAD);
 	for (i = 0; i < 3; i++) { /* the burst */
 		snap(family, &d);
 		assert_int_equal(
 			send_ack(family, c[i % 2], 7000 + i, sa[i].cookie, 0),
-			TC_ACT_OK);
+			TCX_NEXT);
 		only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
 	}
 	for (; i < 6; i++) {
 		snap(family, &d);
 		assert_int_equal(
 			send_ack(family, c[i % 2], 7000 + i, sa[i].cookie, 0),
-			TC_ACT_SHOT);
+			TCX_DROP);
 		only_reason_moved(&d, LB_R_RATE_LIMITED);
 	}
 	assert_int_equal(vip_counter(index, off), limited + 3);
@@ -688,13 +896,13 @@ static void check_proven_prefix_limited(int family, const char *c[3],
 	syn_to_synack(family, c[2], 7100, NULL, 0, &sa[0]);
 	snap(family, &d);
 	assert_int_equal(send_ack(family, c[2], 7100, sa[0].cookie, 0),
-			 TC_ACT_OK);
+			 TCX_NEXT);
 	only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
 	/* the allow list spares a limited prefix */
 	allow_prefix(family, allowed, 1);
 	snap(family, &d);
 	assert_int_equal(send_ack(family, c[0], 7006, sa[6].cookie, 0),
-			 TC_ACT_OK);
+			 TCX_NEXT);
 	only_reason_moved(&d, LB_R_COOKIE_ASSIGN_FAIL);
 	allow_prefix(family, allowed, 0);
 	assert_int_equal(fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1,
@@ -763,7 +971,7 @@ static int good_acks(const char *client, int n, uint32_t isn)
 
 	for (i = 0; i < n; i++) {
 		syn_to_synack(6, client, isn + i, NULL, 0, &sa);
-		ok += send_ack(6, client, isn + i, sa.cookie, 0) == TC_ACT_OK;
+		ok += send_ack(6, client, isn + i, sa.cookie, 0) == TCX_NEXT;
 	}
 	return ok;
 }
@@ -826,7 +1034,7 @@ static void test_cookies_off(void **state)
 	assert_int_equal(out_len, len);
 	assert_memory_equal(out, in, len);
 	snap(4, &d);
-	assert_int_equal(send_ack(4, "198.18.1.40", 99, 12345, 0), TC_ACT_OK);
+	assert_int_equal(send_ack(4, "198.18.1.40", 99, 12345, 0), TCX_NEXT);
 	only_reason_moved(&d, LB_R_MAX); /* nothing */
 	assert_int_equal(fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1,
 				      100000, 100000),
@@ -930,7 +1138,12 @@ static void test_cookies_gated(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
-	if (fx_setup(&fx))
+	struct lb_vip_meta shared6 = { .index = 4,
+				       .v4_prefix = 32,
+				       .v6_prefix = 128,
+				       .flags = 0 /* shared */ };
+
+	if (fx_setup(&fx) || fx_add_vip(fx, 6, VIP6_SHARED, 443, &shared6))
 		return -1;
 	/* any SYN starts flood mode, which lasts the whole run */
 	if (fx_set_flood(fx, LB_CF_FLOOD | LB_CF_COOKIES, 1, 100000, 100000))
@@ -956,7 +1169,8 @@ static int listeners_setup(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	struct CMUnitTest tests[16 + SHAPES];
+	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_siphash_reference_vector),
 		cmocka_unit_test(test_synack_v4_mss_table),
 		cmocka_unit_test(test_synack_v6_mss_table),
@@ -974,13 +1188,23 @@ int main(void)
 		cmocka_unit_test(test_synack_follows_sysctls),
 		cmocka_unit_test(test_cookies_gated),
 	};
+	size_t i, n = 0;
 	cpu_set_t one;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		tests[n++] = fixed[i];
+	/* before test_cookies_off, which leaves cookies on again anyway */
+	for (i = 0; i < SHAPES; i++)
+		tests[n++] = (struct CMUnitTest){ .name = shapes[i].desc,
+						  .test_func = test_shape,
+						  .initial_state =
+							  (void *)&shapes[i] };
 
 	/* Flood state is per CPU: run every packet on the same one. */
 	CPU_ZERO(&one);
 	CPU_SET(0, &one);
 	if (sched_setaffinity(0, sizeof(one), &one))
 		perror("sched_setaffinity");
-	return cmocka_run_group_tests_name("cookie", tests, group_setup,
-					   group_teardown);
+	return _cmocka_run_group_tests("cookie", tests, n, group_setup,
+				       group_teardown);
 }

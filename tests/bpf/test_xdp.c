@@ -361,6 +361,35 @@ static const struct xdp_case cases[] = {
 	  { .family = 6, SYN, .truncate = 14 + 40 + 10, .len_delta = -10 },
 	  XDP_DROP,
 	  LB_R_TCP_TRUNC },
+
+	/* Outside flood mode the kernel judges what XDP would refuse to
+	 * answer with a cookie (test_cookie.c): passed as any SYN. */
+	{ "v4 SYN|FIN outside flood mode",
+	  { .family = 4, .flags = F_SYN | F_FIN },
+	  XDP_PASS,
+	  LB_R_SYN_NEW },
+	{ "v4 SYN|RST outside flood mode",
+	  { .family = 4, .flags = F_SYN | F_RST },
+	  XDP_PASS,
+	  LB_R_SYN_NEW },
+	{ "v4 SYN to the broadcast MAC outside flood mode",
+	  { .family = 4,
+	    .dst_mac = (const uint8_t *)"\xff\xff\xff\xff\xff\xff",
+	    SYN },
+	  XDP_PASS,
+	  LB_R_SYN_NEW },
+	{ "v4 SYN with a bad checksum outside flood mode",
+	  { .family = 4, .csum_delta = 1, SYN },
+	  XDP_PASS,
+	  LB_R_SYN_NEW },
+	{ "v4 SYN from 127.0.0.1 outside flood mode",
+	  { .family = 4, .src = "127.0.0.1", SYN },
+	  XDP_PASS,
+	  LB_R_SYN_NEW },
+	{ "v6 SYN from the VIP itself outside flood mode",
+	  { .family = 6, .src = FX_VIP6, SYN },
+	  XDP_PASS,
+	  LB_R_SYN_NEW },
 };
 
 static struct fixture *fx;

@@ -14,6 +14,14 @@
 #     on the worker the new ring picks, which answers.
 #   - a forged ACK (random cookie) in flood mode draws no RST and counts
 #     cookie_bad.
+#   - a tcx program attached after ours (tests/net/tcx_count.py) still
+#     sees the packets that are not ours (pings to the host's address).
+#   - SYNs of odd shapes from scapy (tests/net/syn_probe.py), in flood
+#     mode: an IPv4 router alert option and an IPv6 destination-options
+#     header get a cookie SYN-ACK without them, a fragmented SYN is
+#     dropped, none reaches the listener (no SYN_RECV socket, the kernel's
+#     listen-queue drop counters unchanged); a SYN to the broadcast MAC, a
+#     SYN|FIN and a SYN with a bad checksum get no SYN-ACK. Each counted.
 #   - detach removes the tcx link with XDP.
 # Ends with "N passed, N failed"; a trap removes everything it made.
 #
@@ -32,6 +40,7 @@ VIP6=fd00:198:18::100
 CLI4=198.18.1.10
 CLI6=fd00:198:18:1::10
 PIN=/sys/fs/bpf/$INST
+COUNT_PIN=/sys/fs/bpf/$T-count # tcx_count.py's link and map
 pass=0
 fail=0
 pids=()
@@ -57,6 +66,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	pkill -9 -f "$DIR/" 2>/dev/null
 	"${LBCTL[@]}" unload 2>/dev/null
+	rm -rf "$COUNT_PIN"
 	ip netns del "$CLI" 2>/dev/null
 	ip netns del "$HOST" 2>/dev/null
 	rm -f /run/lbctl/"$T".lock "$SOCK"
@@ -294,6 +304,67 @@ except socket.timeout:
 	[ "$out" = "no reply" ] && [ "$bad" -gt "$bad0" ]
 }
 
+# Pings to the host's own address on lbh are not ours: the tc program must
+# let the next tcx program see them (TCX_NEXT), and cookies keep working
+# with that program behind ours.
+tcx_next_sees_the_rest() {
+	local before after got
+	python3 tests/net/tcx_count.py attach "$HOST" lbh "$COUNT_PIN/c" || return 1
+	before=$(python3 tests/net/tcx_count.py count "$COUNT_PIN/c")
+	ip netns exec "$CLI" ping -q -c 5 -i 0.2 -W 1 198.18.1.1 >/dev/null || return 1
+	after=$(python3 tests/net/tcx_count.py count "$COUNT_PIN/c")
+	got=$(served_by 4)
+	say "tcx program after ours counted $before -> $after packets" \
+		"(5 pings sent); TLS through cookies then: '$got'"
+	[ "$after" -ge $((before + 5)) ] && [ "$got" != fail ] && [ -n "$got" ]
+}
+
+SHAPE_REASONS="cookie_sent cookie_ip_opts syn_frag_drop syn_bad_mac syn_bad_flags syn_bad_csum"
+declare -A R0 R1
+# Send the probes once from CPU 0 (in flood mode since forged_ack_dropped),
+# and keep what came back and what moved for the checks below.
+probe_shapes() {
+	local r hmac
+	for r in $SHAPE_REASONS; do R0[$r]=$(reason "$r"); done
+	LO0=$(kstat TcpExtListenOverflows) QF0=$(kstat TcpExtTCPReqQFullDrop)
+	NC0=$(($(stat_of "$VIP4:443" new_conns) + $(stat_of "[$VIP6]:443" new_conns)))
+	hmac=$(ip netns exec "$HOST" cat /sys/class/net/lbh/address)
+	ip netns exec "$CLI" taskset -c 0 /usr/bin/python3 tests/net/syn_probe.py \
+		lbc "$hmac" $CLI4 $VIP4 $CLI6 $VIP6 >"$DIR/probe.out" || return 1
+	sleep 0.5
+	for r in $SHAPE_REASONS; do R1[$r]=$(reason "$r"); done
+	SYNRECV=$(ip netns exec "$HOST" ss -Htn state syn-recv | wc -l)
+	LO1=$(kstat TcpExtListenOverflows) QF1=$(kstat TcpExtTCPReqQFullDrop)
+	NC1=$(($(stat_of "$VIP4:443" new_conns) + $(stat_of "[$VIP6]:443" new_conns)))
+	say "probes: $(tr '\n' ';' <"$DIR/probe.out")"
+	for r in $SHAPE_REASONS; do say "  $r ${R0[$r]} -> ${R1[$r]}"; done
+	say "  SYN_RECV sockets $SYNRECV; ListenOverflows $LO0 -> $LO1;" \
+		"ReqQFullDrop $QF0 -> $QF1; new_conns $NC0 -> $NC1"
+}
+
+probe_is() { # probe_is NAME ANSWER
+	grep -qx "$1 $2" "$DIR/probe.out"
+}
+
+moved() { # moved REASON N: the outcome rose by N during the probes
+	[ -n "${R0[$1]}" ] && [ -n "${R1[$1]}" ] && [ "$((R1[$1] - R0[$1]))" = "$2" ]
+}
+
+ip_opts_cookie() {
+	probe_is plain_v4 "synack ip_hdr=20" && moved cookie_sent 1 &&
+		probe_is router_alert_v4 "synack ip_hdr=20" &&
+		probe_is dest_opts_v6 "synack ip_hdr=40" && moved cookie_ip_opts 2
+}
+
+fragment_dropped() {
+	probe_is fragmented_v4 none && moved syn_frag_drop 1
+}
+
+no_syn_reached_listener() {
+	[ "$SYNRECV" = 0 ] && [ "$LO1" = "$LO0" ] && [ "$QF1" = "$QF0" ] &&
+		[ "$NC1" = "$NC0" ]
+}
+
 detach_removes_tc_link() {
 	local before after
 	before=$(bpftool -j link show | python3 -c 'import json, sys; print(sum(l["type"] in ("tcx", 11) for l in json.load(sys.stdin)))')
@@ -314,6 +385,7 @@ for t in python3 curl openssl ip iptables bpftool nstat taskset; do
 	command -v $t >/dev/null || fail_now "$t is missing (make deps)"
 done
 python3 -c 'import flask' 2>/dev/null || fail_now "python3-flask is missing (make deps)"
+/usr/bin/python3 -c 'import scapy.all' 2>/dev/null || fail_now "python3-scapy is missing (make deps)"
 
 check "topology: host and client namespaces" topology
 check "a Flask backend answers" backend
@@ -334,6 +406,20 @@ check "ring change between SYN-ACK and ACK: lands on the new pick, which serves"
 	ring_change_between_synack_and_ack
 check "a forged ACK in flood mode is dropped (no RST) and counted" \
 	forged_ack_dropped
+check "a tcx program after ours sees the packets that are not ours (TCX_NEXT)" \
+	tcx_next_sees_the_rest
+check "scapy SYN probes sent from CPU 0 in flood mode" probe_shapes
+check "flood mode: SYNs with an IPv4 router alert / IPv6 dest-options header get a cookie without them" \
+	ip_opts_cookie
+check "flood mode: a fragmented SYN (MF) is dropped and counted" fragment_dropped
+check "flood mode: none of these SYNs reached the listener (SYN_RECV, listen drops, new_conns)" \
+	no_syn_reached_listener
+check "no SYN-ACK to a SYN for the broadcast MAC (syn_bad_mac)" \
+	eval 'probe_is broadcast_mac_v4 none && moved syn_bad_mac 1'
+check "no SYN-ACK to a SYN|FIN (syn_bad_flags)" \
+	eval 'probe_is syn_fin_v4 none && moved syn_bad_flags 1'
+check "no SYN-ACK to a SYN with a bad TCP checksum (syn_bad_csum)" \
+	eval 'probe_is bad_csum_v4 none && moved syn_bad_csum 1'
 check "detach removes the tcx link with XDP" detach_removes_tc_link
 "${LBCTL[@]}" stats >>"$DIR/checks.log" 2>&1
 [ "$fail" -gt 0 ] || sed -n '1,4p' <("${LBCTL[@]}" stats)

@@ -43,6 +43,15 @@ static const struct {
 	[LB_R_SK_FALLBACK] = { "sk_fallback", "sk_lookup" },
 	[LB_R_HOST_CONN] = { "host_conn", "pass" },
 	[LB_R_ECHO_PASS] = { "echo_pass", "pass" },
+	[LB_R_COOKIE_IP_OPTS] = { "cookie_ip_opts", "tx" },
+	[LB_R_SYN_IP_OPTS_DROP] = { "syn_ip_opts_drop", "drop" },
+	[LB_R_SYN_FRAG_DROP] = { "syn_frag_drop", "drop" },
+	[LB_R_SYN_BAD_MAC] = { "syn_bad_mac", "drop" },
+	[LB_R_SYN_MARTIAN] = { "syn_martian", "drop" },
+	[LB_R_SYN_OWN_SRC] = { "syn_own_src", "drop" },
+	[LB_R_SYN_BAD_FLAGS] = { "syn_bad_flags", "drop" },
+	[LB_R_SYN_BAD_CSUM] = { "syn_bad_csum", "drop" },
+	[LB_R_COOKIE_NO_ROOM] = { "cookie_no_room", "drop" },
 };
 
 /* The per-VIP counters, in struct lb_counters order, with their series. */
