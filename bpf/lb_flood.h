@@ -191,7 +191,8 @@ static __always_inline int lb_proven_limited(const struct lb_config *cfg,
 static __always_inline int lb_syn_retransmitted(const struct lb_pkt *pkt,
 						const struct tcphdr *th)
 {
-	__u32 k[4], h, slot, *seen;
+	__u32 k[4], h, slot, zero = 0;
+	struct lb_syn_seen *seen;
 
 	k[0] = pkt->src.v6[0] ^ pkt->src.v6[1] ^ pkt->src.v6[2] ^
 	       pkt->src.v6[3];
@@ -200,13 +201,13 @@ static __always_inline int lb_syn_retransmitted(const struct lb_pkt *pkt,
 	k[2] = ((__u32)pkt->sport << 16) | pkt->dport;
 	k[3] = th->seq;
 	h = lb_jhash4(k, 0) | 1; /* 0 is an empty slot */
-	slot = h % LB_SYN_SEEN;
-	seen = bpf_map_lookup_elem(&lb_syn_seen, &slot);
+	slot = h & (LB_SYN_SEEN - 1);
+	seen = bpf_map_lookup_elem(&lb_syn_seen, &zero);
 	if (!seen)
 		return 0;
-	if (*seen == h)
+	if (seen->hash[slot] == h)
 		return 1;
-	*seen = h;
+	seen->hash[slot] = h;
 	return 0;
 }
 

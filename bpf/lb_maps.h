@@ -100,9 +100,9 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LB_SYN_SEEN);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct lb_syn_seen);
 } lb_syn_seen SEC(".maps");
 
 /* lb_tc_probe[0] (per CPU) is 1 while the tc program asks the kernel

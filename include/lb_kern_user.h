@@ -282,9 +282,17 @@ struct lb_bucket {
 	__u64 tat; /* ns */
 };
 
-/* lb_syn_seen (per CPU): hash of (4-tuple, ISN) of recent SYNs, to tell a
- * retransmitted SYN from a new connection without a flow table. */
-#define LB_SYN_SEEN 4096
+/* lb_syn_seen[0] (per CPU): hashes of (4-tuple, ISN) of recent SYNs, to
+ * tell a retransmitted SYN from a new connection without a flow table. One
+ * value per CPU holding the whole table, not one element per slot: a
+ * per-CPU array element is reached through a pointer array, and with 4096
+ * elements that pointer was a second cache miss per SYN live
+ * (docs/bench-shield.md, "lb_xdp's live cost"). */
+#define LB_SYN_SEEN 4096 /* a power of two: the slot is a mask */
+
+struct lb_syn_seen {
+	__u32 hash[LB_SYN_SEEN]; /* 0: empty */
+};
 
 /* Per VIP and per worker, per CPU. A worker's row counts only what
  * names a worker: assigned and cookies_ok. */

@@ -62,7 +62,7 @@ cleanup() {
 	"${LBCTL[@]}" unload 2>/dev/null
 	ip netns del "$CLI" 2>/dev/null
 	ip netns del "$HOST" 2>/dev/null
-	rm -f /run/lbctl/"$T".lock "$SOCK"
+	rm -f /run/lbctl/"$T".* "$SOCK" # the agent's lock too: it dies by -9
 	if [ "$fail" -gt 0 ] || [ -n "${VERBOSE:-}" ]; then
 		echo "--- checks.log"
 		grep -v '^ \{0,1\}[a-z0-9_:.\[]\{1,\} \{2,\}[0-9]' "$DIR/checks.log" | tail -n 40

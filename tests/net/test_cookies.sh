@@ -69,7 +69,7 @@ cleanup() {
 	rm -rf "$COUNT_PIN"
 	ip netns del "$CLI" 2>/dev/null
 	ip netns del "$HOST" 2>/dev/null
-	rm -f /run/lbctl/"$T".lock "$SOCK"
+	rm -f /run/lbctl/"$T".* "$SOCK" # the agent's lock too: it dies by -9
 	if [ "$fail" -gt 0 ]; then
 		echo "--- checks.log"
 		tail -n 40 "$DIR/checks.log"
