@@ -24,6 +24,7 @@
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.." || exit 1
+. tests/net/lib.sh
 T=lbg$$
 HOST=$T-host
 CLI=$T-cli
@@ -42,20 +43,6 @@ pids=()
 agent_pid=
 
 LBCTL=("$BUILD/lbctl" --instance "$INST" --netns "$HOST")
-
-say() { echo "$*" >>"$DIR/checks.log"; }
-
-check() {
-	local what=$1
-	shift
-	if "$@" >>"$DIR/checks.log" 2>&1; then
-		echo "ok   $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $what"
-		fail=$((fail + 1))
-	fi
-}
 
 cleanup() {
 	local p
@@ -84,14 +71,6 @@ topology() {
 		ip -n "$CLI" addr add $CLI4/24 dev lbc &&
 		ip -n "$CLI" route add 198.18.0.0/24 via 198.18.1.1 &&
 		ip netns exec "$CLI" ping -q -c1 -W2 198.18.1.1 >/dev/null
-}
-
-start() { # start NAME CMD...: background, logs in $DIR/NAME.log
-	local name=$1
-	shift
-	"$@" >>"$DIR/$name.log" 2>&1 &
-	pids+=($!)
-	disown $!
 }
 
 agent_config() { # agent_config MODE
@@ -175,7 +154,7 @@ metric() { # metric REGEX: the agent's /metrics lines matching
 		grep -E "$1"
 }
 
-wait_for() { # wait_for CMD...: until it succeeds (bounded: 5 s)
+wait_quiet() { # wait_quiet CMD...: until it succeeds (5 s); output of the last try only
 	for _ in $(seq 50); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
@@ -220,7 +199,7 @@ reattach_generic() {
 	ip -n "$CLI" link set dev lbc xdpdrv off &&
 		"${LBCTL[@]}" detach lbh && agent_config generic &&
 		kill -HUP "$agent_pid" &&
-		wait_for grep -q 'attached XDP to lbh (generic)' "$DIR/agent.log"
+		wait_quiet grep -q 'attached XDP to lbh (generic)' "$DIR/agent.log"
 }
 
 # A veth pair vga/vgb inside the host namespace: lbctl attach (native) to
@@ -285,7 +264,7 @@ check "flood mode, cookies off on lbh: 3 of 3 connect through the kernel, no coo
 	connect 3 no
 check "an XDP_PASS program on the peer (lb_pass.bpf.o)" peer_xdp_pass
 check "the agent sees it on its next tick: lb_cookies_enabled{lbh,ok} 1" \
-	wait_for metric '^lb_cookies_enabled\{interface="lbh",reason="ok"\} 1$'
+	wait_quiet metric '^lb_cookies_enabled\{interface="lbh",reason="ok"\} 1$'
 check "with the peer's program: 3 of 3 through XDP cookies, cookie_ok = connections" \
 	connect 3 yes
 check "a veth peer in the same namespace: cookies off without GRO, on with it" \
@@ -293,7 +272,7 @@ check "a veth peer in the same namespace: cookies off without GRO, on with it" \
 check "generic mode, peer program removed: cookies stay on (XDP_TX goes out via veth_xmit)" \
 	reattach_generic
 check "generic mode: metric lb_cookies_enabled{lbh,ok} 1" \
-	wait_for metric '^lb_cookies_enabled\{interface="lbh",reason="ok"\} 1$'
+	wait_quiet metric '^lb_cookies_enabled\{interface="lbh",reason="ok"\} 1$'
 check "generic mode: 3 of 3 through XDP cookies, cookie_ok = connections" \
 	connect 3 yes
 
@@ -302,7 +281,7 @@ check "tcp_timestamps, tcp_sack, tcp_window_scaling = 0 in the host namespace" \
 	host_sysctl net.ipv4.tcp_timestamps=0 net.ipv4.tcp_sack=0 \
 	net.ipv4.tcp_window_scaling=0
 check "the agent names each sysctl it follows" \
-	wait_for bash -c "grep -q 'net.ipv4.tcp_timestamps=0: cookie SYN-ACKs carry no timestamps' '$DIR/agent.log' &&
+	wait_quiet bash -c "grep -q 'net.ipv4.tcp_timestamps=0: cookie SYN-ACKs carry no timestamps' '$DIR/agent.log' &&
 		grep -q 'net.ipv4.tcp_sack=0' '$DIR/agent.log' &&
 		grep -q 'net.ipv4.tcp_window_scaling=0' '$DIR/agent.log'"
 check "lbctl status shows the SYN-ACK without timestamps" status_says "no timestamps (net.ipv4.tcp_timestamps=0)"
@@ -313,9 +292,9 @@ check "tcp_syncookies = 0 in the host namespace (the rest back on)" \
 	host_sysctl net.ipv4.tcp_syncookies=0 net.ipv4.tcp_timestamps=1 \
 	net.ipv4.tcp_sack=1 net.ipv4.tcp_window_scaling=1
 check "the agent refuses cookies and names net.ipv4.tcp_syncookies" \
-	wait_for grep -q 'net.ipv4.tcp_syncookies=0: XDP SYN cookies refused' "$DIR/agent.log"
+	wait_quiet grep -q 'net.ipv4.tcp_syncookies=0: XDP SYN cookies refused' "$DIR/agent.log"
 check "metric lb_cookies_enabled{lbh,net.ipv4.tcp_syncookies=0} 0" \
-	wait_for metric '^lb_cookies_enabled\{interface="lbh",reason="net.ipv4.tcp_syncookies=0"\} 0$'
+	wait_quiet metric '^lb_cookies_enabled\{interface="lbh",reason="net.ipv4.tcp_syncookies=0"\} 0$'
 check "lbctl status says refused: net.ipv4.tcp_syncookies=0" status_says "refused: net.ipv4.tcp_syncookies=0"
 check "tcp_syncookies=0: 3 of 3 connect through the kernel, cookie_ok unchanged" \
 	connect 3 no

@@ -26,6 +26,7 @@
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.." || exit 1
+. tests/net/lib.sh
 T=lbq$$
 HOST=$T-host
 CLI=$T-cli
@@ -41,20 +42,6 @@ fail=0
 pids=()
 
 LBCTL=("$BUILD/lbctl" --instance "$INST" --netns "$HOST")
-
-say() { echo "$*" >>"$DIR/checks.log"; }
-
-check() {
-	local what=$1
-	shift
-	if "$@" >>"$DIR/checks.log" 2>&1; then
-		echo "ok   $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $what"
-		fail=$((fail + 1))
-	fi
-}
 
 cleanup() {
 	local p
@@ -73,15 +60,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-no_tentative() { # no_tentative NS: IPv6 DAD done
-	local _
-	for _ in $(seq 50); do
-		[ -z "$(ip -n "$1" -6 addr show tentative)" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 topology() {
 	ip netns add "$HOST" && ip netns add "$CLI" &&
 		ip -n "$HOST" link add lbh type veth peer name lbc netns "$CLI" &&
@@ -98,27 +76,6 @@ topology() {
 		no_tentative "$HOST" && no_tentative "$CLI" &&
 		ip netns exec "$CLI" ping -q -c1 -W2 198.18.1.1 >/dev/null &&
 		ip netns exec "$CLI" ping -q -c1 -W2 fd00:198:18:1::1 >/dev/null
-}
-
-start() { # start NAME CMD...: background, logs in $DIR/NAME.log
-	local name=$1
-	shift
-	"$@" >>"$DIR/$name.log" 2>&1 &
-	pids+=($!)
-	disown $!
-}
-
-backend() {
-	mkdir -p "$DIR/app"
-	cp docker/app/app.py "$DIR/app/app.py"
-	VERSION=1 start flask ip netns exec "$HOST" python3 "$DIR/app/app.py" \
-		--host 127.0.0.1 --port 5001
-	for _ in $(seq 100); do
-		ip netns exec "$HOST" curl -sf http://127.0.0.1:5001/healthz >/dev/null &&
-			return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 configs() {

@@ -29,6 +29,7 @@
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.." || exit 1
+. tests/net/lib.sh
 T=lbk$$
 HOST=$T-host
 CLI=$T-cli
@@ -46,20 +47,6 @@ fail=0
 pids=()
 
 LBCTL=("$BUILD/lbctl" --instance "$INST" --netns "$HOST")
-
-say() { echo "$*" >>"$DIR/checks.log"; }
-
-check() {
-	local what=$1
-	shift
-	if "$@" >>"$DIR/checks.log" 2>&1; then
-		echo "ok   $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $what"
-		fail=$((fail + 1))
-	fi
-}
 
 cleanup() {
 	local p
@@ -97,27 +84,6 @@ topology() {
 		ip -n "$CLI" route add fd00:198:18::/64 via fd00:198:18:1::1 &&
 		ip netns exec "$CLI" ping -q -c1 -W2 198.18.1.1 >/dev/null &&
 		ip netns exec "$CLI" ping -q -c1 -W2 fd00:198:18:1::1 >/dev/null
-}
-
-start() { # start NAME CMD...: background, logs in $DIR/NAME.log
-	local name=$1
-	shift
-	"$@" >>"$DIR/$name.log" 2>&1 &
-	pids+=($!)
-	disown $!
-}
-
-backend() {
-	mkdir -p "$DIR/app"
-	cp docker/app/app.py "$DIR/app/app.py"
-	VERSION=1 start flask ip netns exec "$HOST" python3 "$DIR/app/app.py" \
-		--host 127.0.0.1 --port 5001
-	for _ in $(seq 100); do
-		ip netns exec "$HOST" curl -sf http://127.0.0.1:5001/healthz >/dev/null &&
-			return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 configs() {

@@ -23,6 +23,7 @@
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.." || exit 1
+. tests/net/lib.sh
 T=lbx$$
 HOST=$T-host
 NET=$T-net
@@ -37,19 +38,6 @@ pass=0
 fail=0
 pids=()
 LA=("$BUILD/lbctl" --instance "$A" --netns "$HOST")
-
-check() {
-	local what=$1
-	shift
-	echo "--- $what" >>"$DIR/checks.log"
-	if "$@" >>"$DIR/checks.log" 2>&1; then
-		echo "ok   $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $what"
-		fail=$((fail + 1))
-	fi
-}
 
 cleanup() {
 	local p
@@ -78,24 +66,9 @@ topology() {
 		ip -n "$NET" link set lo up && ip -n "$NET" link set net0 up &&
 		ip -n "$NET" addr add $PEER/24 dev net0 &&
 		ip -n "$NET" addr add $PEER6/64 dev net0 nodad &&
-		wait_for no_tentative &&
+		no_tentative "$HOST" "$NET" &&
 		ip netns exec "$NET" ping -q -c1 -W2 $ADDR >/dev/null &&
 		ip netns exec "$NET" ping -q -c1 -W2 $ADDR6 >/dev/null
-}
-
-# Until the link-local addresses finish DAD, neighbour solicitations go
-# unanswered and the first v6 packet may be lost.
-no_tentative() {
-	[ -z "$(ip -n "$HOST" -6 addr show tentative)$(ip -n "$NET" -6 addr show tentative)" ]
-}
-
-start() { # start NAME CMD...: background, logs in $DIR/NAME.log
-	local name=$1
-	shift
-	"$@" >>"$DIR/$name.log" 2>&1 &
-	pids+=($!)
-	disown $!
-	eval "pid_$name=$!"
 }
 
 # tcp_server NAME NS ADDR PORT [COMM]: accepts, answers "hi" and closes;
@@ -217,15 +190,6 @@ address_is() { # address_is shared|exclusive [V6]: 'lbctl vip list' says so
 	"${LA[@]}" vip list | tee /dev/stderr |
 		grep -E "$ADDR:443 +https +$1" >/dev/null || return 1
 	[ -z "${2:-}" ] || "${LA[@]}" vip list | grep -E "\[$ADDR6\]:443 +https +$2"
-}
-
-wait_for() { # wait_for CMD...: CMD succeeds within 5 s
-	local i
-	for i in $(seq 50); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 refused() { # refused MESSAGE CMD...: CMD fails and says MESSAGE

@@ -15,6 +15,7 @@
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.." || exit 1
+. tests/net/lib.sh
 T=lbl$$
 HOST=$T-host
 CLI=$T-cli
@@ -29,20 +30,6 @@ fail=0
 pids=()
 
 LBCTL=("$BUILD/lbctl" --instance "$INST" --netns "$HOST")
-
-say() { echo "$*" >>"$DIR/checks.log"; }
-
-check() {
-	local what=$1
-	shift
-	if "$@" >>"$DIR/checks.log" 2>&1; then
-		echo "ok   $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $what"
-		fail=$((fail + 1))
-	fi
-}
 
 cleanup() {
 	local p
@@ -91,15 +78,6 @@ topology() {
 }
 
 pid_agent=""
-start() { # start NAME CMD...: background, logs in $DIR/NAME.log
-	local name=$1
-	shift
-	"$@" >>"$DIR/$name.log" 2>&1 &
-	pids+=($!)
-	disown $! # the trap kills them; no job report after the summary
-	eval "pid_$name=$!"
-}
-
 backends() {
 	local v
 	mkdir -p "$DIR/app"

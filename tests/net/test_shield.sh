@@ -15,6 +15,7 @@
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.." || exit 1
+. tests/net/lib.sh
 T=lbs$$
 HOST=$T-host
 CLI=$T-cli
@@ -33,19 +34,6 @@ fail=0
 pids=()
 LA=("$BUILD/lbctl" --instance "$A" --netns "$HOST")
 LB=("$BUILD/lbctl" --instance "$B" --netns "$HOST")
-
-check() {
-	local what=$1
-	shift
-	echo "--- $what" >>"$DIR/checks.log"
-	if "$@" >>"$DIR/checks.log" 2>&1; then
-		echo "ok   $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $what"
-		fail=$((fail + 1))
-	fi
-}
 
 cleanup() {
 	local p
@@ -86,23 +74,7 @@ topology() {
 		ip -n "$CLI" route add fd00:198:18::/64 via fd00:198:18:1::1 &&
 		ip netns exec "$CLI" ping -q -c1 -W2 198.18.1.1 >/dev/null &&
 		ip netns exec "$CLI" ping -q -c1 -W2 fd00:198:18:1::1 >/dev/null &&
-		wait_for no_tentative
-}
-
-# Until the link-local addresses finish DAD, the host's neighbour
-# solicitations for a client it has not heard from get no answer, and
-# the first v6 connect fails half of the time.
-no_tentative() {
-	[ -z "$(ip -n "$HOST" -6 addr show tentative)$(ip -n "$CLI" -6 addr show tentative)" ]
-}
-
-start() { # start NAME CMD...: background, logs in $DIR/NAME.log
-	local name=$1
-	shift
-	"$@" >>"$DIR/$name.log" 2>&1 &
-	pids+=($!)
-	disown $!
-	eval "pid_$name=$!"
+		no_tentative "$HOST" "$CLI"
 }
 
 # A plain listener on the VIPs' port: with no worker registered sk_lookup
@@ -221,15 +193,6 @@ lines_are() { # lines_are "EXPECTED" CMD...: CMD's output, lines joined by ' '
 	out=$("${@:2}" | tr '\n' ' ')
 	echo "$out"
 	[ "$out" = "$1" ]
-}
-
-wait_for() { # wait_for CMD...: CMD succeeds within 5 s
-	local i
-	for i in $(seq 50); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 agent_logged() { grep -E "$1" "$DIR/agent.log"; }
