@@ -59,6 +59,13 @@ struct {
 	__type(value, struct lb_addr_filter);
 } lb_addr_filter SEC(".maps");
 
+/* Is bit set in one of lb_addr_filter's bit arrays (addrs or ports)? */
+static __always_inline int lb_filter_has(const __u64 *words, __u32 bit)
+{
+	return !!(words[(bit / 64) % LB_ADDR_FILTER_WORDS] &
+		  (1ull << (bit % 64)));
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, LB_SRC_RULES_MAX);

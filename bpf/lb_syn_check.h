@@ -40,12 +40,6 @@ static __always_inline __u32 lb_len_bound(__u32 v, __u32 pow2)
 	return ((v - 1) & (pow2 - 1)) + 1;
 }
 
-static __always_inline int lb_filter_has(const __u64 *words, __u32 bit)
-{
-	return !!(words[(bit / 64) % LB_ADDR_FILTER_WORDS] &
-		  (1ull << (bit % 64)));
-}
-
 /*
  * Sources no SYN may come from: those ip_route_input_slow() calls martian
  * (0.0.0.0/8, 127/8, multicast, limited broadcast), class E (240/4), and
