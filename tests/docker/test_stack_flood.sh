@@ -17,59 +17,8 @@ cd "$(dirname "$0")/../.." || exit 1
 export BUILD
 export STACK=lbf$$
 export FLASK_NET_PREFIX=198.19.$((170 + $$ % 30))
-export DOMAIN=flask.example.test
-export WEBSITE_PREFIX=$STACK-
-CLIENT_NS=$STACK-client
-HOST_NS=$STACK-host
-VIP4=198.18.0.100
-STATE=/run/xdp-tls-lb/$STACK
-LOGDIR=${LOGDIR:-$BUILD/tests/docker/$STACK}
+. tests/docker/stack_lib.sh
 LBCTL=("$BUILD/lbctl" --instance "$STACK" --netns "$HOST_NS")
-mkdir -p "$LOGDIR"
-pass=0
-fail=0
-DOCKER=docker
-[ -x /usr/bin/docker ] && DOCKER=/usr/bin/docker
-
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@" >>"$LOGDIR/checks.log" 2>&1; then
-		echo "ok   $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $what (see $LOGDIR/checks.log)"
-		fail=$((fail + 1))
-	fi
-}
-
-dc() {
-	docker-compose --env-file "$STATE/compose.env" -f docker/docker-compose.yml "$@"
-}
-
-project_containers() {
-	"$DOCKER" ps -aq --filter "label=com.docker.compose.project=$STACK"
-}
-
-cleanup() {
-	local ids
-	trap - EXIT INT TERM
-	docker/stack.sh down >>"$LOGDIR/stack.log" 2>&1
-	ids=$(project_containers)
-	# shellcheck disable=SC2086 # ids are words
-	[ -z "$ids" ] || "$DOCKER" rm -f $ids >/dev/null 2>&1
-	"$DOCKER" network rm "$STACK-flask" >/dev/null 2>&1
-	ip link del "${STACK:0:10}-br" 2>/dev/null
-	ip netns del "$CLIENT_NS" 2>/dev/null
-	ip netns del "$HOST_NS" 2>/dev/null
-	rm -rf "/sys/fs/bpf/$STACK" "$STATE" "/run/lbctl/$STACK.lock"
-	if [ "$fail" -gt 0 ]; then
-		echo "--- checks.log"
-		tail -n 30 "$LOGDIR/checks.log"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 stack_up() { docker/stack.sh up >>"$LOGDIR/stack.log" 2>&1; }
 
