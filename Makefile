@@ -3,7 +3,7 @@
 # Sources are found by wildcard, so a new file needs no edit here:
 #   bpf/NAME.bpf.c          -> build/bpf/NAME.bpf.o and build/NAME.skel.h
 #   user/{state,agent}/*.c  -> build/libuser.a (user/cli -> build/lbctl)
-#   tls-tier/*.c            -> build/libtls.a  (main.c -> build/lbtls)
+#   tls-tier/LAYER/*.c      -> build/libtls.a  (process/main.c -> build/lbtls)
 #   tests/SUITE/test_*.c    -> build/tests/SUITE/test_* (cmocka)
 #   tests/SUITE/test_*.sh   -> run as they are, print "N passed, N failed"
 #   tests/fuzz/fuzz_*.c     -> build/fuzz/fuzz_* (libFuzzer, make fuzz) and
@@ -38,8 +38,14 @@ CFLAGS ?= -O2 -g
 # (user/cli), the agent (user/agent), the state library (user/state: maps,
 # rings, attach)
 USER_INC := -Iuser/state -Iuser/agent -Iuser/cli
+# lbtls in layers (docs/lbtls.md, "Structure"): core (loop, buffers, logs,
+# config, counters, the upstream set), then tls, http1, http2 and
+# discovery on it, the proxy (connections, transactions, pool, health) on
+# those, the processes (master, worker, agent link) on top
+TLS_LAYERS := core tls http1 http2 discovery proxy process
+TLS_INC := $(TLS_LAYERS:%=-Itls-tier/%)
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
-	  -Iinclude $(USER_INC) -Itls-tier -I$(BUILD) -MMD -MP
+	  -Iinclude $(USER_INC) $(TLS_INC) -I$(BUILD) -MMD -MP
 LDLIBS := -Wl,--as-needed -lxdp -lbpf -lelf -lz -lssl -lcrypto -lyaml \
 	  -ljansson -lm
 TEST_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -75,10 +81,10 @@ BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 
 USER_SRCS := $(filter-out user/cli/main.c,$(wildcard user/*/*.c))
-TLS_SRCS := $(filter-out tls-tier/main.c,$(wildcard tls-tier/*.c))
+TLS_SRCS := $(filter-out tls-tier/process/main.c,$(wildcard tls-tier/*/*.c))
 USER_OBJS := $(USER_SRCS:%.c=$(BUILD)/obj/%.o)
 TLS_OBJS := $(TLS_SRCS:%.c=$(BUILD)/obj/%.o)
-TLS_TIER_OBJS := $(TLS_OBJS) $(BUILD)/obj/tls-tier/main.o
+TLS_TIER_OBJS := $(TLS_OBJS) $(BUILD)/obj/tls-tier/process/main.o
 
 TEST_SRCS := $(wildcard tests/*/test_*.c)
 TEST_BINS := $(TEST_SRCS:%.c=$(BUILD)/%)
@@ -91,7 +97,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(BUILD)/tests/fuzz/replay_%)
 
 PROGS := $(if $(wildcard user/cli/main.c),$(BUILD)/lbctl) \
-	 $(if $(wildcard tls-tier/main.c),$(BUILD)/lbtls)
+	 $(if $(wildcard tls-tier/process/main.c),$(BUILD)/lbtls)
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps test bench bench-xdp bench-steer fuzz format format-check clean \
@@ -149,8 +155,19 @@ $(TLS_STAMP):
 	touch $@
 
 # the layers' direction, enforced: a layer sees only its own and lower headers
+$(BUILD)/obj/user/%.o: TLS_INC :=
+$(BUILD)/obj/tls-tier/%.o: USER_INC :=
 $(BUILD)/obj/user/state/%.o: USER_INC := -Iuser/state
 $(BUILD)/obj/user/agent/%.o: USER_INC := -Iuser/state -Iuser/agent
+$(BUILD)/obj/tls-tier/core/%.o: TLS_INC := -Itls-tier/core
+$(BUILD)/obj/tls-tier/tls/%.o: TLS_INC := -Itls-tier/core -Itls-tier/tls
+$(BUILD)/obj/tls-tier/http1/%.o: TLS_INC := -Itls-tier/http1
+$(BUILD)/obj/tls-tier/http2/%.o: TLS_INC := -Itls-tier/core -Itls-tier/http1 \
+	-Itls-tier/http2
+$(BUILD)/obj/tls-tier/discovery/%.o: TLS_INC := -Itls-tier/core \
+	-Itls-tier/discovery
+$(BUILD)/obj/tls-tier/proxy/%.o: TLS_INC := $(filter-out \
+	-Itls-tier/discovery -Itls-tier/process,$(TLS_INC))
 $(BUILD)/libuser.a: $(USER_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
@@ -160,7 +177,7 @@ $(BUILD)/libtls.a: $(TLS_OBJS)
 
 $(BUILD)/lbctl: $(BUILD)/obj/user/cli/main.o $(BUILD)/libuser.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(BUILD)/lbtls: $(BUILD)/obj/tls-tier/main.o $(BUILD)/libtls.a
+$(BUILD)/lbtls: $(BUILD)/obj/tls-tier/process/main.o $(BUILD)/libtls.a
 	$(CC) $(CFLAGS) $^ -o $@ $(TLS_LDLIBS)
 
 # --- tests, benchmarks, fuzzing -------------------------------------------------
@@ -171,6 +188,7 @@ $(BUILD)/tests/%: tests/%.c $(SKELS) $(BUILD)/libuser.a $(BUILD)/libtls.a
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) $< $(BUILD)/libuser.a $(BUILD)/libtls.a \
 		-o $@ $(TEST_LDLIBS) $(LDLIBS)
 # tls-tier code under test, with the chosen library (no lbctl code)
+$(TLS_TESTS): USER_INC :=
 $(TLS_TESTS): $(BUILD)/tests/%: tests/%.c $(BUILD)/libtls.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TLS_CFLAGS) $(TEST_CFLAGS) $< $(BUILD)/libtls.a \
@@ -200,7 +218,7 @@ $(BUILD)/bench/bench_handshake: tests/bench/bench_handshake.c $(BUILD)/libtls.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TLS_CFLAGS) $< $(BUILD)/libtls.a -o $@ $(TLS_LDLIBS)
 
-FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude $(USER_INC) -Itls-tier \
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude $(TLS_INC) \
 	      -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
 $(BUILD)/fuzz/%: tests/fuzz/%.c
 	@mkdir -p $(@D)

@@ -2,7 +2,7 @@
 /*
  * bench_handshake: what one new TLS connection costs lbtls's TLS library,
  * in one process, without sockets. The server side is lbtls's own: the
- * SSL_CTX comes from tls__ctx_new() (tls-tier/tls.c) with bench-tls's
+ * SSL_CTX comes from tls__ctx_new() (tls-tier/tls/tls.c) with bench-tls's
  * settings (TLS 1.3 only, one cipher suite, X25519, the certificate given,
  * ticket keys as lbtls makes them); the client is the same library with
  * default settings and no session to resume. The two talk over a BIO pair.

@@ -3,7 +3,7 @@
  * Minimal HTTP head scanning for the benchmark tools (fast_backend.c,
  * bench_loop.c): their peers are wrk and the project's own servers, so a
  * case-insensitive line scan is enough; lbtls's real parser is
- * tls-tier/http1.c.
+ * tls-tier/http1/http1.c.
  */
 #ifndef BENCH_HTTP_H
 #define BENCH_HTTP_H

@@ -1177,7 +1177,7 @@ static SSL_CTX *make_ctx(const char *cert, const char *key)
 		ERR_print_errors_fp(stderr);
 		return NULL;
 	}
-	/* lbtls's settings (tls-tier/tls.c) */
+	/* lbtls's settings (tls-tier/tls/tls.c) */
 	SSL_CTX_set_options(x, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 				       SSL_OP_IGNORE_UNEXPECTED_EOF |
 				       SSL_OP_CIPHER_SERVER_PREFERENCE);

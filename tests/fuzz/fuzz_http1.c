@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * libFuzzer target for tls-tier/http1.c. One input drives:
+ * libFuzzer target for tls-tier/http1/http1.c. One input drives:
  * - the request parser with generous and with tight limits, then the body
  *   (Content-Length skipped, chunked scanned) and the next pipelined
  *   request, a few times; a parsed head is rewritten for the upstream and
@@ -21,8 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../tls-tier/http1.c"
-#include "../../tls-tier/http1_write.c"
+#include "../../tls-tier/http1/http1.c"
+#include "../../tls-tier/http1/http1_write.c"
 
 #define CHECK(cond)                                                            \
 	do {                                                                   \

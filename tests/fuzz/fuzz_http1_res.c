@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * libFuzzer target for the response side of tls-tier/http1.c and
+ * libFuzzer target for the response side of tls-tier/http1/http1.c and
  * http1_write.c: what an upstream sends. One input is a stream of
  * responses, read as lbtls reads them, for a GET and for a HEAD request:
  * - http1__parse_response() (interim 1xx heads skipped, as conn.c does),
@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../tls-tier/http1.c"
-#include "../../tls-tier/http1_write.c"
+#include "../../tls-tier/http1/http1.c"
+#include "../../tls-tier/http1/http1_write.c"
 
 #define CHECK(cond)                                                            \
 	do {                                                                   \

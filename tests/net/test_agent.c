@@ -3,7 +3,7 @@
  * The lbctl agent and CLI with real processes: the agent (build/lbctl agent,
  * in the test's host namespace), four worker processes that each own two
  * listening sockets on loopback (127.0.0.1:0 and [::1]:0, as lbtls), register
- * them with the agent (tls-tier/agent_link.c on tls-tier/loop.c, the code
+ * them with the agent (tls-tier/process/agent_link.c on tls-tier/core/loop.c, the code
  * lbtls uses) and greet every connection with "worker N", and clients in the
  * client namespace connecting to the VIP through native XDP and sk_lookup.
  * Asserted: every client lands on the worker its ring slot names (v4 and
@@ -39,7 +39,7 @@
 #include <time.h>
 #include <sys/epoll.h>
 #include <bpf/bpf.h>
-#include "../../tls-tier/agent_link.c"
+#include "../../tls-tier/process/agent_link.c"
 #include "dataplane.h"
 #include "vip.h"
 #include "topology.h"

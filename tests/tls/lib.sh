@@ -107,7 +107,7 @@ wait_http() { # wait_http URL [SECONDS]: bounded wait (10 s) for a 200
 }
 # epoch_key_name KEYFILE ROTATION_S [TIME]: the name (hex) of the session
 # ticket key lbtls derives from the file's first 80 bytes for the epoch
-# of TIME (default now), by the formula in tls-tier/tlscompat.h, computed
+# of TIME (default now), by the formula in tls-tier/tls/tlscompat.h, computed
 # with `openssl kdf` (another implementation than lbtls's).
 epoch_key_name() {
 	local t=${3:-$(date +%s)} info

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "../../tls-tier/http1.c"
-#include "../../tls-tier/http1_write.c"
+#include "../../tls-tier/http1/http1.c"
+#include "../../tls-tier/http1/http1_write.c"
 
 static const struct http1_limits test_lim = {
 	.max_line = 256,

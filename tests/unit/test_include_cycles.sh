@@ -17,17 +17,21 @@ passed = failed = 0
 inc = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 for tree in trees:
     d = os.path.join(root, tree)
-    files = [f for f in os.listdir(d) if f.endswith(('.c', '.h'))]
+    # a tree's layers are folders: a module is named by its file alone
+    files = [os.path.relpath(os.path.join(w, f), d)
+             for w, _, fs in os.walk(d) for f in fs
+             if f.endswith(('.c', '.h'))]
     def module(name):
         return re.sub(r'_int$', '', os.path.splitext(os.path.basename(name))[0])
 
     mods = {module(f) for f in files}
+    names = {os.path.basename(f) for f in files}
     graph = {m: set() for m in mods}
     for f in files:
         m = module(f)
         for h in inc.findall(open(os.path.join(d, f)).read()):
             t = module(h)
-            if t in mods and t != m and os.path.exists(os.path.join(d, h)):
+            if t in mods and t != m and h in names:
                 graph[m].add(t)
     # depth-first search; a grey node reached again closes a cycle
     colour, stack, cycle = {}, [], None

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * lbtls configuration (tls-tier/config.c) on real files: a good one is
+ * lbtls configuration (tls-tier/core/config.c) on real files: a good one is
  * accepted with the right values, each bad one is refused with
  * "FILE:LINE: reason" naming the line at fault. Files the configuration
  * names but tls.c reads (session ticket keys) are checked here too, with

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * A worker's accept path and client connections (tls-tier/worker.c,
- * tls-tier/client.c, tls-tier/txn.c) driven in-process: a real listening socket, real
+ * A worker's accept path and client connections (tls-tier/process/worker.c,
+ * tls-tier/proxy/client.c, tls-tier/proxy/txn.c) driven in-process: a real listening socket, real
  * OpenSSL clients on loopback, a TLS context with a certificate made here,
  * a backend socket the test answers itself, and the worker's own epoll
  * loop run one pass at a time. Checks:
@@ -31,9 +31,9 @@
 #include <openssl/x509.h>
 
 #include "../lib/testcert.h"
-#include "../../tls-tier/worker.c"
-#include "../../tls-tier/client.c"
-#include "../../tls-tier/txn.c"
+#include "../../tls-tier/process/worker.c"
+#include "../../tls-tier/proxy/client.c"
+#include "../../tls-tier/proxy/txn.c"
 
 /* --- write() on the worker's side of one client, counted ---------------------
  * OpenSSL's socket BIO writes with write(2); this definition takes the place

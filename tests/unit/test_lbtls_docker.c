@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Discovery from the Docker Engine API: the JSON of GET /containers/json and
- * GET /events into servers (tls-tier/docker.c), the discovered set applied
+ * GET /events into servers (tls-tier/discovery/docker.c), the discovered set applied
  * to a worker's upstreams without moving slots (upstream__set), and the
  * upstream.docker settings with their FILE:LINE errors.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Active health checks (tls-tier/health.c) on a real loop and a real
+ * Active health checks (tls-tier/proxy/health.c) on a real loop and a real
  * backend socket:
  * - a probe's result reaches the owner through its callback (the server
  *   goes down after 'fall' failed probes, up again after 'rise' good ones);
@@ -26,8 +26,8 @@
 
 /* Built into this file, with ASan, so that their memory accesses are
  * checked (the archive's copies are not instrumented). */
-#include "../../tls-tier/health.c"
-#include "../../tls-tier/loop.c"
+#include "../../tls-tier/proxy/health.c"
+#include "../../tls-tier/core/loop.c"
 
 static struct loop L;
 static struct upstream U;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The worker event loop (tls-tier/loop.c): the timer heap fires in deadline
+ * The worker event loop (tls-tier/core/loop.c): the timer heap fires in deadline
  * order through arbitrary arming, re-arming and deletion, and I/O readiness
  * reaches the right callback.
  */

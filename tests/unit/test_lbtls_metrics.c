@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Shared-memory counters (tls-tier/metrics.c): /metrics sums every worker's
+ * Shared-memory counters (tls-tier/core/metrics.c): /metrics sums every worker's
  * block, and a worker's exit folds its counters into the retired block so
  * totals never go backwards across reloads and respawns.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Session tickets (tls-tier/tlscompat.c, tls-tier/tls.c; issue 19 finding
+ * Session tickets (tls-tier/tls/tlscompat.c, tls-tier/tls/tls.c; issue 19 finding
  * 11): keys derived per epoch from a shared secret, with an injected clock.
  * - two separately initialised ticket states (two workers, two hosts) with
  *   the same secret derive the same key for the same epoch, another one for

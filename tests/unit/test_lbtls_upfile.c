@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * upstream.file (tls-tier/upfile.c): the strict parser with its FILE:LINE
+ * upstream.file (tls-tier/discovery/upfile.c): the strict parser with its FILE:LINE
  * errors, the size and server caps, the atomic writer 'lbtls discover'
  * uses, and the master's watch: a bad or missing file never replaces the
  * running set. Also the configuration side: upstream.file, upstream.docker

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Upstream selection and health state (tls-tier/upstream.c), driven
+ * Upstream selection and health state (tls-tier/core/upstream.c), driven
  * directly: shares per algorithm, nginx's smooth round-robin sequence,
  * passive and active health transitions.
  */
