@@ -133,6 +133,26 @@ struct cfg_limits {
 	bool max_connections_set; /* written in the file, not the default */
 };
 
+/*
+ * HTTP/2 to clients (http2/h2.h): offered in ALPN when enabled, with the
+ * limits a hostile client meets (docs/lbtls.md, "HTTP/2").
+ */
+struct cfg_http2 {
+	bool enabled; /* ALPN offers h2 before http/1.1 */
+	unsigned max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS */
+	/* upstream requests per connection, reset streams whose request is
+	 * still upstream included; over it, new streams are refused */
+	unsigned max_inflight;
+	unsigned initial_window; /* per stream, SETTINGS_INITIAL_WINDOW_SIZE */
+	unsigned conn_window; /* the connection's receive window */
+	unsigned header_table; /* SETTINGS_HEADER_TABLE_SIZE (HPACK) */
+	unsigned max_headers; /* fields per request (nginx's max_headers) */
+	unsigned settings_timeout_ms; /* our SETTINGS unacknowledged */
+	unsigned glitch_rate, glitch_burst; /* tokens/s, bucket size */
+	unsigned control_rate, control_burst; /* PING, SETTINGS... per second */
+	unsigned reset_rate, reset_burst; /* nghttp2's rapid-reset limiter */
+};
+
 struct cfg_tls {
 	struct cfg_cert certs[CFG_MAX_CERTS];
 	unsigned ncerts;
@@ -179,6 +199,7 @@ struct lbtls_config {
 	char acme_webroot[PATH_MAX];
 	struct cfg_upstream upstream;
 	struct cfg_limits limits;
+	struct cfg_http2 http2;
 	char error_page[PATH_MAX];
 	char *error_page_body; /* loaded at parse time; NULL: built-in page */
 	size_t error_page_len;

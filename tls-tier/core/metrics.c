@@ -90,6 +90,13 @@ static void add_block(struct metrics_block *t, struct metrics_block *b,
 	ADD(bodies_in_file);
 	ADD(queue_full);
 	ADD(queue_timeouts);
+	ADD(h2.connections);
+	ADD(h2.streams);
+	ADD(h2.resets_by_client);
+	ADD(h2.glitch_events);
+#define ADD_LIMIT(n) ADD(h2.limited.n);
+	METRICS_H2_LIMITS(ADD_LIMIT)
+#undef ADD_LIMIT
 	if (gauges) {
 		ADD(queued);
 		ADD(active);
@@ -231,6 +238,30 @@ int metrics__render(struct metrics_shm *m, char **text, size_t *len)
 	     (unsigned long long)t.bodies_in_file,
 	     (unsigned long long)t.queue_full,
 	     (unsigned long long)t.queue_timeouts, (long long)t.queued);
+	emit(&o,
+	     "# HELP lbtls_http2_connections_total Client connections that chose HTTP/2 (ALPN h2).\n"
+	     "# TYPE lbtls_http2_connections_total counter\n"
+	     "lbtls_http2_connections_total %llu\n"
+	     "# HELP lbtls_http2_streams_total HTTP/2 requests received.\n"
+	     "# TYPE lbtls_http2_streams_total counter\n"
+	     "lbtls_http2_streams_total %llu\n"
+	     "# HELP lbtls_http2_client_resets_total HTTP/2 streams the client reset before their response ended.\n"
+	     "# TYPE lbtls_http2_client_resets_total counter\n"
+	     "lbtls_http2_client_resets_total %llu\n"
+	     "# HELP lbtls_http2_glitches_total Protocol errors, resets of streams in flight and frames over their allowance, each spending the connection's glitch budget.\n"
+	     "# TYPE lbtls_http2_glitches_total counter\n"
+	     "lbtls_http2_glitches_total %llu\n"
+	     "# HELP lbtls_http2_limited_total HTTP/2 streams or connections stopped, by the limit that bit.\n"
+	     "# TYPE lbtls_http2_limited_total counter\n",
+	     (unsigned long long)t.h2.connections,
+	     (unsigned long long)t.h2.streams,
+	     (unsigned long long)t.h2.resets_by_client,
+	     (unsigned long long)t.h2.glitch_events);
+#define EMIT_LIMIT(n)                                                      \
+	emit(&o, "lbtls_http2_limited_total{limit=\"" #n "\"} %llu\n", \
+	     (unsigned long long)t.h2.limited.n);
+	METRICS_H2_LIMITS(EMIT_LIMIT)
+#undef EMIT_LIMIT
 	emit(&o,
 	     "# HELP lbtls_upstream_up Whether a worker considers the server usable.\n"
 	     "# TYPE lbtls_upstream_up gauge\n");

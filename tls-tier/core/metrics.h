@@ -47,6 +47,33 @@ struct metrics_server {
 	uint32_t pad;
 };
 
+/*
+ * HTTP/2 (http2/h2.c): connections and streams, and each defence by the
+ * limit that bit (lbtls_http2_limited_total{limit=...}).
+ */
+#define METRICS_H2_LIMITS(X)                                                  \
+	X(max_streams) /* a stream over max_concurrent_streams: refused */     \
+	X(max_inflight) /* over max_inflight: REFUSED_STREAM */               \
+	X(headers) /* over max_headers or max_header_bytes: 431 */            \
+	X(glitches) /* the glitch budget ran out: GOAWAY(ENHANCE_YOUR_CALM) */ \
+	X(settings_timeout) /* our SETTINGS never acknowledged */             \
+	X(send_timeout) /* a client that did not read (zero window) */        \
+	X(idle_timeout) /* no stream for keepalive_timeout */                 \
+	X(bad_preface) /* not HTTP/2 after ALPN h2 */                         \
+	X(protocol_error) /* nghttp2 ended the connection (its limits too) */
+
+struct metrics_h2 {
+	uint64_t connections; /* ALPN h2 */
+	uint64_t streams; /* requests received */
+	uint64_t resets_by_client; /* RST_STREAM before the response ended */
+	uint64_t glitch_events; /* each spent a token of the budget */
+#define METRICS_H2_FIELD(n) uint64_t n;
+	struct {
+		METRICS_H2_LIMITS(METRICS_H2_FIELD)
+	} limited;
+#undef METRICS_H2_FIELD
+};
+
 struct metrics_block {
 	int32_t pid;
 	int32_t slot;
@@ -61,6 +88,7 @@ struct metrics_block {
 	uint64_t client_refused; /* over limits.per_client_connections */
 	uint64_t bodies_in_memory, bodies_in_file; /* request buffering */
 	uint64_t queue_full, queue_timeouts; /* upstream.max_conns: 503s */
+	struct metrics_h2 h2;
 	int64_t queued; /* gauge: requests waiting for a server */
 	int64_t active; /* gauge: open client connections */
 	uint32_t nservers;
