@@ -792,6 +792,75 @@ static void parse_upstream(struct parser *p, yaml_node_t *n)
 	}
 }
 
+/* 'http2: on|off', or a map of its settings. */
+static void parse_http2(struct parser *p, yaml_node_t *n)
+{
+	struct cfg_http2 *h = &p->cfg->http2;
+	yaml_node_t *k, *v;
+
+	if (scalar(n)) {
+		get_bool(p, "http2", n, &h->enabled);
+		return;
+	}
+	if (!want_map(p, "http2", n))
+		return;
+	for_each_pair(p, n, k, v)
+	{
+		const char *key = scalar(k) ? scalar(k) : "";
+		uint64_t sz;
+
+		if (!strcmp(key, "enabled")) {
+			get_bool(p, "http2.enabled", v, &h->enabled);
+		} else if (!strcmp(key, "max_concurrent_streams")) {
+			get_uint(p, "http2.max_concurrent_streams", v, 1, 1000,
+				 &h->max_streams);
+		} else if (!strcmp(key, "max_inflight")) {
+			get_uint(p, "http2.max_inflight", v, 1, 10000,
+				 &h->max_inflight);
+		} else if (!strcmp(key, "initial_window")) {
+			if (!get_size(p, "http2.initial_window", v, 1024,
+				      (1U << 31) - 1, &sz))
+				h->initial_window = sz;
+		} else if (!strcmp(key, "connection_window")) {
+			if (!get_size(p, "http2.connection_window", v, 65535,
+				      (1U << 31) - 1, &sz))
+				h->conn_window = sz;
+		} else if (!strcmp(key, "header_table_size")) {
+			if (!get_size(p, "http2.header_table_size", v, 0,
+				      65536, &sz))
+				h->header_table = sz;
+		} else if (!strcmp(key, "max_headers")) {
+			get_uint(p, "http2.max_headers", v, 4, 1000,
+				 &h->max_headers);
+		} else if (!strcmp(key, "settings_timeout")) {
+			get_duration(p, "http2.settings_timeout", v,
+				     &h->settings_timeout_ms);
+		} else if (!strcmp(key, "glitch_rate")) {
+			get_uint(p, "http2.glitch_rate", v, 1, 100000,
+				 &h->glitch_rate);
+		} else if (!strcmp(key, "glitch_burst")) {
+			get_uint(p, "http2.glitch_burst", v, 1, 100000,
+				 &h->glitch_burst);
+		} else if (!strcmp(key, "control_rate")) {
+			get_uint(p, "http2.control_rate", v, 1, 100000,
+				 &h->control_rate);
+		} else if (!strcmp(key, "control_burst")) {
+			get_uint(p, "http2.control_burst", v, 1, 100000,
+				 &h->control_burst);
+		} else if (!strcmp(key, "reset_rate")) {
+			get_uint(p, "http2.reset_rate", v, 1, 100000,
+				 &h->reset_rate);
+		} else if (!strcmp(key, "reset_burst")) {
+			get_uint(p, "http2.reset_burst", v, 1, 100000,
+				 &h->reset_burst);
+		} else {
+			perr(p, k, "unknown setting 'http2.%s'", key);
+		}
+	}
+	if (h->settings_timeout_ms && h->settings_timeout_ms < 100)
+		perr(p, n, "'http2.settings_timeout' must be at least 100ms");
+}
+
 static void parse_limits(struct parser *p, yaml_node_t *n)
 {
 	struct cfg_limits *l = &p->cfg->limits;
@@ -1189,75 +1258,6 @@ static void parse_root_key(struct parser *p, yaml_node_t *k, yaml_node_t *v)
 	} else {
 		perr(p, k, "unknown setting '%s'", key);
 	}
-}
-
-/* 'http2: on|off', or a map of its settings. */
-static void parse_http2(struct parser *p, yaml_node_t *n)
-{
-	struct cfg_http2 *h = &p->cfg->http2;
-	yaml_node_t *k, *v;
-
-	if (scalar(n)) {
-		get_bool(p, "http2", n, &h->enabled);
-		return;
-	}
-	if (!want_map(p, "http2", n))
-		return;
-	for_each_pair(p, n, k, v)
-	{
-		const char *key = scalar(k) ? scalar(k) : "";
-		uint64_t sz;
-
-		if (!strcmp(key, "enabled")) {
-			get_bool(p, "http2.enabled", v, &h->enabled);
-		} else if (!strcmp(key, "max_concurrent_streams")) {
-			get_uint(p, "http2.max_concurrent_streams", v, 1, 1000,
-				 &h->max_streams);
-		} else if (!strcmp(key, "max_inflight")) {
-			get_uint(p, "http2.max_inflight", v, 1, 10000,
-				 &h->max_inflight);
-		} else if (!strcmp(key, "initial_window")) {
-			if (!get_size(p, "http2.initial_window", v, 1024,
-				      (1U << 31) - 1, &sz))
-				h->initial_window = sz;
-		} else if (!strcmp(key, "connection_window")) {
-			if (!get_size(p, "http2.connection_window", v, 65535,
-				      (1U << 31) - 1, &sz))
-				h->conn_window = sz;
-		} else if (!strcmp(key, "header_table_size")) {
-			if (!get_size(p, "http2.header_table_size", v, 0,
-				      65536, &sz))
-				h->header_table = sz;
-		} else if (!strcmp(key, "max_headers")) {
-			get_uint(p, "http2.max_headers", v, 4, 1000,
-				 &h->max_headers);
-		} else if (!strcmp(key, "settings_timeout")) {
-			get_duration(p, "http2.settings_timeout", v,
-				     &h->settings_timeout_ms);
-		} else if (!strcmp(key, "glitch_rate")) {
-			get_uint(p, "http2.glitch_rate", v, 1, 100000,
-				 &h->glitch_rate);
-		} else if (!strcmp(key, "glitch_burst")) {
-			get_uint(p, "http2.glitch_burst", v, 1, 100000,
-				 &h->glitch_burst);
-		} else if (!strcmp(key, "control_rate")) {
-			get_uint(p, "http2.control_rate", v, 1, 100000,
-				 &h->control_rate);
-		} else if (!strcmp(key, "control_burst")) {
-			get_uint(p, "http2.control_burst", v, 1, 100000,
-				 &h->control_burst);
-		} else if (!strcmp(key, "reset_rate")) {
-			get_uint(p, "http2.reset_rate", v, 1, 100000,
-				 &h->reset_rate);
-		} else if (!strcmp(key, "reset_burst")) {
-			get_uint(p, "http2.reset_burst", v, 1, 100000,
-				 &h->reset_burst);
-		} else {
-			perr(p, k, "unknown setting 'http2.%s'", key);
-		}
-	}
-	if (h->settings_timeout_ms && h->settings_timeout_ms < 100)
-		perr(p, n, "'http2.settings_timeout' must be at least 100ms");
 }
 
 static bool same_addr(const struct cfg_addr *a, const struct cfg_addr *b)
