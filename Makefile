@@ -47,7 +47,7 @@ TLS_INC := $(TLS_LAYERS:%=-Itls-tier/%)
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	  -Iinclude $(USER_INC) $(TLS_INC) -I$(BUILD) -MMD -MP
 LDLIBS := -Wl,--as-needed -lxdp -lbpf -lelf -lz -lssl -lcrypto -lyaml \
-	  -ljansson -lm
+	  -ljansson -lnghttp2 -lm
 TEST_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 TEST_LDLIBS := -lcmocka
 # The chosen library's flags, for tls-tier objects and the programs built
@@ -120,7 +120,8 @@ DEB_PKGS := clang llvm libclang-rt-14-dev gcc make pkg-config libbpf-dev \
 	libssl-dev openssl libcmocka-dev libyaml-dev libjansson-dev \
 	iproute2 iputils-ping procps psmisc curl wrk nghttp2-client nginx \
 	haproxy python3-flask python3-scapy clang-format bc shellcheck liburing-dev \
-	gnuplot-nox android-libboringssl-dev \
+	gnuplot-nox android-libboringssl-dev libnghttp2-dev python3-h2 \
+	python3-hyperframe python3-hpack \
 	docker.io docker-compose containerd runc iptables debootstrap \
 	pebble certbot
 
