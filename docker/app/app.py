@@ -4,11 +4,13 @@
                (N from the VERSION environment variable)
 /healthz       200 "ok" (lbtls active health checks)
 /echo-headers  the request headers as JSON (tests check X-Forwarded-*)
+/slow?ms=N     answers after N milliseconds (tests hold requests upstream)
 
 Run: VERSION=1 python3 docker/app/app.py --port 5000 [--host 0.0.0.0]
 """
 import argparse
 import os
+import time
 
 from flask import Flask, jsonify, request
 
@@ -38,6 +40,18 @@ def echo_headers():
             "version": os.environ.get("VERSION", "1"),
         }
     )
+
+
+# /slow?ms=N: "slept N ms" after N milliseconds (0..60000, default 1000), so
+# that a test can keep requests in flight upstream (HTTP/2 clients that reset
+# them; werkzeug logs each when it answers).
+@app.route("/slow")
+def slow():
+    ms = request.args.get("ms", "1000")
+    if not ms.isdigit() or int(ms) > 60000:
+        return "ms: 0..60000\n", 400, {"Content-Type": "text/plain"}
+    time.sleep(int(ms) / 1000)
+    return "slept %s ms\n" % ms, 200, {"Content-Type": "text/plain"}
 
 
 def main():
