@@ -31,7 +31,7 @@ import h2raw as h  # noqa: E402 (after the path is set)
 CANCEL = h.error_code("CANCEL")
 
 
-def connect(args, **settings):
+def connect(args):
     c = h.Client(args.host, args.port, timeout=args.io_timeout)
     if c.alpn != "h2":
         raise RuntimeError("ALPN chose %r, not h2" % (c.alpn,))

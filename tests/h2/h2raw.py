@@ -196,6 +196,7 @@ class Client:
         self.resets = {}
         self.status = {}
         self.ended = set()
+        self.data_lengths = {}  # stream: [length of each DATA frame]
         self.server_settings = []  # one dict per non-ACK SETTINGS frame
         self.settings_acks = 0
         self.ping_acks = 0
@@ -263,6 +264,8 @@ class Client:
                         self.status.setdefault(f.stream_id, int(v))
             except Exception as e:  # noqa: BLE001 - any decoder failure
                 self.decode_error = repr(e)
+        if isinstance(f, DataFrame):
+            self.data_lengths.setdefault(f.stream_id, []).append(len(f.data))
         if isinstance(f, (HeadersFrame, DataFrame)) and "END_STREAM" in f.flags:
             self.ended.add(f.stream_id)
 

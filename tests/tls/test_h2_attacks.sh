@@ -19,6 +19,8 @@
 #   - the lbtls_http2_* counter of the limit that bit moved;
 #   - the worker is the same process (no crash), and for the HPACK bombs
 #     its peak RSS (VmHWM) grew by less than 32 MB.
+# Then h2spec's cases (tests/h2/conformance.py, h2spec cannot be
+# installed here), one check each: docs/h2spec.md lists them.
 # When the machine has two CPUs or more, lbtls, Flask and h2load run on
 # CPU 0 and the attacker on CPU 1, so that the attacker's own Python work
 # does not count against the server's.
@@ -286,6 +288,19 @@ group data-stream0 "$proto" -- data-stream0
 group headers-stream0 "$proto" -- headers-stream0
 group window-overflow "$proto" -- window-overflow
 group settings-timeout "$(limit settings_timeout)" -- settings-timeout --wait 5
+
+# h2spec's cases (tests/h2/conformance.py; docs/h2spec.md), one check each
+"$python" "$root/tests/h2/conformance.py" --port "$https" >"$tmp/conformance.out" 2>&1
+while IFS=$'\t' read -r verdict id desc got; do
+	case $verdict in
+	PASS) ok "h2spec $id: $desc ($got)" ;;
+	FAIL) bad "h2spec $id: $desc (got: $got)" ;;
+	*) bad "conformance.py: $verdict $id $desc $got" ;;
+	esac
+done <"$tmp/conformance.out"
+check "conformance.py ran every case ($(grep -c '^PASS\|^FAIL' "$tmp/conformance.out"))" \
+	test "$(grep -c '^PASS\|^FAIL' "$tmp/conformance.out")" -ge 100
+check "the worker did not die (pid $worker)" kill -0 "$worker"
 
 check "lbtls still serves after every attack" wait_http "https://127.0.0.1:$https/healthz" 5
 if [ "$failed" -gt 0 ]; then
