@@ -13,6 +13,7 @@ what it expects (from RFC 9113 / RFC 7541, as h2spec checks it):
   ...            (a few cases check something of their own)
 
     conformance.py --port PORT [--host H] [CASE_ID_PREFIX...]
+    conformance.py --list
 
 prints one line per case, "PASS<TAB>id<TAB>description<TAB>what came" or
 "FAIL<TAB>...", for tests/tls/test_h2_attacks.sh to count; exits 0.
@@ -1188,9 +1189,15 @@ def _(c):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--port", type=int)
+    p.add_argument("--list", action="store_true", help="the case ids only")
     p.add_argument("only", nargs="*", help="case ids starting so")
     args = p.parse_args()
+    if args.list:
+        print("\n".join(cid for cid, _, _ in CASES))
+        return 0
+    if not args.port:
+        p.error("--port is required")
     for cid, desc, fn in CASES:
         if args.only and not any(cid.startswith(o) for o in args.only):
             continue
