@@ -167,7 +167,8 @@ while time.monotonic() < end: pass' &
 	wait "$spin" 2>/dev/null
 }
 # upstream connections lbtls closed (it is the side in TIME_WAIT) and not
-# yet expired (60 s): each is a connection the backend accepted
+# yet expired (60 s): each is a connection the backend accepted (one
+# closed by a RST would leave no trace: lbtls closes them with a FIN)
 closed_upstream() { ss -Htan state time-wait "( dport = :$be )" | wc -l; }
 rate() { awk -v n="$1" -v w="$window" 'BEGIN {printf "%.0f", n / w}'; }
 
