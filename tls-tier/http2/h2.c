@@ -439,6 +439,22 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f,
 	struct h2_stream *s;
 
 	switch (f->hd.type) {
+	case NGHTTP2_GOAWAY:
+		/* the notice is out: a PING behind it measures the round
+		 * trip (nghttp2 would send one queued with it first) */
+		if (h->shutting && !h->goaway_final &&
+		    f->goaway.last_stream_id == (1U << 31) - 1)
+			nghttp2_submit_ping(ng, NGHTTP2_FLAG_NONE,
+					    shutdown_ping);
+		/* nghttp2 ended the connection itself (a connection error,
+		 * its rapid-reset or CONTINUATION limit); ours set dead */
+		if (f->goaway.error_code != NGHTTP2_NO_ERROR && !h->dead) {
+			COUNT(h, limited.protocol_error);
+			log_info("HTTP/2 connection error: GOAWAY %s",
+				 nghttp2_http2_strerror(f->goaway.error_code));
+			h->dead = true;
+		}
+		break;
 	case NGHTTP2_RST_STREAM:
 		/* nghttp2 reset a stream the client broke: MadeYouReset's
 		 * unit (CVE-2025-8671); ours carry other codes */
@@ -590,14 +606,7 @@ int h2__recv(struct h2 *h, const uint8_t *p, size_t n, uint64_t now_ms)
 		p += k;
 		n -= k;
 	}
-	/* nghttp2 ended it with a GOAWAY of its own (a connection error,
-	 * its rapid-reset or CONTINUATION limit) */
-	if (!h->dead && !h->shutting && !h->peer_goaway &&
-	    !nghttp2_session_want_read(h->ng)) {
-		COUNT(h, limited.protocol_error);
-		h->dead = true;
-	}
-	return h->dead || !nghttp2_session_want_read(h->ng) ? -1 : 0;
+	return h->dead ? -1 : 0;
 }
 
 int h2__send(struct h2 *h, struct buf *out, size_t high)
@@ -624,10 +633,20 @@ bool h2__want_write(const struct h2 *h)
 	return nghttp2_session_want_write(h->ng);
 }
 
+/*
+ * nghttp2 stops wanting to read once any GOAWAY went and no stream is
+ * open, the shutdown notice included: a graceful shutdown is done only
+ * after its final GOAWAY, so that what the client sent meanwhile is read.
+ */
 bool h2__done(const struct h2 *h)
 {
-	return !nghttp2_session_want_read(h->ng) &&
-	       !nghttp2_session_want_write(h->ng);
+	if (nghttp2_session_want_write(h->ng))
+		return false;
+	if (h->dead)
+		return true;
+	if (h->shutting && !h->goaway_final)
+		return false;
+	return !nghttp2_session_want_read(h->ng);
 }
 
 unsigned h2__streams(const struct h2 *h)
@@ -803,7 +822,6 @@ void h2__shutdown(struct h2 *h, bool now)
 		return;
 	h->shutting = true;
 	nghttp2_submit_shutdown_notice(h->ng);
-	nghttp2_submit_ping(h->ng, NGHTTP2_FLAG_NONE, shutdown_ping);
 }
 
 uint64_t h2__deadline(const struct h2 *h)

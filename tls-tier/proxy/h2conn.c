@@ -32,6 +32,7 @@ struct h2s {
 	struct buf local; /* our own answer's body */
 	bool gone; /* the session closed the stream: an orphan if t runs */
 	bool stopped; /* t aborted and was answered for: step it no more */
+	bool reset_by_us; /* ended by our RST_STREAM, not the client's */
 	bool deferred; /* the body read said -EAGAIN */
 	bool logged;
 	int status;
@@ -129,6 +130,12 @@ static void stream_free(struct h2s *s)
 
 /* --- answers of our own ------------------------------------------------- */
 
+static void reset(struct h2s *s, uint32_t code)
+{
+	s->reset_by_us = true;
+	h2__reset(s->hc->h2, s->id, code);
+}
+
 /* Answer 'status' with our own page (local.h) instead of an upstream's. */
 static void answer_local(struct h2s *s, int status)
 {
@@ -147,7 +154,7 @@ static void answer_local(struct h2s *s, int status)
 	if (local__error(px_of(s), &s->local, status, &a) ||
 	    (n = http1__parse_response(s->local.d, buf_len(&s->local),
 				       buf_len(&s->local), get, &res)) <= 0) {
-		h2__reset(hc->h2, s->id, NGHTTP2_INTERNAL_ERROR);
+		reset(s, NGHTTP2_INTERNAL_ERROR);
 		s->end = "local_error";
 		return;
 	}
@@ -155,7 +162,7 @@ static void answer_local(struct h2s *s, int status)
 	s->status = status;
 	s->body_sent = buf_len(&s->local);
 	if (h2__respond(hc->h2, s->id, &res, NULL, buf_len(&s->local) > 0))
-		h2__reset(hc->h2, s->id, NGHTTP2_INTERNAL_ERROR);
+		reset(s, NGHTTP2_INTERNAL_ERROR);
 }
 
 /* The transaction ended early. */
@@ -176,8 +183,7 @@ static void txn_aborted(struct h2s *s)
 	/* a response half out: only a reset tells the client it was cut */
 	s->status = t->res_started ? t->status : 0;
 	s->body_sent = t->body_sent;
-	h2__reset(s->hc->h2, s->id,
-		  t->res_started ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_CANCEL);
+	reset(s, t->res_started ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_CANCEL);
 }
 
 /* --- the session's callbacks -------------------------------------------- */
@@ -288,7 +294,7 @@ static void on_data(void *owner, void *st, const uint8_t *p, size_t n)
 		 * already), or no memory: window back at once */
 		if (s->t && !s->t->rb_framed) {
 			proxy__local_error(hc->p.px, ENOMEM, "HTTP/2 body");
-			h2__reset(hc->h2, s->id, NGHTTP2_INTERNAL_ERROR);
+			reset(s, NGHTTP2_INTERNAL_ERROR);
 		}
 		h2__consume(hc->h2, s->id, n);
 		return;
@@ -361,7 +367,7 @@ static void on_closed(void *owner, void *st, uint32_t code)
 		s->end = code == NGHTTP2_CANCEL || code == NGHTTP2_NO_ERROR ?
 				 "client_reset" :
 				 "stream_error";
-	if (!hc->freeing && code && upstream_busy(s->t)) {
+	if (!hc->freeing && code && !s->reset_by_us && upstream_busy(s->t)) {
 		/* orphaned: runs on, counted in max_inflight, its answer
 		 * dropped; resetting work in flight is a glitch */
 		log_stream(s);
@@ -477,6 +483,11 @@ int h2conn__send(struct h2conn *hc, struct buf *out)
 	return h2__send(hc->h2, out, OUT_HIGH);
 }
 
+bool h2conn__idle(const struct h2conn *hc)
+{
+	return !hc->streams;
+}
+
 bool h2conn__done(const struct h2conn *hc)
 {
 	return h2__done(hc->h2);
@@ -532,7 +543,7 @@ void h2conn__timeout(struct h2conn *hc)
 				hc->p.peer_str, s->id, l->send_timeout_ms);
 			METRIC_ADD(hc->p.px->m->h2.limited.send_timeout, 1);
 			s->end = "send_timeout";
-			h2__reset(hc->h2, s->id, NGHTTP2_CANCEL);
+			reset(s, NGHTTP2_CANCEL);
 			continue;
 		}
 		if (txn__timeout(s->t) == TXN_ABORTED)
