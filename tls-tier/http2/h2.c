@@ -456,6 +456,11 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f,
 		}
 		break;
 	case NGHTTP2_RST_STREAM:
+		/* refused by nghttp2 before we saw it: over
+		 * max_concurrent_streams (or above a GOAWAY's last id) */
+		if (f->rst_stream.error_code == NGHTTP2_REFUSED_STREAM &&
+		    !stream_of(h, f->hd.stream_id))
+			COUNT(h, limited.max_streams);
 		/* nghttp2 reset a stream the client broke: MadeYouReset's
 		 * unit (CVE-2025-8671); ours carry other codes */
 		if (f->rst_stream.error_code == NGHTTP2_PROTOCOL_ERROR ||
