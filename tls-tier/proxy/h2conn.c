@@ -33,6 +33,9 @@ struct h2s {
 	bool gone; /* the session closed the stream: an orphan if t runs */
 	bool stopped; /* t aborted and was answered for: step it no more */
 	bool reset_by_us; /* ended by our RST_STREAM, not the client's */
+	/* something may move: step it (a connection steps only these, not
+	 * each of its streams on every event) */
+	bool dirty;
 	bool deferred; /* the body read said -EAGAIN */
 	bool logged;
 	int status;
@@ -49,6 +52,7 @@ struct h2conn {
 	unsigned ntxn; /* transactions alive, orphans included */
 	uint64_t t_idle; /* when the last stream ended */
 	bool draining, freeing;
+	bool had_request; /* before the first, limits.header_timeout */
 };
 
 /* Parser output, used only within the callback that parsed it. */
@@ -192,6 +196,7 @@ static void stream_wake(void *owner)
 {
 	struct h2s *s = owner;
 
+	s->dirty = true;
 	s->hc->p.wake(s->hc->p.client);
 }
 
@@ -237,8 +242,10 @@ static void *on_request(void *owner, const struct h2_request *r)
 		proxy__local_error(px, ENOMEM, "HTTP/2 stream");
 		return NULL;
 	}
+	hc->had_request = true;
 	s->hc = hc;
 	s->id = r->id;
+	s->dirty = true;
 	s->t_start_us = proxy__wall_us();
 	s->t_data = now_ms(hc);
 	s->next = hc->streams;
@@ -301,6 +308,7 @@ static void on_data(void *owner, void *st, const uint8_t *p, size_t n)
 	}
 	s->unconsumed += n;
 	s->t->t_src = now_ms(hc);
+	s->dirty = true;
 }
 
 static void on_end(void *owner, void *st)
@@ -308,6 +316,7 @@ static void on_end(void *owner, void *st)
 	struct h2s *s = st;
 
 	(void)owner;
+	s->dirty = true;
 	if (s->t)
 		s->t->src_eof = true;
 }
@@ -334,6 +343,7 @@ static ssize_t on_read(void *owner, void *st, uint8_t *p, size_t len,
 		memcpy(p, b, k);
 		txn__body_sent(s->t, k);
 		s->t_data = now_ms(s->hc);
+		s->dirty = true; /* room to read the upstream again */
 	}
 	if (txn__res_done(s->t)) {
 		*eof = true;
@@ -442,15 +452,19 @@ bool h2conn__step(struct h2conn *hc)
 	}
 	for (s = hc->streams; s; s = next) {
 		next = s->next;
-		if (!s->t || s->stopped)
+		if (!s->t || s->stopped || !s->dirty)
 			continue;
+		s->dirty = false;
 		r = txn__step(s->t);
 		if (r == TXN_ABORTED) {
 			txn_aborted(s);
 			any = true;
 			continue;
 		}
-		any |= r == TXN_PROGRESS;
+		if (r == TXN_PROGRESS) {
+			any = true;
+			s->dirty = true;
+		}
 		if (s->gone) {
 			/* an orphan: its answer is read and dropped */
 			const char *p;
@@ -459,6 +473,7 @@ bool h2conn__step(struct h2conn *hc)
 			if (k) {
 				txn__body_sent(s->t, k);
 				any = true;
+				s->dirty = true;
 			}
 			if (txn__res_done(s->t))
 				stream_free(s);
@@ -498,6 +513,16 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
+/* No stream open: keepalive_timeout, or header_timeout until the first
+ * request (a connection that never sends one costs as much as an HTTP/1
+ * one that never sends a head). */
+static unsigned idle_timeout(const struct h2conn *hc)
+{
+	const struct cfg_limits *l = &hc->p.px->cfg->limits;
+
+	return hc->had_request ? l->keepalive_timeout_ms : l->header_timeout_ms;
+}
+
 uint64_t h2conn__arm(struct h2conn *hc, bool *again)
 {
 	const struct cfg_limits *l = &hc->p.px->cfg->limits;
@@ -506,13 +531,15 @@ uint64_t h2conn__arm(struct h2conn *hc, bool *again)
 
 	*again = false;
 	if (!hc->streams)
-		dl = min_u64(dl, hc->t_idle + l->keepalive_timeout_ms);
+		dl = min_u64(dl, hc->t_idle + idle_timeout(hc));
 	for (s = hc->streams; s; s = s->next) {
 		if (!s->t || s->stopped)
 			continue;
 		dl = min_u64(dl, txn__arm(s->t));
-		if (s->t->aborted)
+		if (s->t->aborted) {
 			*again = true;
+			s->dirty = true;
+		}
 		/* response bytes the client's window does not let out */
 		if (!s->gone && s->t->sb_ready)
 			dl = min_u64(dl, s->t_data + l->send_timeout_ms);
@@ -527,7 +554,7 @@ void h2conn__timeout(struct h2conn *hc)
 	struct h2s *s, *next;
 
 	h2__timeout(hc->h2, now);
-	if (!hc->streams && now >= hc->t_idle + l->keepalive_timeout_ms) {
+	if (!hc->streams && now >= hc->t_idle + idle_timeout(hc)) {
 		METRIC_ADD(hc->p.px->m->h2.limited.idle_timeout, 1);
 		h2__shutdown(hc->h2, true);
 		return;
@@ -546,6 +573,7 @@ void h2conn__timeout(struct h2conn *hc)
 			reset(s, NGHTTP2_CANCEL);
 			continue;
 		}
+		s->dirty = true;
 		if (txn__timeout(s->t) == TXN_ABORTED)
 			txn_aborted(s);
 	}
