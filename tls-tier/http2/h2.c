@@ -257,10 +257,16 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
 	return err ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
 }
 
+/* A buffer's bytes; never NULL + 0 (a buffer that never got any). */
+static const char *bytes(const struct buf *b)
+{
+	return b->d ? b->d + b->s : "";
+}
+
 static bool same_host(const struct buf *a, const struct buf *b)
 {
 	return buf_len(a) == buf_len(b) &&
-	       !strncasecmp(a->d + a->s, b->d + b->s, buf_len(a));
+	       !strncasecmp(bytes(a), bytes(b), buf_len(a));
 }
 
 /* The request as the HTTP/1.1 head an HTTP/1.1 client would have sent. */
@@ -285,16 +291,16 @@ static void deliver_request(struct h2 *h, struct h2_stream *s, bool end)
 						  buf_len(host) + HEAD_SLACK);
 		err = err ?: buf__printf(&head, "%s %.*s HTTP/1.1\r\n",
 					 s->method, (int)buf_len(&s->path),
-					 s->path.d + s->path.s);
+					 bytes(&s->path));
 		if (!err && buf_len(host))
 			err = buf__printf(&head, "Host: %.*s\r\n",
-					  (int)buf_len(host), host->d + host->s);
-		err = err ?: buf__add(&head, s->fields.d + s->fields.s,
+					  (int)buf_len(host), bytes(host));
+		err = err ?: buf__add(&head, bytes(&s->fields),
 				      buf_len(&s->fields));
 		if (!err && buf_len(&s->cookies))
 			err = buf__printf(&head, "Cookie: %.*s\r\n",
 					  (int)buf_len(&s->cookies),
-					  s->cookies.d + s->cookies.s);
+					  bytes(&s->cookies));
 		err = err ?: buf__add(&head, "\r\n", 2);
 		if (err) {
 			buf__free(&head);

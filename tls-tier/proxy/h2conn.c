@@ -331,8 +331,10 @@ static ssize_t on_read(void *owner, void *st, uint8_t *p, size_t len,
 	(void)owner;
 	if (!s->t) { /* our own answer */
 		k = buf_len(&s->local) < len ? buf_len(&s->local) : len;
-		memcpy(p, s->local.d + s->local.s, k);
-		buf_consume(&s->local, k);
+		if (k) {
+			memcpy(p, s->local.d + s->local.s, k);
+			buf_consume(&s->local, k);
+		}
 		*eof = !buf_len(&s->local);
 		return k;
 	}
