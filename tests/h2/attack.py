@@ -312,6 +312,42 @@ def zero_window(args, n):
         held, state) if ok else "still open after %.1f s" % held
 
 
+def never_reads(args, n):
+    """Windows wide open, a tiny socket receive buffer, answers asked for
+    (~28 KB each) and nothing read ever: the server's socket fills, and
+    it must close the connection once it has taken nothing for
+    limits.send_timeout. Watched from the server's end of the connection
+    in /proc/net/tcp (the client's end never sees a FIN it does not read)."""
+    c = h.Client(args.host, args.port, timeout=args.io_timeout, rcvbuf=4096)
+    if c.alpn != "h2":
+        raise RuntimeError("ALPN chose %r, not h2" % (c.alpn,))
+    c.ack_settings = False  # acknowledged once, blind, below
+    c.send(h.PREFACE, h.settings({h.INITIAL_WINDOW_SIZE: h.MAX_WINDOW}),
+           h.window_update(0, h.MAX_WINDOW - 65535), h.settings(ack=True))
+    # one 4000-byte field in the table, seven times in each request: the
+    # JSON of /echo-headers brings ~28 KB back for ~40 bytes sent
+    first = h.hpack_literal_indexed("x-big", "b" * 4000) + h.hpack_indexed(62) * 6
+    block = h.hpack_request("/echo-headers")
+    sent = 0
+    while sent < args.streams and not c.write_error:
+        extra = first if sent == 0 else h.hpack_indexed(62) * 7
+        for _ in range(args.wave):
+            c.send(h.headers(c.new_stream(), block + extra, end_stream=True))
+            extra = h.hpack_indexed(62) * 7
+        sent += args.wave
+        time.sleep(0.05)
+    start = time.monotonic()
+    state = h.server_side_state(c)
+    while state == h.TCP_ESTABLISHED and time.monotonic() - start < args.wait:
+        time.sleep(0.05)
+        state = h.server_side_state(c)
+    held = time.monotonic() - start
+    ok = state != h.TCP_ESTABLISHED
+    return ok, c, "%d requests, nothing read: %s after %.2f s more" % (
+        sent, "server end closed (state %s)" % state if ok else
+        "server end still established", held)
+
+
 def bad_preface(args, n):
     """Not the client preface after ALPN h2 (RFC 9113 section 3.4:
     PROTOCOL_ERROR, the GOAWAY may be left out); an HTTP/1.1 request and
@@ -389,6 +425,7 @@ ATTACKS = {
     "priority-flood": (priority_flood, "GOAWAY(ENHANCE_YOUR_CALM)"),
     "empty-data-flood": (empty_data_flood, "GOAWAY(ENHANCE_YOUR_CALM)"),
     "zero-window": (zero_window, "closed (limits.send_timeout)"),
+    "never-reads": (never_reads, "closed by the server (limits.send_timeout)"),
     "bad-preface": (bad_preface, "GOAWAY(PROTOCOL_ERROR) or closed"),
     "data-stream0": (data_on_stream0, "GOAWAY(PROTOCOL_ERROR)"),
     "headers-stream0": (headers_on_stream0, "GOAWAY(PROTOCOL_ERROR)"),

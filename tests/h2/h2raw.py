@@ -176,12 +176,17 @@ class Client:
     of every frame type received in frames_in.
     """
 
-    def __init__(self, host, port, timeout=5.0, alpn=("h2",)):
+    def __init__(self, host, port, timeout=5.0, alpn=("h2",), rcvbuf=None):
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         ctx.set_alpn_protocols(list(alpn))
-        raw = socket.create_connection((host, port), timeout=timeout)
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:  # before connect, so that the window scale follows
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.settimeout(timeout)
+        raw.connect((host, port))
+        self.addr = (raw.getsockname(), raw.getpeername())  # (ours, server's)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
         self.sock.settimeout(timeout)
@@ -356,3 +361,20 @@ def tcp_state(sock):
 
 
 TCP_ESTABLISHED = 1
+
+
+def server_side_state(c):
+    """The TCP state of the server's end of this (loopback, IPv4)
+    connection, from /proc/net/tcp: 1 ESTABLISHED, 4 FIN_WAIT1 (closed,
+    its data still unsent)...; None once it is gone."""
+    def hexaddr(addr):
+        ip, port = addr
+        return "%08X:%04X" % (struct.unpack("<I", socket.inet_aton(ip))[0],
+                              port)
+    local, remote = hexaddr(c.addr[1]), hexaddr(c.addr[0])
+    with open("/proc/net/tcp") as f:
+        for line in f:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                return int(fields[3], 16)
+    return None

@@ -303,7 +303,10 @@ group settings-flood "$glitches" -- settings-flood
 group ping-flood "$glitches" -- ping-flood
 group empty-data-flood "$glitches" -- empty-data-flood
 group priority-flood "$glitches" -- priority-flood
-group zero-window "$(limit send_timeout)" -- zero-window --wait 5
+# a client that does not read: with a zero window (nothing can be sent),
+# and with open windows and a full socket
+group zero-window "$(limit send_timeout)" -- zero-window --wait 3
+group never-reads "$(limit send_timeout)" -- never-reads --streams 400 --wait 5
 group bad-preface "$(limit bad_preface)" -- bad-preface
 group data-stream0 "$proto" -- data-stream0
 group headers-stream0 "$proto" -- headers-stream0
