@@ -379,14 +379,22 @@ static void on_closed(void *owner, void *st, uint32_t code)
 		s->end = code == NGHTTP2_CANCEL || code == NGHTTP2_NO_ERROR ?
 				 "client_reset" :
 				 "stream_error";
-	if (!hc->freeing && code && !s->reset_by_us && upstream_busy(s->t)) {
+	if (hc->freeing || !code || s->reset_by_us || !s->t) {
+		stream_free(s);
+		return;
+	}
+	/* The client reset a request it had made: a browser does it now and
+	 * then, a rapid-reset attacker all the time. Each is a glitch, seen
+	 * or not by the server yet; nghttp2's limiter counts every reset. */
+	if (upstream_busy(s->t)) {
 		/* orphaned: runs on, counted in max_inflight, its answer
-		 * dropped; resetting work in flight is a glitch */
+		 * dropped, so the work a connection causes stays bounded */
 		log_stream(s);
 		h2__glitch(hc->h2, "reset of a request in flight", now_ms(hc));
 		return;
 	}
 	stream_free(s);
+	h2__glitch(hc->h2, "reset of a request", now_ms(hc));
 }
 
 static const struct h2_ops ops = {
