@@ -58,10 +58,11 @@ same_answers() {
 # Nine requests on one HTTP/2 connection: one worker's round-robin gives
 # the three versions; all nine were HTTP/2 on one connection.
 versions_over_h2() { # versions_over_h2 FAMILY
-	local args=() i out
-	for i in $(seq 9); do args+=(-o "$TMPD/v$i"); done
-	out=$(vcurl "$1" --http2 "${args[@]}" -w '%{http_version}:%{num_connects} ' \
-		/ / / / / / / / /)
+	local args=() i out vip=$VIP4
+	[ "$1" = 6 ] && vip="[$VIP6]"
+	for i in $(seq 9); do args+=(-o "$TMPD/v$i" "https://$DOMAIN/"); done
+	out=$(in_client curl -sS -g --max-time 20 -k --resolve "$DOMAIN:443:$vip" \
+		--http2 -w '%{http_version}:%{num_connects} ' "${args[@]}")
 	echo "protocol:connects per request: $out"
 	echo "versions: $(cat "$TMPD"/v? | grep -o 'Version [0-9]' | sort | uniq -c | tr '\n' ' ')"
 	[ "$out" = "2:1 2:0 2:0 2:0 2:0 2:0 2:0 2:0 2:0 " ] || return 1

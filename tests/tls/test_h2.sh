@@ -236,7 +236,7 @@ metric_reaches() {
 alpn() { # alpn PROTOCOLS: the protocol the server chose, or "none"
 	local out
 	out=$(timeout 10 openssl s_client -connect "127.0.0.1:$https" -alpn "$1" \
-		</dev/null 2>/dev/null)
+		</dev/null 2>/dev/null | tr -d '\0')
 	if grep -q "^ALPN protocol: " <<<"$out"; then
 		sed -n 's/^ALPN protocol: //p' <<<"$out"
 	else
@@ -452,16 +452,22 @@ out=$(h2curl -o "$tmp/e1" -o "$tmp/e2" -w '%{http_code} %{http_version} %{num_co
 check "backend stopped: two streams on one h2 connection answered 502 ($out)" \
 	test "$out" = "502 2 1 502 2 0 "
 check "backend stopped: the 502 carries the error page" \
-	h2ok grep -q "lbtls h2 test error page" "$tmp/e1"
-got=
-for _ in $(seq 1 30); do # bounded: health checks mark it down
-	h2curl -o /dev/null "$(url 4 /?down)"
-	got=$(grep '"GET /?down HTTP/2.0"' "$tmp/access.log" | tail -1)
-	grep -q " no_live_upstream" <<<"$got" && break
-	sleep 0.2
+	grep -q "lbtls h2 test error page" "$tmp/e1"
+for _ in $(seq 1 50); do # bounded (5 s): every worker's health check marks it down
+	curl -s -m 5 "http://127.0.0.1:$admin/metrics" |
+		grep -q "^lbtls_upstream_up{server=\"127.0.0.1:$be\".*} 1$" || break
+	sleep 0.1
 done
-check "no live upstream: h2 request answered 502, logged no_live_upstream" \
-	grep -Eq '" 502 .* no_live_upstream stream=1$' <<<"$got"
+lines=$(wc -l <"$tmp/access.log")
+out=$(h2curl -o /dev/null -w '%{http_code} %{http_version}' "$(url 4 /?down)")
+for _ in $(seq 1 30); do
+	[ "$(wc -l <"$tmp/access.log")" -gt "$lines" ] && break
+	sleep 0.1
+done
+got=$(tail -n 1 "$tmp/access.log")
+check "no live upstream (marked down): 502 over h2 ($out)" test "$out" = "502 2"
+check "no live upstream: logged as \"GET /?down HTTP/2.0\" 502 ... no_live_upstream stream=1 ($got)" \
+	grep -Eq '"GET /\?down HTTP/2\.0" 502 .* "curl/[^"]*" .* no_live_upstream stream=1$' <<<"$got"
 write_conf 2 "" "" "127.0.0.1:$dead"
 reload
 out=$(h2curl -o /dev/null -w '%{http_code} %{http_version}' "$(url 6 /)")
