@@ -219,6 +219,11 @@ done
 
 check "docker/stack.sh up (make run) brings the stack up" \
 	bash -c "docker/stack.sh up >>'$LOGDIR/stack.log' 2>&1"
+if [ "$fail" -gt 0 ]; then # nothing below can pass; the trap takes it down
+	tail -n 20 "$LOGDIR/stack.log"
+	echo "$pass passed, $fail failed"
+	exit 1
+fi
 check "lbtls workers registered and XDP attached" \
 	bash -c "$BUILD/lbctl --instance $STACK --netns $HOST_NS status | grep -q 'lbh (native)'"
 check "the Flask image has /bytes and /sha256 (rebuilt from docker/app)" new_routes
