@@ -165,6 +165,7 @@ check "Flask backend (docker/app/app.py) answers /healthz" \
 mkcert "$tmp/cert"
 echo '<html><body>lbtls h2 test error page</body></html>' >"$tmp/50x.html"
 # write_conf WORKERS [EXTRA [UPSTREAM_EXTRA [SERVER]]]: the test's lbtls.yaml
+# (limits.body: $body_limit, 64m unless set)
 write_conf() {
 	cat >"$tmp/lbtls.yaml" <<EOF
 workers: $1
@@ -181,7 +182,7 @@ upstream:
   connect_timeout: 1s
   ${3:-}
 limits:
-  body: 64m
+  body: ${body_limit:-64m}
 error_page: $tmp/50x.html
 log:
   access: $tmp/access.log
@@ -443,6 +444,39 @@ check "http2: off: no HTTP/2 connection counted" \
 write_conf 2 "http2: on"
 reload
 check "http2: on again: ALPN h2,http/1.1 -> h2" test "$(alpn h2,http/1.1)" = h2
+
+# --- a body over limits.body: 413, as over HTTP/1.1 ---------------------------------------
+# lbtls answers on the head (content-length over the limit) while the
+# client is still sending: the client must get the whole 413 (RFC 9113
+# 8.1: a complete response, then RST_STREAM(NO_ERROR)), with Debian's curl
+# as with nghttp.
+body_limit=1m write_conf 2
+reload
+head -c 2100000 /dev/zero >"$tmp/over.bin"
+out=$(curl -sk --http1.1 -o /dev/null -w '%{http_code} %{http_version}' \
+	--data-binary @"$tmp/over.bin" "$(url 4 /echo-headers)")
+check "body over limits.body over HTTP/1.1: 413 ($out)" test "$out" = "413 1.1"
+lines=$(wc -l <"$tmp/access.log")
+out=$(h2curl -o /dev/null -w '%{http_code} %{http_version}' \
+	--data-binary @"$tmp/over.bin" "$(url 4 "/echo-headers?over=h2")")
+rc=$?
+check "body over limits.body, curl --http2: 413 and curl exits 0 ($out, exit $rc)" \
+	test "$out $rc" = "413 2 0"
+out=$(nghttp -y -v -d "$tmp/over.bin" "$(url 4 /echo-headers)" 2>&1 |
+	sed -n 's/.*recv (stream_id=[0-9]*) :status: //p')
+check "body over limits.body, nghttp -d: 413 (${out:-none})" test "$out" = 413
+for _ in $(seq 1 30); do
+	[ "$(wc -l <"$tmp/access.log")" -gt "$lines" ] && break
+	sleep 0.1
+done
+got=$(sed -n "$((lines + 1))p" "$tmp/access.log")
+# (a head rejected on its content-length is logged without its request
+# line over HTTP/1.1 too: only the status and the stream are asserted)
+check "413 over h2 logged with its stream id ($got)" \
+	grep -Eq '" 413 [0-9]+ .* stream=1$' <<<"$got"
+rm -f "$tmp/over.bin"
+write_conf 2
+reload
 
 # --- upstream errors reach an h2 client as statuses -------------------------------------
 kill -TERM "$backend"
