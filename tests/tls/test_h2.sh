@@ -94,13 +94,14 @@ dead=$((base + 4)) # nothing listens there
 # flight upstream together. /hold?key=K waits until /release?key=K (60 s at
 # most); /held?key=K counts the requests waiting there (asked of the backend
 # directly): streams held in flight across a reload or a stop.
+# /truncated?n=N announces 2N bytes and stops after N.
 cat >"$tmp/h2_app.py" <<'EOF'
 import sys
 import threading
 
 sys.path.insert(0, sys.argv[1])
 from app import app  # noqa: E402  docker/app/app.py
-from flask import request  # noqa: E402
+from flask import Response, request  # noqa: E402
 
 lock = threading.Lock()
 barriers, events, held = {}, {}, {}
@@ -141,6 +142,17 @@ def hold():
 def release():
     event(request.args.get("key", "")).set()
     return "ok\n"
+
+
+@app.route("/truncated")
+def truncated():
+    # announces 2n bytes, sends n, then the backend drops the connection
+    n = int(request.args.get("n", "100000"))
+
+    def body():
+        yield b"t" * n
+        raise ConnectionAbortedError("test_h2.sh: cut mid-body")
+    return Response(body(), headers={"Content-Length": str(2 * n)})
 
 
 @app.route("/held")
@@ -479,6 +491,26 @@ write_conf 2
 reload
 
 # --- upstream errors reach an h2 client as statuses -------------------------------------
+# A backend that drops its connection mid-body: the h2 stream must end in
+# an error (RST_STREAM), never as a clean shorter answer, and the other
+# streams of the connection go on.
+out=$(curl -sk --http1.1 -o /dev/null -w '%{http_code} %{size_download}' "$(url 4 '/truncated?n=100000')")
+rc=$?
+check "upstream cut mid-body over HTTP/1.1: curl sees it (exit $rc, $out)" \
+	bash -c "[ $rc -ne 0 ] && [ '$out' = '200 100000' ]"
+out=$(h2curl -o /dev/null -w '%{http_code} %{http_version} %{size_download}' \
+	"$(url 4 '/truncated?n=100000')")
+rc=$?
+check "upstream cut mid-body over h2: curl sees an error, not a complete answer (exit $rc, $out)" \
+	bash -c "[ $rc -ne 0 ] && [[ '$out' == '200 2 '* ]] && [ '${out##* }' -lt 200000 ]"
+nghttp -y -v "$(url 4 '/truncated?n=100000')" "$(url 4 /healthz)" >"$tmp/ngcut" 2>&1
+cut_id=$(grep -B8 ':path: /truncated' "$tmp/ngcut" | sed -n 's/.*send HEADERS frame .*stream_id=\([0-9]*\)>.*/\1/p' | tail -1)
+ok_id=$(grep -B8 ':path: /healthz' "$tmp/ngcut" | sed -n 's/.*send HEADERS frame .*stream_id=\([0-9]*\)>.*/\1/p' | tail -1)
+check "upstream cut mid-body, nghttp: its stream ($cut_id) reset, /healthz ($ok_id) on the same connection 200" \
+	bash -c "[ -n '$cut_id' ] && [ -n '$ok_id' ] &&
+		grep -q 'recv RST_STREAM frame <length=4, flags=0x00, stream_id=$cut_id>' '$tmp/ngcut' &&
+		! grep -A1 'recv DATA frame.*stream_id=$cut_id>' '$tmp/ngcut' | grep -q END_STREAM &&
+		grep -q 'recv (stream_id=$ok_id) :status: 200' '$tmp/ngcut'"
 kill -TERM "$backend"
 wait "$backend" 2>/dev/null
 out=$(h2curl -o "$tmp/e1" -o "$tmp/e2" -w '%{http_code} %{http_version} %{num_connects}\n' \
