@@ -56,6 +56,9 @@ struct h2 {
 	/* graceful shutdown: notice sent, a PING to learn the round trip */
 	bool shutting, goaway_final;
 	bool peer_goaway; /* the client said it is leaving */
+	/* streams to reset once their answer has been written */
+	int32_t rst[16];
+	unsigned nrst;
 };
 
 #define COUNT(h, f)                                \
@@ -154,7 +157,9 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
 	if (f->hd.type != NGHTTP2_HEADERS ||
 	    f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	if (h->dead || h->shutting) /* nghttp2 refuses it after GOAWAY */
+	/* after a GOAWAY, nghttp2 refuses streams above its last id itself;
+	 * those the client sent before it saw one are served */
+	if (h->dead)
 		return 0;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -400,6 +405,33 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 	return 0;
 }
 
+/*
+ * RST_STREAM(NO_ERROR) for a stream answered before its request ended, once
+ * the answer has left: sent with it, some clients (curl 7.88) drop the
+ * answer they have not processed yet.
+ */
+static void end_request(struct h2 *h, int32_t id)
+{
+	if (h->nrst < sizeof(h->rst) / sizeof(h->rst[0])) {
+		h->rst[h->nrst++] = id;
+		return;
+	}
+	nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, id,
+				  NGHTTP2_NO_ERROR);
+}
+
+static void flush_end_requests(struct h2 *h)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nrst; i++)
+		if (stream_of(h, h->rst[i]) &&
+		    !nghttp2_session_get_stream_remote_close(h->ng, h->rst[i]))
+			nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE,
+						  h->rst[i], NGHTTP2_NO_ERROR);
+	h->nrst = 0;
+}
+
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f,
 			 void *data)
 {
@@ -423,8 +455,7 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f,
 		if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
 		    (s = stream_of(h, f->hd.stream_id)) && s->responded &&
 		    !nghttp2_session_get_stream_remote_close(ng, s->id))
-			nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, s->id,
-						  NGHTTP2_NO_ERROR);
+			end_request(h, s->id);
 		break;
 	default:
 		break;
@@ -574,6 +605,8 @@ int h2__send(struct h2 *h, struct buf *out, size_t high)
 	const uint8_t *p;
 	ssize_t n;
 
+	if (h->nrst && !buf_len(out)) /* what came before has been written */
+		flush_end_requests(h);
 	while (buf_len(out) < high) {
 		n = nghttp2_session_mem_send(h->ng, &p);
 		if (n < 0)
