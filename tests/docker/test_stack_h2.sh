@@ -18,7 +18,18 @@ export FLASK_NET_PREFIX=198.19.$((130 + $$ % 30))
 . tests/docker/stack_lib.sh
 VIP6=fd00:198:18::100
 TMPD=$(mktemp -d /tmp/lb-stack-h2.XXXXXX)
-trap 'rm -rf "$TMPD"; cleanup' EXIT
+# lbtls's logs of this stack (stack.sh down keeps them): removed after a
+# run without failure, kept for a look after one.
+finish_h2() {
+	rm -rf "$TMPD"
+	cleanup
+	if [ "$fail" = 0 ]; then
+		rm -rf "/var/log/xdp-tls-lb/$STACK"
+	else
+		echo "lbtls's logs kept in /var/log/xdp-tls-lb/$STACK"
+	fi
+}
+trap finish_h2 EXIT
 
 in_client() {
 	ip netns exec "$CLIENT_NS" "$@"
