@@ -364,9 +364,6 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
 				NGHTTP2_NO_ERROR, NULL, 0);
 		}
 		break;
-	case NGHTTP2_PRIORITY:
-		control_frame(h, "PRIORITY");
-		break;
 	case NGHTTP2_WINDOW_UPDATE:
 		if (!f->hd.stream_id)
 			control_frame(h, "WINDOW_UPDATE");
@@ -381,6 +378,33 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
 	default:
 		break;
 	}
+	return 0;
+}
+
+/*
+ * Every frame's header, before nghttp2 acts on it. With
+ * NO_RFC7540_PRIORITIES nghttp2 drops PRIORITY frames unseen: they are
+ * counted here, and one on stream 0 is the connection error RFC 9113 6.3
+ * says it is.
+ */
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
+			  void *data)
+{
+	struct h2 *h = data;
+
+	if (hd->type != NGHTTP2_PRIORITY || h->dead)
+		return 0;
+	if (!hd->stream_id) {
+		h2__glitch(h, "PRIORITY on stream 0", h->now);
+		if (!h->dead) {
+			nghttp2_session_terminate_session(ng,
+							  NGHTTP2_PROTOCOL_ERROR);
+			COUNT(h, limited.protocol_error);
+			h->dead = true;
+		}
+		return 0;
+	}
+	control_frame(h, "PRIORITY");
 	return 0;
 }
 
@@ -544,6 +568,8 @@ struct h2 *h2__new(const struct cfg_http2 *l, size_t max_header_bytes,
 		cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cb,
+							      on_begin_frame);
 	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
 		cb, on_invalid_frame);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
