@@ -217,7 +217,7 @@ upload_50m() { # upload_50m FAMILY [chunked]
 
 h2load_keepalive() {
 	in_client h2load -n 2000 -c 4 -m 10 "https://$VIP4/healthz" >"$TMPD/h2load" 2>&1
-	grep -E '^(Application protocol|finished|requests|status codes):' "$TMPD/h2load"
+	grep -E '^(Application protocol:|finished in|requests:|status codes:)' "$TMPD/h2load"
 	grep -q "^Application protocol: h2" "$TMPD/h2load" &&
 		grep -q "^requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored, 0 timeout" "$TMPD/h2load" &&
 		grep -q "^status codes: 2000 2xx" "$TMPD/h2load"
@@ -307,7 +307,7 @@ check "lbtls counted the HTTP/2 connections and streams (/metrics)" h2_counted
 check "access log: h2 requests from the client as HTTP/2.0 with their stream id" access_log_h2
 check "SIGHUP (x_served_by off): once the new generation answers, only it does (20 h2 requests over 6 s)" \
 	reload_only_new_generation
-[ -f "$TMPD/h2load" ] && grep -E '^(finished|requests):' "$TMPD/h2load" | sed 's/^/     /'
+[ -f "$TMPD/h2load" ] && grep -E '^(finished in|requests:)' "$TMPD/h2load" | sed 's/^/     /'
 check "docker/stack.sh down (make stop) removes what it made" \
 	bash -c "docker/stack.sh down >>'$LOGDIR/stack.log' 2>&1"
 check "nothing of the stack is left (containers, network, namespaces, pins)" \
