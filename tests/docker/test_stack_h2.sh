@@ -174,7 +174,7 @@ download_50m() { # download_50m FAMILY [chunked]
 	out=$(vcurl "$1" --http2 -D "$TMPD/hd" -o "$TMPD/down" -w '%{http_code} %{http_version} %{size_download}' "$q")
 	got=$(sha256sum "$TMPD/down" | cut -c1-64)
 	sent=$(tr -d '\r' <"$TMPD/hd" | sed -n 's/^x-content-sha256: //Ip')
-	want=$(/usr/bin/python3 - "$PWD/docker/app" "$big" <<'EOF'
+	want=$(/usr/bin/python3 -B - "$PWD/docker/app" "$big" <<'EOF'
 import hashlib, sys
 sys.path.insert(0, sys.argv[1])
 import app  # docker/app/app.py: its pattern, hashed here as the client would

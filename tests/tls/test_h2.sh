@@ -165,7 +165,7 @@ app.run(host="127.0.0.1", port=int(sys.argv[2]), threaded=True)
 EOF
 backend=
 start_backend() {
-	"$python" "$tmp/h2_app.py" "$appdir" "$be" >>"$tmp/app.log" 2>&1 &
+	"$python" -B "$tmp/h2_app.py" "$appdir" "$be" >>"$tmp/app.log" 2>&1 &  # -B: no __pycache__ left in docker/app
 	backend=$!
 	pids+=("$backend")
 }
@@ -411,7 +411,7 @@ write_conf 2
 check "lbtls starts again with 2 workers" start_lbtls 2
 big=52428800
 h2curl -D "$tmp/hd" -o "$tmp/down.bin" "$(url 4 "/bytes?n=$big")"
-want=$("$python" - "$appdir" "$big" <<'EOF'
+want=$("$python" -B - "$appdir" "$big" <<'EOF'
 import hashlib, sys
 sys.path.insert(0, sys.argv[1])
 import app  # docker/app/app.py: its pattern, hashed here as the client would
