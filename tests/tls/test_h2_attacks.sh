@@ -33,6 +33,7 @@
 # failed run.
 set -u
 export LC_ALL=C # sort and join agree on the order of metric names
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ left in tests/h2
 build=${1:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 lbtls=$root/$build/lbtls
