@@ -279,6 +279,7 @@ static void *on_request(void *owner, const struct h2_request *r)
 	t->owner = s;
 	t->res_head = res_head;
 	t->data_only = true;
+	t->start_later = true;
 	t->src_eof = r->end_stream;
 	t->t_start_us = s->t_start_us;
 	if (txn__start(t, &req_scratch, &fwd) == TXN_ABORTED) {
