@@ -185,41 +185,55 @@ def continuation_flood(args, n):
     return ok, c, "%d CONTINUATION frames sent" % sent
 
 
-def _bomb(args, block, what):
-    """A request with a decoded head far over any limit: 431 on the
-    stream, a reset of it, or a connection error; never forwarded."""
+def _bomb(args, first, block, what):
+    """Requests whose decoded heads are far over any limit, --requests of
+    them pipelined on one connection (the first block inserts the field
+    the others reference): 431 on each stream, a reset of it, or a
+    connection error; never forwarded."""
     c = connect(args)
     c.start()
-    sid = c.new_stream()
-    c.send(*split_block(sid, block, end_stream=True))
-    c.wait(lambda: sid in c.status or sid in c.resets or c.finished(), 5)
-    st = c.status.get(sid)
-    if st is not None:
-        ok, got = st == 431, "status %d" % st
-    elif sid in c.resets:
-        ok, got = True, "RST_STREAM(%s)" % h.error_name(c.resets[sid])
-    else:
-        ok = (c.goaway is not None and c.goaway[0] != 0) or c.closed is not None
-        got = c.outcome()
-    return ok, c, "%s (%d bytes of HPACK) -> %s" % (what, len(block), got)
+    sids = [c.new_stream() for _ in range(args.requests)]
+    for i, sid in enumerate(sids):
+        c.send(*split_block(sid, first if i == 0 else block, end_stream=True))
+    c.wait(lambda: all(s in c.status or s in c.resets for s in sids) or
+           c.finished(), 10)
+    got = {}
+    for sid in sids:
+        if sid in c.status:
+            k = "status %d" % c.status[sid]
+        elif sid in c.resets:
+            k = "RST_STREAM(%s)" % h.error_name(c.resets[sid])
+        else:
+            k = "no answer"
+        got[k] = got.get(k, 0) + 1
+    conn_error = (c.goaway is not None and c.goaway[0] != 0) or \
+        c.closed is not None
+    ok = all(k == "status 431" or k.startswith("RST_STREAM") or
+             (k == "no answer" and conn_error) for k in got)
+    return ok, c, "%d x %s (%d bytes of HPACK each) -> %s" % (
+        len(sids), what, len(block),
+        ", ".join("%s x%d" % kv for kv in sorted(got.items())))
 
 
 def hpack_many_headers(args, n):
     """Tens of thousands of one-byte fields (an indexed reference each)."""
     count = args.fields
-    block = (h.hpack_request("/healthz") + h.hpack_literal_indexed("x", "y") +
-             h.hpack_indexed(62) * count)
-    return _bomb(args, block, "%d small fields" % (count + 1))
+    refs = h.hpack_indexed(62) * count
+    first = (h.hpack_request("/healthz") + h.hpack_literal_indexed("x", "y") +
+             refs)
+    return _bomb(args, first, h.hpack_request("/healthz") + refs,
+                 "%d small fields" % count)
 
 
 def hpack_ref_bomb(args, n):
     """One 4000-byte field in the dynamic table, referenced again and
     again: each byte on the wire decodes to 4 KB."""
     count = args.fields
-    block = (h.hpack_request("/healthz") +
-             h.hpack_literal_indexed("x-bomb", "b" * 4000) +
-             h.hpack_indexed(62) * count)
-    return _bomb(args, block, "a 4000-byte field referenced %d times" % count)
+    refs = h.hpack_indexed(62) * count
+    first = (h.hpack_request("/healthz") +
+             h.hpack_literal_indexed("x-bomb", "b" * 4000) + refs)
+    return _bomb(args, first, h.hpack_request("/healthz") + refs,
+                 "a 4000-byte field referenced %d times" % count)
 
 
 def hpack_table_size(args, n):
@@ -452,7 +466,9 @@ def main():
     p.add_argument("--burst", type=int, default=1000,
                    help="made-you-reset: primitives after the first")
     p.add_argument("--fields", type=int, default=100000,
-                   help="hpack bombs: indexed references")
+                   help="hpack bombs: indexed references per request")
+    p.add_argument("--requests", type=int, default=4,
+                   help="hpack bombs: requests pipelined per connection")
     p.add_argument("--slow-ms", type=int, default=3000,
                    help="reset-inflight: how long /slow holds a request")
     p.add_argument("--wave", type=int, default=8,
