@@ -78,7 +78,20 @@ def rapid_reset(args, n):
         sid = c.new_stream()
         return h.headers(sid, block, end_stream=True) + h.rst_stream(sid, CANCEL)
 
-    sent = flood(c, pair, args.streams)
+    if args.split_ms:
+        sent = 0  # each batch of HEADERS in one write, the resets in the next
+        while sent < args.streams and not c.finished():
+            sids = [c.new_stream() for _ in range(args.wave)]
+            if not c.send(*(h.headers(s, block, end_stream=True) for s in sids)):
+                break
+            time.sleep(args.split_ms / 1000)
+            if not c.send(*(h.rst_stream(s, CANCEL) for s in sids)):
+                break
+            sent += len(sids)
+            c.pump(0)
+        c.wait(c.finished, 3)
+    else:
+        sent = flood(c, pair, args.streams)
     # nghttp2's own limiter says INTERNAL_ERROR, lbtls's glitch budget
     # ENHANCE_YOUR_CALM; a close without GOAWAY is a limit too (the
     # runner checks lbtls counted it)
@@ -192,6 +205,7 @@ def _bomb(args, first, block, what):
     connection error; never forwarded."""
     c = connect(args)
     c.start()
+    c.wait(lambda: c.server_settings, 2)  # acknowledged before the bombs
     sids = [c.new_stream() for _ in range(args.requests)]
     for i, sid in enumerate(sids):
         c.send(*split_block(sid, first if i == 0 else block, end_stream=True))
@@ -472,7 +486,11 @@ def main():
     p.add_argument("--slow-ms", type=int, default=3000,
                    help="reset-inflight: how long /slow holds a request")
     p.add_argument("--wave", type=int, default=8,
-                   help="reset-inflight, zero-window: streams at a time")
+                   help="reset-inflight, zero-window, rapid-reset --split-ms:"
+                   " streams at a time")
+    p.add_argument("--split-ms", type=float, default=0,
+                   help="rapid-reset: the resets this long after their "
+                   "HEADERS, in another write (default: in the same one)")
     p.add_argument("--wait", type=float, default=10,
                    help="zero-window, settings-timeout: longest wait (s)")
     args = p.parse_args()
