@@ -1106,6 +1106,66 @@ static void test_glitch_budget_empty_data(void **state)
 	pair_free(p);
 }
 
+/*
+ * nghttp2's rapid-reset limiter (reset_burst, reset_rate) answers with a
+ * GOAWAY naming the last stream it took. Streams above it are ones the
+ * client may retry elsewhere (RFC 9113 6.8): none of them may have reached
+ * the owner (an upstream), and no later GOAWAY may name a higher id.
+ */
+static void test_rapid_reset_limit(void **state)
+{
+	struct cfg_http2 l;
+	struct pair *p;
+	nghttp2_nv nv[] = { NV(":method", "POST"), NV(":scheme", "https"),
+			    NV(":authority", "e.x"), NV(":path", "/rr"),
+			    NV("user-agent", "rr") };
+	struct buf read = { 0 };
+	const uint8_t *d;
+	int32_t id, highest = 0, first_last;
+	ssize_t n;
+	int i;
+
+	(void)state;
+	cfg_defaults(&l);
+	l.reset_burst = 3;
+	l.reset_rate = 1;
+	p = pair_new(&l, 0);
+	pump(p);
+	for (i = 0; i < 20; i++) {
+		id = nghttp2_submit_headers(p->c.ng, NGHTTP2_FLAG_NONE, -1,
+					    NULL, nv, 5, NULL);
+		assert_true(id > 0);
+		/* the HEADERS leave before the reset (nghttp2 would cancel
+		 * both otherwise) */
+		while ((n = nghttp2_session_mem_send(p->c.ng, &d)) > 0)
+			assert_int_equal(buf__add(&read, d, n), 0);
+		assert_int_equal(nghttp2_submit_rst_stream(p->c.ng,
+							   NGHTTP2_FLAG_NONE,
+							   id, NGHTTP2_CANCEL),
+				 0);
+		while ((n = nghttp2_session_mem_send(p->c.ng, &d)) > 0)
+			assert_int_equal(buf__add(&read, d, n), 0);
+	}
+	/* one read's worth, as a socket would give it */
+	h2__recv(p->h, (uint8_t *)read.d + read.s, buf_len(&read), p->now);
+	buf__free(&read);
+	server_to_client(p);
+	assert_true(p->c.ngoaway >= 1);
+	first_last = p->c.goaway_last;
+	for (i = 0; i < p->o.nst; i++)
+		if (p->o.st[i].id > highest)
+			highest = p->o.st[i].id;
+	/* a connection error afterwards: its GOAWAY names the last id too */
+	nghttp2_submit_ping(p->c.ng, NGHTTP2_FLAG_NONE, NULL);
+	pump(p);
+	if (highest > first_last)
+		fail_msg("GOAWAY(%u) says streams above %d were not processed, "
+			 "but the owner was handed streams up to %d",
+			 p->c.goaway_code, first_last, highest);
+	assert_true(p->c.goaway_last <= first_last);
+	pair_free(p);
+}
+
 static void test_settings_ack_deadline(void **state)
 {
 	struct pair *p = pair_new(NULL, 0);
@@ -1167,6 +1227,7 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_glitch_budget_empty_data,
 					  teardown),
+		cmocka_unit_test_teardown(test_rapid_reset_limit, teardown),
 		cmocka_unit_test_teardown(test_settings_ack_deadline, teardown),
 	};
 

@@ -6,7 +6,7 @@ Each seed is a client's bytes followed by the fuzz target's 8 control bytes
 (how the bytes are cut, the limits, what the fake owner does; fuzz_h2.c
 describes them). Every seed is written with the all-zero control (one
 h2__recv, default limits, every request answered at once) and with one of
-the other controls below, in turn.
+the other controls below (chosen by a hash of its name).
 
 Three sources:
 - real clients, captured: nghttp, curl --http2-prior-knowledge and h2load
@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zlib
 
 import h2.config
 import h2.connection
@@ -231,6 +232,14 @@ def raw_seeds():
     r.headers(7, REQ[:2] + [(":path", "/none")])
     r.headers(9, REQ + [("host", "example.com"), ("host", "other")])
     s["raw-authority-host"] = r.bytes()
+
+    r = Raw()  # empty values (nghttp2 refuses an empty :authority or host)
+    r.headers(1, REQ + [("cookie", ""), ("cookie", "a=1"), ("x-empty", "")])
+    r.headers(3, REQ + [("x-empty", "")])
+    r.headers(5, REQ[:2] + [(":authority", ""), (":path", "/"),
+                            ("host", "e.x")])
+    r.headers(7, REQ[:3] + [(":path", "/"), ("host", "")])
+    s["raw-empty-values"] = r.bytes()
 
     r = Raw()
     r.headers(1, REQ + [("connection", "keep-alive")])
@@ -535,13 +544,14 @@ def main():
     seeds.update(py_seeds())
     seeds.update(raw_seeds())
     files = 0
-    for i, name in enumerate(sorted(seeds)):
+    for name in sorted(seeds):
         if isinstance(seeds[name], tuple):  # bytes for one control only
             data, ctl = seeds[name]
             variants = {"a": ctl}
         else:
             data = seeds[name]
-            variants = {"a": CTL_DEFAULT, "b": CTLS[i % len(CTLS)]}
+            variants = {"a": CTL_DEFAULT,
+                        "b": CTLS[zlib.crc32(name.encode()) % len(CTLS)]}
         for v, ctl in variants.items():
             with open(os.path.join(HERE, "%s.%s" % (name, v)), "wb") as f:
                 f.write(data + ctl)
