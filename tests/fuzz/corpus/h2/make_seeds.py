@@ -383,6 +383,18 @@ def raw_seeds():
     s["raw-rapid-reset-batch"] = (r.bytes(), bytes([0, 0, 0x23, 0, 0, 0, 0,
                                                      0]))
 
+    # The glitch budget (tight limits: 1 token) spent by empty DATA frames
+    # inside one read, then a bad frame in the same read: nghttp2 1.52
+    # aborts (assert iframe->state == NGHTTP2_IB_IGN_ALL) when the session
+    # was terminated from a callback (here before our SETTINGS are acked)
+    r = Raw(ack=False)
+    r.headers(1, REQ + [("user-agent", "calm")], end=False)
+    r.data(1, b"")
+    r.data(1, b"")
+    r.add(PING, 0, 1)
+    s["raw-calm-then-bad-frame"] = (r.bytes(), bytes([0, 0, 1, 0, 0, 0, 0,
+                                                      0]))
+
     r = Raw()
     r.add(0xfa, 0xff, 1, b"ext")
     r.add(PUSH_PROMISE, END_HEADERS, 1, struct.pack(">I", 2))
