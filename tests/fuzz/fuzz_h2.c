@@ -14,6 +14,10 @@
  * response head, the body through ops->read, sometimes -EAGAIN then
  * h2__resume()), resets others, refuses some (NULL), consumes request
  * bodies at once, slowly or never, and calls the API on ids that are gone.
+ * As proxy/h2conn.c, it may call back into the session from inside a
+ * callback (its own error answers, 100-continue, consume or reset on
+ * DATA), and on ops->closed it gives the unconsumed bytes back to the
+ * connection's window and counts a reset of work in flight as a glitch.
  *
  * Invariants checked (any failure aborts):
  * - every stream the owner took gets ops->closed exactly once, nothing is
@@ -97,6 +101,7 @@ struct owner {
 	int32_t last_id;
 	bool in_api; /* inside an h2__* call that must not call back */
 	bool in_callable; /* inside h2__recv/h2__send/h2__free */
+	bool freeing; /* inside h2__free */
 	const uint8_t *ctl;
 	const struct cfg_http2 *cfg;
 	uint64_t now;
@@ -178,6 +183,9 @@ static void check_head(struct owner *o, const struct h2_request *req)
 
 /* --- the owner's callbacks ------------------------------------------------- */
 
+static int respond(struct owner *o, struct fstream *s, int status, bool body);
+static void consume(struct owner *o, struct fstream *s, uint64_t max);
+
 static void callback_allowed(const struct owner *o)
 {
 	CHECK(!o->in_api);
@@ -225,6 +233,17 @@ static void *on_request(void *owner, const struct h2_request *req)
 		break;
 	}
 	o->st[o->nst++] = s;
+	if (o->ctl[6] & 8) {
+		/* an eager owner, as proxy/h2conn.c: its own answers and
+		 * 100-continue from inside the callback */
+		if (s->error) {
+			respond(o, s, s->error, false);
+		} else if (a == A_CONTINUE && s->expect_continue) {
+			o->in_api = true;
+			s->continued = !h2__continue(o->h, s->id);
+			o->in_api = false;
+		}
+	}
 	return s;
 }
 
@@ -264,6 +283,17 @@ static void on_data(void *owner, void *st, const uint8_t *p, size_t n)
 		if (!o->st[i]->closed)
 			total += o->st[i]->got - o->st[i]->consumed;
 	CHECK(total <= conn_bound(o) + MAX_FRAME);
+	if (o->ctl[6] & 8) {
+		/* from inside the callback, as h2conn.c does */
+		if (s->action == A_RESET && !s->reset) {
+			s->reset = true;
+			o->in_api = true;
+			h2__reset(o->h, s->id, NGHTTP2_INTERNAL_ERROR);
+			o->in_api = false;
+		} else if (s->action != A_SLOW && s->action != A_HANG) {
+			consume(o, s, UINT64_MAX);
+		}
+	}
 }
 
 static void on_end(void *owner, void *st)
@@ -302,6 +332,15 @@ static void on_closed(void *owner, void *st, uint32_t code)
 
 	s->closed = true;
 	s->code = code;
+	/* what the stream's window never got back goes back to the
+	 * connection's (proxy/h2conn.c does so), and a reset of work in
+	 * flight is a glitch (not while freeing, as h2conn.c) */
+	o->in_api = true;
+	h2__consume(o->h, s->id, s->got - s->consumed);
+	s->consumed = s->got;
+	if (code && s->action == A_HANG && !o->freeing)
+		h2__glitch(o->h, "reset in flight", o->now);
+	o->in_api = false;
 }
 
 static const struct h2_ops fuzz_ops = {
@@ -841,6 +880,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(send_out(&o, &out, 1u << 20, true) == 0);
 	}
 	o.in_callable = true;
+	o.freeing = true;
 	h2__free(o.h);
 	o.in_callable = false;
 

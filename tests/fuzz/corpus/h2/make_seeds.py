@@ -46,15 +46,17 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 # body sizes
 CTL_DEFAULT = bytes(8)
 CTLS = [
-    # 17-byte cuts, default limits, mixed actions, extra lines, stale ids
-    bytes([1, 16, 0, 1, 0, 0, 0x05, 2]),
+    # 17-byte cuts, default limits, mixed actions, extra lines, stale ids,
+    # answers from inside the callbacks
+    bytes([1, 16, 0, 1, 0, 0, 0x0d, 2]),
     # varied cuts, tight limits, small output mark and slow drain, the
     # clock moves, immediate shutdown at the end
     bytes([2, 3, 1, 3, 0x88, 20, 0x41, 4]),
     # tiny cuts, small windows, graceful shutdown at step 3
     bytes([3, 0, 2, 5, 0, 3, 0x83, 3]),
-    # whole, limits from the control byte, every action in turn
-    bytes([0, 0, 0x6b, 0x0b, 0x10, 2, 0x06, 1]),
+    # whole, limits from the control byte, every action in turn, from
+    # inside the callbacks
+    bytes([0, 0, 0x6b, 0x0b, 0x10, 2, 0x0e, 1]),
 ]
 
 # types and flags (RFC 9113 6)
