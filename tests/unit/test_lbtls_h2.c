@@ -1197,6 +1197,61 @@ static void test_rapid_reset_limit(void **state)
 	pair_free(p);
 }
 
+/* The same with DATA frames that carry only padding (a pad length of 0):
+ * no data either, so a flood of them must cost the same. */
+static void test_glitch_budget_padding_only_data(void **state)
+{
+	struct pair *p = budget_pair();
+	struct buf b = { 0 };
+	uint8_t pad0 = 0;
+	int i;
+
+	(void)state;
+	pump(p);
+	raw_headers(&b, 1, 0);
+	for (i = 0; i < 30; i++)
+		raw_frame(&b, NGHTTP2_DATA, NGHTTP2_FLAG_PADDED, 1, &pad0, 1);
+	h2__recv(p->h, (uint8_t *)b.d + b.s, buf_len(&b), p->now);
+	buf__free(&b);
+	server_to_client(p);
+	if (p->c.goaway_code != NGHTTP2_ENHANCE_YOUR_CALM)
+		fail_msg("30 DATA frames of padding only: %d GOAWAY, glitch "
+			 "events %llu",
+			 p->c.ngoaway, (unsigned long long)p->m.glitch_events);
+	answer_all(p);
+	pair_free(p);
+}
+
+/*
+ * PRIORITY frames are control frames of the allowance (h2.c counts them
+ * in on_frame_recv): a flood of them spends the budget as a PING flood
+ * does. (We send SETTINGS_NO_RFC7540_PRIORITIES=1; nghttp2 may drop them
+ * before any callback, and then nothing counts them.)
+ */
+static void test_glitch_budget_priority_flood(void **state)
+{
+	struct pair *p = budget_pair();
+	struct buf b = { 0 };
+	uint8_t pri[5] = { 0, 0, 0, 0, 15 };
+	int i;
+
+	(void)state;
+	pump(p);
+	for (i = 0; i < 100; i++) {
+		pri[3] = 1; /* depends on stream 1 */
+		raw_frame(&b, NGHTTP2_PRIORITY, 0, 3 + 2 * i, pri, 5);
+	}
+	h2__recv(p->h, (uint8_t *)b.d + b.s, buf_len(&b), p->now);
+	buf__free(&b);
+	server_to_client(p);
+	if (p->c.ngoaway != 1 || p->c.goaway_code != NGHTTP2_ENHANCE_YOUR_CALM)
+		fail_msg("100 PRIORITY frames: %d GOAWAY (code %u), glitch "
+			 "events %llu: the flood was not counted",
+			 p->c.ngoaway, p->c.goaway_code,
+			 (unsigned long long)p->m.glitch_events);
+	pair_free(p);
+}
+
 /*
  * The glitch budget runs out inside nghttp2's callbacks; the rest of the
  * same read must not reach nghttp2 as if nothing happened. Here a bad
@@ -1300,6 +1355,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_glitch_budget_empty_data,
 					  teardown),
 		cmocka_unit_test_teardown(test_rapid_reset_limit, teardown),
+		cmocka_unit_test_teardown(test_glitch_budget_padding_only_data,
+					  teardown),
+		cmocka_unit_test_teardown(test_glitch_budget_priority_flood,
+					  teardown),
 		cmocka_unit_test_teardown(test_glitch_goaway_then_bad_frame,
 					  teardown),
 		cmocka_unit_test_teardown(test_settings_ack_deadline, teardown),

@@ -397,6 +397,19 @@ def raw_seeds():
     s["raw-calm-then-bad-frame"] = (r.bytes(), bytes([0, 0, 1, 0, 0, 0, 0,
                                                       0]))
 
+    # Graceful shutdown after the first piece (the control cuts the input
+    # after the first request); the client then acknowledges the notice's
+    # PING ("lbtls-sd", h2.c) and sends one more request, which crossed
+    # the notice
+    r = Raw()
+    r.headers(1, REQ + [("user-agent", "sd")])
+    first = len(r.out)
+    r.add(PING, ACK, 0, b"lbtls-sd")
+    r.headers(3, REQ + [("user-agent", "sd")])
+    r.headers(5, REQ + [("user-agent", "sd")])
+    s["raw-shutdown-ping-ack"] = (r.bytes(), bytes([1, first - 1, 0, 0, 0,
+                                                    0, 0x80, 0]))
+
     r = Raw()
     r.add(0xfa, 0xff, 1, b"ext")
     r.add(PUSH_PROMISE, END_HEADERS, 1, struct.pack(">I", 2))
