@@ -12,9 +12,13 @@
  * h2__consume(), the window of a stream reset with bytes unconsumed, a
  * response from an HTTP/1 head (names lower-cased, hop-by-hop fields gone,
  * extra lines), -EAGAIN then h2__resume(), 100-continue, refused and
- * client-reset streams, content-length against DATA, graceful and
- * immediate shutdown, the glitch budget (PING and empty-DATA floods end in
- * GOAWAY(ENHANCE_YOUR_CALM)) and the SETTINGS acknowledgement deadline.
+ * client-reset streams, content-length against DATA, graceful shutdown
+ * (and a request crossing its notice) and immediate shutdown, the glitch
+ * budget (PING, empty-DATA, padding-only DATA and PRIORITY floods end in
+ * GOAWAY(ENHANCE_YOUR_CALM), and a bad frame after it in the same read
+ * does not kill the process), nghttp2's rapid-reset limit against what
+ * reached the owner, and the SETTINGS acknowledgement deadline.
+ * Frames no well-behaved client sends are written by hand (raw_frame()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
