@@ -25,6 +25,7 @@
 
 /* A stream while it exists in nghttp2 (its stream user data). */
 struct h2_stream {
+	struct h2_stream *next, *prev; /* every stream of the session */
 	int32_t id;
 	void *st; /* the owner's; NULL until the request was taken */
 	/* the request head being received: fields as HTTP/1 lines, the
@@ -47,6 +48,7 @@ struct h2 {
 	void *owner;
 	struct metrics_h2 *m;
 	uint64_t now;
+	struct h2_stream *streams; /* nghttp2_session_del closes none */
 	unsigned nstreams;
 	bool dead; /* the session is ending: read nothing more */
 	/* token buckets, in thousandths */
@@ -137,6 +139,17 @@ static void stream_free(struct h2_stream *s)
 	free(s);
 }
 
+static void stream_unlink(struct h2 *h, struct h2_stream *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		h->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	h->nstreams--;
+}
+
 /* The head is built: the fields' memory goes. */
 static void stream_drop_head(struct h2_stream *s)
 {
@@ -169,6 +182,10 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
 		free(s);
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
+	s->next = h->streams;
+	if (h->streams)
+		h->streams->prev = s;
+	h->streams = s;
 	h->nstreams++;
 	COUNT(h, streams);
 	return 0;
@@ -523,7 +540,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code,
 	if (!s)
 		return 0;
 	nghttp2_session_set_stream_user_data(ng, id, NULL);
-	h->nstreams--;
+	stream_unlink(h, s);
 	if (s->st)
 		h->ops->closed(h->owner, s->st, code);
 	stream_free(s);
@@ -613,9 +630,18 @@ fail:
 
 void h2__free(struct h2 *h)
 {
+	struct h2_stream *s;
+
 	if (!h)
 		return;
-	/* nghttp2_session_del closes every stream through the callback */
+	/* nghttp2_session_del calls no callback: the owner hears here */
+	while ((s = h->streams)) {
+		nghttp2_session_set_stream_user_data(h->ng, s->id, NULL);
+		stream_unlink(h, s);
+		if (s->st)
+			h->ops->closed(h->owner, s->st, NGHTTP2_CANCEL);
+		stream_free(s);
+	}
 	nghttp2_session_del(h->ng);
 	free(h);
 }

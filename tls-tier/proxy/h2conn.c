@@ -33,6 +33,7 @@ struct h2s {
 	bool gone; /* the session closed the stream: an orphan if t runs */
 	bool stopped; /* t aborted and was answered for: step it no more */
 	bool reset_by_us; /* ended by our RST_STREAM, not the client's */
+	bool local_answer; /* the answer is ours (in 'local'), not t's */
 	/* something may move: step it (a connection steps only these, not
 	 * each of its streams on every event) */
 	bool dirty;
@@ -81,7 +82,7 @@ static void log_stream(struct h2s *s)
 	s->logged = true;
 	if (!s->status)
 		s->status = t && t->res_started ? t->status : 499;
-	if (t)
+	if (t && !s->local_answer)
 		s->body_sent = t->body_sent;
 	if (s->status > 0 && s->status < METRICS_MAX_STATUS)
 		METRIC_ADD(px->m->status[s->status], 1);
@@ -149,11 +150,9 @@ static void answer_local(struct h2s *s, int status)
 	struct http1_span get = { "GET", 3 };
 	int n;
 
-	if (s->t) {
-		txn__free(s->t);
-		s->t = NULL;
-		hc->ntxn--;
-	}
+	/* a transaction stays for its request line in the access log */
+	s->local_answer = true;
+	s->stopped = true;
 	buf__free(&s->local);
 	if (local__error(px_of(s), &s->local, status, &a) ||
 	    (n = http1__parse_response(s->local.d, buf_len(&s->local),
@@ -280,6 +279,7 @@ static void *on_request(void *owner, const struct h2_request *r)
 	t->owner = s;
 	t->res_head = res_head;
 	t->data_only = true;
+	t->start_later = true;
 	t->src_eof = r->end_stream;
 	t->t_start_us = s->t_start_us;
 	if (txn__start(t, &req_scratch, &fwd) == TXN_ABORTED) {
@@ -296,10 +296,11 @@ static void on_data(void *owner, void *st, const uint8_t *p, size_t n)
 	struct h2s *s = st;
 	struct h2conn *hc = owner;
 
-	if (!s->t || s->t->rb_framed || buf__add(&s->in, p, n)) {
+	if (!s->t || s->stopped || s->t->rb_framed ||
+	    buf__add(&s->in, p, n)) {
 		/* nobody reads it (an answer of ours, a body answered
 		 * already), or no memory: window back at once */
-		if (s->t && !s->t->rb_framed) {
+		if (s->t && !s->stopped && !s->t->rb_framed) {
 			proxy__local_error(hc->p.px, ENOMEM, "HTTP/2 body");
 			reset(s, NGHTTP2_INTERNAL_ERROR);
 		}
@@ -329,7 +330,7 @@ static ssize_t on_read(void *owner, void *st, uint8_t *p, size_t len,
 	size_t k;
 
 	(void)owner;
-	if (!s->t) { /* our own answer */
+	if (s->local_answer) {
 		k = buf_len(&s->local) < len ? buf_len(&s->local) : len;
 		if (k) {
 			memcpy(p, s->local.d + s->local.s, k);
