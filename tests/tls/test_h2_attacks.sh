@@ -149,7 +149,10 @@ vm() { # vm FIELD: the worker's VmRSS/VmHWM in kB
 # victim: h2load, one connection, 4 streams at a time, for the window;
 # prints "SUCCEEDED FAILED" (failed, errored and timed out together)
 victim() {
-	"${server_cpu[@]}" h2load -c 1 -m 4 -D "${window_ms}ms" \
+	# a hard limit: h2load 1.52's -D never ends a client that is still
+	# connecting when the duration ends (a stuck server hung the suite)
+	timeout -s KILL $((window_ms / 1000 + 10)) \
+		"${server_cpu[@]}" h2load -c 1 -m 4 -D "${window_ms}ms" \
 		"https://127.0.0.1:$https/healthz" >"$tmp/victim.out" 2>&1
 	sed -nE 's/^requests: .* ([0-9]+) succeeded, ([0-9]+) failed, ([0-9]+) errored, ([0-9]+) timeout.*/\1 \2 \3 \4/p' \
 		"$tmp/victim.out" | awk '{print $1, $2 + $3 + $4} END {if (!NR) print 0, 0}'

@@ -44,6 +44,8 @@ int buf__reserve(struct buf *b, size_t n)
 
 int buf__add(struct buf *b, const void *p, size_t n)
 {
+	if (!n) /* nothing; and no NULL + 0 on a buffer never filled */
+		return 0;
 	if (buf__reserve(b, n))
 		return -ENOMEM;
 	memcpy(b->d + b->e, p, n);

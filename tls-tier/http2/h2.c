@@ -54,10 +54,14 @@ struct h2 {
 	/* token buckets, in thousandths */
 	uint64_t glitch_tokens, glitch_t;
 	uint64_t control_tokens, control_t;
+	uint64_t reset_tokens, reset_t;
 	uint64_t settings_deadline; /* UINT64_MAX: acknowledged */
 	/* graceful shutdown: notice sent, a PING to learn the round trip */
 	bool shutting, goaway_final;
 	bool peer_goaway; /* the client said it is leaving */
+	bool term_pending; /* end_session() from a callback: GOAWAY to queue */
+	uint32_t term_code;
+	int32_t last_delivered; /* the highest stream handed to the owner */
 	/* streams to reset once their answer has been written */
 	int32_t rst[16];
 	unsigned nrst;
@@ -90,6 +94,35 @@ static bool take_token(uint64_t *tokens, uint64_t *t, uint32_t rate,
 	return true;
 }
 
+/*
+ * End the session with GOAWAY(code). From inside an nghttp2 callback,
+ * nghttp2 1.52 must not be told at once: it would go on parsing the rest
+ * of the read and abort on the next connection error (an assertion
+ * fixed upstream in 2025). The session is dead at once (nothing more goes
+ * to the owner); the GOAWAY is queued when nghttp2 has returned
+ * (end_pending).
+ */
+static void end_session(struct h2 *h, uint32_t code)
+{
+	if (h->dead)
+		return;
+	h->dead = true;
+	h->term_code = code;
+	h->term_pending = true;
+}
+
+static void end_pending(struct h2 *h)
+{
+	if (!h->term_pending)
+		return;
+	h->term_pending = false;
+	/* the last stream the owner got: nghttp2 may have read further in
+	 * that read, and it may have sent a GOAWAY of its own meanwhile,
+	 * whose last id this must not exceed */
+	nghttp2_session_terminate_session2(h->ng, h->last_delivered,
+					   h->term_code);
+}
+
 /* GOAWAY(ENHANCE_YOUR_CALM): the budget is spent. */
 static void calm_down(struct h2 *h, const char *what)
 {
@@ -98,8 +131,7 @@ static void calm_down(struct h2 *h, const char *what)
 	log_info("HTTP/2 client spent its glitch budget (last: %s): GOAWAY ENHANCE_YOUR_CALM",
 		 what);
 	COUNT(h, limited.glitches);
-	nghttp2_session_terminate_session(h->ng, NGHTTP2_ENHANCE_YOUR_CALM);
-	h->dead = true;
+	end_session(h, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 bool h2__glitch(struct h2 *h, const char *what, uint64_t now_ms)
@@ -304,6 +336,12 @@ static void deliver_request(struct h2 *h, struct h2_stream *s, bool end)
 	struct buf head = { 0 };
 	int err;
 
+	if (h->dead) { /* the rest of a read after the session ended */
+		stream_drop_head(s);
+		nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id,
+					  NGHTTP2_REFUSED_STREAM);
+		return;
+	}
 	if (!s->error && buf_len(&s->authority) && buf_len(&s->host) &&
 	    !same_host(&s->authority, &s->host))
 		s->error = 400; /* RFC 9113 8.3.1: they must agree */
@@ -338,6 +376,8 @@ static void deliver_request(struct h2 *h, struct h2_stream *s, bool end)
 		r.len = buf_len(&head);
 	}
 	stream_drop_head(s);
+	if (s->id > h->last_delivered)
+		h->last_delivered = s->id;
 	s->st = h->ops->request(h->owner, &r);
 	buf__free(&head);
 	if (!s->st)
@@ -365,7 +405,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
 		break;
 	case NGHTTP2_DATA:
 		/* an empty DATA frame that ends nothing: a flood's unit */
-		if (!f->hd.length && !end)
+		if (f->hd.length == f->data.padlen && !end)
 			h2__glitch(h, "empty DATA frame", h->now);
 		if (end && s && s->st)
 			h->ops->end(h->owner, s->st);
@@ -389,10 +429,6 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
 				nghttp2_session_get_last_proc_stream_id(h->ng),
 				NGHTTP2_NO_ERROR, NULL, 0);
 		}
-		break;
-	case NGHTTP2_WINDOW_UPDATE:
-		if (!f->hd.stream_id)
-			control_frame(h, "WINDOW_UPDATE");
 		break;
 	case NGHTTP2_RST_STREAM:
 		if (s && s->st && !s->body_eof)
@@ -418,16 +454,31 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
 {
 	struct h2 *h = data;
 
-	if (hd->type != NGHTTP2_PRIORITY || h->dead)
+	(void)ng;
+	if (h->dead)
+		return 0;
+	/*
+	 * The rapid-reset limit (CVE-2023-44487), on every RST_STREAM as
+	 * nghttp2's own counts them. Debian's backport of that one queues a
+	 * GOAWAY and goes on reading (the rest of the read reached us, and a
+	 * later error sent a second GOAWAY with a higher last stream id): it
+	 * is left off, this one ends the session.
+	 */
+	if (hd->type == NGHTTP2_RST_STREAM &&
+	    !take_token(&h->reset_tokens, &h->reset_t, h->l->reset_rate,
+			h->l->reset_burst, h->now)) {
+		log_info("HTTP/2 client over http2.reset_rate: GOAWAY ENHANCE_YOUR_CALM");
+		COUNT(h, limited.glitches);
+		end_session(h, NGHTTP2_ENHANCE_YOUR_CALM);
+		return 0;
+	}
+	if (hd->type != NGHTTP2_PRIORITY)
 		return 0;
 	if (!hd->stream_id) {
 		h2__glitch(h, "PRIORITY on stream 0", h->now);
-		if (!h->dead) {
-			nghttp2_session_terminate_session(ng,
-							  NGHTTP2_PROTOCOL_ERROR);
+		if (!h->dead)
 			COUNT(h, limited.protocol_error);
-			h->dead = true;
-		}
+		end_session(h, NGHTTP2_PROTOCOL_ERROR);
 		return 0;
 	}
 	control_frame(h, "PRIORITY");
@@ -452,7 +503,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 	struct h2_stream *s = stream_of(h, id);
 
 	(void)flags;
-	if (s && s->st) {
+	if (s && s->st && !h->dead) {
 		h->ops->data(h->owner, s->st, p, n);
 		return 0;
 	}
@@ -585,6 +636,8 @@ struct h2 *h2__new(const struct cfg_http2 *l, size_t max_header_bytes,
 	h->now = h->glitch_t = h->control_t = now_ms;
 	h->glitch_tokens = (uint64_t)l->glitch_burst * TOKEN_UNIT;
 	h->control_tokens = (uint64_t)l->control_burst * TOKEN_UNIT;
+	h->reset_tokens = (uint64_t)l->reset_burst * TOKEN_UNIT;
+	h->reset_t = now_ms;
 	h->settings_deadline = l->settings_timeout_ms ?
 				       now_ms + l->settings_timeout_ms :
 				       UINT64_MAX;
@@ -609,8 +662,9 @@ struct h2 *h2__new(const struct cfg_http2 *l, size_t max_header_bytes,
 	nghttp2_option_set_no_closed_streams(opt, 1);
 	nghttp2_option_set_max_send_header_block_length(opt, 64 * 1024);
 	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
-	nghttp2_option_set_stream_reset_rate_limit(opt, l->reset_burst,
-						   l->reset_rate);
+	/* ours instead (on_begin_frame): a bucket never emptied (its
+	 * refill is rate x elapsed, so rate stays small) */
+	nghttp2_option_set_stream_reset_rate_limit(opt, (uint64_t)1 << 62, 1);
 	nghttp2_option_set_max_continuations(opt, 8);
 	nghttp2_option_set_max_settings(opt, 32);
 	nghttp2_option_set_max_outbound_ack(opt, 1000);
@@ -665,6 +719,7 @@ int h2__recv(struct h2 *h, const uint8_t *p, size_t n, uint64_t now_ms)
 	while (n && !h->dead) {
 		k = n < RECV_SLICE ? n : RECV_SLICE;
 		r = nghttp2_session_mem_recv(h->ng, p, k);
+		end_pending(h);
 		if (r < 0) {
 			if (r == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
 				COUNT(h, limited.bad_preface);
@@ -688,12 +743,17 @@ int h2__send(struct h2 *h, struct buf *out, size_t high)
 
 	if (h->nrst && !buf_len(out)) /* what came before has been written */
 		flush_end_requests(h);
+	end_pending(h);
 	while (buf_len(out) < high) {
 		n = nghttp2_session_mem_send(h->ng, &p);
 		if (n < 0)
 			return -1;
-		if (!n)
-			break;
+		if (!n) {
+			if (!h->term_pending) /* a glitch in on_frame_send */
+				break;
+			end_pending(h);
+			continue;
+		}
 		if (buf__add(out, p, n))
 			return -1;
 	}
@@ -719,6 +779,11 @@ bool h2__done(const struct h2 *h)
 	if (h->shutting && !h->goaway_final)
 		return false;
 	return !nghttp2_session_want_read(h->ng);
+}
+
+bool h2__dead(const struct h2 *h)
+{
+	return h->dead;
 }
 
 unsigned h2__streams(const struct h2 *h)

@@ -106,6 +106,10 @@ int h2__send(struct h2 *h, struct buf *out, size_t high);
 
 /* There are frames to send (and room in the peer's windows for data). */
 bool h2__want_write(const struct h2 *h);
+/* The session is ending (GOAWAY queued or sent after an error, a limit
+ * or an immediate shutdown): nothing more is read, no deadline of its
+ * streams matters. */
+bool h2__dead(const struct h2 *h);
 /* Nothing more will be read or written: close once 'out' is sent. */
 bool h2__done(const struct h2 *h);
 /* Open streams. */

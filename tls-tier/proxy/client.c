@@ -942,7 +942,10 @@ static void client_timeout(struct loop_timer *tm)
 			client_close(c, "send_timeout");
 			return;
 		}
-		h2conn__timeout(c->h2);
+		if (h2conn__timeout(c->h2)) {
+			client_close(c, "send_timeout");
+			return;
+		}
 		break;
 	default:
 		client_close(c, "send_timeout");

@@ -542,6 +542,10 @@ uint64_t h2conn__arm(struct h2conn *hc, bool *again)
 	struct h2s *s;
 
 	*again = false;
+	/* ending: only writing what is queued is left (client.c bounds it
+	 * by send_timeout); a deadline of ours would fire again and again */
+	if (h2__dead(hc->h2))
+		return UINT64_MAX;
 	if (!hc->streams)
 		dl = min_u64(dl, hc->t_idle + idle_timeout(hc));
 	for (s = hc->streams; s; s = s->next) {
@@ -559,17 +563,21 @@ uint64_t h2conn__arm(struct h2conn *hc, bool *again)
 	return dl;
 }
 
-void h2conn__timeout(struct h2conn *hc)
+bool h2conn__timeout(struct h2conn *hc)
 {
 	const struct cfg_limits *l = &hc->p.px->cfg->limits;
 	uint64_t now = now_ms(hc);
 	struct h2s *s, *next;
 
+	if (h2__dead(hc->h2))
+		return false;
 	h2__timeout(hc->h2, now);
+	if (h2__dead(hc->h2))
+		return false;
 	if (!hc->streams && now >= hc->t_idle + idle_timeout(hc)) {
 		METRIC_ADD(hc->p.px->m->h2.limited.idle_timeout, 1);
 		h2__shutdown(hc->h2, true);
-		return;
+		return false;
 	}
 	for (s = hc->streams; s; s = next) {
 		next = s->next;
@@ -580,12 +588,12 @@ void h2conn__timeout(struct h2conn *hc)
 			METRIC_ADD(hc->p.px->m->h2.limited.send_timeout, 1);
 			s->end = "send_timeout";
 			if (now >= hc->t_data + l->send_timeout_ms) {
-				/* no stream moved: the client reads nothing */
+				/* no stream moved: the client reads nothing,
+				 * not even a GOAWAY */
 				log_info(
 					"HTTP/2 client %s took no response bytes for %u ms (limits.send_timeout): closed",
 					hc->p.peer_str, l->send_timeout_ms);
-				h2__shutdown(hc->h2, true);
-				return;
+				return true;
 			}
 			log_info(
 				"HTTP/2 client %s took no response bytes on stream %d for %u ms (limits.send_timeout): stream reset",
@@ -597,4 +605,5 @@ void h2conn__timeout(struct h2conn *hc)
 		if (txn__timeout(s->t) == TXN_ABORTED)
 			txn_aborted(s);
 	}
+	return false;
 }

@@ -53,6 +53,8 @@ bool h2conn__done(const struct h2conn *hc);
 /* The earliest deadline of the session and its streams; *again when a
  * transaction aborted while arming (step again). */
 uint64_t h2conn__arm(struct h2conn *hc, bool *again);
-void h2conn__timeout(struct h2conn *hc);
+/* A deadline passed; true: close the connection now (a client that
+ * reads nothing, not even a GOAWAY). */
+bool h2conn__timeout(struct h2conn *hc);
 
 #endif /* LBTLS_H2CONN_H */
