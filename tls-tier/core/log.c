@@ -177,7 +177,11 @@ void log__access(const struct access_entry *e)
 		line[n++] = ' ';
 		n += put_escaped(line + n, cap - n - 200, e->target,
 				 e->target_len);
-		n += snprintf(line + n, cap - n, " HTTP/1.%d", e->minor);
+		if (e->stream)
+			n += snprintf(line + n, cap - n, " HTTP/2.0");
+		else
+			n += snprintf(line + n, cap - n, " HTTP/1.%d",
+				      e->minor);
 	}
 	n += snprintf(line + n, cap - n, "\" %d %llu \"", e->status,
 		      (unsigned long long)e->body_bytes);
@@ -189,6 +193,8 @@ void log__access(const struct access_entry *e)
 		      (unsigned long long)(e->duration_us / 1000000),
 		      (unsigned long long)(e->duration_us / 1000 % 1000),
 		      e->reason ? e->reason : "-");
+	if (e->stream && n < cap)
+		n += snprintf(line + n, cap - n, " stream=%u", e->stream);
 	if (n > cap)
 		n = cap;
 	line[n++] = '\n';

@@ -33,6 +33,7 @@ struct access_entry {
 	const char *target;
 	size_t target_len;
 	int minor;
+	uint32_t stream; /* HTTP/2: the stream id; 0 for HTTP/1.x */
 	int status;
 	uint64_t body_bytes;
 	const char *referer;

@@ -191,6 +191,7 @@ static void start_drain(struct worker *w)
 	health__stop(w->health);
 	w->health = NULL;
 	pool__flush(&w->px.pool, -1);
+	client__drain_all(&w->px);
 	log_info("worker %d draining %u connection(s)", w->slot,
 		 w->px.nclients);
 }

@@ -35,6 +35,7 @@
 #include <openssl/err.h>
 
 #include "client.h"
+#include "h2conn.h"
 #include "local.h"
 #include "log.h"
 #include "peers.h"
@@ -54,6 +55,7 @@ enum cstate {
 	C_PROXY, /* a transaction runs */
 	C_LOCAL, /* sending an answer of our own */
 	C_LINGER, /* response sent, write side shut, draining input */
+	C_H2, /* HTTP/2: the streams are h2conn.c's */
 };
 
 enum step {
@@ -97,6 +99,8 @@ struct client {
 	uint64_t t_start_us;
 	/* the request in progress */
 	struct txn *txn; /* NULL between requests and for bad heads */
+	struct h2conn *h2; /* C_H2 */
+	bool h2_over; /* the session ended: write what is left, close */
 	int status; /* of a local answer */
 	uint64_t body_sent;
 	const char *end; /* why the request ended early (access log) */
@@ -191,6 +195,8 @@ static enum step client_close(struct client *c, const char *why)
 	if (c->counted)
 		peers__del(px->peers, &c->peer);
 	txn_drop(c);
+	h2conn__free(c->h2, why);
+	c->h2 = NULL;
 	loop__timer_del(&px->loop, &c->timer);
 	if (c->ssl)
 		SSL_free(c->ssl);
@@ -221,6 +227,8 @@ static enum step client_close(struct client *c, const char *why)
 static void linger(struct client *c)
 {
 	txn_drop(c);
+	h2conn__free(c->h2, "connection_error");
+	c->h2 = NULL;
 	tlsio__shutdown(c->ssl, c->io.fd);
 	c->state = C_LINGER;
 	c->linger_deadline = now_ms(c) + LINGER_MS;
@@ -477,6 +485,8 @@ static enum step parse_head(struct client *c)
 static bool can_read(struct client *c)
 {
 	switch (c->state) {
+	case C_H2:
+		return !c->client_eof && !c->h2_over;
 	case C_IDLE:
 	case C_HEAD:
 	case C_PROXY:
@@ -616,6 +626,64 @@ static enum step maybe_finish(struct client *c)
 	return finish(c);
 }
 
+/* ALPN chose h2: the connection's streams are h2conn.c's from now on. */
+static enum step start_h2(struct client *c)
+{
+	struct h2conn_peer p = {
+		.px = c->px,
+		.peer = &c->peer,
+		.peer_str = c->peer_str,
+		.port = local_port(c),
+		.wake = wake,
+		.client = c,
+	};
+
+	c->h2 = h2conn__new(&p);
+	if (!c->h2) {
+		proxy__local_error(c->px, ENOMEM, "HTTP/2 session");
+		return client_close(c, "local_error");
+	}
+	c->state = C_H2;
+	return S_PROGRESS;
+}
+
+/* HTTP/2: what was read goes to the session, the streams move, their
+ * frames come out; a session that is over closes once they are sent. */
+static enum step h2_step(struct client *c)
+{
+	enum step r = S_BLOCKED;
+	size_t before;
+
+	if (buf_len(&c->in) && !c->h2_over) {
+		if (h2conn__recv(c->h2, &c->in) < 0)
+			c->h2_over = true;
+		r = S_PROGRESS;
+	}
+	buf_consume(&c->in, buf_len(&c->in));
+	if (h2conn__step(c->h2))
+		r = S_PROGRESS;
+	if (!c->wr_blocked) {
+		if (out_ready(c))
+			return client_close(c, "local_error");
+		before = buf_len(&c->out);
+		if (h2conn__send(c->h2, &c->out)) {
+			proxy__local_error(c->px, ENOMEM, "HTTP/2 output");
+			return client_close(c, "local_error");
+		}
+		if (buf_len(&c->out) != before)
+			r = S_PROGRESS;
+	}
+	if (buf_len(&c->out))
+		return r;
+	if (c->h2_over || h2conn__done(c->h2)) {
+		linger(c);
+		return S_PROGRESS;
+	}
+	if (c->client_eof)
+		return client_close(c, "client_reset");
+	return r;
+}
+
 static enum step handshake(struct client *c)
 {
 	struct proxy *px = c->px;
@@ -633,9 +701,11 @@ static enum step handshake(struct client *c)
 		METRIC_ADD(px->m->handshakes_resumed, 1);
 	else
 		METRIC_ADD(px->m->handshakes_full, 1);
-	c->state = C_HEAD;
 	/* The first request may have come with the Finished. */
 	c->rd_ready = true;
+	if (tlsio__is_h2(c->ssl))
+		return start_h2(c);
+	c->state = C_HEAD;
 	c->t_start_us = proxy__wall_us();
 	return S_PROGRESS;
 }
@@ -696,6 +766,16 @@ static enum step arm(struct client *c)
 	case C_LOCAL:
 		dl = send_dl;
 		break;
+	case C_H2: {
+		bool again;
+
+		dl = h2conn__arm(c->h2, &again);
+		if (again)
+			return S_PROGRESS;
+		if (pending(c) && send_dl < dl)
+			dl = send_dl;
+		break;
+	}
 	case C_LINGER:
 		ev = EPOLLIN;
 		dl = c->linger_deadline;
@@ -752,6 +832,11 @@ static void pump(struct client *c)
 			}
 			if (c->state == C_PROXY) {
 				if ((r = proxy_step(c)) == S_CLOSED)
+					return;
+				any |= r;
+			}
+			if (c->state == C_H2) {
+				if ((r = h2_step(c)) == S_CLOSED)
 					return;
 				any |= r;
 			}
@@ -828,6 +913,19 @@ static void client_timeout(struct loop_timer *tm)
 			client_close(c, "timeout");
 			return;
 		}
+		break;
+	case C_H2:
+		if (pending(c) &&
+		    now >= c->t_wr + c->px->cfg->limits.send_timeout_ms) {
+			METRIC_ADD(c->px->m->h2.limited.send_timeout, 1);
+			log_info(
+				"HTTP/2 client %s took no bytes for %u ms (limits.send_timeout): closed",
+				c->peer_str,
+				c->px->cfg->limits.send_timeout_ms);
+			client_close(c, "send_timeout");
+			return;
+		}
+		h2conn__timeout(c->h2);
 		break;
 	default:
 		client_close(c, "send_timeout");
@@ -951,6 +1049,17 @@ fail:
 	}
 	close(fd);
 	return -ENOMEM;
+}
+
+void client__drain_all(struct proxy *px)
+{
+	struct client *c, *next;
+
+	for (c = px->clients; c; c = next) {
+		next = c->next;
+		if (c->state == C_H2)
+			pump(c); /* GOAWAY */
+	}
 }
 
 void client__close_all(struct proxy *px)

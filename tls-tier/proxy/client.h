@@ -17,6 +17,10 @@ struct proxy;
 int client__accept(struct proxy *px, bool tls, int fd,
 		   const struct sockaddr_storage *peer);
 
+/* Draining began (px->draining): HTTP/2 connections send their GOAWAY
+ * now (HTTP/1.1 ones say Connection: close with their next response). */
+void client__drain_all(struct proxy *px);
+
 /* Hard stop: close every client connection. */
 void client__close_all(struct proxy *px);
 

@@ -382,7 +382,9 @@ enum txn_result txn__start(struct txn *t, const struct http1_request *req,
 	/* Always HTTP/1.1 upstream, on a kept-alive connection; an HTTP/1.0
 	 * client gets a chunked response de-chunked. A buffered body goes
 	 * with the Content-Length it turned out to have. */
-	t->buffered = px->cfg->upstream.request_buffering && !t->rb_framed;
+	t->buffered = (px->cfg->upstream.request_buffering ||
+		       t->rb == HTTP1_BODY_UNTIL_CLOSE) &&
+		      !t->rb_framed;
 	f.framing_later = t->buffered;
 	n = http1__write_upstream_head(req, &f, t->uout.d, t->uout.cap);
 	if (n < 0)
@@ -435,6 +437,10 @@ static enum txn_result buffer_body(struct txn *t)
 			m = data = avail < t->rb_left ? avail : t->rb_left;
 			t->rb_left -= m;
 			done = !t->rb_left;
+		} else if (t->rb == HTTP1_BODY_UNTIL_CLOSE) {
+			m = data = avail;
+			if (lim->body && t->rb_got + data > lim->body)
+				return txn_abort(t, 413, body_error(-413));
 		} else {
 			k = http1_chunked__decode(&t->rchunk, p, avail, &data,
 						  &done);
@@ -454,6 +460,8 @@ static enum txn_result buffer_body(struct txn *t)
 		t->rb_framed = done;
 		r = TXN_PROGRESS;
 	}
+	if (t->rb == HTTP1_BODY_UNTIL_CLOSE && t->src_eof && !buf_len(t->src))
+		t->rb_framed = true;
 	if (!t->rb_framed)
 		return r;
 	err = reqbody__end(&t->body);
@@ -577,13 +585,16 @@ static int write_res_head(struct txn *t, const struct http1_response *res)
 
 	/* An HTTP/1.0 client cannot read chunked (RFC 9112 7.1): it gets the
 	 * data alone, delimited by closing the connection. */
-	t->dechunk = t->minor == 0 && t->sb == HTTP1_BODY_CHUNKED;
+	t->dechunk = (t->minor == 0 || t->data_only) &&
+		     t->sb == HTTP1_BODY_CHUNKED;
 	/* An answer before the request body is whole (a 413, say) ends the
 	 * connection: the rest of the body will not be read. */
 	t->close |= !t->keep_alive || px->draining ||
 		    t->sb == HTTP1_BODY_UNTIL_CLOSE || t->dechunk ||
 		    !t->rb_framed ||
 		    (t->src_eof && buf_len(t->src) <= t->rb_ready);
+	if (t->res_head)
+		return t->res_head(t->owner, t, res);
 	o.dechunk = t->dechunk;
 	o.close = t->close;
 	o.extra = px->served_by;
@@ -763,7 +774,8 @@ enum txn_result txn__step(struct txn *t)
 	if (t->aborted) /* from an event or a timer since the last step */
 		return TXN_ABORTED;
 	/* The client left before its body was whole: nothing to answer. */
-	if (t->src_eof && !t->rb_framed && !buf_len(t->src)) {
+	if (t->src_eof && !t->rb_framed && !buf_len(t->src) &&
+	    t->rb != HTTP1_BODY_UNTIL_CLOSE) {
 		log_info("client %s closed in the middle of its request body",
 			 t->peer_str);
 		return txn_abort(t, 0, "client_closed");

@@ -6,8 +6,12 @@
  * own deadlines (connect, send, client body, upstream read). It ends early
  * through one path, txn_abort(), which decides whether the client
  * connection can be reused: only when the request body was consumed whole.
- * It knows nothing of the client connection beyond two buffers and a
- * wake-up callback, so that HTTP/2 can run many of them on one connection.
+ *
+ * It is protocol-neutral: the request comes as an HTTP/1 head (an HTTP/2
+ * stream's is converted to one, http2/h2.h), its body from the owner's
+ * buffer 'src', and the response head goes to the owner through res_head
+ * (HTTP/2) or as HTTP/1 text into 'dst' (HTTP/1.1); the body is read with
+ * txn__body(). One transaction per HTTP/1 request or HTTP/2 stream.
  *
  * With upstream.request_buffering (the default) no server is picked before
  * the body is whole: a slow client costs lbtls memory or a temporary file,
@@ -53,12 +57,19 @@ struct txn {
 	struct buf *src, *dst;
 	void (*wake)(void *owner);
 	void *owner;
+	/* HTTP/2: the response head goes here instead of into dst, and a
+	 * chunked body is handed out de-chunked (data_only) */
+	int (*res_head)(void *owner, struct txn *t,
+			const struct http1_response *res);
+	bool data_only;
 	struct txn *next_free;
 
 	/* the request */
 	struct req_info ri;
 	int minor;
 	bool keep_alive, idempotent;
+	/* HTTP1_BODY_UNTIL_CLOSE: an HTTP/2 body without content-length,
+	 * whole at src_eof; always buffered, sent with its length */
 	enum http1_body rb;
 	uint64_t rb_left;
 	struct http1_chunked rchunk;

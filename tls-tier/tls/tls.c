@@ -72,14 +72,21 @@ out:
 static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
 		   const unsigned char *in, unsigned int inlen, void *arg)
 {
-	/* Server preference; http/1.0 for clients such as curl --http1.0. */
-	static const unsigned char ours[] = "\x08http/1.1\x08http/1.0";
+	/* Server preference: h2 first when http2 is on (RFC 9113 3.2);
+	 * http/1.0 for clients such as curl --http1.0. */
+	static const unsigned char with_h2[] =
+		"\x02h2\x08http/1.1\x08http/1.0";
+	const unsigned char *ours = with_h2 + 3;
+	unsigned ours_len = sizeof(with_h2) - 1 - 3;
 	unsigned char *sel;
 
 	(void)s;
-	(void)arg;
-	if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours) - 1, in,
-				  inlen) != OPENSSL_NPN_NEGOTIATED)
+	if (arg) {
+		ours = with_h2;
+		ours_len = sizeof(with_h2) - 1;
+	}
+	if (SSL_select_next_proto(&sel, outlen, ours, ours_len, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_ALERT_FATAL; /* RFC 7301 3.2 */
 	*out = sel;
 	return SSL_TLSEXT_ERR_OK;
@@ -251,7 +258,8 @@ static SSL_CTX *ctx_new(const struct lbtls_config *cfg, struct tls_ctx *t,
 	tlscompat__set_session_lifetime(ctx, c->ticket_lifetime_s);
 	if (!tlscompat__set_tickets(ctx, &t->tickets))
 		goto fail;
-	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb,
+				   cfg->http2.enabled ? (void *)1 : NULL);
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
 	SSL_CTX_set_tlsext_servername_arg(ctx, t);
 	return ctx;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <openssl/err.h>
 
@@ -105,4 +106,19 @@ void tlsio__shutdown(SSL *ssl, int fd)
 		ERR_clear_error();
 	}
 	shutdown(fd, SHUT_WR);
+}
+
+bool tlsio__is_h2(const SSL *ssl)
+{
+	const unsigned char *p = NULL;
+#ifdef OPENSSL_IS_BORINGSSL
+	size_t n = 0;
+#else
+	unsigned n = 0;
+#endif
+
+	if (!ssl)
+		return false;
+	SSL_get0_alpn_selected(ssl, &p, &n);
+	return n == 2 && !memcmp(p, "h2", 2);
 }

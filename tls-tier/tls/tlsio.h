@@ -24,6 +24,8 @@ int tlsio__handshake(SSL *ssl, bool *want_write, char *why, size_t len);
 /* Bytes held by the TLS layer (decrypted, or read ahead) that the socket
  * no longer shows: read again without waiting for epoll. */
 bool tlsio__pending(const SSL *ssl);
+/* The handshake chose HTTP/2 (ALPN "h2"). */
+bool tlsio__is_h2(const SSL *ssl);
 
 void tlsio__shutdown(SSL *ssl, int fd);
 
