@@ -345,6 +345,7 @@ measure_rr() {
 	local o=$tmp/h2.$cur.rr.$round a=$tmp/attack.$cur.$round b0 b1 m0 m1 line kept
 	local at_streams at_rate at_conns at_goaways at_last at_resets
 	# bounded: it stops by itself WARMUP + DURATION + 10 s after its start
+	: >"$a"
 	ip netns exec $NS env OPENSSL_CONF="$tmp/client.cnf" taskset -c "$CLIENT_CPU" chrt -i 0 \
 		"$attacker" -s "$NAME" -d $((WARMUP + DURATION + 10)) "$VIP" 443 >"$a" 2>&1 &
 	attack_pid=$!
