@@ -17,6 +17,10 @@ python=${PYTHON:-/usr/bin/python3}
 
 # shellcheck source=tests/tls/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# This file is about HTTP/1.x (header case, chunked framing, Connection,
+# the access-log line); curl would pick h2, which tests/tls/test_h2.sh
+# covers. A later --http1.0 wins over this.
+curl() { command curl --http1.1 "$@"; }
 
 tmp=$(mktemp -d /tmp/lbtls-test.XXXXXX)
 pids=()
@@ -331,7 +335,12 @@ out=$(printf "$req" | sc -tls1_2 -ign_eof -sess_out "$tmp/s12")
 check "TLS 1.2 handshake" grep -q "Protocol *: TLSv1.2" <<<"$out"
 out=$(printf "$req" | sc -tls1_3 -ign_eof -sess_out "$tmp/s13" -alpn h2,http/1.1)
 check "TLS 1.3 handshake" grep -q "Protocol *: TLSv1.3" <<<"$out"
-check "ALPN picks http/1.1" grep -q "ALPN protocol: http/1.1" <<<"$out"
+check "ALPN picks h2 when offered first or not (http2 is on by default)" \
+	grep -q "ALPN protocol: h2" <<<"$out"
+out=$(printf "$req" | sc -tls1_3 -ign_eof -alpn http/1.1)
+check "ALPN picks http/1.1 for an HTTP/1.1-only client" \
+	bash -c 'grep -q "ALPN protocol: http/1.1" <<<"$1" &&
+		grep -q "^HTTP/1.1 200" <<<"$1"' _ "$out"
 code=$(curl -sk --http1.0 -o /dev/null -w '%{http_code} %{http_version}' \
 	"https://127.0.0.1:$https/")
 check "HTTP/1.0 client (ALPN http/1.0) served ($code)" test "${code%% *}" = 200

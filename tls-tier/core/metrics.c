@@ -248,7 +248,7 @@ int metrics__render(struct metrics_shm *m, char **text, size_t *len)
 	     "# HELP lbtls_http2_client_resets_total HTTP/2 streams the client reset before their response ended.\n"
 	     "# TYPE lbtls_http2_client_resets_total counter\n"
 	     "lbtls_http2_client_resets_total %llu\n"
-	     "# HELP lbtls_http2_glitches_total Protocol errors, resets of streams in flight and frames over their allowance, each spending the connection's glitch budget.\n"
+	     "# HELP lbtls_http2_glitches_total Protocol errors, resets of streams in flight and frames over their allowance, each spending the glitch budget of its connection.\n"
 	     "# TYPE lbtls_http2_glitches_total counter\n"
 	     "lbtls_http2_glitches_total %llu\n"
 	     "# HELP lbtls_http2_limited_total HTTP/2 streams or connections stopped, by the limit that bit.\n"

@@ -56,6 +56,9 @@ struct h2 {
 	/* graceful shutdown: notice sent, a PING to learn the round trip */
 	bool shutting, goaway_final;
 	bool peer_goaway; /* the client said it is leaving */
+	/* streams to reset once their answer has been written */
+	int32_t rst[16];
+	unsigned nrst;
 };
 
 #define COUNT(h, f)                                \
@@ -154,7 +157,9 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
 	if (f->hd.type != NGHTTP2_HEADERS ||
 	    f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	if (h->dead || h->shutting) /* nghttp2 refuses it after GOAWAY */
+	/* after a GOAWAY, nghttp2 refuses streams above its last id itself;
+	 * those the client sent before it saw one are served */
+	if (h->dead)
 		return 0;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -252,10 +257,16 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
 	return err ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
 }
 
+/* A buffer's bytes; never NULL + 0 (a buffer that never got any). */
+static const char *bytes(const struct buf *b)
+{
+	return b->d ? b->d + b->s : "";
+}
+
 static bool same_host(const struct buf *a, const struct buf *b)
 {
 	return buf_len(a) == buf_len(b) &&
-	       !strncasecmp(a->d + a->s, b->d + b->s, buf_len(a));
+	       !strncasecmp(bytes(a), bytes(b), buf_len(a));
 }
 
 /* The request as the HTTP/1.1 head an HTTP/1.1 client would have sent. */
@@ -280,16 +291,16 @@ static void deliver_request(struct h2 *h, struct h2_stream *s, bool end)
 						  buf_len(host) + HEAD_SLACK);
 		err = err ?: buf__printf(&head, "%s %.*s HTTP/1.1\r\n",
 					 s->method, (int)buf_len(&s->path),
-					 s->path.d + s->path.s);
+					 bytes(&s->path));
 		if (!err && buf_len(host))
 			err = buf__printf(&head, "Host: %.*s\r\n",
-					  (int)buf_len(host), host->d + host->s);
-		err = err ?: buf__add(&head, s->fields.d + s->fields.s,
+					  (int)buf_len(host), bytes(host));
+		err = err ?: buf__add(&head, bytes(&s->fields),
 				      buf_len(&s->fields));
 		if (!err && buf_len(&s->cookies))
 			err = buf__printf(&head, "Cookie: %.*s\r\n",
 					  (int)buf_len(&s->cookies),
-					  s->cookies.d + s->cookies.s);
+					  bytes(&s->cookies));
 		err = err ?: buf__add(&head, "\r\n", 2);
 		if (err) {
 			buf__free(&head);
@@ -400,6 +411,33 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 	return 0;
 }
 
+/*
+ * RST_STREAM(NO_ERROR) for a stream answered before its request ended, once
+ * the answer has left: sent with it, some clients (curl 7.88) drop the
+ * answer they have not processed yet.
+ */
+static void end_request(struct h2 *h, int32_t id)
+{
+	if (h->nrst < sizeof(h->rst) / sizeof(h->rst[0])) {
+		h->rst[h->nrst++] = id;
+		return;
+	}
+	nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, id,
+				  NGHTTP2_NO_ERROR);
+}
+
+static void flush_end_requests(struct h2 *h)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nrst; i++)
+		if (stream_of(h, h->rst[i]) &&
+		    !nghttp2_session_get_stream_remote_close(h->ng, h->rst[i]))
+			nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE,
+						  h->rst[i], NGHTTP2_NO_ERROR);
+	h->nrst = 0;
+}
+
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f,
 			 void *data)
 {
@@ -407,7 +445,28 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f,
 	struct h2_stream *s;
 
 	switch (f->hd.type) {
+	case NGHTTP2_GOAWAY:
+		/* the notice is out: a PING behind it measures the round
+		 * trip (nghttp2 would send one queued with it first) */
+		if (h->shutting && !h->goaway_final &&
+		    f->goaway.last_stream_id == (1U << 31) - 1)
+			nghttp2_submit_ping(ng, NGHTTP2_FLAG_NONE,
+					    shutdown_ping);
+		/* nghttp2 ended the connection itself (a connection error,
+		 * its rapid-reset or CONTINUATION limit); ours set dead */
+		if (f->goaway.error_code != NGHTTP2_NO_ERROR && !h->dead) {
+			COUNT(h, limited.protocol_error);
+			log_info("HTTP/2 connection error: GOAWAY %s",
+				 nghttp2_http2_strerror(f->goaway.error_code));
+			h->dead = true;
+		}
+		break;
 	case NGHTTP2_RST_STREAM:
+		/* refused by nghttp2 before we saw it: over
+		 * max_concurrent_streams (or above a GOAWAY's last id) */
+		if (f->rst_stream.error_code == NGHTTP2_REFUSED_STREAM &&
+		    !stream_of(h, f->hd.stream_id))
+			COUNT(h, limited.max_streams);
 		/* nghttp2 reset a stream the client broke: MadeYouReset's
 		 * unit (CVE-2025-8671); ours carry other codes */
 		if (f->rst_stream.error_code == NGHTTP2_PROTOCOL_ERROR ||
@@ -423,8 +482,7 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f,
 		if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
 		    (s = stream_of(h, f->hd.stream_id)) && s->responded &&
 		    !nghttp2_session_get_stream_remote_close(ng, s->id))
-			nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, s->id,
-						  NGHTTP2_NO_ERROR);
+			end_request(h, s->id);
 		break;
 	default:
 		break;
@@ -559,14 +617,7 @@ int h2__recv(struct h2 *h, const uint8_t *p, size_t n, uint64_t now_ms)
 		p += k;
 		n -= k;
 	}
-	/* nghttp2 ended it with a GOAWAY of its own (a connection error,
-	 * its rapid-reset or CONTINUATION limit) */
-	if (!h->dead && !h->shutting && !h->peer_goaway &&
-	    !nghttp2_session_want_read(h->ng)) {
-		COUNT(h, limited.protocol_error);
-		h->dead = true;
-	}
-	return h->dead || !nghttp2_session_want_read(h->ng) ? -1 : 0;
+	return h->dead ? -1 : 0;
 }
 
 int h2__send(struct h2 *h, struct buf *out, size_t high)
@@ -574,6 +625,8 @@ int h2__send(struct h2 *h, struct buf *out, size_t high)
 	const uint8_t *p;
 	ssize_t n;
 
+	if (h->nrst && !buf_len(out)) /* what came before has been written */
+		flush_end_requests(h);
 	while (buf_len(out) < high) {
 		n = nghttp2_session_mem_send(h->ng, &p);
 		if (n < 0)
@@ -591,10 +644,20 @@ bool h2__want_write(const struct h2 *h)
 	return nghttp2_session_want_write(h->ng);
 }
 
+/*
+ * nghttp2 stops wanting to read once any GOAWAY went and no stream is
+ * open, the shutdown notice included: a graceful shutdown is done only
+ * after its final GOAWAY, so that what the client sent meanwhile is read.
+ */
 bool h2__done(const struct h2 *h)
 {
-	return !nghttp2_session_want_read(h->ng) &&
-	       !nghttp2_session_want_write(h->ng);
+	if (nghttp2_session_want_write(h->ng))
+		return false;
+	if (h->dead)
+		return true;
+	if (h->shutting && !h->goaway_final)
+		return false;
+	return !nghttp2_session_want_read(h->ng);
 }
 
 unsigned h2__streams(const struct h2 *h)
@@ -770,7 +833,6 @@ void h2__shutdown(struct h2 *h, bool now)
 		return;
 	h->shutting = true;
 	nghttp2_submit_shutdown_notice(h->ng);
-	nghttp2_submit_ping(h->ng, NGHTTP2_FLAG_NONE, shutdown_ping);
 }
 
 uint64_t h2__deadline(const struct h2 *h)

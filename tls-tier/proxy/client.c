@@ -732,7 +732,8 @@ static enum step arm(struct client *c)
 
 	/* No request in flight: empty buffers go back to the cache (an idle
 	 * connection holds none); a lingering one reads into a stack buffer. */
-	if (c->state != C_PROXY && c->state != C_LOCAL) {
+	if (c->state != C_PROXY && c->state != C_LOCAL &&
+	    (c->state != C_H2 || h2conn__idle(c->h2))) {
 		if (c->in.d && (!buf_len(&c->in) || c->state == C_LINGER))
 			in_put(c);
 		if (c->out.d && !buf_len(&c->out))

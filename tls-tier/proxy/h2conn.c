@@ -32,6 +32,10 @@ struct h2s {
 	struct buf local; /* our own answer's body */
 	bool gone; /* the session closed the stream: an orphan if t runs */
 	bool stopped; /* t aborted and was answered for: step it no more */
+	bool reset_by_us; /* ended by our RST_STREAM, not the client's */
+	/* something may move: step it (a connection steps only these, not
+	 * each of its streams on every event) */
+	bool dirty;
 	bool deferred; /* the body read said -EAGAIN */
 	bool logged;
 	int status;
@@ -48,6 +52,7 @@ struct h2conn {
 	unsigned ntxn; /* transactions alive, orphans included */
 	uint64_t t_idle; /* when the last stream ended */
 	bool draining, freeing;
+	bool had_request; /* before the first, limits.header_timeout */
 };
 
 /* Parser output, used only within the callback that parsed it. */
@@ -129,6 +134,12 @@ static void stream_free(struct h2s *s)
 
 /* --- answers of our own ------------------------------------------------- */
 
+static void reset(struct h2s *s, uint32_t code)
+{
+	s->reset_by_us = true;
+	h2__reset(s->hc->h2, s->id, code);
+}
+
 /* Answer 'status' with our own page (local.h) instead of an upstream's. */
 static void answer_local(struct h2s *s, int status)
 {
@@ -147,7 +158,7 @@ static void answer_local(struct h2s *s, int status)
 	if (local__error(px_of(s), &s->local, status, &a) ||
 	    (n = http1__parse_response(s->local.d, buf_len(&s->local),
 				       buf_len(&s->local), get, &res)) <= 0) {
-		h2__reset(hc->h2, s->id, NGHTTP2_INTERNAL_ERROR);
+		reset(s, NGHTTP2_INTERNAL_ERROR);
 		s->end = "local_error";
 		return;
 	}
@@ -155,7 +166,7 @@ static void answer_local(struct h2s *s, int status)
 	s->status = status;
 	s->body_sent = buf_len(&s->local);
 	if (h2__respond(hc->h2, s->id, &res, NULL, buf_len(&s->local) > 0))
-		h2__reset(hc->h2, s->id, NGHTTP2_INTERNAL_ERROR);
+		reset(s, NGHTTP2_INTERNAL_ERROR);
 }
 
 /* The transaction ended early. */
@@ -176,8 +187,7 @@ static void txn_aborted(struct h2s *s)
 	/* a response half out: only a reset tells the client it was cut */
 	s->status = t->res_started ? t->status : 0;
 	s->body_sent = t->body_sent;
-	h2__reset(s->hc->h2, s->id,
-		  t->res_started ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_CANCEL);
+	reset(s, t->res_started ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_CANCEL);
 }
 
 /* --- the session's callbacks -------------------------------------------- */
@@ -186,6 +196,7 @@ static void stream_wake(void *owner)
 {
 	struct h2s *s = owner;
 
+	s->dirty = true;
 	s->hc->p.wake(s->hc->p.client);
 }
 
@@ -231,8 +242,10 @@ static void *on_request(void *owner, const struct h2_request *r)
 		proxy__local_error(px, ENOMEM, "HTTP/2 stream");
 		return NULL;
 	}
+	hc->had_request = true;
 	s->hc = hc;
 	s->id = r->id;
+	s->dirty = true;
 	s->t_start_us = proxy__wall_us();
 	s->t_data = now_ms(hc);
 	s->next = hc->streams;
@@ -288,13 +301,14 @@ static void on_data(void *owner, void *st, const uint8_t *p, size_t n)
 		 * already), or no memory: window back at once */
 		if (s->t && !s->t->rb_framed) {
 			proxy__local_error(hc->p.px, ENOMEM, "HTTP/2 body");
-			h2__reset(hc->h2, s->id, NGHTTP2_INTERNAL_ERROR);
+			reset(s, NGHTTP2_INTERNAL_ERROR);
 		}
 		h2__consume(hc->h2, s->id, n);
 		return;
 	}
 	s->unconsumed += n;
 	s->t->t_src = now_ms(hc);
+	s->dirty = true;
 }
 
 static void on_end(void *owner, void *st)
@@ -302,6 +316,7 @@ static void on_end(void *owner, void *st)
 	struct h2s *s = st;
 
 	(void)owner;
+	s->dirty = true;
 	if (s->t)
 		s->t->src_eof = true;
 }
@@ -316,8 +331,10 @@ static ssize_t on_read(void *owner, void *st, uint8_t *p, size_t len,
 	(void)owner;
 	if (!s->t) { /* our own answer */
 		k = buf_len(&s->local) < len ? buf_len(&s->local) : len;
-		memcpy(p, s->local.d + s->local.s, k);
-		buf_consume(&s->local, k);
+		if (k) {
+			memcpy(p, s->local.d + s->local.s, k);
+			buf_consume(&s->local, k);
+		}
 		*eof = !buf_len(&s->local);
 		return k;
 	}
@@ -328,6 +345,7 @@ static ssize_t on_read(void *owner, void *st, uint8_t *p, size_t len,
 		memcpy(p, b, k);
 		txn__body_sent(s->t, k);
 		s->t_data = now_ms(s->hc);
+		s->dirty = true; /* room to read the upstream again */
 	}
 	if (txn__res_done(s->t)) {
 		*eof = true;
@@ -361,7 +379,7 @@ static void on_closed(void *owner, void *st, uint32_t code)
 		s->end = code == NGHTTP2_CANCEL || code == NGHTTP2_NO_ERROR ?
 				 "client_reset" :
 				 "stream_error";
-	if (!hc->freeing && code && upstream_busy(s->t)) {
+	if (!hc->freeing && code && !s->reset_by_us && upstream_busy(s->t)) {
 		/* orphaned: runs on, counted in max_inflight, its answer
 		 * dropped; resetting work in flight is a glitch */
 		log_stream(s);
@@ -436,15 +454,19 @@ bool h2conn__step(struct h2conn *hc)
 	}
 	for (s = hc->streams; s; s = next) {
 		next = s->next;
-		if (!s->t || s->stopped)
+		if (!s->t || s->stopped || !s->dirty)
 			continue;
+		s->dirty = false;
 		r = txn__step(s->t);
 		if (r == TXN_ABORTED) {
 			txn_aborted(s);
 			any = true;
 			continue;
 		}
-		any |= r == TXN_PROGRESS;
+		if (r == TXN_PROGRESS) {
+			any = true;
+			s->dirty = true;
+		}
 		if (s->gone) {
 			/* an orphan: its answer is read and dropped */
 			const char *p;
@@ -453,6 +475,7 @@ bool h2conn__step(struct h2conn *hc)
 			if (k) {
 				txn__body_sent(s->t, k);
 				any = true;
+				s->dirty = true;
 			}
 			if (txn__res_done(s->t))
 				stream_free(s);
@@ -477,6 +500,11 @@ int h2conn__send(struct h2conn *hc, struct buf *out)
 	return h2__send(hc->h2, out, OUT_HIGH);
 }
 
+bool h2conn__idle(const struct h2conn *hc)
+{
+	return !hc->streams;
+}
+
 bool h2conn__done(const struct h2conn *hc)
 {
 	return h2__done(hc->h2);
@@ -487,6 +515,16 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
+/* No stream open: keepalive_timeout, or header_timeout until the first
+ * request (a connection that never sends one costs as much as an HTTP/1
+ * one that never sends a head). */
+static unsigned idle_timeout(const struct h2conn *hc)
+{
+	const struct cfg_limits *l = &hc->p.px->cfg->limits;
+
+	return hc->had_request ? l->keepalive_timeout_ms : l->header_timeout_ms;
+}
+
 uint64_t h2conn__arm(struct h2conn *hc, bool *again)
 {
 	const struct cfg_limits *l = &hc->p.px->cfg->limits;
@@ -495,13 +533,15 @@ uint64_t h2conn__arm(struct h2conn *hc, bool *again)
 
 	*again = false;
 	if (!hc->streams)
-		dl = min_u64(dl, hc->t_idle + l->keepalive_timeout_ms);
+		dl = min_u64(dl, hc->t_idle + idle_timeout(hc));
 	for (s = hc->streams; s; s = s->next) {
 		if (!s->t || s->stopped)
 			continue;
 		dl = min_u64(dl, txn__arm(s->t));
-		if (s->t->aborted)
+		if (s->t->aborted) {
 			*again = true;
+			s->dirty = true;
+		}
 		/* response bytes the client's window does not let out */
 		if (!s->gone && s->t->sb_ready)
 			dl = min_u64(dl, s->t_data + l->send_timeout_ms);
@@ -516,7 +556,7 @@ void h2conn__timeout(struct h2conn *hc)
 	struct h2s *s, *next;
 
 	h2__timeout(hc->h2, now);
-	if (!hc->streams && now >= hc->t_idle + l->keepalive_timeout_ms) {
+	if (!hc->streams && now >= hc->t_idle + idle_timeout(hc)) {
 		METRIC_ADD(hc->p.px->m->h2.limited.idle_timeout, 1);
 		h2__shutdown(hc->h2, true);
 		return;
@@ -532,9 +572,10 @@ void h2conn__timeout(struct h2conn *hc)
 				hc->p.peer_str, s->id, l->send_timeout_ms);
 			METRIC_ADD(hc->p.px->m->h2.limited.send_timeout, 1);
 			s->end = "send_timeout";
-			h2__reset(hc->h2, s->id, NGHTTP2_CANCEL);
+			reset(s, NGHTTP2_CANCEL);
 			continue;
 		}
+		s->dirty = true;
 		if (txn__timeout(s->t) == TXN_ABORTED)
 			txn_aborted(s);
 	}

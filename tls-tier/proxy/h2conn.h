@@ -46,6 +46,8 @@ int h2conn__recv(struct h2conn *hc, struct buf *in);
 bool h2conn__step(struct h2conn *hc);
 /* Frames for the client into 'out' (bounded). -1: no memory. */
 int h2conn__send(struct h2conn *hc, struct buf *out);
+/* No stream is open (nor orphaned). */
+bool h2conn__idle(const struct h2conn *hc);
 /* Nothing more to read or write: close once 'out' is sent. */
 bool h2conn__done(const struct h2conn *hc);
 /* The earliest deadline of the session and its streams; *again when a
