@@ -21,7 +21,7 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=${SUITE:-bookworm}
 # The Flask app's, then lbctl's and lbtls's run-time libraries (ldd
 # build/lbctl build/lbtls; docker/lb/Dockerfile lists the same).
-packages=python3-flask,gunicorn,libbpf1,libxdp1,libelf1,zlib1g,libssl3,libyaml-0-2,libjansson4,android-libboringssl
+packages=python3-flask,gunicorn,libbpf1,libxdp1,libelf1,zlib1g,libssl3,libyaml-0-2,libjansson4,libnghttp2-14,android-libboringssl
 label=xdp-tls-lb.base-packages
 force=0
 [ "${1:-}" = --force ] && force=1
@@ -104,7 +104,7 @@ rm -f "$root/etc/hostname" "$root/etc/resolv.conf"
 chroot "$root" python3 -c 'import flask, gunicorn' ||
 	die "base-image: flask or gunicorn missing from the root file system"
 for lib in libbpf.so.1 libxdp.so.1 libelf.so.1 libz.so.1 libssl.so.3 \
-	libcrypto.so.3 libyaml-0.so.2 libjansson.so.4; do
+	libcrypto.so.3 libyaml-0.so.2 libjansson.so.4 libnghttp2.so.14; do
 	chroot "$root" ldconfig -p | grep -qF "$lib " ||
 		die "base-image: $lib missing from the root file system"
 done

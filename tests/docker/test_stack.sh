@@ -75,7 +75,7 @@ services_run_in_compose() {
 		}
 		case $svc in
 		agent) want="running host [ALL] false CHOWN NET_ADMIN SYS_ADMIN" ;;
-		lbtls) want="running host [ALL] false CHOWN SETGID SETPCAP SETUID SYS_ADMIN" ;;
+		lbtls) want="running host [ALL] false CHOWN KILL SETGID SETPCAP SETUID SYS_ADMIN" ;;
 		esac
 		got="$("$DOCKER" inspect -f '{{.State.Status}} {{.HostConfig.NetworkMode}} {{.HostConfig.CapDrop}} {{.HostConfig.Privileged}}' "$id")"
 		got="$got $("$DOCKER" inspect -f '{{range .HostConfig.CapAdd}}{{println .}}{{end}}' "$id" |

@@ -265,7 +265,9 @@ static void half_close_mid_buffered_body(void **state)
 }
 
 /* Held: a GET pipelined behind a buffered POST, then a half-close: both
- * answered, the second with Connection: close. */
+ * answered, then the connection closed. (Whether the second answer says
+ * Connection: close depends on whether the FIN was read before its head
+ * was written: 1 run in ~20 it was not, so it is not asserted.) */
 static void pipelined_behind_a_buffered_body(void **state)
 {
 	struct fx *f = *state;
@@ -284,7 +286,6 @@ static void pipelined_behind_a_buffered_body(void **state)
 	fclient__read_response(a, &f->r, false);
 	expect_status(&f->r, 200);
 	expect_body(&f->r, "0 0");
-	expect_conn_close(&f->r);
 	expect_closed(a);
 }
 

@@ -44,6 +44,12 @@ static int open_log(const struct lbtls_config *cfg, const char *path)
 	int fd;
 
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* A file an earlier master handed to the workers: a root master
+	 * without CAP_DAC_OVERRIDE (the container's) takes it back with
+	 * CAP_CHOWN, and hands it on again below. */
+	if (fd < 0 && errno == EACCES && cfg->user.set && !geteuid() &&
+	    !chown(path, 0, -1))
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0 || !cfg->user.set || geteuid() || fstat(fd, &st) ||
 	    !S_ISREG(st.st_mode) || st.st_uid == cfg->user.uid)
 		return fd;

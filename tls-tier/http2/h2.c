@@ -25,6 +25,7 @@
 
 /* A stream while it exists in nghttp2 (its stream user data). */
 struct h2_stream {
+	struct h2_stream *next, *prev; /* every stream of the session */
 	int32_t id;
 	void *st; /* the owner's; NULL until the request was taken */
 	/* the request head being received: fields as HTTP/1 lines, the
@@ -47,6 +48,7 @@ struct h2 {
 	void *owner;
 	struct metrics_h2 *m;
 	uint64_t now;
+	struct h2_stream *streams; /* nghttp2_session_del closes none */
 	unsigned nstreams;
 	bool dead; /* the session is ending: read nothing more */
 	/* token buckets, in thousandths */
@@ -137,6 +139,17 @@ static void stream_free(struct h2_stream *s)
 	free(s);
 }
 
+static void stream_unlink(struct h2 *h, struct h2_stream *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		h->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	h->nstreams--;
+}
+
 /* The head is built: the fields' memory goes. */
 static void stream_drop_head(struct h2_stream *s)
 {
@@ -169,6 +182,10 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
 		free(s);
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
+	s->next = h->streams;
+	if (h->streams)
+		h->streams->prev = s;
+	h->streams = s;
 	h->nstreams++;
 	COUNT(h, streams);
 	return 0;
@@ -364,9 +381,6 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
 				NGHTTP2_NO_ERROR, NULL, 0);
 		}
 		break;
-	case NGHTTP2_PRIORITY:
-		control_frame(h, "PRIORITY");
-		break;
 	case NGHTTP2_WINDOW_UPDATE:
 		if (!f->hd.stream_id)
 			control_frame(h, "WINDOW_UPDATE");
@@ -381,6 +395,33 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
 	default:
 		break;
 	}
+	return 0;
+}
+
+/*
+ * Every frame's header, before nghttp2 acts on it. With
+ * NO_RFC7540_PRIORITIES nghttp2 drops PRIORITY frames unseen: they are
+ * counted here, and one on stream 0 is the connection error RFC 9113 6.3
+ * says it is.
+ */
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
+			  void *data)
+{
+	struct h2 *h = data;
+
+	if (hd->type != NGHTTP2_PRIORITY || h->dead)
+		return 0;
+	if (!hd->stream_id) {
+		h2__glitch(h, "PRIORITY on stream 0", h->now);
+		if (!h->dead) {
+			nghttp2_session_terminate_session(ng,
+							  NGHTTP2_PROTOCOL_ERROR);
+			COUNT(h, limited.protocol_error);
+			h->dead = true;
+		}
+		return 0;
+	}
+	control_frame(h, "PRIORITY");
 	return 0;
 }
 
@@ -499,7 +540,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code,
 	if (!s)
 		return 0;
 	nghttp2_session_set_stream_user_data(ng, id, NULL);
-	h->nstreams--;
+	stream_unlink(h, s);
 	if (s->st)
 		h->ops->closed(h->owner, s->st, code);
 	stream_free(s);
@@ -544,6 +585,8 @@ struct h2 *h2__new(const struct cfg_http2 *l, size_t max_header_bytes,
 		cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cb,
+							      on_begin_frame);
 	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
 		cb, on_invalid_frame);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
@@ -587,9 +630,18 @@ fail:
 
 void h2__free(struct h2 *h)
 {
+	struct h2_stream *s;
+
 	if (!h)
 		return;
-	/* nghttp2_session_del closes every stream through the callback */
+	/* nghttp2_session_del calls no callback: the owner hears here */
+	while ((s = h->streams)) {
+		nghttp2_session_set_stream_user_data(h->ng, s->id, NULL);
+		stream_unlink(h, s);
+		if (s->st)
+			h->ops->closed(h->owner, s->st, NGHTTP2_CANCEL);
+		stream_free(s);
+	}
 	nghttp2_session_del(h->ng);
 	free(h);
 }

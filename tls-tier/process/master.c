@@ -397,8 +397,14 @@ static void signal_procs(struct master *m, int sig, bool old_only)
 	unsigned i;
 
 	for (i = 0; i < METRICS_MAX_PROCS; i++)
-		if (m->procs[i].pid > 0 && (!old_only || m->procs[i].old))
-			kill(m->procs[i].pid, sig);
+		if (m->procs[i].pid > 0 && (!old_only || m->procs[i].old) &&
+		    kill(m->procs[i].pid, sig))
+			log_err("cannot send %s to worker %d (pid %d): %s%s",
+				strsignal(sig), m->procs[i].slot,
+				m->procs[i].pid, strerror(errno),
+				errno == EPERM ?
+					" (workers run as `user:`: the master needs CAP_KILL)" :
+					"");
 }
 
 /*

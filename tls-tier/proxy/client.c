@@ -67,6 +67,9 @@ enum step {
 struct client {
 	struct loop_io io; /* first: the epoll callback casts back */
 	struct loop_timer timer;
+	/* HTTP/2: upstream events of one batch are answered with one pump
+	 * after the batch, so their responses share TLS records and writes */
+	struct loop_timer posted;
 	struct proxy *px;
 	struct client *next, *prev;
 	SSL *ssl;
@@ -115,7 +118,19 @@ static void pump(struct client *c);
 /* A transaction's upstream moved. */
 static void wake(void *owner)
 {
-	pump(owner);
+	struct client *c = owner;
+
+	if (c->state != C_H2) {
+		pump(c);
+		return;
+	}
+	if (c->posted.idx < 0)
+		loop__timer_set(&c->px->loop, &c->posted, c->px->loop.now);
+}
+
+static void posted(struct loop_timer *tm)
+{
+	pump((struct client *)((char *)tm - offsetof(struct client, posted)));
 }
 
 /* --- buffers ------------------------------------------------------------ */
@@ -198,6 +213,7 @@ static enum step client_close(struct client *c, const char *why)
 	h2conn__free(c->h2, why);
 	c->h2 = NULL;
 	loop__timer_del(&px->loop, &c->timer);
+	loop__timer_del(&px->loop, &c->posted);
 	if (c->ssl)
 		SSL_free(c->ssl);
 	c->ssl = NULL;
@@ -1001,6 +1017,7 @@ int client__accept(struct proxy *px, bool tls, int fd,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	loop__io_init(&c->io, fd, client_io);
 	loop__timer_init(&c->timer, client_timeout);
+	loop__timer_init(&c->posted, posted);
 	c->px = px;
 	c->peer = *peer;
 	if (peer->ss_family == AF_INET6) {

@@ -33,6 +33,7 @@ struct h2s {
 	bool gone; /* the session closed the stream: an orphan if t runs */
 	bool stopped; /* t aborted and was answered for: step it no more */
 	bool reset_by_us; /* ended by our RST_STREAM, not the client's */
+	bool local_answer; /* the answer is ours (in 'local'), not t's */
 	/* something may move: step it (a connection steps only these, not
 	 * each of its streams on every event) */
 	bool dirty;
@@ -81,7 +82,7 @@ static void log_stream(struct h2s *s)
 	s->logged = true;
 	if (!s->status)
 		s->status = t && t->res_started ? t->status : 499;
-	if (t)
+	if (t && !s->local_answer)
 		s->body_sent = t->body_sent;
 	if (s->status > 0 && s->status < METRICS_MAX_STATUS)
 		METRIC_ADD(px->m->status[s->status], 1);
@@ -149,11 +150,9 @@ static void answer_local(struct h2s *s, int status)
 	struct http1_span get = { "GET", 3 };
 	int n;
 
-	if (s->t) {
-		txn__free(s->t);
-		s->t = NULL;
-		hc->ntxn--;
-	}
+	/* a transaction stays for its request line in the access log */
+	s->local_answer = true;
+	s->stopped = true;
 	buf__free(&s->local);
 	if (local__error(px_of(s), &s->local, status, &a) ||
 	    (n = http1__parse_response(s->local.d, buf_len(&s->local),
@@ -296,10 +295,11 @@ static void on_data(void *owner, void *st, const uint8_t *p, size_t n)
 	struct h2s *s = st;
 	struct h2conn *hc = owner;
 
-	if (!s->t || s->t->rb_framed || buf__add(&s->in, p, n)) {
+	if (!s->t || s->stopped || s->t->rb_framed ||
+	    buf__add(&s->in, p, n)) {
 		/* nobody reads it (an answer of ours, a body answered
 		 * already), or no memory: window back at once */
-		if (s->t && !s->t->rb_framed) {
+		if (s->t && !s->stopped && !s->t->rb_framed) {
 			proxy__local_error(hc->p.px, ENOMEM, "HTTP/2 body");
 			reset(s, NGHTTP2_INTERNAL_ERROR);
 		}
@@ -329,7 +329,7 @@ static ssize_t on_read(void *owner, void *st, uint8_t *p, size_t len,
 	size_t k;
 
 	(void)owner;
-	if (!s->t) { /* our own answer */
+	if (s->local_answer) {
 		k = buf_len(&s->local) < len ? buf_len(&s->local) : len;
 		if (k) {
 			memcpy(p, s->local.d + s->local.s, k);
@@ -379,14 +379,22 @@ static void on_closed(void *owner, void *st, uint32_t code)
 		s->end = code == NGHTTP2_CANCEL || code == NGHTTP2_NO_ERROR ?
 				 "client_reset" :
 				 "stream_error";
-	if (!hc->freeing && code && !s->reset_by_us && upstream_busy(s->t)) {
+	if (hc->freeing || !code || s->reset_by_us || !s->t) {
+		stream_free(s);
+		return;
+	}
+	/* The client reset a request it had made: a browser does it now and
+	 * then, a rapid-reset attacker all the time. Each is a glitch, seen
+	 * or not by the server yet; nghttp2's limiter counts every reset. */
+	if (upstream_busy(s->t)) {
 		/* orphaned: runs on, counted in max_inflight, its answer
-		 * dropped; resetting work in flight is a glitch */
+		 * dropped, so the work a connection causes stays bounded */
 		log_stream(s);
 		h2__glitch(hc->h2, "reset of a request in flight", now_ms(hc));
 		return;
 	}
 	stream_free(s);
+	h2__glitch(hc->h2, "reset of a request", now_ms(hc));
 }
 
 static const struct h2_ops ops = {

@@ -179,7 +179,10 @@ void txn__free(struct txn *t)
 
 	q_leave(t);
 	reqbody__free(&t->body);
-	up_release(t, false);
+	/* a connection from the pool that nothing was sent on yet goes back
+	 * (an HTTP/2 stream reset at once must not cost the server one) */
+	up_release(t, t->uc && !t->uc->connecting && !t->head_sent &&
+			      !t->send_err && !t->up_hup);
 	buf__put(&px->uout_cache, &t->uout);
 	buf__put(&px->uin_cache, &t->uin);
 	if (txn_cached >= TXN_CACHE) {

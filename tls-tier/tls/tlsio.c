@@ -111,11 +111,7 @@ void tlsio__shutdown(SSL *ssl, int fd)
 bool tlsio__is_h2(const SSL *ssl)
 {
 	const unsigned char *p = NULL;
-#ifdef OPENSSL_IS_BORINGSSL
-	size_t n = 0;
-#else
 	unsigned n = 0;
-#endif
 
 	if (!ssl)
 		return false;
