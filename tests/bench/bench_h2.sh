@@ -15,7 +15,8 @@
 #     on CLIENT_CPU, as in make bench;
 #   - per round, systems alternating (a b c d a b c d ...), per system:
 #     ka   h2load -c H2_CONNS -m H2_STREAMS (10 streams per connection),
-#          closed loop, WARMUP s then DURATION s measured: requests per
+#          closed loop, a warm-up of 100 requests per stream slot, then
+#          DURATION s measured: requests per
 #          second and per server CPU-second (utime+stime of every process
 #          of the server, /proc/PID/stat);
 #     lat  h2load --rps at H2_LAT_RATE in all (default: half of nginx's ka
@@ -71,6 +72,10 @@ RETRIES=${RETRIES:-1}
 RETRY_BUDGET=${RETRY_BUDGET:-6}
 H2_OUT=${H2_OUT:-}
 H2_TIMEOUT=$((${DURATION:-5} * 4 + 30)) # seconds, any one h2load run
+# warm-up runs count requests, not seconds: with -D, a client still in its
+# TLS handshake when the duration ends is never stopped (h2load 1.52), and
+# on a loaded machine 16 handshakes can take longer than a 1 s warm-up
+WARM_N=$((${H2_CONNS:-16} * ${H2_STREAMS:-10} * 100))
 read -r -a SERVERS <<<"${H2_SYSTEMS:-nginx haproxy lbtls lbtls-boringssl}"
 SCENARIOS=(ka lat rr)
 NS=lbh2bench
@@ -238,12 +243,9 @@ stop_server() {
 # h2run OUT ARGS...: h2load on CLIENT_CPU in the namespace, in the
 # background (load_pid); h2wait waits for it. h2load 1.52 in -D mode stops
 # only the clients connected when its duration ends: one that connects
-# later runs forever, so every run has a hard limit (H2_TIMEOUT s). And
-# once its duration is over it waits for every stream in flight: a
-# connection with no traffic for 10 s is closed (-N; its requests count as
-# timed out if that happens within the measured time), so one stalled
-# stream (seen once, a ka run against HAProxy on a saturated machine)
-# does not hang the run
+# later runs forever, so every run has a hard limit (H2_TIMEOUT s); and a
+# connection with no traffic for 10 s is closed (-N: its requests count as
+# timed out)
 h2start() {
 	local out=$1
 	shift
@@ -298,7 +300,7 @@ ka_rps= # this round's ka rate of the current server, for rr
 
 measure_ka() {
 	local o=$tmp/h2.$cur.ka.$round b0 b1 n0 n1
-	h2run "$o.warm" -c "$H2_CONNS" -m "$H2_STREAMS" -D "$WARMUP"
+	h2run "$o.warm" -c "$H2_CONNS" -m "$H2_STREAMS" -n "$WARM_N"
 	read -r n0 b0 < <(backend_counts)
 	run_start "$server_pid" "$SERVER_CPU"
 	h2run "$o" -c "$H2_CONNS" -m "$H2_STREAMS" -D "$DURATION"
@@ -442,7 +444,7 @@ say "all systems answer 200 from the backends over HTTP/2 (curl --http2)"
 if [ -z "$H2_LAT_RATE" ]; then
 	cur=nginx scen=calibrate
 	start_server nginx
-	h2run "$tmp/h2.calibrate.warm" -c "$H2_CONNS" -m "$H2_STREAMS" -D "$WARMUP"
+	h2run "$tmp/h2.calibrate.warm" -c "$H2_CONNS" -m "$H2_STREAMS" -n "$WARM_N"
 	h2run "$tmp/h2.calibrate" -c "$H2_CONNS" -m "$H2_STREAMS" -D 5
 	stop_server
 	h2_figures "$tmp/h2.calibrate"
