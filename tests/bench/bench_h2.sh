@@ -433,7 +433,7 @@ v_lbtls=$(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')
 say "lbtls $v_lbtls, $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | awk '{print $1, $3}'), h2load $(h2load --version 2>&1 | head -1 | sed 's/^h2load //'), $(openssl version | awk '{print $1, $2}')"
 say "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc --all) CPUs, kernel $(uname -r)"
 say "servers on CPU $SERVER_CPU; h2load (1 thread), 3 fast_backends and the attacker (SCHED_IDLE) on CPU $CLIENT_CPU; netns $NS, loopback"
-say "$ROUNDS rounds x ${DURATION}s (+${WARMUP}s warm-up); ka/rr: $H2_CONNS conns x $H2_STREAMS streams; systems ${SERVERS[*]}"
+say "$ROUNDS rounds x ${DURATION}s (warm-up: $WARM_N requests; rr: ${WARMUP}s); ka/rr: $H2_CONNS conns x $H2_STREAMS streams; systems ${SERVERS[*]}"
 for s in "${SERVERS[@]}"; do
 	cur=$s
 	start_server "$s"
