@@ -4,6 +4,7 @@
                (N from the VERSION environment variable)
 /healthz       200 "ok" (lbtls active health checks)
 /echo-headers  the request headers as JSON (tests check X-Forwarded-*)
+/slow?ms=N     answers after N milliseconds (tests hold requests upstream)
 /bytes?n=N     N deterministic bytes, streamed (tests check big answers)
 /sha256        the SHA-256 (hex) of the request body (tests check big bodies)
 
@@ -13,6 +14,7 @@ import argparse
 import hashlib
 import os
 import random
+import time
 
 from flask import Flask, Response, jsonify, request
 
@@ -42,6 +44,18 @@ def echo_headers():
             "version": os.environ.get("VERSION", "1"),
         }
     )
+
+
+# /slow?ms=N: "slept N ms" after N milliseconds (0..60000, default 1000), so
+# that a test can keep requests in flight upstream (HTTP/2 clients that reset
+# them; werkzeug logs each when it answers).
+@app.route("/slow")
+def slow():
+    ms = request.args.get("ms", "1000")
+    if not ms.isdigit() or int(ms) > 60000:
+        return "ms: 0..60000\n", 400, {"Content-Type": "text/plain"}
+    time.sleep(int(ms) / 1000)
+    return "slept %s ms\n" % ms, 200, {"Content-Type": "text/plain"}
 
 
 # /bytes?n=N: N bytes, byte k being BYTES_BLOCK[k % len(BYTES_BLOCK)], made

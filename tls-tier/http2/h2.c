@@ -221,6 +221,15 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
 		return 0;
 	s->nfields++;
 	s->bytes += nl + vl;
+	/* Far over the bounds: an HPACK bomb (one table entry referenced
+	 * thousands of times). nghttp2 would still check every value it
+	 * decodes; failing here makes it skip the rest of the block and reset
+	 * the stream (INTERNAL_ERROR) instead of answering 431. */
+	if (s->nfields > 2 * h->l->max_headers ||
+	    s->bytes > 2 * h->max_header_bytes) {
+		h2__glitch(h, "header block far over its bounds", h->now);
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
 	if (s->error)
 		return 0;
 	if (s->nfields > h->l->max_headers || s->bytes > h->max_header_bytes) {

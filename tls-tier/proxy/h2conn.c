@@ -54,6 +54,7 @@ struct h2conn {
 	uint64_t t_idle; /* when the last stream ended */
 	bool draining, freeing;
 	bool had_request; /* before the first, limits.header_timeout */
+	uint64_t t_data; /* response bytes last left on any stream */
 };
 
 /* Parser output, used only within the callback that parsed it. */
@@ -279,6 +280,7 @@ static void *on_request(void *owner, const struct h2_request *r)
 	t->owner = s;
 	t->res_head = res_head;
 	t->data_only = true;
+	t->start_later = true;
 	t->src_eof = r->end_stream;
 	t->t_start_us = s->t_start_us;
 	if (txn__start(t, &req_scratch, &fwd) == TXN_ABORTED) {
@@ -344,7 +346,7 @@ static ssize_t on_read(void *owner, void *st, uint8_t *p, size_t len,
 	if (k) {
 		memcpy(p, b, k);
 		txn__body_sent(s->t, k);
-		s->t_data = now_ms(s->hc);
+		s->t_data = s->hc->t_data = now_ms(s->hc);
 		s->dirty = true; /* room to read the upstream again */
 	}
 	if (txn__res_done(s->t)) {
@@ -414,7 +416,7 @@ struct h2conn *h2conn__new(const struct h2conn_peer *p)
 	if (!hc)
 		return NULL;
 	hc->p = *p;
-	hc->t_idle = p->px->loop.now;
+	hc->t_idle = hc->t_data = p->px->loop.now;
 	hc->h2 = h2__new(&p->px->cfg->http2, p->px->cfg->limits.header_total,
 			 &ops, hc, &p->px->m->h2, p->px->loop.now);
 	if (!hc->h2) {
@@ -575,11 +577,19 @@ void h2conn__timeout(struct h2conn *hc)
 			continue;
 		if (!s->gone && s->t->sb_ready &&
 		    now >= s->t_data + l->send_timeout_ms) {
+			METRIC_ADD(hc->p.px->m->h2.limited.send_timeout, 1);
+			s->end = "send_timeout";
+			if (now >= hc->t_data + l->send_timeout_ms) {
+				/* no stream moved: the client reads nothing */
+				log_info(
+					"HTTP/2 client %s took no response bytes for %u ms (limits.send_timeout): closed",
+					hc->p.peer_str, l->send_timeout_ms);
+				h2__shutdown(hc->h2, true);
+				return;
+			}
 			log_info(
 				"HTTP/2 client %s took no response bytes on stream %d for %u ms (limits.send_timeout): stream reset",
 				hc->p.peer_str, s->id, l->send_timeout_ms);
-			METRIC_ADD(hc->p.px->m->h2.limited.send_timeout, 1);
-			s->end = "send_timeout";
 			reset(s, NGHTTP2_CANCEL);
 			continue;
 		}

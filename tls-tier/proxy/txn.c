@@ -395,6 +395,10 @@ enum txn_result txn__start(struct txn *t, const struct http1_request *req,
 	t->uout.e = n;
 	if (t->buffered)
 		return TXN_PROGRESS; /* the body first: buffer_body() */
+	if (t->start_later) {
+		t->start_pending = true;
+		return TXN_PROGRESS; /* the first txn__step() picks a server */
+	}
 	return up_start(t);
 }
 
@@ -776,6 +780,12 @@ enum txn_result txn__step(struct txn *t)
 
 	if (t->aborted) /* from an event or a timer since the last step */
 		return TXN_ABORTED;
+	if (t->start_pending) {
+		t->start_pending = false;
+		if ((r = up_start(t)) == TXN_ABORTED)
+			return r;
+		any |= r;
+	}
 	/* The client left before its body was whole: nothing to answer. */
 	if (t->src_eof && !t->rb_framed && !buf_len(t->src) &&
 	    t->rb != HTTP1_BODY_UNTIL_CLOSE) {

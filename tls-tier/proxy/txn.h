@@ -62,6 +62,11 @@ struct txn {
 	int (*res_head)(void *owner, struct txn *t,
 			const struct http1_response *res);
 	bool data_only;
+	/* HTTP/2: no server is picked inside txn__start(), only at the first
+	 * txn__step(), after the rest of what the client sent was read: a
+	 * stream reset in the same read costs no upstream connection */
+	bool start_later;
+	bool start_pending;
 	struct txn *next_free;
 
 	/* the request */
