@@ -263,6 +263,13 @@ bench-steer: $(BUILD)/bench/bench_steer
 bench-tls: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
 	$(MAKE) TLS=boringssl BUILD=$(BORINGSSL_BUILD) $(BORINGSSL_BUILD)/lbtls
 	tests/bench/bench_tls.sh $(BUILD) $(BORINGSSL_BUILD)
+# HTTP/2 to clients: lbtls (both TLS builds) against nginx and HAProxy,
+# h2load with 10 streams per connection, p99 at a fixed rate, and the same
+# load under one rapid-reset attacker (docs/bench-h2.md, about 8 minutes)
+.PHONY: bench-h2
+bench-h2: $(BUILD)/lbtls $(BUILD)/bench/fast_backend $(BUILD)/bench/h2_rapid_reset
+	$(MAKE) TLS=boringssl BUILD=$(BORINGSSL_BUILD) $(BORINGSSL_BUILD)/lbtls
+	tests/bench/bench_h2.sh $(BUILD) $(BORINGSSL_BUILD)
 # what request buffering costs: POST bodies (1k, 64k) on keep-alive TLS,
 # lbtls buffered and streamed against nginx, one core each (about 10 minutes)
 bench-body: $(BUILD)/lbtls $(BUILD)/bench/fast_backend

@@ -32,7 +32,9 @@
 #   then the same system again in front of Flask:
 #   fka   wrk, keep-alive requests through to the three Flask containers
 #   flat  h2load at FLASK_RATE (default: a quarter of nginx's fka rate)
-# and once: build/bench/bench_xdp (make bench-xdp).
+# and once: build/bench/bench_xdp (make bench-xdp); after the rounds,
+# tests/bench/bench_h2.sh (make bench-h2: HTTP/2 rows and the rapid-reset
+# row, its own namespace, the same CPUs; H2=0 skips it).
 #
 # Usage: tests/bench/bench_report.sh BUILD_DIR [BORINGSSL_BUILD_DIR]
 # Environment: ROUNDS (5), DURATION (5 s, hs/ka/lat), FLASK_DURATION (4 s),
@@ -43,7 +45,7 @@
 # figure is given per 10k), SERVER_CPU (0), CLIENT_CPU (1), CIPHERSUITE
 # (TLS_AES_128_GCM_SHA256), RETRIES (1), RETRY_BUDGET (6), SYSTEMS (all
 # five, space-separated), DOCS (docs: where performance.md/.png go),
-# KEEP_TMP=1.
+# H2 (1: run bench_h2.sh too; 0 skips it), KEEP_TMP=1.
 #
 # Exits non-zero, loudly, when a tool, binary or image is missing, a server
 # does not start or does not answer 200 from the backend, wrk or h2load
@@ -51,7 +53,9 @@
 # achieved less than 97 % of its offered rate, or during which the server's
 # core was busy with other work, is measured again (RETRIES, RETRY_BUDGET)
 # and, if kept, counted and said so in the report. The last line printed is exactly:
-#   bench: hs_ratio_vs_nginx=R hs_ratio_boringssl_vs_nginx=R ka_ratio_vs_nginx=R p99_ratio_vs_nginx=R
+#   bench: hs_ratio_vs_nginx=R hs_ratio_boringssl_vs_nginx=R ka_ratio_vs_nginx=R p99_ratio_vs_nginx=R h2_ratio_vs_nginx=R
+# (h2_ratio_vs_nginx: lbtls's HTTP/2 requests per server CPU-second over
+# nginx's, from bench_h2.sh; absent with H2=0)
 set -u -o pipefail
 
 build=${1:-build}
@@ -785,4 +789,53 @@ t_end=$(date +%s)
 	printf 'date=%q\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 	printf 'elapsed=%q\n' "$((t_end - t_start))"
 } >"$out/meta.env"
-"$root/tests/bench/report.sh" "$out" "$DOCS" || die "report.sh failed"
+
+# --- HTTP/2 (tests/bench/bench_h2.sh, make bench-h2) ----------------------------------
+# its own namespace, loopback only, the same configurations, CPUs, cipher
+# suite and rounds; its tables go into performance.md (the marker line of
+# conf/performance.md.in) and its ratio onto the last line. H2=0 skips it.
+h2_ratio='' h2_foreign=0 h2_last='' h2_failed=''
+if [ "${H2:-1}" = 1 ]; then
+	h2_systems="nginx haproxy lbtls"
+	[[ " ${SYSTEMS[*]} " == *" lbtls-xdp-boringssl "* ]] && h2_systems+=" lbtls-boringssl"
+	say "make bench-h2 ($h2_systems):"
+	ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP SERVER_CPU=$SERVER_CPU \
+		CLIENT_CPU=$CLIENT_CPU CIPHERSUITE=$CIPHERSUITE H2_SYSTEMS=$h2_systems \
+		H2_OUT=$out/h2 KEEP_TMP=${KEEP_TMP:-0} "$root/tests/bench/bench_h2.sh" "$build" "$bbuild" \
+		>"$out/bench_h2.txt" 2>&1
+	rc=$?
+	sed 's/^/  /' "$out/bench_h2.txt"
+	if [ "$rc" = 0 ] && [ -s "$out/h2/results.env" ]; then
+		# shellcheck source=/dev/null
+		. "$out/h2/results.env"
+	else # the report of the rounds first, then the failure
+		h2_failed="bench_h2.sh failed (exit $rc): $(grep 'FAIL' "$out/bench_h2.txt" | tail -1)"
+		echo "bench: $h2_failed" >&2
+	fi
+fi
+
+"$root/tests/bench/report.sh" "$out" "$DOCS" >"$out/report.txt" || {
+	cat "$out/report.txt"
+	die "report.sh failed"
+}
+if [ -z "$h2_ratio" ]; then
+	cat "$out/report.txt"
+	[ -z "$h2_failed" ] || die "$h2_failed"
+	exit 0
+fi
+last=$(tail -1 "$out/report.txt")
+[[ $last == "bench: hs_ratio_vs_nginx="* ]] || die "report.sh's last line is not bench's: $last"
+# performance.md: the HTTP/2 tables at the marker, the ratio on the last line
+h2_md=$DOCS/performance.md
+{
+	[ "$h2_foreign" = 0 ] ||
+		printf '%s kept HTTP/2 runs were flagged for other load on CPU %s.\n\n' "$h2_foreign" "$SERVER_CPU"
+	cat "$out/h2/tables.md"
+	printf '\n    %s\n' "$h2_last"
+} >"$out/h2/section.md"
+grep -q '^<!-- h2 tables -->$' "$h2_md" || die "$h2_md has no '<!-- h2 tables -->' line"
+sed -i -e "/^<!-- h2 tables -->\$/{r $out/h2/section.md" -e 'd}' \
+	-e "s|^$last\$|$last h2_ratio_vs_nginx=$h2_ratio|" "$h2_md" ||
+	die "cannot write $h2_md"
+head -n -1 "$out/report.txt"
+echo "$last h2_ratio_vs_nginx=$h2_ratio"
