@@ -18,12 +18,11 @@
  *
  * Defences beyond nghttp2's own (docs/lbtls.md, "HTTP/2"): header count and
  * bytes bounded before anything is kept for them; a "glitch" budget (token
- * bucket) spent by protocol errors, invalid frames, resets of streams the
- * owner was still working on, empty DATA frames and control frames (PING,
- * SETTINGS, PRIORITY, WINDOW_UPDATE on stream 0) beyond their own
- * allowance: when it runs out, GOAWAY(ENHANCE_YOUR_CALM) and close; a
- * SETTINGS acknowledgement deadline; the rapid-reset limiter and the
- * CONTINUATION limit of Debian's nghttp2.
+ * bucket) spent by protocol errors, invalid frames, resets of requests,
+ * empty DATA frames and control frames (PING, SETTINGS, PRIORITY) beyond
+ * their own allowance: when it runs out, GOAWAY(ENHANCE_YOUR_CALM) and
+ * close; a rapid-reset limiter on RST_STREAM frames; a SETTINGS
+ * acknowledgement deadline; nghttp2's CONTINUATION limit.
  */
 #ifndef LBTLS_H2_H
 #define LBTLS_H2_H
