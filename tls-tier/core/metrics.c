@@ -257,7 +257,7 @@ int metrics__render(struct metrics_shm *m, char **text, size_t *len)
 	     (unsigned long long)t.h2.streams,
 	     (unsigned long long)t.h2.resets_by_client,
 	     (unsigned long long)t.h2.glitch_events);
-#define EMIT_LIMIT(n)                                                      \
+#define EMIT_LIMIT(n)                                                  \
 	emit(&o, "lbtls_http2_limited_total{limit=\"" #n "\"} %llu\n", \
 	     (unsigned long long)t.h2.limited.n);
 	METRICS_H2_LIMITS(EMIT_LIMIT)

@@ -51,15 +51,15 @@ struct metrics_server {
  * HTTP/2 (http2/h2.c): connections and streams, and each defence by the
  * limit that bit (lbtls_http2_limited_total{limit=...}).
  */
-#define METRICS_H2_LIMITS(X)                                                  \
+#define METRICS_H2_LIMITS(X)                                                   \
 	X(max_streams) /* a stream over max_concurrent_streams: refused */     \
-	X(max_inflight) /* over max_inflight: REFUSED_STREAM */               \
-	X(headers) /* over max_headers or max_header_bytes: 431 */            \
+	X(max_inflight) /* over max_inflight: REFUSED_STREAM */                \
+	X(headers) /* over max_headers or max_header_bytes: 431 */             \
 	X(glitches) /* the glitch budget ran out: GOAWAY(ENHANCE_YOUR_CALM) */ \
-	X(settings_timeout) /* our SETTINGS never acknowledged */             \
-	X(send_timeout) /* a client that did not read (zero window) */        \
-	X(idle_timeout) /* no stream for keepalive_timeout */                 \
-	X(bad_preface) /* not HTTP/2 after ALPN h2 */                         \
+	X(settings_timeout) /* our SETTINGS never acknowledged */              \
+	X(send_timeout) /* a client that did not read (zero window) */         \
+	X(idle_timeout) /* no stream for keepalive_timeout */                  \
+	X(bad_preface) /* not HTTP/2 after ALPN h2 */                          \
 	X(protocol_error) /* nghttp2 ended the connection (its limits too) */
 
 struct metrics_h2 {

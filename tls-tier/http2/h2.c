@@ -67,10 +67,10 @@ struct h2 {
 	unsigned nrst;
 };
 
-#define COUNT(h, f)                                \
-	do {                                       \
-		if ((h)->m)                        \
-			METRIC_ADD((h)->m->f, 1);  \
+#define COUNT(h, f)                               \
+	do {                                      \
+		if ((h)->m)                       \
+			METRIC_ADD((h)->m->f, 1); \
 	} while (0)
 
 static const uint8_t shutdown_ping[8] = "lbtls-sd";
@@ -83,7 +83,8 @@ static bool take_token(uint64_t *tokens, uint64_t *t, uint32_t rate,
 	uint64_t cap = (uint64_t)burst * TOKEN_UNIT;
 
 	if (now > *t) {
-		*tokens += (now - *t) * rate; /* rate/s is rate per ms in 1/1000 */
+		*tokens +=
+			(now - *t) * rate; /* rate/s is rate per ms in 1/1000 */
 		if (*tokens > cap)
 			*tokens = cap;
 		*t = now;
@@ -128,8 +129,9 @@ static void calm_down(struct h2 *h, const char *what)
 {
 	if (h->dead)
 		return;
-	log_info("HTTP/2 client spent its glitch budget (last: %s): GOAWAY ENHANCE_YOUR_CALM",
-		 what);
+	log_info(
+		"HTTP/2 client spent its glitch budget (last: %s): GOAWAY ENHANCE_YOUR_CALM",
+		what);
 	COUNT(h, limited.glitches);
 	end_session(h, NGHTTP2_ENHANCE_YOUR_CALM);
 }
@@ -331,8 +333,8 @@ static bool same_host(const struct buf *a, const struct buf *b)
 static void deliver_request(struct h2 *h, struct h2_stream *s, bool end)
 {
 	struct h2_request r = { .id = s->id, .end_stream = end };
-	const struct buf *host = buf_len(&s->authority) ? &s->authority :
-							   &s->host;
+	const struct buf *host =
+		buf_len(&s->authority) ? &s->authority : &s->host;
 	struct buf head = { 0 };
 	int err;
 
@@ -353,14 +355,16 @@ static void deliver_request(struct h2 *h, struct h2_stream *s, bool end)
 						  buf_len(&s->cookies) +
 						  buf_len(&s->path) +
 						  buf_len(host) + HEAD_SLACK);
-		err = err ?: buf__printf(&head, "%s %.*s HTTP/1.1\r\n",
-					 s->method, (int)buf_len(&s->path),
-					 bytes(&s->path));
+		err = err   ?:
+			      buf__printf(&head, "%s %.*s HTTP/1.1\r\n",
+					  s->method, (int)buf_len(&s->path),
+					  bytes(&s->path));
 		if (!err && buf_len(host))
 			err = buf__printf(&head, "Host: %.*s\r\n",
 					  (int)buf_len(host), bytes(host));
-		err = err ?: buf__add(&head, bytes(&s->fields),
-				      buf_len(&s->fields));
+		err = err   ?:
+			      buf__add(&head, bytes(&s->fields),
+				       buf_len(&s->fields));
 		if (!err && buf_len(&s->cookies))
 			err = buf__printf(&head, "Cookie: %.*s\r\n",
 					  (int)buf_len(&s->cookies),
@@ -369,7 +373,8 @@ static void deliver_request(struct h2 *h, struct h2_stream *s, bool end)
 		if (err) {
 			buf__free(&head);
 			nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE,
-						  s->id, NGHTTP2_INTERNAL_ERROR);
+						  s->id,
+						  NGHTTP2_INTERNAL_ERROR);
 			return;
 		}
 		r.head = head.d;
@@ -389,8 +394,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
 			 void *data)
 {
 	struct h2 *h = data;
-	struct h2_stream *s = f->hd.stream_id ? stream_of(h, f->hd.stream_id) :
-						NULL;
+	struct h2_stream *s =
+		f->hd.stream_id ? stream_of(h, f->hd.stream_id) : NULL;
 	bool end = f->hd.flags & NGHTTP2_FLAG_END_STREAM;
 
 	(void)ng;
@@ -467,7 +472,8 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
 	if (hd->type == NGHTTP2_RST_STREAM &&
 	    !take_token(&h->reset_tokens, &h->reset_t, h->l->reset_rate,
 			h->l->reset_burst, h->now)) {
-		log_info("HTTP/2 client over http2.reset_rate: GOAWAY ENHANCE_YOUR_CALM");
+		log_info(
+			"HTTP/2 client over http2.reset_rate: GOAWAY ENHANCE_YOUR_CALM");
 		COUNT(h, limited.glitches);
 		end_session(h, NGHTTP2_ENHANCE_YOUR_CALM);
 		return 0;
@@ -654,8 +660,8 @@ struct h2 *h2__new(const struct cfg_http2 *l, size_t max_header_bytes,
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
 		cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
-	nghttp2_session_callbacks_set_on_stream_close_callback(
-		cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
+							       on_stream_close);
 	/* the window opens when the owner has passed the bytes on */
 	nghttp2_option_set_no_auto_window_update(opt, 1);
 	/* closed streams are not kept for RFC 7540 priorities */
@@ -823,10 +829,13 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf,
 static bool hop_by_hop(const struct http1_response *res,
 		       const struct http1_span *name)
 {
-	static const char *const fixed[] = { "connection",	  "keep-alive",
+	static const char *const fixed[] = { "connection",
+					     "keep-alive",
 					     "proxy-connection",
-					     "transfer-encoding", "upgrade",
-					     "te",		  NULL };
+					     "transfer-encoding",
+					     "upgrade",
+					     "te",
+					     NULL };
 	const struct http1_header *c;
 	size_t i;
 
@@ -838,7 +847,8 @@ static bool hop_by_hop(const struct http1_response *res,
 		const char *v, *e, *t;
 
 		c = &res->headers[i];
-		if (c->name.len != 10 || strncasecmp(c->name.p, "connection", 10))
+		if (c->name.len != 10 ||
+		    strncasecmp(c->name.p, "connection", 10))
 			continue;
 		v = c->value.p;
 		e = v + c->value.len;
@@ -871,7 +881,8 @@ int h2__respond(struct h2 *h, int32_t id, const struct http1_response *res,
 {
 	static char names[64 * 1024];
 	struct h2_stream *s = stream_of(h, id);
-	nghttp2_data_provider dp = { .source.ptr = s, .read_callback = read_body };
+	nghttp2_data_provider dp = { .source.ptr = s,
+				     .read_callback = read_body };
 	nghttp2_nv nv[MAX_NV];
 	char status[4];
 	size_t n = 0, used = 0, i, nl;
@@ -922,8 +933,8 @@ int h2__continue(struct h2 *h, int32_t id)
 	nghttp2_nv nv = { (uint8_t *)":status", (uint8_t *)"100", 7, 3,
 			  NGHTTP2_NV_FLAG_NONE };
 
-	return nghttp2_submit_headers(h->ng, NGHTTP2_FLAG_NONE, id, NULL, &nv, 1,
-				      NULL) < 0 ?
+	return nghttp2_submit_headers(h->ng, NGHTTP2_FLAG_NONE, id, NULL, &nv,
+				      1, NULL) < 0 ?
 		       -1 :
 		       0;
 }
@@ -972,8 +983,9 @@ void h2__timeout(struct h2 *h, uint64_t now_ms)
 		h->now = now_ms;
 	if (h->dead || h->now < h->settings_deadline)
 		return;
-	log_info("HTTP/2 client did not acknowledge our SETTINGS in %u ms: GOAWAY SETTINGS_TIMEOUT",
-		 h->l->settings_timeout_ms);
+	log_info(
+		"HTTP/2 client did not acknowledge our SETTINGS in %u ms: GOAWAY SETTINGS_TIMEOUT",
+		h->l->settings_timeout_ms);
 	COUNT(h, limited.settings_timeout);
 	nghttp2_session_terminate_session(h->ng, NGHTTP2_SETTINGS_TIMEOUT);
 	h->dead = true;

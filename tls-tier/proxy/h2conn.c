@@ -297,8 +297,7 @@ static void on_data(void *owner, void *st, const uint8_t *p, size_t n)
 	struct h2s *s = st;
 	struct h2conn *hc = owner;
 
-	if (!s->t || s->stopped || s->t->rb_framed ||
-	    buf__add(&s->in, p, n)) {
+	if (!s->t || s->stopped || s->t->rb_framed || buf__add(&s->in, p, n)) {
 		/* nobody reads it (an answer of ours, a body answered
 		 * already), or no memory: window back at once */
 		if (s->t && !s->stopped && !s->t->rb_framed) {
@@ -323,8 +322,7 @@ static void on_end(void *owner, void *st)
 		s->t->src_eof = true;
 }
 
-static ssize_t on_read(void *owner, void *st, uint8_t *p, size_t len,
-		       bool *eof)
+static ssize_t on_read(void *owner, void *st, uint8_t *p, size_t len, bool *eof)
 {
 	struct h2s *s = st;
 	const char *b;
@@ -364,8 +362,8 @@ static ssize_t on_read(void *owner, void *st, uint8_t *p, size_t len,
  * yet come back whole: the server is working for a client that left. */
 static bool upstream_busy(const struct txn *t)
 {
-	return t && t->uc && t->head_sent && !t->aborted &&
-	       !txn__res_done(t) && t->rb_framed && !buf_len(t->src);
+	return t && t->uc && t->head_sent && !t->aborted && !txn__res_done(t) &&
+	       t->rb_framed && !buf_len(t->src);
 }
 
 static void on_closed(void *owner, void *st, uint32_t code)

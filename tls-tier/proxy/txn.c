@@ -592,8 +592,8 @@ static int write_res_head(struct txn *t, const struct http1_response *res)
 
 	/* An HTTP/1.0 client cannot read chunked (RFC 9112 7.1): it gets the
 	 * data alone, delimited by closing the connection. */
-	t->dechunk = (t->minor == 0 || t->data_only) &&
-		     t->sb == HTTP1_BODY_CHUNKED;
+	t->dechunk =
+		(t->minor == 0 || t->data_only) && t->sb == HTTP1_BODY_CHUNKED;
 	/* An answer before the request body is whole (a 413, say) ends the
 	 * connection: the rest of the body will not be read. */
 	t->close |= !t->keep_alive || px->draining ||

@@ -74,8 +74,7 @@ static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
 {
 	/* Server preference: h2 first when http2 is on (RFC 9113 3.2);
 	 * http/1.0 for clients such as curl --http1.0. */
-	static const unsigned char with_h2[] =
-		"\x02h2\x08http/1.1\x08http/1.0";
+	static const unsigned char with_h2[] = "\x02h2\x08http/1.1\x08http/1.0";
 	const unsigned char *ours = with_h2 + 3;
 	unsigned ours_len = sizeof(with_h2) - 1 - 3;
 	unsigned char *sel;
