@@ -332,9 +332,18 @@ group headers-stream0 "$proto" -- headers-stream0
 group window-overflow "$proto" -- window-overflow
 group settings-timeout "$(limit settings_timeout)" -- settings-timeout --wait 5
 
-# h2spec's cases (tests/h2/conformance.py; docs/h2spec.md), one check each
+# h2spec's cases (tests/h2/conformance.py; docs/h2spec.md), one check each.
+# Six deviate by design: with no_closed_streams and NO_RFC7540_PRIORITIES
+# (issue 21's own choices) nghttp2 ignores the frame; for those the check
+# is that it was ignored: no reset, no GOAWAY, the connection open.
+by_design=" http2/5.1/8 http2/5.1/9 http2/5.1/11 http2/5.1/12 http2/5.1.1/2 http2/5.3.1/2 "
 "$python" "$root/tests/h2/conformance.py" --port "$https" >"$tmp/conformance.out" 2>&1
 while IFS=$'\t' read -r verdict id desc got; do
+	if [ "$verdict" = FAIL ] && [[ $by_design == *" $id "* ]]; then
+		check "h2spec $id: $desc: ignored, by design (got: $got)" \
+			test "${got#nothing (}" != "$got"
+		continue
+	fi
 	case $verdict in
 	PASS) ok "h2spec $id: $desc ($got)" ;;
 	FAIL) bad "h2spec $id: $desc (got: $got)" ;;
