@@ -173,7 +173,7 @@ served_by() { # served_by FAMILY: the worker id that answered, or "fail"
 		echo fail
 		return
 	}
-	echo "$out" | tr -d '\r' | sed -n 's/^X-Served-By: .*worker-\([0-9]*\)$/\1/p'
+	echo "$out" | tr -d '\r' | sed -n 's/^x-served-by: .*worker-\([0-9]*\)$/\1/Ip'
 }
 
 # The pinned link is a live tcx link (type 11) on lbh, running lb_tc_ingress.

@@ -141,7 +141,7 @@ served_by() { # served_by FAMILY SRC: the worker id that answered, or "fail"
 		echo fail
 		return
 	}
-	echo "$out" | tr -d '\r' | sed -n 's/^X-Served-By: .*worker-\([0-9]*\)$/\1/p'
+	echo "$out" | tr -d '\r' | sed -n 's/^x-served-by: .*worker-\([0-9]*\)$/\1/Ip'
 }
 
 pick() { "${LBCTL[@]}" pick "$1" "$2"; }
