@@ -596,6 +596,12 @@ bool h2conn__timeout(struct h2conn *hc)
 			log_info(
 				"HTTP/2 client %s took no response bytes on stream %d for %u ms (limits.send_timeout): stream reset",
 				hc->p.peer_str, s->id, l->send_timeout_ms);
+			/* no deadline of its own any more: the RST waits for
+			 * the socket like any frame (its own fired again and
+			 * again while the client read nothing) */
+			s->stopped = true;
+			txn__finish(s->t); /* the upstream goes (unstepped,
+					    * its readiness would spin) */
 			reset(s, NGHTTP2_CANCEL);
 			continue;
 		}
