@@ -43,6 +43,30 @@ struct {
 	__type(value, __u32);
 } lb_rings SEC(".maps");
 
+/* Each VIP's ring before the last membership change: the second chance
+ * (scale-out, D7). Same layout and size as lb_rings. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_VIPS *LB_RING_SIZE_DEFAULT);
+	__type(key, __u32);
+	__type(value, __u32);
+} lb_rings_prev SEC(".maps");
+
+/* The cluster's hosts by id, and their underlay addresses (scale-out). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_HOSTS);
+	__type(key, __u32);
+	__type(value, struct lb_host);
+} lb_hosts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_HOSTS);
+	__type(key, __be32);
+	__type(value, struct lb_host_addr);
+} lb_host_addrs SEC(".maps");
+
 /* Destination addresses of VIPs: the firewall's first question. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

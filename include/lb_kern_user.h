@@ -41,6 +41,9 @@
 #define LB_MAP_WORKER_STATS "lb_worker_stats"
 #define LB_MAP_VIP_WORKERS "lb_vip_workers"
 #define LB_MAP_TC_PROBE "lb_tc_probe"
+#define LB_MAP_RINGS_PREV "lb_rings_prev"
+#define LB_MAP_HOSTS "lb_hosts"
+#define LB_MAP_HOST_ADDRS "lb_host_addrs"
 
 enum lb_family {
 	LB_FAMILY_V4 = 4,
@@ -187,6 +190,69 @@ struct lb_worker_state {
 
 #define LB_MAX_WEIGHT 256
 
+
+/*
+ * Scale-out (DESIGN.md D7, docs/scaleout.md). One cluster description
+ * names every host (balancer, worker or both) with an id 1..LB_MAX_HOSTS-1
+ * and an underlay IPv4 address. A ring slot then holds a worker *ref*: the
+ * host id in the high 16 bits, the worker id on that host in the low 16.
+ * Host 0 is "this host, not clustered": a single-host instance's rings hold
+ * plain worker ids, exactly as before.
+ */
+#define LB_MAX_HOSTS 256
+#define LB_REF(host, worker) (((__u32)(host) << 16) | ((worker)&0xffffu))
+#define LB_REF_HOST(ref) ((ref) >> 16)
+#define LB_REF_WORKER(ref) ((ref)&0xffffu)
+
+/*
+ * lb_rings_prev: the same layout as lb_rings; each VIP's ring as it was
+ * before the last membership change, kept for cluster.second_chance
+ * (the agent copies lb_rings here before it writes a changed ring, and
+ * copies it again when the hold ends). A balancer puts the previous
+ * pick's host in the encapsulation when it differs from the current
+ * pick's: the second chance (GLB's design).
+ */
+
+/* lb_hosts[host id]: the hosts of the cluster description. */
+#define LB_HOST_F_BALANCER 0x1 /* may send us encapsulated packets */
+#define LB_HOST_F_WORKER 0x2 /* runs workers; a forwarding target */
+
+struct lb_host {
+	__be32 addr; /* underlay IPv4 address; 0: no such host */
+	__u32 flags; /* LB_HOST_F_* */
+};
+
+/* lb_host_addrs: underlay address -> host id, the decapsulation's source
+ * check (only hosts of the cluster description are heard). */
+struct lb_host_addr {
+	__u32 host; /* 1..LB_MAX_HOSTS-1 */
+};
+
+/*
+ * The encapsulation: outer IPv4 (20 bytes, no options, DF, TTL 64, src =
+ * the sender's underlay address, dst = the target host's), UDP (8 bytes,
+ * source port 0xc000 | 14 bits of the client hash for the receiver's RSS,
+ * destination cluster.gue_port, checksum 0) and GUE (draft-ietf-intarea-
+ * gue, variant 0) with 8 bytes of private data: 40 bytes in all. The
+ * inner packet is the client's, untouched (IPv4 or IPv6, proto 4 or 41).
+ */
+#define LB_GUE_PORT_DEFAULT 6080
+#define LB_GUE_PRIV_WORDS 2
+
+struct lb_gue_hdr {
+	__u8 hlen_ver; /* version 0, C 0, hlen (low 5 bits) = LB_GUE_PRIV_WORDS */
+	__u8 proto; /* IPPROTO_IPIP (4) or IPPROTO_IPV6 (41) inside */
+	__be16 flags; /* 0 */
+	/* private data */
+	__u8 magic; /* LB_GUE_MAGIC */
+	__u8 hop; /* 0: sent to the pick; 1: forwarded to the second chance */
+	__be16 worker; /* the pick's worker id on the target host */
+	__be32 second; /* underlay address of the second chance, 0: none */
+};
+
+#define LB_GUE_MAGIC 0x5a
+#define LB_ENCAP_OVERHEAD (20 + 8 + 12)
+
 /* lb_config[0]: read by the programs; written by lbctl (load, agent). */
 #define LB_CF_FLOOD 0x1 /* detect SYN floods and defend in flood mode */
 #define LB_CF_COOKIES 0x2 /* in flood mode, answer SYNs with XDP cookies */
@@ -208,6 +274,13 @@ struct lb_config {
 	__u32 src_rules_v6; /* entries in lb_src_v6 */
 	__u32 pad2;
 	__u64 cookie_key[2]; /* SYN-cookie secret, random at load */
+	/* scale-out (D7); self_host 0: not clustered, nothing below is read */
+	__u32 self_host; /* this host's id in lb_hosts */
+	__be32 self_addr; /* this host's underlay address */
+	__be16 gue_port; /* UDP port of the encapsulation */
+	__u16 mss_v4; /* MSS clamp of forwarded IPv4 SYNs (0: none) */
+	__u16 mss_v6; /* MSS clamp of forwarded IPv6 SYNs */
+	__u16 pad3;
 };
 
 /*
@@ -363,6 +436,22 @@ enum lb_reason {
 	LB_R_SYN_BAD_FLAGS, /* drop: SYN with FIN or RST */
 	LB_R_SYN_BAD_CSUM, /* drop: SYN with a bad TCP checksum */
 	LB_R_COOKIE_NO_ROOM, /* drop: the frame cannot hold the SYN-ACK */
+	/* Scale-out (issue 22, docs/scaleout.md). */
+	LB_R_FWD, /* tx: encapsulated to the pick's host */
+	LB_R_FWD_ROUTED, /* pass: encapsulated, no neighbour entry: the
+			    kernel routes it (and resolves the neighbour) */
+	LB_R_FWD_NO_HOST, /* pass: the pick's host is not in lb_hosts */
+	LB_R_FWD_NO_ROOM, /* drop: the frame cannot grow by the overhead */
+	LB_R_MSS_CLAMPED, /* a forwarded SYN's MSS lowered by the overhead */
+	LB_R_ICMP_FWD, /* tx: ICMP error about a VIP flow forwarded to the
+			  host of the client's pick */
+	LB_R_DECAP, /* pass: decapsulated, delivered here */
+	LB_R_DECAP_NOT_CLUSTER, /* drop: encapsulated from a non-cluster
+				   source */
+	LB_R_DECAP_BAD, /* drop: malformed encapsulation, or the inner
+			   packet is not for a VIP address */
+	LB_R_SECOND_CHANCE, /* tx: no socket here for a non-SYN segment:
+			       forwarded to the second chance */
 	LB_R_MAX,
 };
 

@@ -73,11 +73,26 @@ static void test_worker_state(void **state)
 static void test_config_and_counters(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct lb_config), 64);
+	assert_int_equal(sizeof(struct lb_config), 80);
+	assert_int_equal(offsetof(struct lb_config, self_host), 64);
+	assert_int_equal(offsetof(struct lb_config, gue_port), 72);
 	assert_int_equal(offsetof(struct lb_config, src_v4_prefix), 28);
 	assert_int_equal(offsetof(struct lb_config, src_rules_v4), 32);
 	assert_int_equal(offsetof(struct lb_config, cookie_key), 48);
 	assert_int_equal(sizeof(struct lb_counters), 7 * 8);
+}
+
+static void test_cluster(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct lb_host), 8);
+	assert_int_equal(sizeof(struct lb_host_addr), 4);
+	assert_int_equal(sizeof(struct lb_gue_hdr), 12);
+	assert_int_equal(LB_ENCAP_OVERHEAD, 20 + 8 + sizeof(struct lb_gue_hdr));
+	assert_int_equal(LB_REF_HOST(LB_REF(11, 3)), 11);
+	assert_int_equal(LB_REF_WORKER(LB_REF(11, 3)), 3);
+	/* a single host's rings hold plain worker ids: host 0 */
+	assert_int_equal(LB_REF(0, 7), 7);
 }
 
 static void test_registration(void **state)
@@ -148,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_worker_state),
 		cmocka_unit_test(test_config_and_counters),
+		cmocka_unit_test(test_cluster),
 		cmocka_unit_test(test_registration),
 		cmocka_unit_test(test_socket_slots),
 		cmocka_unit_test(test_limits),

@@ -33,6 +33,9 @@ static const char *const map_names[DP_MAP_COUNT] = {
 	[DP_BUCKETS] = LB_MAP_BUCKETS,
 	[DP_SYN_SEEN] = LB_MAP_SYN_SEEN,
 	[DP_TC_PROBE] = LB_MAP_TC_PROBE,
+	[DP_RINGS_PREV] = LB_MAP_RINGS_PREV,
+	[DP_HOSTS] = LB_MAP_HOSTS,
+	[DP_HOST_ADDRS] = LB_MAP_HOST_ADDRS,
 };
 
 const char *dataplane__map_name(enum dp_map map)
@@ -163,6 +166,8 @@ int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts)
 	what = "size the ring map";
 	err = bpf_map__set_max_entries(dp->xdp->maps.lb_rings,
 				       LB_MAX_VIPS * ring_size);
+	err = err ?: bpf_map__set_max_entries(dp->xdp->maps.lb_rings_prev,
+					      LB_MAX_VIPS * ring_size);
 	if (err)
 		goto out;
 	if (opts->pin_dir) {
@@ -290,6 +295,22 @@ int dataplane__vip_set(const struct dataplane *dp, const struct lb_vip_key *key,
 int dataplane__ring_write(const struct dataplane *dp, __u32 vip_index,
 			  const __u32 *table, const __u32 *changed, size_t n)
 {
+	return dataplane__ring_write_map(dp, DP_RINGS, vip_index, table,
+					 changed, n);
+}
+
+int dataplane__ring_read(const struct dataplane *dp, __u32 vip_index,
+			 __u32 *table)
+{
+	return dataplane__ring_read_map(dp, DP_RINGS, vip_index, table);
+}
+
+int dataplane__ring_write_map(const struct dataplane *dp, enum dp_map map,
+			      __u32 vip_index, const __u32 *table,
+			      const __u32 *changed, size_t n)
+{
+	if (map != DP_RINGS && map != DP_RINGS_PREV)
+		return -EINVAL;
 	__u32 m = dp->cfg.ring_size, *keys = NULL, *vals = NULL, count;
 	size_t i;
 	int err = 0;
@@ -317,16 +338,18 @@ int dataplane__ring_write(const struct dataplane *dp, __u32 vip_index,
 		vals[i] = table[slot];
 	}
 	count = n;
-	err = bpf_map_update_batch(dp->fds[DP_RINGS], keys, vals, &count, NULL);
+	err = bpf_map_update_batch(dp->fds[map], keys, vals, &count, NULL);
 out:
 	free(keys);
 	free(vals);
 	return err;
 }
 
-int dataplane__ring_read(const struct dataplane *dp, __u32 vip_index,
-			 __u32 *table)
+int dataplane__ring_read_map(const struct dataplane *dp, enum dp_map map,
+			     __u32 vip_index, __u32 *table)
 {
+	if (map != DP_RINGS && map != DP_RINGS_PREV)
+		return -EINVAL;
 	__u32 m = dp->cfg.ring_size, done = 0, prev, out, n, *keys;
 	int err = 0;
 
@@ -342,7 +365,7 @@ int dataplane__ring_read(const struct dataplane *dp, __u32 vip_index,
 
 		prev = first - 1;
 		n = m - done;
-		err = bpf_map_lookup_batch(dp->fds[DP_RINGS],
+		err = bpf_map_lookup_batch(dp->fds[map],
 					   first ? &prev : NULL, &out, keys,
 					   table + done, &n, NULL);
 		if (err && err != -ENOENT)

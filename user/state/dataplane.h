@@ -36,6 +36,9 @@ enum dp_map {
 	DP_BUCKETS,
 	DP_SYN_SEEN,
 	DP_TC_PROBE,
+	DP_RINGS_PREV,
+	DP_HOSTS,
+	DP_HOST_ADDRS,
 	DP_MAP_COUNT,
 };
 
@@ -81,6 +84,12 @@ int dataplane__ring_write(const struct dataplane *dp, __u32 vip_index,
 			  const __u32 *table, const __u32 *changed, size_t n);
 int dataplane__ring_read(const struct dataplane *dp, __u32 vip_index,
 			 __u32 *table);
+/* The same on a ring map of that layout: DP_RINGS or DP_RINGS_PREV. */
+int dataplane__ring_write_map(const struct dataplane *dp, enum dp_map map,
+			      __u32 vip_index, const __u32 *table,
+			      const __u32 *changed, size_t n);
+int dataplane__ring_read_map(const struct dataplane *dp, enum dp_map map,
+			     __u32 vip_index, __u32 *table);
 
 /* Per-CPU counters summed over all possible CPUs. */
 int dataplane__reason_sum(const struct dataplane *dp, __u32 reason, __u64 *sum);

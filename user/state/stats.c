@@ -52,6 +52,16 @@ static const struct {
 	[LB_R_SYN_BAD_FLAGS] = { "syn_bad_flags", "drop" },
 	[LB_R_SYN_BAD_CSUM] = { "syn_bad_csum", "drop" },
 	[LB_R_COOKIE_NO_ROOM] = { "cookie_no_room", "drop" },
+	[LB_R_FWD] = { "fwd", "tx" },
+	[LB_R_FWD_ROUTED] = { "fwd_routed", "pass" },
+	[LB_R_FWD_NO_HOST] = { "fwd_no_host", "pass" },
+	[LB_R_FWD_NO_ROOM] = { "fwd_no_room", "drop" },
+	[LB_R_MSS_CLAMPED] = { "mss_clamped", "event" },
+	[LB_R_ICMP_FWD] = { "icmp_fwd", "tx" },
+	[LB_R_DECAP] = { "decap", "pass" },
+	[LB_R_DECAP_NOT_CLUSTER] = { "decap_not_cluster", "drop" },
+	[LB_R_DECAP_BAD] = { "decap_bad", "drop" },
+	[LB_R_SECOND_CHANCE] = { "second_chance", "tx" },
 };
 
 /* The per-VIP counters, in struct lb_counters order, with their series. */
