@@ -15,9 +15,7 @@
 #include "maglev.h"
 #include "vip.h"
 
-
-void cfg_error(struct walk *w, const yaml_node_t *n, const char *fmt,
-		      ...)
+void cfg_error(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -29,8 +27,7 @@ void cfg_error(struct walk *w, const yaml_node_t *n, const char *fmt,
 	w->errors++;
 }
 
-const char *cfg_scalar(struct walk *w, const yaml_node_t *n,
-			  const char *what)
+const char *cfg_scalar(struct walk *w, const yaml_node_t *n, const char *what)
 {
 	if (n->type != YAML_SCALAR_NODE) {
 		cfg_error(w, n, "'%s' expects a single value", what);
@@ -40,7 +37,7 @@ const char *cfg_scalar(struct walk *w, const yaml_node_t *n,
 }
 
 int cfg_get_u32(struct walk *w, const yaml_node_t *n, const char *what,
-		   __u32 min, __u32 max, __u32 *out)
+		__u32 min, __u32 max, __u32 *out)
 {
 	const char *s = cfg_scalar(w, n, what);
 	int err;
@@ -56,7 +53,7 @@ int cfg_get_u32(struct walk *w, const yaml_node_t *n, const char *what,
 }
 
 int cfg_get_str(struct walk *w, const yaml_node_t *n, const char *what,
-		   char *out, size_t len)
+		char *out, size_t len)
 {
 	const char *s = cfg_scalar(w, n, what);
 
@@ -71,7 +68,7 @@ int cfg_get_str(struct walk *w, const yaml_node_t *n, const char *what,
 }
 
 int cfg_want(struct walk *w, const yaml_node_t *n, yaml_node_type_t type,
-		const char *what)
+	     const char *what)
 {
 	if (n->type == type)
 		return 1;
@@ -82,7 +79,7 @@ int cfg_want(struct walk *w, const yaml_node_t *n, yaml_node_type_t type,
 
 /* YAML 1.1's booleans, as the flood: section takes them. */
 int cfg_get_bool(struct walk *w, const yaml_node_t *n, const char *what,
-		    int *out)
+		 int *out)
 {
 	static const char *const words[] = { "false", "true", "no",
 					     "yes",   "off",  "on" };
@@ -234,9 +231,11 @@ static void parse_health(struct walk *w, yaml_node_t *n, struct agent_config *c)
 		if (!key)
 			continue;
 		if (!strcmp(key, "interval_ms"))
-			cfg_get_u32(w, v, key, 0, 3600000, &c->health_interval_ms);
+			cfg_get_u32(w, v, key, 0, 3600000,
+				    &c->health_interval_ms);
 		else if (!strcmp(key, "timeout_ms"))
-			cfg_get_u32(w, v, key, 10, 60000, &c->health_timeout_ms);
+			cfg_get_u32(w, v, key, 10, 60000,
+				    &c->health_timeout_ms);
 		else if (!strcmp(key, "rise"))
 			cfg_get_u32(w, v, key, 1, 100, &c->health_rise);
 		else if (!strcmp(key, "fall"))
@@ -284,7 +283,7 @@ static void parse_uids(struct walk *w, yaml_node_t *v, struct agent_config *c)
 			return;
 		}
 		cfg_get_u32(w, u, "register_uids", 0, 0xfffffffeu,
-			&c->register_uids[c->nregister_uids++]);
+			    &c->register_uids[c->nregister_uids++]);
 	}
 }
 
@@ -336,7 +335,7 @@ static void parse_root(struct walk *w, yaml_node_t *root,
 			continue;
 		if (!strcmp(key, "ring_size")) {
 			if (!cfg_get_u32(w, v, key, 3, MAGLEV_SIZE_MAX,
-				     &c->ring_size) &&
+					 &c->ring_size) &&
 			    !maglev__valid_size(c->ring_size))
 				cfg_error(w, v, "'ring_size' %u is not a prime",
 					  c->ring_size);
@@ -344,7 +343,7 @@ static void parse_root(struct walk *w, yaml_node_t *root,
 			cfg_get_u32(w, v, key, 0, 0xffffffffu, &c->hash_seed);
 		} else if (!strcmp(key, "socket")) {
 			cfg_get_str(w, v, key, c->socket_path,
-				sizeof(c->socket_path));
+				    sizeof(c->socket_path));
 		} else if (!strcmp(key, "metrics")) {
 			cfg_get_str(w, v, key, c->metrics, sizeof(c->metrics));
 		} else if (!strcmp(key, "vips")) {

@@ -57,9 +57,10 @@ static void get_duration(struct walk *w, const yaml_node_t *n, const char *what,
 	if (!s)
 		return;
 	if (cluster_config__duration(s, out) || *out < min)
-		cfg_error(w, n,
-			  "'%s' expects a duration of at least %u ms (e.g. 500ms, 2s), not '%s'",
-			  what, min, s);
+		cfg_error(
+			w, n,
+			"'%s' expects a duration of at least %u ms (e.g. 500ms, 2s), not '%s'",
+			what, min, s);
 }
 
 static void parse_roles(struct walk *w, yaml_node_t *n, struct cluster_host *h)
@@ -80,9 +81,10 @@ static void parse_roles(struct walk *w, yaml_node_t *n, struct cluster_host *h)
 		else if (!strcmp(s, "worker"))
 			h->flags |= LB_HOST_F_WORKER;
 		else
-			cfg_error(w, r,
-				  "'roles' expects balancer or worker, not '%s'",
-				  s);
+			cfg_error(
+				w, r,
+				"'roles' expects balancer or worker, not '%s'",
+				s);
 	}
 }
 
@@ -116,9 +118,10 @@ static void parse_host(struct walk *w, yaml_node_t *n, struct cluster_config *c)
 		} else if (!strcmp(key, "address")) {
 			s = cfg_scalar(w, v, key);
 			if (s && inet_pton(AF_INET, s, &h->addr) != 1)
-				cfg_error(w, v,
-					  "'address' expects an IPv4 address, not '%s'",
-					  s);
+				cfg_error(
+					w, v,
+					"'address' expects an IPv4 address, not '%s'",
+					s);
 			else if (s)
 				have_addr = 1;
 		} else if (!strcmp(key, "roles")) {
@@ -144,16 +147,19 @@ static void parse_host(struct walk *w, yaml_node_t *n, struct cluster_config *c)
 		const struct cluster_host *o = &c->hosts[i];
 
 		if (o->id == h->id)
-			cfg_error(w, n, "host id %u used twice (first at line %d)",
+			cfg_error(w, n,
+				  "host id %u used twice (first at line %d)",
 				  h->id, o->line);
 		else if (!strcmp(o->name, h->name))
-			cfg_error(w, n,
-				  "host name '%s' used twice (first at line %d)",
-				  h->name, o->line);
+			cfg_error(
+				w, n,
+				"host name '%s' used twice (first at line %d)",
+				h->name, o->line);
 		else if (o->addr == h->addr)
-			cfg_error(w, n,
-				  "host address of '%s' used twice (first at line %d)",
-				  h->name, o->line);
+			cfg_error(
+				w, n,
+				"host address of '%s' used twice (first at line %d)",
+				h->name, o->line);
 		else
 			continue;
 		return;
@@ -182,16 +188,18 @@ static void read_key(struct walk *w, const yaml_node_t *n,
 		goto out;
 	}
 	if (st.st_mode & 077) {
-		cfg_error(w, n,
-			  "'key_file' %s is readable by group or others (mode %04o): chmod 600",
-			  c->key_file, (unsigned)(st.st_mode & 07777));
+		cfg_error(
+			w, n,
+			"'key_file' %s is readable by group or others (mode %04o): chmod 600",
+			c->key_file, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	got = read(fd, c->key, sizeof(c->key));
 	if (got < CM_KEY_MIN) {
-		cfg_error(w, n,
-			  "'key_file' %s holds %zd bytes; at least %d are needed",
-			  c->key_file, got < 0 ? 0 : got, CM_KEY_MIN);
+		cfg_error(
+			w, n,
+			"'key_file' %s holds %zd bytes; at least %d are needed",
+			c->key_file, got < 0 ? 0 : got, CM_KEY_MIN);
 		goto out;
 	}
 	c->keylen = (size_t)got;
@@ -271,9 +279,10 @@ void cluster_config__parse(struct walk *w, yaml_node_t *n,
 		cfg_error(w, n, "'membership_port' and 'gue_port' are both %u",
 			  c->gue_port);
 	if (c->dead_after_ms <= c->heartbeat_ms)
-		cfg_error(w, dead_n ?: n,
-			  "'dead_after' (%u ms) must be longer than 'heartbeat' (%u ms)",
-			  c->dead_after_ms, c->heartbeat_ms);
+		cfg_error(
+			w, dead_n ?: n,
+			"'dead_after' (%u ms) must be longer than 'heartbeat' (%u ms)",
+			c->dead_after_ms, c->heartbeat_ms);
 	for (i = 0; self_n && i < c->nhosts; i++)
 		if (!strcmp(c->hosts[i].name, self))
 			c->self = i;

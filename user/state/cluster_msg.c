@@ -99,9 +99,8 @@ int cluster_msg__encode(const struct cluster_msg *m, const __u8 *key,
 	return (int)(body + CM_MAC_LEN);
 }
 
-enum cm_reason cluster_msg__decode(const __u8 *buf, size_t len,
-				   const __u8 *key, size_t keylen,
-				   struct cluster_msg *m)
+enum cm_reason cluster_msg__decode(const __u8 *buf, size_t len, const __u8 *key,
+				   size_t keylen, struct cluster_msg *m)
 {
 	__u8 want[CM_MAC_LEN];
 	size_t body;
@@ -138,8 +137,8 @@ enum cm_reason cluster_msg__check_fresh(struct cluster_peer_seq *s,
 					const struct cluster_msg *m,
 					__u64 now_ms)
 {
-	__u64 d = m->time_ms > now_ms ? m->time_ms - now_ms :
-					now_ms - m->time_ms;
+	__u64 d =
+		m->time_ms > now_ms ? m->time_ms - now_ms : now_ms - m->time_ms;
 
 	if (d > CM_TIME_WINDOW_MS)
 		return CM_R_TIME;

@@ -73,9 +73,8 @@ int cluster_msg__encode(const struct cluster_msg *m, const __u8 *key,
 
 /* Size first, then the MAC (constant time), then the fields. CM_OK and m
  * filled, or the reason. */
-enum cm_reason cluster_msg__decode(const __u8 *buf, size_t len,
-				   const __u8 *key, size_t keylen,
-				   struct cluster_msg *m);
+enum cm_reason cluster_msg__decode(const __u8 *buf, size_t len, const __u8 *key,
+				   size_t keylen, struct cluster_msg *m);
 
 /* What a receiver remembers of one peer for the replay checks. */
 struct cluster_peer_seq {

@@ -160,8 +160,10 @@ int cluster_ring__hold_end(const struct dataplane *dp, __u32 vip_index)
 
 	if (ring) {
 		err = dataplane__ring_read(dp, vip_index, ring);
-		err = err ?: dataplane__ring_write_map(dp, DP_RINGS_PREV,
-						       vip_index, ring, NULL, 0);
+		err = err   ?:
+			      dataplane__ring_write_map(dp, DP_RINGS_PREV,
+							vip_index, ring, NULL,
+							0);
 	}
 	free(ring);
 	return err;

@@ -9,7 +9,12 @@
 
 #include <stddef.h>
 #include "dataplane.h"
+#include "instance.h"
 #include "maglev.h"
+
+/* An operator's drain of this host (lbctl cluster drain): the file exists.
+ * A file, not agent memory: it outlives an agent restart. */
+#define CLUSTER_DRAIN_FMT INSTANCE_RUN_DIR "/%s.drain"
 
 struct cluster_ring_host {
 	__u32 id; /* 1..LB_MAX_HOSTS-1 */
