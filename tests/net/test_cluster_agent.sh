@@ -280,6 +280,17 @@ check "the drain is logged with the slots moved" \
 	grep -q 'global ring of 198.18.0.100:80: [0-9]* slots moved' "$DIR/agent_h1.log"
 lbctl h2 cluster undrain >/dev/null
 check "h2 undrained: back in h1's ring" wait_for ring_has h1 12
+check "h1's lb_rings_prev is the ring before the undrain (no host 12)" \
+	eval "[ \"\$(prev_slots h1 12)\" = 0 ]"
+sed -i 's/second_chance: 300s/second_chance: 1s/' "$DIR/agent_h1.yaml"
+kill -HUP "$pid_agent_h1"
+check "second_chance (1 s after a reload) over: lb_rings_prev = lb_rings" \
+	wait_for eval "[ \"\$(prev_slots h1 12)\" = \"\$(slots h1 12)\" ] &&
+		       grep -q 'second chance over' $DIR/agent_h1.log"
+sed -i 's/second_chance: 1s/second_chance: 300s/' "$DIR/agent_h1.yaml"
+kill -HUP "$pid_agent_h1"
+check "h1 reloaded twice: still in the cluster, h2 in its ring" \
+	wait_for eval "[ \$(grep -c 'reloaded ' $DIR/agent_h1.log) = 2 ] && ring_has h1 12"
 
 # drain a balancer: its link
 lbctl h1 cluster drain >/dev/null
