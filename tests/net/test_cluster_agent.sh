@@ -241,6 +241,8 @@ for h in "${HOSTS[@]}"; do
 		wait_for eval "ring_has $h 11 && ring_has $h 12 && ring_has $h 13"
 done
 check "the three rings are identical (200 picks, host and worker)" rings_equal
+check "lbctl worker list on h2 counts its workers' slots in the global ring" \
+	eval "[ \$(lbctl h2 worker list $VIP:80 | awk '\$4 == \"up\" && \$5 > 0' | wc -l) = 3 ]"
 check "single-host rings are gone: no plain worker id in h1's ring" \
 	eval "! picks h1 | grep -qx '[0-9]*'"
 check "the announce link of balancer h1 is up" wait_for link_is h1 up
