@@ -10,12 +10,14 @@
 #     clients, and lbctl cluster's slots per host);
 #   - an agent killed (-9) leaves the other hosts' rings (dead_after);
 #   - lbctl cluster drain on a worker host takes its workers out of every
-#     ring, while lb_rings_prev still holds them (the second chance);
+#     ring, while lb_rings_prev still holds them (the second chance), and
+#     second_chance after the last change lb_rings_prev is lb_rings again;
+#   - lbctl worker list counts a worker's slots in the global ring;
 #   - a datagram with a wrong MAC, one replayed, and one from the wrong
 #     source are dropped and counted in /metrics by reason;
 #   - the announce link lbvip0 of a balancer (a veth here: some test kernels
-#     lack the dummy module) is up, goes down on
-#     drain, up on undrain, down on SIGTERM;
+#     lack the dummy module) is up, goes down on drain and while XDP is
+#     off one of its interfaces, up again after, down on SIGTERM;
 #   - a reload with a bad cluster: section keeps the running config.
 # Ends with "N passed, N failed"; a trap removes everything it made.
 #
@@ -90,6 +92,7 @@ configs() {
 		cat >"$DIR/agent_$h.yaml" <<EOF
 socket: /run/lbctl/$(inst "$h").sock
 metrics: 127.0.0.1:${MPORT[$h]}
+interfaces: [{name: eth0, mode: generic}]
 vips:
   - address: $VIP:80
 health: {interval_ms: 0}
@@ -292,7 +295,7 @@ check "second_chance (1 s after a reload) over: lb_rings_prev = lb_rings" \
 sed -i 's/second_chance: 1s/second_chance: 300s/' "$DIR/agent_h1.yaml"
 kill -HUP "$pid_agent_h1"
 check "h1 reloaded twice: still in the cluster, h2 in its ring" \
-	wait_for eval "[ \$(grep -c 'reloaded ' $DIR/agent_h1.log) = 2 ] && ring_has h1 12"
+	wait_for eval "[ \$(grep -c 'reloaded ' $DIR/agent_h1.log) -ge 2 ] && ring_has h1 12"
 
 # drain a balancer: its link
 lbctl h1 cluster drain >/dev/null
@@ -301,6 +304,15 @@ check "h1 drains: its workers leave h2's ring" wait_for ring_lacks h2 11
 lbctl h1 cluster undrain >/dev/null
 check "h1 undrained: lbvip0 up" wait_for link_is h1 up
 check "h1 undrained: its workers are back in h2's ring" wait_for ring_has h2 11
+
+# XDP off an interface of a balancer: its link goes down until a reload
+# attaches it again
+lbctl h1 detach eth0
+check "XDP detached from h1's eth0: lbvip0 down" wait_for link_is h1 down
+check "the agent says why" \
+	grep -q 'announce link lbvip0 down: XDP is not attached to every interface' "$DIR/agent_h1.log"
+kill -HUP "$pid_agent_h1"
+check "a reload attaches XDP again: lbvip0 up" wait_for link_is h1 up
 
 # a bad reload keeps the running cluster
 sed -i 's/dead_after: 1s/dead_after: 100ms/' "$DIR/agent_h1.yaml"
