@@ -328,5 +328,19 @@ kill -TERM "$pid_agent_h1"
 check "SIGTERM: h1's lbvip0 goes down" wait_for link_is h1 down
 check "SIGTERM: the agent said so" wait_for grep -q 'announce link lbvip0 down: the agent stops' "$DIR/agent_h1.log"
 
+# h2's agent restarted without the cluster: section: single host again
+kill -TERM "$pid_agent_h2"
+wait_for eval "! kill -0 $pid_agent_h2 2>/dev/null"
+sed -i '/^cluster:/,$d' "$DIR/agent_h2.yaml"
+: >"$DIR/agent_h2.log"
+start_agent h2
+check "h2 restarted without cluster: lbctl cluster says not clustered" \
+	wait_for eval "lbctl h2 cluster | grep -qx 'not clustered.*'"
+plain_picks() { # every pick a plain worker id of h2's own (1, 2, 3)
+	picks h2 >"$DIR/plain" && ! grep -qvx '[123]' "$DIR/plain"
+}
+check "h2 single-host again: picks are plain worker ids of its own" \
+	wait_for plain_picks
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
