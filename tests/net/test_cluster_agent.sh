@@ -22,6 +22,7 @@
 # Ends with "N passed, N failed"; a trap removes everything it made.
 #
 # Usage: [VERBOSE=1] bash tests/net/test_cluster_agent.sh BUILD_DIR
+#        (under flock /tmp/lb-net.lock)
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.." || exit 1
@@ -229,8 +230,6 @@ s.sendto(bytes.fromhex(sys.argv[3]), (sys.argv[2], 6082))
 EOF
 }
 
-exec 9>/tmp/lb-net.lock
-flock 9
 check "topology: three hosts on a bridge, lbvip0 in each" topology
 check "configs and a 0600 key" configs
 for h in "${HOSTS[@]}"; do start_agent "$h"; done
