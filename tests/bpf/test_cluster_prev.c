@@ -32,8 +32,7 @@ static size_t refs_of(const __u32 *hosts, int n, struct maglev_worker *w)
 	return k;
 }
 
-static void rebuild(struct fixture *fx, const __u32 *hosts, int n,
-		    __u32 *ring)
+static void rebuild(struct fixture *fx, const __u32 *hosts, int n, __u32 *ring)
 {
 	struct maglev_worker w[16];
 	size_t moved, k = refs_of(hosts, n, w);
@@ -52,9 +51,8 @@ static void test_second_chance_survives_two_changes(void **state)
 	rebuild(fx, two, 2, before);
 	rebuild(fx, three, 3, added);
 	rebuild(fx, after_drain, 2, drained);
-	assert_int_equal(dataplane__ring_read_map(&fx->dp, DP_RINGS_PREV, 0,
-						  prev),
-			 0);
+	assert_int_equal(
+		dataplane__ring_read_map(&fx->dp, DP_RINGS_PREV, 0, prev), 0);
 	for (s = 0; s < RING; s++) {
 		/* the drain changed the slot: its second chance is what it
 		 * held just before (host 1's flows, when host 1 held it) */
@@ -70,8 +68,9 @@ static void test_second_chance_survives_two_changes(void **state)
 			kept++;
 		}
 	}
-	print_message("slots moved from host 1 to host 3 and kept as host 1's second chance: %zu of %zu\n",
-		      kept, moved_to_3);
+	print_message(
+		"slots moved from host 1 to host 3 and kept as host 1's second chance: %zu of %zu\n",
+		kept, moved_to_3);
 	assert_true(moved_to_3 > 0);
 }
 
