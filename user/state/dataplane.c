@@ -60,7 +60,11 @@ static int dataplane__pin_maps(struct bpf_object *obj, const char *dir)
 
 	bpf_object__for_each_map(map, obj)
 	{
-		if (bpf_map__is_internal(map))
+		/* lb_cluster_req is per-packet scratch of the XDP program
+		 * (bpf/lb_fwd.h): nothing to keep, and an unpinned map is
+		 * nothing for 'lbctl unload' to leave behind */
+		if (bpf_map__is_internal(map) ||
+		    !strcmp(bpf_map__name(map), "lb_cluster_req"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
 		err = bpf_map__set_pin_path(map, path);
