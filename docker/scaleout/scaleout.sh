@@ -219,9 +219,13 @@ provision() {
 	# the client reaches the VIP through the router
 	in_host client ip route replace "$SX_VIP/32" via "$SX_EDGE.2"
 	for h in "${BALANCERS[@]}"; do
-		# the announce link, down until the agent says otherwise
+		# the announce link, down until the agent says otherwise: a
+		# dummy, or an ifb where the kernel has no dummy driver (ifb
+		# has carrier when up, as a dummy: BIRD's check link sees the
+		# same)
 		in_host "$h" ip link show lbvip0 >/dev/null 2>&1 ||
-			in_host "$h" ip link add lbvip0 type dummy
+			in_host "$h" ip link add lbvip0 type dummy 2>/dev/null ||
+			in_host "$h" ip link add lbvip0 type ifb
 	done
 	for h in "${WORKER_HOSTS[@]}"; do
 		# DSR: the VIP on lo; replies go to the client through the
