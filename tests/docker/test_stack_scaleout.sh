@@ -291,6 +291,58 @@ drain_under_load() {
 	echo "$out" | grep -q '^60 of 60'
 }
 
+# A 256 kB upload through the VIP: Flask's SHA-256 of the body is the
+# sender's. The client's segments cross the GUE tunnel, so they fit only
+# if the worker hosts' advertised MSS leaves room for its 40 bytes.
+upload_whole() {
+	local want got
+	head -c 262144 /dev/urandom >"$LOGDIR/up.bin"
+	want=$(sha256sum <"$LOGDIR/up.bin" | awk '{print $1}')
+	got=$("$DOCKER" exec -i "$SX-client" curl -sS --max-time 20 -k \
+		--resolve "$DOMAIN:443:$SX_VIP" --data-binary @- \
+		"https://$DOMAIN/sha256" <"$LOGDIR/up.bin")
+	echo "sent $want, Flask got $got"
+	[ "$got" = "$want" ]
+}
+
+# lbctl cluster drain on w1: once the cluster has heard it, every request
+# is served by w2 (10 in a row), none fails; undrained, w1 serves again.
+drain_worker_host() {
+	local i r streak=0 bad=0 back=""
+	sx drain w1 || return 1
+	for i in $(seq 100); do # bounded: 100 requests
+		r=$(get) || {
+			echo "$r"
+			bad=$((bad + 1))
+			continue
+		}
+		case $r in
+		"200 w2/"*) streak=$((streak + 1)) ;;
+		"200 w1/"*) streak=0 ;;
+		*)
+			echo "$r"
+			bad=$((bad + 1))
+			;;
+		esac
+		[ "$streak" -ge 10 ] && break
+	done
+	echo "w1 draining: after $i requests the last $streak were served by w2; $bad failed"
+	sx undrain w1 || return 1
+	for i in $(seq 100); do
+		r=$(get) || {
+			bad=$((bad + 1))
+			continue
+		}
+		case $r in "200 w1/"*)
+			back=$i
+			break
+			;;
+		esac
+	done
+	echo "w1 undrained: served again after ${back:-more than 100} requests; $bad failed in all"
+	[ "$streak" -ge 10 ] && [ "$bad" = 0 ] && [ -n "$back" ]
+}
+
 # --- run -------------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || {
 	echo "FAIL must run as root"
@@ -328,6 +380,7 @@ check "the router learnt the VIP from both balancers over BGP (ECMP route, 2 nex
 	bgp_both_balancers
 check "HTTPS to the VIP from the client reaches Flask through both balancers and both worker hosts" \
 	through_both
+check "a 256 kB upload through the VIP reaches Flask whole (MSS fits GUE)" upload_whole
 check "draining lb1 withdraws its route; requests keep working, all through lb2" \
 	drain_balancer lb1 lb2 "$SX_UNDER.12"
 check "undraining lb1 announces it again" undrain_balancer lb1
@@ -335,6 +388,8 @@ check "draining lb2 withdraws its route; requests keep working, all through lb1"
 	drain_balancer lb2 lb1 "$SX_UNDER.11"
 check "undraining lb2 announces it again" undrain_balancer lb2
 check "60 requests while lb1 is drained and undrained: none fails" drain_under_load
+check "draining worker host w1: w2 serves everything, nothing fails; undrained, w1 serves again" \
+	drain_worker_host
 check "docker/stack.sh scaleout down removes what it made" \
 	bash -c "docker/stack.sh scaleout down >>'$LOGDIR/stack.log' 2>&1"
 check "nothing of the stack is left (containers, networks, pins, state)" nothing_left
