@@ -27,8 +27,9 @@
 #             (198.19.60, 198.19.61, 198.19.62)
 #   SX_VIP    the VIP (198.18.0.100); SX_VIP_PREFIX, what the router
 #             accepts from balancers (198.18.0.0/24)
-#   SX_XDP_MODE  generic (default) or native; see docs/docker.md for why
-#             generic on Docker's veths, and what native needs
+#   SX_XDP_MODE  generic (default) or native. Native XDP_TX does not get
+#             out of a container's veth (docs/docker.md, measured): native
+#             is there to see that, not to use
 #   SX_MTU    the underlay's MTU (1500): cluster.mtu, and the worker
 #             hosts' advmss to clients (SX_MTU - 80)
 #   SX_WORKERS  lbtls workers per worker host (2)
@@ -236,23 +237,6 @@ provision() {
 		in_host "$h" ip route replace "$SX_EDGE.0/24" via "$SX_ROUTER_ADDR" \
 			dev "$dev" advmss $((SX_MTU - 80))
 	done
-	if [ "$SX_XDP_MODE" = native ]; then
-		for h in "${ALL_HOSTS[@]}"; do native_peer "$h"; done
-	fi
-}
-
-# native_peer HOST: GRO on the engine-side end of HOST's uplink veth. In
-# native mode a veth sends an XDP_TX frame into its peer's NAPI, and the
-# peer has one only with an XDP program or GRO on; without it the frame
-# is dropped. Docker's ends are in the engine's namespace, out of the
-# agent's sight, so the agent cannot check it: generic mode needs nothing.
-native_peer() {
-	local dev idx peer
-	dev=$(uplink "$1")
-	idx=$(in_host "$1" cat "/sys/class/net/$dev/iflink")
-	peer=$(ip -o link show | awk -F': ' -v i="$idx" '$1 == i {print $2}' | cut -d@ -f1)
-	[ -n "$peer" ] || die "scaleout: no engine-side peer of $1's $dev (ifindex $idx)"
-	ethtool -K "$peer" gro on >/dev/null
 }
 
 # --- waits ------------------------------------------------------------------
