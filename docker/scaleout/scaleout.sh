@@ -199,9 +199,14 @@ write_agent_configs() {
   - address: $SX_VIP:80"
 	for h in "${ALL_HOSTS[@]}"; do
 		SX_ANNOUNCE="  # no announce_link: a worker host is not announced"
-		[[ " ${BALANCERS[*]} " == *" $h "* ]] &&
+		SX_REGISTER="# lbtls's workers run as $SX_TLS_UID: they may connect and register
+socket_group: $SX_TLS_UID
+register_uids: [$SX_TLS_UID]"
+		if [[ " ${BALANCERS[*]} " == *" $h "* ]]; then
 			SX_ANNOUNCE="  announce_link: lbvip0     # BIRD: route VIP via \"lbvip0\", check link"
-		SX_SELF=$h SX_UPLINK=$(uplink "$h") SX_ANNOUNCE=$SX_ANNOUNCE \
+			SX_REGISTER="# no lbtls on a balancer host: no socket_group, no register_uids"
+		fi
+		SX_SELF=$h SX_UPLINK=$(uplink "$h") SX_ANNOUNCE=$SX_ANNOUNCE SX_REGISTER=$SX_REGISTER \
 			render docker/scaleout/agent.yaml.in "$SX_STATE/$h/agent.yaml.new"
 		# unchanged: keep the file (and the agent's view of it) as it is
 		if cmp -s "$SX_STATE/$h/agent.yaml.new" "$SX_STATE/$h/agent.yaml"; then
