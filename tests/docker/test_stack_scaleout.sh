@@ -224,9 +224,11 @@ workers_unprivileged() {
 	[ "$n" -ge 4 ] && [ "$good" = "$n" ]
 }
 
-# Every agent sees the four hosts of the cluster alive.
+# Every agent has the same view: the four hosts by address, and the same
+# ring shares per VIP, w1 (11) and w2 (12) each holding slots (membership
+# carried both worker hosts' workers to every host, D2's identical rings).
 cluster_members() {
-	local h out bad=0 m
+	local h out shares first="" bad=0 a
 	for h in $HOSTS; do
 		out=$(sx_lbctl "$h" cluster 2>&1) || {
 			echo "$h: lbctl cluster failed: $out"
@@ -235,12 +237,23 @@ cluster_members() {
 		}
 		echo "--- $h"
 		echo "$out"
-		for m in $HOSTS; do
-			echo "$out" | grep -qw "$m" || {
-				echo "$h does not list $m"
+		for a in 11 12 21 22; do
+			echo "$out" | grep -q " $SX_UNDER.$a " || {
+				echo "$h does not list $SX_UNDER.$a"
 				bad=1
 			}
 		done
+		shares=$(echo "$out" | grep -E '^ +host [0-9]+ +[0-9]+ slots' | awk '{print $2, $3}')
+		if ! echo "$shares" | grep -Eq '^11 [1-9]' ||
+			! echo "$shares" | grep -Eq '^12 [1-9]'; then
+			echo "$h: w1 or w2 holds no slot"
+			bad=1
+		fi
+		[ -n "$first" ] || first=$shares
+		[ "$shares" = "$first" ] || {
+			echo "$h's ring shares differ from lb1's"
+			bad=1
+		}
 	done
 	[ "$bad" = 0 ]
 }
@@ -396,7 +409,8 @@ check_up "each container has only its documented capabilities, none privileged" 
 	caps_as_documented
 check_up "lbtls's workers on both worker hosts: uid 65532, no capability, NoNewPrivs" \
 	workers_unprivileged
-check_up "every agent's 'lbctl cluster' lists lb1, lb2, w1, w2" cluster_members
+check_up "every agent's 'lbctl cluster': the four hosts, the same ring shares, w1 and w2 in them" \
+	cluster_members
 check_up "the router learnt the VIP from both balancers over BGP (ECMP route, 2 next hops)" \
 	bgp_both_balancers
 check_up "HTTPS to the VIP from the client reaches Flask through both balancers and both worker hosts" \
