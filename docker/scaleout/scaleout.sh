@@ -103,6 +103,10 @@ uplink() {
 	in_host "$1" ip -o -4 addr show to "$SX_UNDER.0/24" | awk '{print $2; exit}'
 }
 
+edge_dev() { # the client's interface on the edge network
+	in_host client ip -o -4 addr show to "$SX_EDGE.0/24" | awk '{print $2; exit}'
+}
+
 sx_lbctl() { # sx_lbctl HOST ARGS...: lbctl in HOST's agent container
 	local h=$1
 	shift
@@ -221,9 +225,14 @@ register_uids: [$SX_TLS_UID]"
 # Done from the engine's host with nsenter, so that the containers that
 # hold the namespaces need no capability. Idempotent.
 provision() {
-	local h dev
-	# the client reaches the VIP through the router
+	local h dev a
+	# the client reaches the VIP through the router; 32 more addresses
+	# (.100-.131) make it 32 clients: the pick is by client address
+	# (IP-hash), so one address always lands on the same worker
 	in_host client ip route replace "$SX_VIP/32" via "$SX_EDGE.2"
+	for a in $(seq 100 131); do
+		in_host client ip addr replace "$SX_EDGE.$a/32" dev "$(edge_dev)"
+	done
 	for h in "${BALANCERS[@]}"; do
 		# the announce link, down until the agent says otherwise: a
 		# dummy, or an ifb where the kernel has no dummy driver (ifb

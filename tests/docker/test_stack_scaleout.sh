@@ -105,11 +105,12 @@ sx_lbctl() { # sx_lbctl HOST ARGS...
 	"$DOCKER" exec "$SX-$h-agent" lbctl --instance "$SX-$h" "$@"
 }
 
-# get: one HTTPS request from the client to the VIP; prints
-# "CODE SERVED_BY BODY-VERSION"
+# get N: one HTTPS request from the client to the VIP, from the client's
+# address number N % 32 (scaleout.sh gives it .100-.131: the pick is by
+# client address); prints "CODE SERVED_BY BODY-VERSION"
 get() {
-	local out
-	out=$("$DOCKER" exec "$SX-client" curl -sS --max-time 5 -k -D - \
+	local out src=$SX_EDGE.$((100 + $1 % 32))
+	out=$("$DOCKER" exec "$SX-client" curl -sS --max-time 5 -k -D - --interface "$src" \
 		--resolve "$DOMAIN:443:$SX_VIP" "https://$DOMAIN/" 2>&1) || {
 		echo "curl failed: $out"
 		return 1
@@ -152,7 +153,7 @@ requests_ok() { # requests_ok N
 	local i r ok=0 bad=0 served=""
 	for i in $(seq "$1"); do
 		[ "$bad" -ge 3 ] && break
-		r=$(get) || {
+		r=$(get "$i") || {
 			echo "$r"
 			bad=$((bad + 1))
 			continue
@@ -344,7 +345,7 @@ drain_worker_host() {
 	local i r streak=0 bad=0 back=""
 	sx drain w1 || return 1
 	for i in $(seq 100); do # bounded: 100 requests
-		r=$(get) || {
+		r=$(get "$i") || {
 			echo "$r"
 			bad=$((bad + 1))
 			continue
@@ -362,7 +363,7 @@ drain_worker_host() {
 	echo "w1 draining: after $i requests the last $streak were served by w2; $bad failed"
 	sx undrain w1 || return 1
 	for i in $(seq 100); do
-		r=$(get) || {
+		r=$(get "$i") || {
 			bad=$((bad + 1))
 			continue
 		}
