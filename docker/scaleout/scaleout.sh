@@ -285,6 +285,29 @@ wait_bgp() { # the router: a session with every balancer
 	die "scaleout: the router has $n of ${#BALANCERS[@]} BGP sessions up"
 }
 
+# Every balancer's global rings hold both worker hosts: an agent builds
+# its first global ring dead_after (2 s) after it starts, so that BGP and
+# registered workers alone do not mean the VIP is served yet.
+wait_rings() {
+	local h w out ok _
+	for h in "${BALANCERS[@]}"; do
+		for _ in $(seq 150); do
+			out=$(sx_lbctl "$h" cluster 2>/dev/null || true)
+			ok=1
+			for w in "${WORKER_HOSTS[@]}"; do
+				echo "$out" | grep -Eq "^ +host ${HOST_ID[$w]} +[1-9]" || ok=0
+			done
+			[ "$ok" = 1 ] && break
+			sleep 0.2
+		done
+		if [ "$ok" = 0 ]; then
+			echo "$out" >&2
+			logs_hint "$h-agent"
+			die "scaleout: $h's rings do not hold every worker host"
+		fi
+	done
+}
+
 # --- commands ---------------------------------------------------------------
 up() {
 	local h hosts=(client router website1 website2 website3) svc=()
@@ -303,6 +326,7 @@ up() {
 	compose up -d --no-build "${svc[@]}"
 	wait_workers
 	wait_bgp
+	wait_rings
 	cat <<EOF
 
 The scale-out stack '$SX' is up ($SX_IMAGE, XDP $SX_XDP_MODE): router

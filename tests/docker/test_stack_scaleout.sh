@@ -97,6 +97,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# a write to the FIFO of a client script that died must fail, not kill us
+trap '' PIPE
 
 # --- helpers ------------------------------------------------------------------
 sx_lbctl() { # sx_lbctl HOST ARGS...
@@ -377,6 +379,106 @@ drain_worker_host() {
 	[ "$streak" -ge 10 ] && [ "$bad" = 0 ] && [ -n "$back" ]
 }
 
+# Established connections across a change (docs/scaleout.md, "Changes"):
+# 16 keep-alive TLS connections from the client's 32 addresses, one
+# request each; then CHANGE (drain a balancer: ECMP moves its flows to the
+# other, which picks the same workers; drain a worker host: the rings
+# change and its connections reach it through the second chance); then a
+# second request on every one of the same connections. All 32 must be
+# 200 from the same worker as before. The client is a Python script in
+# the client container, driven through a FIFO (READY, then GO).
+KEEPALIVE_PY='
+import socket, ssl, sys
+vip, host, base = sys.argv[1], sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+def req(s):
+    s.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(4096)
+        if not d:
+            return "closed"
+        buf += d
+    head, body = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    h = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:]}
+    n = int(h.get("content-length", "0"))
+    while len(body) < n:
+        d = s.recv(4096)
+        if not d:
+            return "closed"
+        body += d
+    return lines[0].split()[1] + " " + h.get("x-served-by", "?")
+conns = []
+for i in range(16):
+    src = base + "." + str(100 + 2 * i)
+    s = socket.create_connection((vip, 443), timeout=5, source_address=(src, 0))
+    conns.append((src, ctx.wrap_socket(s, server_hostname=host)))
+first = [req(s) for _, s in conns]
+print("first:", " ".join(first), flush=True)
+print("READY", flush=True)
+sys.stdin.readline()
+bad = 0
+for (src, s), a in zip(conns, first):
+    try:
+        b = req(s)
+    except OSError as e:
+        b = "error " + str(e)
+    if b != a or not b.startswith("200 "):
+        bad += 1
+    print(src, s.getsockname()[1], a, "->", b, flush=True)
+print("failed:", bad, flush=True)
+'
+keepalive_across() { # keepalive_across WHAT HOST [WAIT_PATHS]
+	local what=$1 h=$2 fifo="$LOGDIR/ka.fifo" out="$LOGDIR/ka-$1-$2.txt"
+	local pid i sc0 sc1 fb f0 f1 ok=0
+	fb=$(forwarded lb1)
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	"$DOCKER" exec -i "$SX-client" python3 -c "$KEEPALIVE_PY" "$SX_VIP" "$DOMAIN" \
+		"$SX_EDGE" <"$fifo" >"$out" 2>&1 &
+	pid=$!
+	exec 7>"$fifo"
+	for i in $(seq 100); do # bounded: 20 s
+		grep -q READY "$out" && break
+		sleep 0.2
+	done
+	f0=$(forwarded lb1)
+	sc0=$(sx_lbctl w2 stats | awk '$1 == "second_chance" {print $2}')
+	sx drain "$h" || ok=fail
+	if [ "$what" = balancer ]; then
+		wait_paths "$3 " || ok=fail
+	else
+		# the rings change once every host heard it: w1's share is 0
+		for i in $(seq 50); do
+			sx_lbctl lb1 cluster | grep -Eq '^ +host 11 +0 slots' && break
+			sleep 0.2
+		done
+	fi
+	echo GO >&7
+	exec 7>&-
+	wait "$pid"
+	cat "$out"
+	f1=$(forwarded lb1)
+	sc1=$(sx_lbctl w2 stats | awk '$1 == "second_chance" {print $2}')
+	echo "lb1 forwarded $fb -> $f0 (first requests) -> $f1; w2 second_chance $sc0 -> $sc1"
+	sx undrain "$h" >/dev/null
+	[ "$what" = worker ] || wait_paths "$SX_UNDER.11 $SX_UNDER.12 " >/dev/null
+	[ "$ok" = fail ] && return 1
+	grep -q '^failed: 0$' "$out" && [ "$(grep -c ' -> 200 ' "$out")" = 16 ] && ok=1
+	if [ "$what" = balancer ]; then
+		# some of them were on lb1 before it drained
+		[ "$f0" -gt "$fb" ] || ok=0
+	else
+		# the check is about w1's connections: some were on it, and
+		# they came back to it through w2's second chance
+		grep -q '^first:.* 200 w1/' "$out" && [ "$sc1" -gt "$sc0" ] || ok=0
+	fi
+	[ "$ok" = 1 ]
+}
+
 # --- run -------------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || {
 	echo "FAIL must run as root"
@@ -424,6 +526,10 @@ check_up "draining lb2 withdraws its route; requests keep working, all through l
 	drain_balancer lb2 lb1 "$SX_UNDER.11"
 check_up "undraining lb2 announces it again" undrain_balancer lb2
 check_up "60 requests while lb1 is drained and undrained: none fails" drain_under_load
+check_up "16 established connections survive draining lb1 (same worker after ECMP moved them)" \
+	keepalive_across balancer lb1 "$SX_UNDER.12"
+check_up "16 established connections survive draining w1 (w1's come back through w2's second chance)" \
+	keepalive_across worker w1
 check_up "draining worker host w1: w2 serves everything, nothing fails; undrained, w1 serves again" \
 	drain_worker_host
 check "docker/stack.sh scaleout down removes what it made" \
