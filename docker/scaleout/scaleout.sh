@@ -233,6 +233,12 @@ provision() {
 	for a in $(seq 100 131); do
 		in_host client ip addr replace "$SX_EDGE.$a/32" dev "$(edge_dev)"
 	done
+	# The client sends wire-sized packets, as over a real link: a veth
+	# carries a TSO/GSO super-packet (up to 64 kB) whole through the
+	# bridge and the router, and the balancer's XDP would see one
+	# "packet" of 64 kB, which no encapsulation fits (bpf_fib_lookup:
+	# fragmentation needed, fwd_routed; uploads stalled)
+	in_host client ethtool -K "$(edge_dev)" tso off gso off
 	for h in "${BALANCERS[@]}"; do
 		# the announce link, down until the agent says otherwise: a
 		# dummy, or an ifb where the kernel has no dummy driver (ifb
