@@ -166,8 +166,9 @@ int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts)
 	what = "size the ring map";
 	err = bpf_map__set_max_entries(dp->xdp->maps.lb_rings,
 				       LB_MAX_VIPS * ring_size);
-	err = err ?: bpf_map__set_max_entries(dp->xdp->maps.lb_rings_prev,
-					      LB_MAX_VIPS * ring_size);
+	err = err   ?:
+		      bpf_map__set_max_entries(dp->xdp->maps.lb_rings_prev,
+					       LB_MAX_VIPS * ring_size);
 	if (err)
 		goto out;
 	if (opts->pin_dir) {
@@ -365,9 +366,8 @@ int dataplane__ring_read_map(const struct dataplane *dp, enum dp_map map,
 
 		prev = first - 1;
 		n = m - done;
-		err = bpf_map_lookup_batch(dp->fds[map],
-					   first ? &prev : NULL, &out, keys,
-					   table + done, &n, NULL);
+		err = bpf_map_lookup_batch(dp->fds[map], first ? &prev : NULL,
+					   &out, keys, table + done, &n, NULL);
 		if (err && err != -ENOENT)
 			break;
 		err = 0;
