@@ -117,9 +117,12 @@ get() {
 		echo "curl failed: $out"
 		return 1
 	}
-	echo "$(echo "$out" | head -n1 | awk '{print $2}') $(echo "$out" |
-		grep -i '^x-served-by:' | awk '{print $2}' | tr -d '\r') $(echo "$out" |
-		grep -o 'Version [0-9]' | tr -d ' ')"
+	local status=${out%%$'\n'*} by ver
+	status=${status#* }
+	status=${status%$'\r'}
+	by=$(grep -i '^x-served-by:' <<<"$out" | awk '{print $2}' | tr -d '\r')
+	ver=$(grep -o 'Version [0-9]' <<<"$out" | tr -d ' ')
+	echo "${status%% *} $by $ver"
 }
 
 # forwarded HOST: packets HOST's XDP encapsulated (fwd + fwd_routed)
