@@ -30,8 +30,7 @@
 #   SX_XDP_MODE  generic (default) or native. Native XDP_TX does not get
 #             out of a container's veth (docs/docker.md, measured): native
 #             is there to see that, not to use
-#   SX_MTU    the underlay's MTU (1500): cluster.mtu, and the worker
-#             hosts' advmss to clients (SX_MTU - 80)
+#   SX_MTU    the underlay's MTU (1500): cluster.mtu
 #   SX_WORKERS  lbtls workers per worker host (2)
 #   DOMAIN    certificate name (flask.example.test)
 #   BUILD     build directory with lbctl and lbtls (build)
@@ -250,12 +249,13 @@ provision() {
 	done
 	for h in "${WORKER_HOSTS[@]}"; do
 		# DSR: the VIP on lo; replies go to the client through the
-		# router, and the SYN-ACK's MSS keeps the client's segments
-		# small enough for the 40 bytes of GUE on the underlay
+		# router. The SYN-ACK's MSS, which keeps the client's segments
+		# small enough for the 40 bytes of GUE, is the agent's
+		# (TCP_MAXSEG on the listeners, from cluster.mtu)
 		in_host "$h" ip addr replace "$SX_VIP/32" dev lo
 		dev=$(uplink "$h")
 		in_host "$h" ip route replace "$SX_EDGE.0/24" via "$SX_ROUTER_ADDR" \
-			dev "$dev" advmss $((SX_MTU - 80))
+			dev "$dev"
 	done
 }
 
