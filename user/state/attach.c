@@ -94,8 +94,6 @@ static int attach__ifindex(const char *ifname)
 static struct lb_xdp *attach__open_xdp(const struct instance *in)
 {
 	struct dataplane dp;
-	char path[PATH_MAX];
-	struct bpf_map *map;
 	struct lb_xdp *skel;
 	int err;
 
@@ -107,14 +105,10 @@ static struct lb_xdp *attach__open_xdp(const struct instance *in)
 	skel = lb_xdp__open();
 	if (!skel)
 		goto out;
-	bpf_map__set_max_entries(skel->maps.lb_rings,
-				 LB_MAX_VIPS * dp.cfg.ring_size);
-	bpf_object__for_each_map(map, skel->obj)
-	{
-		if (bpf_map__is_internal(map))
-			continue;
-		instance__pin_path(in, bpf_map__name(map), path, sizeof(path));
-		bpf_map__set_pin_path(map, path);
+	if (dataplane__use_pins(skel->obj, in->pin_dir, dp.cfg.ring_size)) {
+		lb_xdp__destroy(skel);
+		skel = NULL;
+		goto out;
 	}
 out:
 	dataplane__destroy(&dp);

@@ -52,6 +52,44 @@ static void dataplane__reset(struct dataplane *dp)
 		dp->fds[i] = -1;
 }
 
+int dataplane__map_pinned(const struct bpf_map *map)
+{
+	/* lb_cluster_req is per-packet scratch of the XDP program
+	 * (bpf/lb_fwd.h): nothing to keep, and an unpinned map is nothing
+	 * for 'lbctl unload' to leave behind */
+	return !bpf_map__is_internal(map) &&
+	       strcmp(bpf_map__name(map), "lb_cluster_req");
+}
+
+int dataplane__use_pins(struct bpf_object *obj, const char *pin_dir,
+			__u32 ring_size)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	const char *name;
+	int err;
+
+	bpf_object__for_each_map(map, obj)
+	{
+		if (!dataplane__map_pinned(map))
+			continue;
+		name = bpf_map__name(map);
+		/* the ring maps are sized at load: a reuse must match */
+		if (!strcmp(name, LB_MAP_RINGS) ||
+		    !strcmp(name, LB_MAP_RINGS_PREV)) {
+			err = bpf_map__set_max_entries(map,
+						       LB_MAX_VIPS * ring_size);
+			if (err)
+				return err;
+		}
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+		err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int dataplane__pin_maps(struct bpf_object *obj, const char *dir)
 {
 	char path[PATH_MAX];
@@ -60,11 +98,7 @@ static int dataplane__pin_maps(struct bpf_object *obj, const char *dir)
 
 	bpf_object__for_each_map(map, obj)
 	{
-		/* lb_cluster_req is per-packet scratch of the XDP program
-		 * (bpf/lb_fwd.h): nothing to keep, and an unpinned map is
-		 * nothing for 'lbctl unload' to leave behind */
-		if (bpf_map__is_internal(map) ||
-		    !strcmp(bpf_map__name(map), "lb_cluster_req"))
+		if (!dataplane__map_pinned(map))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
 		err = bpf_map__set_pin_path(map, path);

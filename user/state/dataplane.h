@@ -65,6 +65,16 @@ int dataplane__open_pinned(struct dataplane *dp, const char *pin_dir);
 void dataplane__destroy(struct dataplane *dp);
 
 const char *dataplane__map_name(enum dp_map map);
+/* Is this map of the programs' objects pinned with the instance's state?
+ * (All but libbpf's internal ones and the XDP program's scratch.) */
+struct bpf_map;
+int dataplane__map_pinned(const struct bpf_map *map);
+/* Before loading obj (an XDP or tc skeleton attached apart from the
+ * instance's own load): its maps become the ones pinned under pin_dir,
+ * sized as they were loaded. */
+struct bpf_object;
+int dataplane__use_pins(struct bpf_object *obj, const char *pin_dir,
+			__u32 ring_size);
 int dataplane__map_fd(const struct dataplane *dp, const char *map_name);
 int dataplane__xdp_fd(const struct dataplane *dp);
 int dataplane__sk_lookup_fd(const struct dataplane *dp);

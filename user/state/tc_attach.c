@@ -29,9 +29,7 @@ static void tc_attach__pin(const struct instance *in, int ifindex, char *buf,
 /* The tc object on the instance's pinned maps, loaded. */
 static struct lb_tc *tc_attach__load(const struct instance *in)
 {
-	char path[PATH_MAX];
 	struct dataplane dp;
-	struct bpf_map *map;
 	struct lb_tc *skel;
 	int err;
 
@@ -43,14 +41,10 @@ static struct lb_tc *tc_attach__load(const struct instance *in)
 	skel = lb_tc__open();
 	if (!skel)
 		goto out;
-	bpf_map__set_max_entries(skel->maps.lb_rings,
-				 LB_MAX_VIPS * dp.cfg.ring_size);
-	bpf_object__for_each_map(map, skel->obj)
-	{
-		if (bpf_map__is_internal(map))
-			continue;
-		instance__pin_path(in, bpf_map__name(map), path, sizeof(path));
-		bpf_map__set_pin_path(map, path);
+	if (dataplane__use_pins(skel->obj, in->pin_dir, dp.cfg.ring_size)) {
+		lb_tc__destroy(skel);
+		skel = NULL;
+		goto out;
 	}
 	err = lb_tc__load(skel);
 	if (err) {
