@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The pick: client address -> ring slot -> worker id -> that worker's
- * listening socket. sk_lookup (on the SYN) and the tc program (on a SYN
+ * The pick: client address -> ring slot -> worker ref -> that worker's
+ * listening socket. A ref names a host and a worker on it (LB_REF); only
+ * a ref of this host (or of host 0, a single-host ring) has a socket here. sk_lookup (on the SYN) and the tc program (on a SYN
  * cookie's ACK) both call lb_pick_sock(), so they can never disagree; the
  * hash itself is shared with user space.
  */
@@ -51,7 +52,7 @@ static __always_inline __u32 lb_slot_worker(const struct lb_slot *s,
 	return worker ? *worker : LB_WORKER_NONE;
 }
 
-/* Returns a worker id, or LB_WORKER_NONE for an empty slot or no config. */
+/* Returns a worker ref, or LB_WORKER_NONE for an empty slot or no config. */
 static __always_inline __u32 lb_pick(const struct lb_vip_meta *vip,
 				     const struct lb_addr *client, __u8 family)
 {
@@ -62,15 +63,28 @@ static __always_inline __u32 lb_pick(const struct lb_vip_meta *vip,
 	return lb_slot_worker(&s, 0);
 }
 
-/* The worker's listener of the VIP's kind and of the connection's family:
- * the kernel assigns only a socket of the connection's own family. The
- * socket is referenced: bpf_sk_release() it. */
-static __always_inline struct bpf_sock *
-lb_worker_sock(const struct lb_vip_meta *vip, __u8 family, __u32 worker)
+/* This host's id in the cluster (0: not clustered). */
+static __always_inline __u32 lb_self_host(void)
 {
-	__u32 slot;
+	__u32 zero = 0;
+	struct lb_config *cfg = bpf_map_lookup_elem(&lb_config, &zero);
 
-	if (worker >= LB_MAX_WORKERS || vip->listener >= LB_LISTENER_KINDS)
+	return cfg ? cfg->self_host : 0;
+}
+
+/* The worker's listener of the VIP's kind and of the connection's family:
+ * the kernel assigns only a socket of the connection's own family. A ref
+ * of another host has none here: its host serves it (a worker host whose
+ * ring differs for a moment from the balancer's falls back to a local
+ * worker). The socket is referenced: bpf_sk_release() it. */
+static __always_inline struct bpf_sock *
+lb_worker_sock(const struct lb_vip_meta *vip, __u8 family, __u32 ref,
+	       __u32 self_host)
+{
+	__u32 slot, worker = LB_REF_WORKER(ref), host = LB_REF_HOST(ref);
+
+	if ((host && host != self_host) || worker >= LB_MAX_WORKERS ||
+	    vip->listener >= LB_LISTENER_KINDS)
 		return NULL;
 	slot = LB_SOCKET_SLOT(vip->listener, family, worker);
 	return bpf_map_lookup_elem(&lb_sockets, &slot);
@@ -82,17 +96,17 @@ static __always_inline __u32 lb_fallback(const struct lb_vip_meta *vip,
 					 const struct lb_addr *client,
 					 __u8 family, struct bpf_sock **sk)
 {
+	__u32 i, ref, self_host = lb_self_host();
 	struct lb_slot s;
-	__u32 i, worker;
 
 	*sk = NULL;
 	if (lb_slot_of(vip, client, family, &s))
 		return LB_WORKER_NONE;
 	for (i = 1; i <= LB_SK_FALLBACK_SLOTS; i++) {
-		worker = lb_slot_worker(&s, i);
-		*sk = lb_worker_sock(vip, family, worker);
+		ref = lb_slot_worker(&s, i);
+		*sk = lb_worker_sock(vip, family, ref, self_host);
 		if (*sk)
-			return worker;
+			return LB_REF_WORKER(ref);
 	}
 	return LB_WORKER_NONE;
 }
@@ -109,8 +123,8 @@ enum lb_pick_how {
  * The listener a new connection from client goes to: the pick's, or, when
  * the pick has lost its socket (it died; the agent has not rebuilt the
  * ring yet, or is not running), the next slots' with a live worker.
- * Returns a referenced socket (bpf_sk_release() it) and its worker in
- * *worker, or NULL; *how says which case it was.
+ * Returns a referenced socket (bpf_sk_release() it) and its worker id
+ * on this host in *worker, or NULL; *how says which case it was.
  */
 static __always_inline struct bpf_sock *
 lb_pick_sock(const struct lb_vip_meta *vip, const struct lb_addr *client,
@@ -123,8 +137,9 @@ lb_pick_sock(const struct lb_vip_meta *vip, const struct lb_addr *client,
 		*how = LB_PICK_NO_WORKER;
 		return NULL;
 	}
-	sk = lb_worker_sock(vip, family, *worker);
+	sk = lb_worker_sock(vip, family, *worker, lb_self_host());
 	if (sk) {
+		*worker = LB_REF_WORKER(*worker);
 		*how = LB_PICK_COMPUTED;
 		return sk;
 	}

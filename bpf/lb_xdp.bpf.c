@@ -11,11 +11,18 @@
  * dropped when XDP will not answer it (lb_syn_check.h): none reaches a
  * listen queue. Otherwise it goes on to the kernel, and sk_lookup picks
  * the worker. Nothing is written per connection.
+ *
+ * Cluster mode (lb_config.self_host != 0, docs/scaleout.md): every TCP
+ * segment to a served port is picked, and one whose pick is on another
+ * host is encapsulated to it (lb_fwd.h); the GUE packets other hosts send
+ * to this host's underlay address are judged and decapsulated
+ * (lb_decap.h). With self_host 0 nothing of it runs.
  */
 #include "lb_parse.h"
 #include "lb_flood.h"
 #include "lb_synack.h"
 #include "lb_exclusive.h"
+#include "lb_decap.h"
 
 /* Row in lb_vip_stats of the address's served port, or -1. */
 static __always_inline int lb_port_index(const struct lb_vip_addr *va,
@@ -133,7 +140,10 @@ static __always_inline int lb_established(const struct lb_pkt *pkt,
 			     lb_port_filter_bit(&pkt->dst, th->dest));
 }
 
-static __always_inline int lb_process(struct xdp_md *ctx)
+/* A subprogram, not inlined: its stack and lb_cluster()'s would not fit
+ * the verifier's 512 bytes together. Returns a verdict, or LB_GO_* with
+ * the packet in lb_cluster_req. */
+static __noinline int lb_process(struct xdp_md *ctx)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	void *data = (void *)(long)ctx->data;
@@ -143,20 +153,35 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 	struct lb_config *cfg;
 	struct lb_pkt pkt;
 	__u32 zero = 0, src_action;
-	int rc, index;
+	int rc, index, action;
 
 	if (lb_parse_dst(data, data_end, &pkt) != LB_PKT_IP)
 		return XDP_PASS;
 	/* Most packets on a host's NIC are for other addresses: the filter
 	 * answers them without a hash lookup. */
 	filter = bpf_map_lookup_elem(&lb_addr_filter, &zero);
-	if (!filter ||
-	    !lb_filter_has(filter->addrs, lb_addr_filter_bit(&pkt.dst)))
+	if (!filter)
 		return XDP_PASS;
+	if (!lb_filter_has(filter->addrs, lb_addr_filter_bit(&pkt.dst))) {
+		/* The encapsulation to this host's underlay address: any
+		 * other packet pays one more byte compare (IPv4 UDP pays a
+		 * config read), and lbctl's filter needs no bit for it. */
+		if (pkt.family != LB_FAMILY_V4 ||
+		    ((struct iphdr *)pkt.l3)->protocol != IPPROTO_UDP)
+			return XDP_PASS;
+		cfg = bpf_map_lookup_elem(&lb_config, &zero);
+		if (cfg && lb_for_self(&pkt, cfg))
+			return lb_cluster_go(&pkt, NULL, 0, LB_GO_DECAP);
+		return XDP_PASS;
+	}
 	cfg = bpf_map_lookup_elem(&lb_config, &zero);
 	if (!cfg)
 		return XDP_PASS;
-	if (lb_established(&pkt, data_end, filter, cfg))
+	if (lb_for_self(&pkt, cfg))
+		return lb_cluster_go(&pkt, NULL, 0, LB_GO_DECAP);
+	/* In cluster mode an established segment may be another host's:
+	 * it takes the full path and is picked. */
+	if (!cfg->self_host && lb_established(&pkt, data_end, filter, cfg))
 		return XDP_PASS;
 	akey.addr = pkt.dst;
 	akey.family = pkt.family;
@@ -176,10 +201,17 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 		index = lb_port_index(va, pkt.dport);
 		if (index < 0)
 			break;
+		if (cfg->self_host) {
+			action = lb_cluster_tcp(cfg, &pkt, rc == LB_PKT_SYN);
+			if (action >= 0)
+				return action;
+		}
 		if (rc == LB_PKT_TCP)
 			return XDP_PASS;
 		return lb_syn(ctx, &pkt, cfg, index, src_action);
 	case LB_PKT_ICMP_PASS:
+		if (cfg->self_host)
+			return lb_cluster_go(&pkt, NULL, 0, LB_GO_ICMP);
 		return lb_verdict(LB_R_ICMP_PASS, XDP_PASS);
 	case LB_PKT_NOT_TCP:
 		break;
@@ -198,10 +230,40 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 	return lb_exclusive(ctx, &pkt, data_end);
 }
 
+/* Cluster mode's second step: forwarding, ICMP errors, decapsulation. */
+static __noinline int lb_cluster(struct xdp_md *ctx, int go)
+{
+	struct lb_cluster_req *req;
+	struct lb_config *cfg;
+	__u32 zero = 0;
+	int action;
+
+	req = bpf_map_lookup_elem(&lb_cluster_req, &zero);
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	if (!req || !cfg)
+		return XDP_PASS;
+	switch (go) {
+	case LB_GO_FWD:
+		return lb_cluster_fwd(ctx, cfg, req);
+	case LB_GO_ICMP:
+		action = lb_cluster_icmp(ctx, cfg, &req->pkt);
+		if (action >= 0)
+			return action;
+		return lb_verdict(LB_R_ICMP_PASS, XDP_PASS);
+	case LB_GO_DECAP:
+		return lb_decap(ctx, cfg, &req->pkt);
+	}
+	return XDP_PASS;
+}
+
 SEC("xdp")
 int lb_xdp(struct xdp_md *ctx)
 {
-	return lb_process(ctx);
+	int action = lb_process(ctx);
+
+	if (action >= LB_GO_FWD)
+		return lb_cluster(ctx, action);
+	return action;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

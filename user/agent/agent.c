@@ -29,6 +29,9 @@
 #include "agent_metrics.h"
 #include "agent_cookies.h"
 #include "agent_shield.h"
+#include "announce.h"
+#include "cluster.h"
+#include "cluster_ring.h"
 #include "health.h"
 #include "lb_proto.h"
 #include "sshd.h"
@@ -44,7 +47,9 @@ enum ev_kind {
 	EV_METRICS,
 	EV_METRICS_CONN,
 	EV_CONN,
-	EV_PROBE
+	EV_PROBE,
+	EV_CLUSTER, /* membership datagrams */
+	EV_CLUSTER_TIMER /* the heartbeat */
 };
 
 #define EV(kind, id) (((__u64)(kind) << 32) | (__u32)(id))
@@ -100,7 +105,19 @@ struct agent {
 	int npending;
 	__u64 idle_closed, idle_reported, idle_logged_ms;
 	int stop;
+	/* scale-out (cluster.h); cl.fd < 0 when not clustered */
+	struct cluster cl;
+	int cl_timer_fd, cl_ep_fd;
+	__u64 cl_change_ms; /* last ring change; 0: the second chance ended */
+	struct maglev_worker *cl_refs; /* the set the rings were built from */
+	size_t cl_nrefs;
+	int cl_link; /* announce link: 1 up, 0 down, -1 unknown */
+	int cl_link_err; /* the last error logged for it */
+	__u64 cl_start_ms; /* cluster mode began: peers not heard yet */
+	char drain_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
 };
+
+static void agent__cluster_rings(struct agent *a, int force);
 
 static __u64 now_ms(void)
 {
@@ -138,6 +155,10 @@ static void agent__rebuild_all(struct agent *a)
 	size_t moved;
 	int n, i, err;
 
+	if (cluster__on(&a->cl)) {
+		agent__cluster_rings(a, 1);
+		return;
+	}
 	if (instance__lock(a->in))
 		return;
 	n = vip__list(&a->dp, vips);
@@ -849,6 +870,260 @@ static void agent__tick(struct agent *a)
 	}
 }
 
+/* --- scale-out -------------------------------------------------------- */
+
+/* Live local workers, the rule ring.c applies: registered, up, with a
+ * socket, drained on no VIP. One set for every VIP: all hosts must build
+ * the same ring, and they know our workers only from this list. */
+static int agent__local_workers(struct agent *a, struct cm_worker *out)
+{
+	struct vip vips[LB_MAX_VIPS];
+	struct lb_worker_state st;
+	int n = 0, nv, i, j;
+
+	nv = vip__list(&a->dp, vips);
+	for (i = 0; i < LB_MAX_WORKERS; i++) {
+		const struct agent_worker *w = &a->w[i];
+
+		if (w->conn < 0 || w->down || !w->nlisteners)
+			continue;
+		for (j = 0; j < nv; j++)
+			if (!worker__get(&a->dp, vips[j].meta.index, i, &st) &&
+			    (st.flags & LB_WF_DRAINED))
+				break;
+		if (j < nv)
+			continue;
+		out[n].id = i;
+		out[n++].weight = w->weight;
+	}
+	return n;
+}
+
+/* The global rings from the live set; only when the set changed, unless
+ * forced (a VIP or a registration came). */
+static void agent__cluster_rings(struct agent *a, int force)
+{
+	static struct cm_worker local[LB_MAX_WORKERS];
+	struct vip vips[LB_MAX_VIPS];
+	char name[VIP_TEXT_MAX];
+	struct maglev_worker *refs;
+	size_t n, moved;
+	int nv, nl, i, err, any = 0;
+
+	/* Until the peers had dead_after to be heard, the set would hold
+	 * our workers alone: an agent restart must not empty the rings of
+	 * every other host's workers. The tick builds them after that. */
+	if (now_ms() - a->cl_start_ms < a->cl.cfg.dead_after_ms)
+		return;
+	refs = calloc(MAGLEV_MAX_REFS, sizeof(*refs));
+	if (!refs || instance__lock(a->in)) {
+		free(refs);
+		return;
+	}
+	nl = agent__local_workers(a, local);
+	n = cluster__refs(&a->cl, local, nl, refs);
+	if (!force && n == a->cl_nrefs && a->cl_refs &&
+	    !memcmp(refs, a->cl_refs, n * sizeof(*refs)))
+		goto out;
+	nv = vip__list(&a->dp, vips);
+	for (i = 0; i < nv; i++) {
+		err = cluster_ring__rebuild(&a->dp, vips[i].meta.index, refs, n,
+					    &moved);
+		vip__format(&vips[i].key, name, sizeof(name));
+		if (err)
+			log_msg("cannot rebuild the global ring of %s: %s",
+				name, strerror(-err));
+		else if (moved)
+			log_msg("global ring of %s: %zu slots moved (%zu workers in the cluster); the ring before is the second chance",
+				name, moved, n);
+		any |= moved > 0;
+	}
+	free(a->cl_refs);
+	a->cl_refs = refs;
+	a->cl_nrefs = n;
+	refs = NULL;
+	if (any) {
+		a->cl_change_ms = now_ms() ?: 1;
+		a->generation++;
+	}
+out:
+	instance__unlock(a->in);
+	free(refs);
+}
+
+/* second_chance after the last change: lb_rings_prev = lb_rings. */
+static void agent__cluster_hold(struct agent *a)
+{
+	struct vip vips[LB_MAX_VIPS];
+	int nv, i;
+
+	if (!a->cl_change_ms ||
+	    now_ms() - a->cl_change_ms < a->cl.cfg.second_chance_ms)
+		return;
+	if (instance__lock(a->in))
+		return;
+	nv = vip__list(&a->dp, vips);
+	for (i = 0; i < nv; i++)
+		cluster_ring__hold_end(&a->dp, vips[i].meta.index);
+	instance__unlock(a->in);
+	a->cl_change_ms = 0;
+	log_msg("cluster: second chance over: lb_rings_prev is the ring in use");
+}
+
+/* A balancer's announce link: up while not draining and XDP is on every
+ * configured interface. */
+static void agent__cluster_link(struct agent *a, int stopping)
+{
+	const struct cluster_config *c = &a->cl.cfg;
+	struct attachment at[64];
+	const char *why = NULL;
+	int up = 1, n, i, j, err;
+
+	if (!cluster__on(&a->cl) || !c->announce_link[0] ||
+	    !(c->hosts[c->self].flags & LB_HOST_F_BALANCER))
+		return;
+	if (stopping) {
+		up = 0;
+		why = "the agent stops";
+	} else if (a->cl.draining) {
+		up = 0;
+		why = "this host drains";
+	} else {
+		n = attach__list(a->in, at, 64);
+		for (j = 0; j < a->cfg.nifaces && up; j++) {
+			for (i = 0; i < n; i++)
+				if (!strcmp(at[i].ifname,
+					    a->cfg.ifaces[j].name))
+					break;
+			if (i >= n) {
+				up = 0;
+				why = "XDP is not attached to every interface";
+			}
+		}
+	}
+	err = announce__set(c->announce_link, up);
+	if (err) {
+		if (err != a->cl_link_err)
+			log_msg("cluster: cannot set announce_link '%s' %s: %s",
+				c->announce_link, up ? "up" : "down",
+				strerror(-err));
+		a->cl_link_err = err;
+		a->cl_link = -1;
+		return;
+	}
+	a->cl_link_err = 0;
+	if (a->cl_link != up)
+		log_msg("cluster: announce link %s %s%s%s", c->announce_link,
+			up ? "up" : "down", why ? ": " : "", why ?: "");
+	a->cl_link = up;
+}
+
+static void agent__cluster_tick(struct agent *a)
+{
+	static struct cm_worker local[LB_MAX_WORKERS];
+	__u64 exp, t = now_ms();
+	int drain, n, changed;
+
+	if (read(a->cl_timer_fd, &exp, sizeof(exp)) < 0 || !cluster__on(&a->cl))
+		return;
+	drain = access(a->drain_path, F_OK) == 0;
+	if (drain != a->cl.draining)
+		log_msg("cluster: this host %s (%s)",
+			drain ? "drains" : "no longer drains", a->drain_path);
+	a->cl.draining = drain;
+	n = agent__local_workers(a, local);
+	cluster__announce(&a->cl, local, n);
+	changed = cluster__expire(&a->cl, t);
+	cluster__log_rejects(&a->cl, t);
+	(void)changed; /* the set comparison below sees every change */
+	agent__cluster_rings(a, 0);
+	agent__cluster_hold(a);
+	agent__cluster_link(a, 0);
+}
+
+static void agent__cluster_event(struct agent *a)
+{
+	if (cluster__recv(&a->cl, now_ms()))
+		agent__cluster_rings(a, 0);
+}
+
+static int agent__cluster_timer(struct agent *a, __u32 ms)
+{
+	struct itimerspec its = {
+		.it_interval = { ms / 1000, (ms % 1000) * 1000000 },
+		.it_value = { ms / 1000, (ms % 1000) * 1000000 },
+	};
+
+	return timerfd_settime(a->cl_timer_fd, 0, &its, NULL) ? -errno : 0;
+}
+
+/* Enter, follow or leave cluster mode as c says (setup and reload). A
+ * socket that cannot be bound refuses c: the caller keeps the running
+ * config. */
+static int agent__cluster_apply(struct agent *a, const struct cluster_config *c)
+{
+	static struct cluster_ring_host hosts[LB_MAX_HOSTS];
+	struct cluster_ring_self self;
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.u64 = EV(EV_CLUSTER, 0) };
+	int i, err;
+
+	if (!c->enabled) {
+		if (!cluster__on(&a->cl))
+			return 0;
+		agent__cluster_timer(a, 0);
+		cluster__close(&a->cl);
+		a->cl_ep_fd = -1;
+		free(a->cl_refs);
+		a->cl_refs = NULL;
+		a->cl_nrefs = 0;
+		a->cl_change_ms = 0;
+		if (!instance__lock(a->in)) {
+			err = cluster_ring__clear(&a->dp);
+			instance__unlock(a->in);
+			if (err)
+				log_msg("cannot leave cluster mode: %s",
+					strerror(-err));
+		}
+		log_msg("cluster: left cluster mode; rings are single-host again");
+		return 0;
+	}
+	if (!cluster__on(&a->cl))
+		a->cl_start_ms = now_ms();
+	err = cluster__configure(&a->cl, c);
+	if (err)
+		return err;
+	if (a->cl.fd != a->cl_ep_fd) {
+		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->cl.fd, &ev))
+			return -errno;
+		a->cl_ep_fd = a->cl.fd;
+	}
+	for (i = 0; i < c->nhosts; i++) {
+		hosts[i].id = c->hosts[i].id;
+		hosts[i].addr = c->hosts[i].addr;
+		hosts[i].flags = c->hosts[i].flags;
+	}
+	self.id = c->hosts[c->self].id;
+	self.addr = c->hosts[c->self].addr;
+	self.gue_port = c->gue_port;
+	self.mtu = c->mtu;
+	err = instance__lock(a->in);
+	if (!err) {
+		err = cluster_ring__set_hosts(&a->dp, &self, hosts, c->nhosts);
+		instance__unlock(a->in);
+	}
+	if (err) {
+		log_msg("cannot write the cluster description: %s",
+			strerror(-err));
+		return err;
+	}
+	a->cl_link = -1;
+	log_msg("cluster: host %s (%u) of %d, membership on port %u every %u ms",
+		c->hosts[c->self].name, self.id, c->nhosts, c->membership_port,
+		c->heartbeat_ms);
+	return agent__cluster_timer(a, c->heartbeat_ms);
+}
+
 /* --- metrics ----------------------------------------------------------- */
 
 /* The Prometheus text: the pinned counters and the agent's own state. */
@@ -862,6 +1137,7 @@ static void agent__render_metrics(void *ctx, FILE *f)
 		stats__print_prometheus(f, s);
 	free(s);
 	agent_cookies__metrics(&a->cookies, a->in, &a->cfg, &a->dp, f);
+	cluster__metrics(&a->cl, f);
 	fprintf(f,
 		"# HELP lb_ring_generation Ring rebuilds since the agent started.\n"
 		"# TYPE lb_ring_generation counter\nlb_ring_generation %llu\n",
@@ -968,6 +1244,11 @@ static void agent__reload(struct agent *a)
 		log_msg("%s: keeping the running config", a->config_path);
 		goto out;
 	}
+	if (agent__cluster_apply(a, &next->cluster)) {
+		log_msg("%s: the cluster cannot run as it says: keeping the running config",
+			a->config_path);
+		goto out;
+	}
 	if (next->ring_size != a->cfg.ring_size)
 		log_msg("ring_size change to %u needs 'lbctl unload' and a restart; keeping %u",
 			next->ring_size, a->cfg.ring_size);
@@ -1071,6 +1352,15 @@ static int agent__setup(struct agent *a)
 	err = err ?: ep_add(a, a->timer_fd, EPOLLIN, EV(EV_TIMER, 0));
 	if (!err && a->cfg.health_interval_ms)
 		err = agent__arm_timer(a);
+	if (err)
+		return err;
+	a->cl_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (a->cl_timer_fd < 0)
+		return -errno;
+	err = ep_add(a, a->cl_timer_fd, EPOLLIN, EV(EV_CLUSTER_TIMER, 0));
+	err = err ?: agent__cluster_apply(a, &a->cfg.cluster);
+	if (!err && cluster__on(&a->cl))
+		agent__rebuild_all(a);
 	return err;
 }
 
@@ -1116,6 +1406,10 @@ int agent__run(struct instance *in, const char *config_path)
 	a->in = in;
 	a->config_path = config_path;
 	a->epfd = a->listen_fd = a->sig_fd = a->timer_fd = -1;
+	a->cl_timer_fd = a->cl_ep_fd = -1;
+	cluster__init(&a->cl);
+	snprintf(a->drain_path, sizeof(a->drain_path), CLUSTER_DRAIN_FMT,
+		 in->name);
 	metrics__init(&a->metrics);
 	err = agent__claim(in);
 	err = err ?: agent_config__load(config_path, in->name, &a->cfg);
@@ -1154,6 +1448,12 @@ int agent__run(struct instance *in, const char *config_path)
 			case EV_PROBE:
 				agent__probe_event(a, id);
 				break;
+			case EV_CLUSTER:
+				agent__cluster_event(a);
+				break;
+			case EV_CLUSTER_TIMER:
+				agent__cluster_tick(a);
+				break;
 			}
 		}
 		metrics__expire(&a->metrics);
@@ -1162,6 +1462,8 @@ int agent__run(struct instance *in, const char *config_path)
 	/* Leaving keeps every socket and ring slot: traffic flows on, and the
 	 * workers re-register with the next agent. */
 	log_msg("stopping; the pinned state keeps serving");
+	/* the routers stop sending here; what still comes is forwarded */
+	agent__cluster_link(a, 1);
 out:
 	if (a->listen_fd >= 0)
 		unlink(a->cfg.socket_path);
@@ -1169,6 +1471,10 @@ out:
 	metrics__close(&a->metrics);
 	dataplane__destroy(&a->dp);
 	SSL_CTX_free(a->probe_ctx);
+	cluster__close(&a->cl);
+	if (a->cl_timer_fd >= 0)
+		close(a->cl_timer_fd);
+	free(a->cl_refs);
 	free(a);
 	return err;
 }

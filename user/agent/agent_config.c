@@ -8,19 +8,14 @@
 #include <arpa/inet.h>
 #include <yaml.h>
 #include "agent_config.h"
+#include "agent_config_walk.h"
+#include "cluster_config.h"
 #include "instance.h"
 #include "number.h"
 #include "maglev.h"
 #include "vip.h"
 
-struct walk {
-	const char *path;
-	yaml_document_t *doc;
-	int errors;
-};
-
-static void cfg_error(struct walk *w, const yaml_node_t *n, const char *fmt,
-		      ...)
+void cfg_error(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -32,8 +27,7 @@ static void cfg_error(struct walk *w, const yaml_node_t *n, const char *fmt,
 	w->errors++;
 }
 
-static const char *scalar(struct walk *w, const yaml_node_t *n,
-			  const char *what)
+const char *cfg_scalar(struct walk *w, const yaml_node_t *n, const char *what)
 {
 	if (n->type != YAML_SCALAR_NODE) {
 		cfg_error(w, n, "'%s' expects a single value", what);
@@ -42,10 +36,10 @@ static const char *scalar(struct walk *w, const yaml_node_t *n,
 	return (const char *)n->data.scalar.value;
 }
 
-static int get_u32(struct walk *w, const yaml_node_t *n, const char *what,
-		   __u32 min, __u32 max, __u32 *out)
+int cfg_get_u32(struct walk *w, const yaml_node_t *n, const char *what,
+		__u32 min, __u32 max, __u32 *out)
 {
-	const char *s = scalar(w, n, what);
+	const char *s = cfg_scalar(w, n, what);
 	int err;
 
 	if (!s)
@@ -58,10 +52,10 @@ static int get_u32(struct walk *w, const yaml_node_t *n, const char *what,
 	return err;
 }
 
-static int get_str(struct walk *w, const yaml_node_t *n, const char *what,
-		   char *out, size_t len)
+int cfg_get_str(struct walk *w, const yaml_node_t *n, const char *what,
+		char *out, size_t len)
 {
-	const char *s = scalar(w, n, what);
+	const char *s = cfg_scalar(w, n, what);
 
 	if (!s)
 		return -EINVAL;
@@ -73,15 +67,8 @@ static int get_str(struct walk *w, const yaml_node_t *n, const char *what,
 	return 0;
 }
 
-#define for_each_pair(doc, map, p)                \
-	for (p = (map)->data.mapping.pairs.start; \
-	     p < (map)->data.mapping.pairs.top; p++)
-#define for_each_item(doc, seq, it)                 \
-	for (it = (seq)->data.sequence.items.start; \
-	     it < (seq)->data.sequence.items.top; it++)
-
-static int want(struct walk *w, const yaml_node_t *n, yaml_node_type_t type,
-		const char *what)
+int cfg_want(struct walk *w, const yaml_node_t *n, yaml_node_type_t type,
+	     const char *what)
 {
 	if (n->type == type)
 		return 1;
@@ -91,12 +78,12 @@ static int want(struct walk *w, const yaml_node_t *n, yaml_node_type_t type,
 }
 
 /* YAML 1.1's booleans, as the flood: section takes them. */
-static int get_bool(struct walk *w, const yaml_node_t *n, const char *what,
-		    int *out)
+int cfg_get_bool(struct walk *w, const yaml_node_t *n, const char *what,
+		 int *out)
 {
 	static const char *const words[] = { "false", "true", "no",
 					     "yes",   "off",  "on" };
-	const char *s = scalar(w, n, what);
+	const char *s = cfg_scalar(w, n, what);
 	size_t i;
 
 	for (i = 0; s && i < sizeof(words) / sizeof(words[0]); i++)
@@ -117,7 +104,7 @@ static void parse_vip(struct walk *w, yaml_node_t *n, struct agent_config *c)
 	yaml_node_pair_t *p;
 	__u32 val;
 
-	if (!want(w, n, YAML_MAPPING_NODE, "vips item"))
+	if (!cfg_want(w, n, YAML_MAPPING_NODE, "vips item"))
 		return;
 	if (c->nvips == LB_MAX_VIPS) {
 		cfg_error(w, n, "more than %d VIPs", LB_MAX_VIPS);
@@ -131,12 +118,12 @@ static void parse_vip(struct walk *w, yaml_node_t *n, struct agent_config *c)
 	{
 		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
 		yaml_node_t *val_n = yaml_document_get_node(w->doc, p->value);
-		const char *key = scalar(w, k, "key"), *s;
+		const char *key = cfg_scalar(w, k, "key"), *s;
 
 		if (!key)
 			continue;
 		if (!strcmp(key, "address")) {
-			s = scalar(w, val_n, key);
+			s = cfg_scalar(w, val_n, key);
 			if (s && vip__parse(s, &v->key))
 				cfg_error(
 					w, val_n,
@@ -145,22 +132,22 @@ static void parse_vip(struct walk *w, yaml_node_t *n, struct agent_config *c)
 			else if (s)
 				have_addr = 1;
 		} else if (!strcmp(key, "listener")) {
-			s = scalar(w, val_n, key);
+			s = cfg_scalar(w, val_n, key);
 			if (s && (listener = vip__parse_listener(s)) < 0)
 				cfg_error(
 					w, val_n,
 					"'listener' expects https or http, not '%s'",
 					s);
 		} else if (!strcmp(key, "v4_prefix")) {
-			if (!get_u32(w, val_n, key, 1, 32, &val))
+			if (!cfg_get_u32(w, val_n, key, 1, 32, &val))
 				v->meta.v4_prefix = val;
 		} else if (!strcmp(key, "v6_prefix")) {
-			if (!get_u32(w, val_n, key, 1, 128, &val))
+			if (!cfg_get_u32(w, val_n, key, 1, 128, &val))
 				v->meta.v6_prefix = val;
 		} else if (!strcmp(key, "exclusive")) {
-			get_bool(w, val_n, key, &exclusive);
+			cfg_get_bool(w, val_n, key, &exclusive);
 		} else if (!strcmp(key, "force")) {
-			get_bool(w, val_n, key, &v->force);
+			cfg_get_bool(w, val_n, key, &v->force);
 		} else {
 			cfg_error(w, k, "unknown VIP key '%s'", key);
 		}
@@ -191,7 +178,7 @@ static void parse_iface(struct walk *w, yaml_node_t *n, struct agent_config *c)
 	yaml_node_pair_t *p;
 	char mode[16] = "native";
 
-	if (!want(w, n, YAML_MAPPING_NODE, "interfaces item"))
+	if (!cfg_want(w, n, YAML_MAPPING_NODE, "interfaces item"))
 		return;
 	if (c->nifaces == AGENT_MAX_IFACES) {
 		cfg_error(w, n, "more than %d interfaces", AGENT_MAX_IFACES);
@@ -202,14 +189,14 @@ static void parse_iface(struct walk *w, yaml_node_t *n, struct agent_config *c)
 	{
 		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
 		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
-		const char *key = scalar(w, k, "key");
+		const char *key = cfg_scalar(w, k, "key");
 
 		if (!key)
 			continue;
 		if (!strcmp(key, "name"))
-			get_str(w, v, key, f->name, sizeof(f->name));
+			cfg_get_str(w, v, key, f->name, sizeof(f->name));
 		else if (!strcmp(key, "mode"))
-			get_str(w, v, key, mode, sizeof(mode));
+			cfg_get_str(w, v, key, mode, sizeof(mode));
 		else
 			cfg_error(w, k, "unknown interface key '%s'", key);
 	}
@@ -233,24 +220,26 @@ static void parse_health(struct walk *w, yaml_node_t *n, struct agent_config *c)
 {
 	yaml_node_pair_t *p;
 
-	if (!want(w, n, YAML_MAPPING_NODE, "health"))
+	if (!cfg_want(w, n, YAML_MAPPING_NODE, "health"))
 		return;
 	for_each_pair(w->doc, n, p)
 	{
 		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
 		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
-		const char *key = scalar(w, k, "key");
+		const char *key = cfg_scalar(w, k, "key");
 
 		if (!key)
 			continue;
 		if (!strcmp(key, "interval_ms"))
-			get_u32(w, v, key, 0, 3600000, &c->health_interval_ms);
+			cfg_get_u32(w, v, key, 0, 3600000,
+				    &c->health_interval_ms);
 		else if (!strcmp(key, "timeout_ms"))
-			get_u32(w, v, key, 10, 60000, &c->health_timeout_ms);
+			cfg_get_u32(w, v, key, 10, 60000,
+				    &c->health_timeout_ms);
 		else if (!strcmp(key, "rise"))
-			get_u32(w, v, key, 1, 100, &c->health_rise);
+			cfg_get_u32(w, v, key, 1, 100, &c->health_rise);
 		else if (!strcmp(key, "fall"))
-			get_u32(w, v, key, 1, 100, &c->health_fall);
+			cfg_get_u32(w, v, key, 1, 100, &c->health_fall);
 		else
 			cfg_error(w, k, "unknown health key '%s'", key);
 	}
@@ -262,15 +251,15 @@ static void parse_flood(struct walk *w, yaml_node_t *n, struct agent_config *c)
 	char why[200];
 	int rc;
 
-	if (!want(w, n, YAML_MAPPING_NODE, "flood"))
+	if (!cfg_want(w, n, YAML_MAPPING_NODE, "flood"))
 		return;
 	for_each_pair(w->doc, n, p)
 	{
 		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
 		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
-		const char *key = scalar(w, k, "key"), *val;
+		const char *key = cfg_scalar(w, k, "key"), *val;
 
-		if (!key || !(val = scalar(w, v, key)))
+		if (!key || !(val = cfg_scalar(w, v, key)))
 			continue;
 		rc = flood__set_key(&c->flood, key, val, why, sizeof(why));
 		if (rc)
@@ -282,7 +271,7 @@ static void parse_uids(struct walk *w, yaml_node_t *v, struct agent_config *c)
 {
 	yaml_node_item_t *it;
 
-	if (!want(w, v, YAML_SEQUENCE_NODE, "register_uids"))
+	if (!cfg_want(w, v, YAML_SEQUENCE_NODE, "register_uids"))
 		return;
 	for_each_item(w->doc, v, it)
 	{
@@ -293,8 +282,8 @@ static void parse_uids(struct walk *w, yaml_node_t *v, struct agent_config *c)
 				  AGENT_MAX_UIDS);
 			return;
 		}
-		get_u32(w, u, "register_uids", 0, 0xfffffffeu,
-			&c->register_uids[c->nregister_uids++]);
+		cfg_get_u32(w, u, "register_uids", 0, 0xfffffffeu,
+			    &c->register_uids[c->nregister_uids++]);
 	}
 }
 
@@ -302,7 +291,7 @@ static void parse_uids(struct walk *w, yaml_node_t *v, struct agent_config *c)
 static void parse_socket_group(struct walk *w, yaml_node_t *v,
 			       struct agent_config *c)
 {
-	const char *s = scalar(w, v, "socket_group");
+	const char *s = cfg_scalar(w, v, "socket_group");
 	struct group *gr;
 	unsigned long gid;
 	char *end;
@@ -334,36 +323,36 @@ static void parse_root(struct walk *w, yaml_node_t *root,
 	yaml_node_pair_t *p;
 	yaml_node_item_t *it;
 
-	if (!want(w, root, YAML_MAPPING_NODE, "the file"))
+	if (!cfg_want(w, root, YAML_MAPPING_NODE, "the file"))
 		return;
 	for_each_pair(w->doc, root, p)
 	{
 		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
 		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
-		const char *key = scalar(w, k, "key");
+		const char *key = cfg_scalar(w, k, "key");
 
 		if (!key)
 			continue;
 		if (!strcmp(key, "ring_size")) {
-			if (!get_u32(w, v, key, 3, MAGLEV_SIZE_MAX,
-				     &c->ring_size) &&
+			if (!cfg_get_u32(w, v, key, 3, MAGLEV_SIZE_MAX,
+					 &c->ring_size) &&
 			    !maglev__valid_size(c->ring_size))
 				cfg_error(w, v, "'ring_size' %u is not a prime",
 					  c->ring_size);
 		} else if (!strcmp(key, "hash_seed")) {
-			get_u32(w, v, key, 0, 0xffffffffu, &c->hash_seed);
+			cfg_get_u32(w, v, key, 0, 0xffffffffu, &c->hash_seed);
 		} else if (!strcmp(key, "socket")) {
-			get_str(w, v, key, c->socket_path,
-				sizeof(c->socket_path));
+			cfg_get_str(w, v, key, c->socket_path,
+				    sizeof(c->socket_path));
 		} else if (!strcmp(key, "metrics")) {
-			get_str(w, v, key, c->metrics, sizeof(c->metrics));
+			cfg_get_str(w, v, key, c->metrics, sizeof(c->metrics));
 		} else if (!strcmp(key, "vips")) {
-			if (want(w, v, YAML_SEQUENCE_NODE, key))
+			if (cfg_want(w, v, YAML_SEQUENCE_NODE, key))
 				for_each_item(w->doc, v, it) parse_vip(
 					w, yaml_document_get_node(w->doc, *it),
 					c);
 		} else if (!strcmp(key, "interfaces")) {
-			if (want(w, v, YAML_SEQUENCE_NODE, key))
+			if (cfg_want(w, v, YAML_SEQUENCE_NODE, key))
 				for_each_item(w->doc, v, it) parse_iface(
 					w, yaml_document_get_node(w->doc, *it),
 					c);
@@ -375,6 +364,8 @@ static void parse_root(struct walk *w, yaml_node_t *root,
 			parse_uids(w, v, c);
 		} else if (!strcmp(key, "socket_group")) {
 			parse_socket_group(w, v, c);
+		} else if (!strcmp(key, "cluster")) {
+			cluster_config__parse(w, v, &c->cluster);
 		} else {
 			cfg_error(w, k, "unknown key '%s'", key);
 		}

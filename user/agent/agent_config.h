@@ -9,6 +9,7 @@
 
 #include <sys/un.h>
 #include "attach.h"
+#include "cluster_config.h"
 #include "flood.h"
 #include "lb_kern_user.h"
 
@@ -49,6 +50,7 @@ struct agent_config {
 	 * directory searchable); register_uids still decides who registers */
 	int socket_group_set;
 	__u32 socket_gid;
+	struct cluster_config cluster; /* scale-out; enabled 0: single host */
 };
 
 /* Defaults for instance 'name', then the file. 0, or -EINVAL after

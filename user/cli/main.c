@@ -19,6 +19,7 @@
 #include "agent.h"
 #include "attach.h"
 #include "bpf_log.h"
+#include "cluster_cli.h"
 #include "dataplane.h"
 #include "instance.h"
 #include "maglev.h"
@@ -569,11 +570,15 @@ static int cmd_pick(struct ctx *c)
 	}
 	if (err)
 		return err;
-	if (worker == LB_WORKER_NONE)
-		printf("none\n");
-	else
-		printf("%u\n", worker);
+	cluster_cli__print_pick(&c->dp, worker);
 	return 0;
+}
+
+static int cmd_cluster(struct ctx *c)
+{
+	int err = load_state(c, 0);
+
+	return err ?: cluster_cli__run(&c->in, &c->dp, c->cmd->name);
 }
 
 static int cmd_stats(struct ctx *c)
@@ -824,7 +829,20 @@ static const struct cmd cmds[] = {
 	  .min_args = 2,
 	  .max_args = 2,
 	  .run = cmd_pick,
-	  .summary = "the worker CLIENT's connections go to" },
+	  .summary = "the worker CLIENT's connections go to (and its host)" },
+	{ .name = "cluster",
+	  .args = "",
+	  .run = cmd_cluster,
+	  .summary = "scale-out: self, hosts, ring shares per host" },
+	{ .name = "cluster drain",
+	  .args = "",
+	  .run = cmd_cluster,
+	  .summary =
+		  "take this host out: its workers leave every ring, its announce link goes down" },
+	{ .name = "cluster undrain",
+	  .args = "",
+	  .run = cmd_cluster,
+	  .summary = "announce this host again" },
 	{ .name = "deny add",
 	  .args = "PREFIX",
 	  .min_args = 1,

@@ -129,9 +129,8 @@ static size_t maglev__quotas(struct maglev_slot_owner *w, size_t n, __u32 m)
  * permutation until it has its quota.
  */
 static void maglev__fill(struct maglev_slot_owner *w, size_t n, __u32 m,
-			 __u32 *table)
+			 __u32 *table, __u32 *turn)
 {
-	__u16 turn[LB_MAX_WORKERS];
 	size_t nturn = 0, i, k;
 	__u32 s;
 
@@ -139,7 +138,7 @@ static void maglev__fill(struct maglev_slot_owner *w, size_t n, __u32 m,
 		table[s] = LB_WORKER_NONE;
 	for (i = 0; i < n; i++)
 		if (w[i].quota)
-			turn[nturn++] = (__u16)i;
+			turn[nturn++] = (__u32)i;
 	while (nturn) {
 		for (i = 0, k = 0; i < nturn; i++) {
 			struct maglev_slot_owner *x = &w[turn[i]];
@@ -163,37 +162,65 @@ static void maglev__fill(struct maglev_slot_owner *w, size_t n, __u32 m,
 	}
 }
 
-int maglev__build(const struct maglev_worker *workers, size_t n, __u32 m,
-		  __u32 *table)
+/* The build proper: ids are any values but LB_WORKER_NONE, n <= max. */
+static int maglev__build_ids(const struct maglev_worker *workers, size_t n,
+			     __u32 m, __u32 *table, size_t max)
 {
-	struct maglev_slot_owner w[LB_MAX_WORKERS];
-	__u8 seen[LB_MAX_WORKERS] = { 0 };
+	struct maglev_slot_owner *w;
+	__u32 *turn, s;
 	size_t i;
-	__u32 s;
+	int err = -EINVAL;
 
-	if (!maglev__valid_size(m) || n > LB_MAX_WORKERS || (n && !workers) ||
-	    !table)
+	if (!maglev__valid_size(m) || n > max || (n && !workers) || !table)
 		return -EINVAL;
+	w = calloc(n ? n : 1, sizeof(*w));
+	turn = calloc(n ? n : 1, sizeof(*turn));
+	if (!w || !turn) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
 		__u32 id = workers[i].id;
 
-		if (id >= LB_MAX_WORKERS || seen[id])
-			return -EINVAL;
-		seen[id] = 1;
-		memset(&w[i], 0, sizeof(w[i]));
 		w[i].id = id;
 		w[i].weight = workers[i].weight;
 		w[i].offset = maglev__hash(id, MAGLEV_SEED_OFFSET) % m;
 		w[i].skip = maglev__hash(id, MAGLEV_SEED_SKIP) % (m - 1) + 1;
 		w[i].cur = w[i].offset;
 	}
+	/* duplicates side by side once sorted; the order given is lost */
+	qsort(w, n, sizeof(*w), maglev__cmp_id);
+	for (i = 0; i < n; i++)
+		if (w[i].id == LB_WORKER_NONE || (i && w[i].id == w[i - 1].id))
+			goto out;
 	if (!maglev__quotas(w, n, m)) {
 		for (s = 0; s < m; s++)
 			table[s] = LB_WORKER_NONE;
-		return 0;
+	} else {
+		maglev__fill(w, n, m, table, turn);
 	}
-	maglev__fill(w, n, m, table);
-	return 0;
+	err = 0;
+out:
+	free(w);
+	free(turn);
+	return err;
+}
+
+int maglev__build(const struct maglev_worker *workers, size_t n, __u32 m,
+		  __u32 *table)
+{
+	size_t i;
+
+	for (i = 0; i < n && workers; i++)
+		if (workers[i].id >= LB_MAX_WORKERS)
+			return -EINVAL;
+	return maglev__build_ids(workers, n, m, table, LB_MAX_WORKERS);
+}
+
+int maglev__build_refs(const struct maglev_worker *refs, size_t n, __u32 m,
+		       __u32 *table)
+{
+	return maglev__build_ids(refs, n, m, table, MAGLEV_MAX_REFS);
 }
 
 size_t maglev__diff(const __u32 *old, const __u32 *new, __u32 m, __u32 *changed)

@@ -20,7 +20,7 @@
 #include <linux/types.h>
 
 struct maglev_worker {
-	__u32 id; /* worker id, < LB_MAX_WORKERS */
+	__u32 id; /* worker id < LB_MAX_WORKERS, or a ref (build_refs) */
 	__u32 weight; /* 0 = drained: no slots */
 };
 
@@ -38,10 +38,17 @@ int maglev__valid_size(__u32 m);
 /*
  * Fill table[0..m-1] with worker ids; LB_WORKER_NONE everywhere if no
  * worker has weight. Returns 0, or -EINVAL (m not prime, duplicate id, id
- * out of range). Allocates nothing.
+ * out of range), -ENOMEM.
  */
 int maglev__build(const struct maglev_worker *workers, size_t n, __u32 m,
 		  __u32 *table);
+
+/* Scale-out rings hold LB_REF(host, worker) (lb_kern_user.h): ids are
+ * refs, any value but LB_WORKER_NONE, at most MAGLEV_MAX_REFS of them.
+ * The same properties hold: the table is a function of the set alone. */
+#define MAGLEV_MAX_REFS 8192u
+int maglev__build_refs(const struct maglev_worker *refs, size_t n, __u32 m,
+		       __u32 *table);
 
 /*
  * Store in changed[] the indices where old and new differ, ascending.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
 #include <stdlib.h>
+#include "cluster_ring.h"
 #include "maglev.h"
 #include "ring.h"
 #include "worker.h"
@@ -14,6 +15,10 @@ int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
 	int n, i, err = -ENOMEM;
 
 	*moved = 0;
+	/* clustered: the agent writes global rings (cluster_ring.h); a
+	 * single-host ring here would undo them until its next tick */
+	if (cluster_ring__active(dp))
+		return 0;
 	ws = calloc(LB_MAX_WORKERS, sizeof(*ws));
 	old = malloc(m * sizeof(*old));
 	new = malloc(m * sizeof(*new));

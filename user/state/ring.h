@@ -12,7 +12,9 @@
 
 /* Rebuild the VIP's ring from its workers' (id, weight) set alone (a worker
  * counts with weight 0 unless up), and write only the slots that differ
- * from the ring in use; *moved says how many. */
+ * from the ring in use; *moved says how many. In cluster mode
+ * (lb_config.self_host set) nothing: the agent's membership loop builds
+ * the global rings (cluster_ring.h) at its next heartbeat. */
 int ring__rebuild(const struct dataplane *dp, const struct lb_vip_meta *vip,
 		  __u8 family, size_t *moved);
 

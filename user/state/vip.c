@@ -164,7 +164,7 @@ static void vip__filter_set(__u64 *words, __u32 bit)
 
 /*
  * lb_addr_filter from the VIPs in lb_vips and the addresses in
- * lb_vip_addrs, plus 'extra' (an address about to enter; NULL for none).
+ * lb_vip_addrs, the cluster's self_addr, plus 'extra' (an address about to enter; NULL for none).
  * Called before an address enters and after one left, so a VIP's address
  * bit is never clear.
  */
@@ -173,6 +173,7 @@ static int vip__sync_filter(const struct dataplane *dp,
 {
 	struct lb_addr_filter *f = calloc(1, sizeof(*f));
 	struct lb_addr_key key, next;
+	struct lb_config cfg;
 	struct vip all[LB_MAX_VIPS];
 	int started = 0, err = 0, n, i;
 
@@ -186,6 +187,14 @@ static int vip__sync_filter(const struct dataplane *dp,
 	}
 	if (extra)
 		vip__filter_set(f->addrs, lb_addr_filter_bit(extra));
+	/* scale-out: XDP must see the GUE packets to the host's own
+	 * underlay address */
+	if (!bpf_map_lookup_elem(dp->fds[DP_CONFIG], &(__u32){ 0 }, &cfg) &&
+	    cfg.self_host) {
+		struct lb_addr self = { .v4 = cfg.self_addr };
+
+		vip__filter_set(f->addrs, lb_addr_filter_bit(&self));
+	}
 	n = vip__list(dp, all);
 	for (i = 0; i < n; i++)
 		vip__filter_set(f->ports, lb_port_filter_bit(&all[i].key.addr,
@@ -195,6 +204,11 @@ static int vip__sync_filter(const struct dataplane *dp,
 		err = -errno;
 	free(f);
 	return err;
+}
+
+int vip__sync_filters(const struct dataplane *dp)
+{
+	return vip__sync_filter(dp, NULL);
 }
 
 /*

@@ -34,5 +34,8 @@ int vip__get(const struct dataplane *dp, const struct lb_vip_key *key,
 	     struct lb_vip_meta *meta);
 /* All VIPs sorted by index; returns the count (<= LB_MAX_VIPS). */
 int vip__list(const struct dataplane *dp, struct vip *out);
+/* Rewrite lb_addr_filter from the VIPs and the cluster self_addr (after
+ * lb_config.self_host/self_addr changed). */
+int vip__sync_filters(const struct dataplane *dp);
 
 #endif /* LB_VIP_H */
