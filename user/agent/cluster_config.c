@@ -210,7 +210,8 @@ out:
 void cluster_config__parse(struct walk *w, yaml_node_t *n,
 			   struct cluster_config *c)
 {
-	const yaml_node_t *self_n = NULL, *key_n = NULL, *dead_n = NULL;
+	const yaml_node_t *self_n = NULL, *key_n = NULL, *dead_n = NULL,
+			  *port_n = NULL;
 	char self[CLUSTER_NAME_MAX] = "";
 	yaml_node_pair_t *p;
 	yaml_node_item_t *it;
@@ -245,9 +246,11 @@ void cluster_config__parse(struct walk *w, yaml_node_t *n,
 		} else if (!strcmp(key, "membership_port")) {
 			if (!cfg_get_u32(w, val, key, 1, 65535, &v))
 				c->membership_port = v;
+			port_n = val;
 		} else if (!strcmp(key, "gue_port")) {
 			if (!cfg_get_u32(w, val, key, 1, 65535, &v))
 				c->gue_port = v;
+			port_n = val;
 		} else if (!strcmp(key, "heartbeat")) {
 			get_duration(w, val, key, 10, &c->heartbeat_ms);
 		} else if (!strcmp(key, "dead_after")) {
@@ -276,7 +279,8 @@ void cluster_config__parse(struct walk *w, yaml_node_t *n,
 	if (!c->nhosts)
 		cfg_error(w, n, "cluster without 'hosts'");
 	if (c->membership_port == c->gue_port)
-		cfg_error(w, n, "'membership_port' and 'gue_port' are both %u",
+		cfg_error(w, port_n ?: n,
+			  "'membership_port' and 'gue_port' are both %u",
 			  c->gue_port);
 	if (c->dead_after_ms <= c->heartbeat_ms)
 		cfg_error(
