@@ -324,9 +324,21 @@ EOF
 		"hostname sx-$w && exec '$BUILD/lbtls' -c '$DIR/lbtls-$w.yaml'"
 }
 
-# sx_worker_host W: backend, agent, lbtls
+# sx_worker_host W [drained]: backend, agent, lbtls. Drained: the agent
+# drains the host before lbtls registers, so that its workers join the
+# rings in one change at "lbctl cluster undrain" (docs/scaleout.md,
+# Changes: one change per second_chance window is covered).
 sx_worker_host() {
-	sx_backend "$1" && sx_agent "$1" && sx_lbtls "$1"
+	local w=$1 _
+	sx_backend "$w" && sx_agent "$w" || return 1
+	if [ "${2:-}" = drained ]; then
+		for _ in $(seq 50); do # the agent's state exists (bounded: 5 s)
+			sx_lbctl "$w" cluster drain >>"$DIR/checks.log" 2>&1 && break
+			sleep 0.1
+		done
+		[ -e "/run/lbctl/sx-$w.drain" ] || return 1
+	fi
+	sx_lbtls "$w"
 }
 
 # sx_workers_up W N: N workers of W up on its own agent (bounded: 10 s)
@@ -352,15 +364,21 @@ sx_pick() {
 	sx_norm_pick "$out"
 }
 
-# lbctl pick's answer with the cluster is "<host name> worker <id>" or
-# similar; bring it to X-Served-By's "sx-<host>/worker-<id>". Adjusted to
-# what wip-control prints (see sx_norm_pick's cases).
+# lbctl pick's answer with a cluster, "worker N on host H (ADDR)[, this
+# host]", in X-Served-By's form "sx-<host name>/worker-N"; "none" stays
 sx_norm_pick() {
-	local s=$1 host id
-	host=$(echo "$s" | grep -oE '\b[bw][1-3]\b' | head -1)
-	id=$(echo "$s" | grep -oE 'worker[ -]?[0-9]+' | grep -oE '[0-9]+' | head -1)
-	[ -n "$id" ] || id=$(echo "$s" | grep -oE '[0-9]+$')
-	echo "sx-$host/worker-$id"
+	local s=$1 id host
+	if [[ $s =~ ^worker\ ([0-9]+)\ on\ host\ ([0-9]+) ]]; then
+		id=${BASH_REMATCH[2]}
+		case $id in
+		1[1-3]) host=w${id#1} ;;
+		[1-3]) host=b$id ;;
+		*) host=h$id ;;
+		esac
+		echo "sx-$host/worker-${BASH_REMATCH[1]}"
+	else
+		echo "$s"
+	fi
 }
 
 # served_by SRC [CURL ARGS]: X-Served-By of one HTTPS request from SRC, or fail
@@ -394,8 +412,9 @@ sx_up() {
 	for h in "${SX_BAL[@]}"; do
 		sx_bird_balancer "$h" && sx_agent "$h" || return 1
 	done
-	for h in "$@"; do
-		sx_worker_host "$h" || return 1
+	for h in "$@"; do # w1 or w3:drained
+		sx_worker_host "${h%%:*}" "$([[ $h == *:* ]] && echo "${h#*:}")" ||
+			return 1
 	done
 }
 
@@ -410,7 +429,7 @@ sx_down() {
 		sx_lbctl "$h" unload >/dev/null 2>&1
 		rm -rf "/sys/fs/bpf/sx-$h"
 		rm -f "/run/lbctl/sx-$h.lock" "/run/lbctl/sx-$h.agent.lock" \
-			"/run/lbctl/sx-$h.sock"
+			"/run/lbctl/sx-$h.sock" "/run/lbctl/sx-$h.drain"
 	done
 	for h in c r "${SX_BAL[@]}" "${SX_WRK[@]}"; do
 		ip netns pids "sx-$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
