@@ -64,7 +64,7 @@ sx_log() { echo "$*" >>"$DIR/checks.log"; }
 sx_links() {
 	local h ns i
 	for ns in $SX_NS_C $SX_NS_R; do
-		ip netns add $ns || return 1
+		ip netns add "$ns" || return 1
 	done
 	for h in "${SX_BAL[@]}" "${SX_WRK[@]}"; do
 		ip netns add "sx-$h" || return 1
@@ -420,6 +420,7 @@ sx_up() {
 
 sx_down() {
 	local p h
+	# shellcheck disable=SC2154 # pids: the caller's (tests/net/lib.sh)
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	for h in r "${SX_BAL[@]}"; do
 		[ -f "$DIR/bird-$h.pid" ] && kill -9 "$(cat "$DIR/bird-$h.pid")" 2>/dev/null

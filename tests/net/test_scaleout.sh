@@ -184,7 +184,7 @@ ecmp_on_pick() {
 # each balancer alone: the router sends source ports 4N000-4N999 to bN
 # (policy routing), and the probe client uses those ports
 each_balancer_on_pick() {
-	local n b lo bad=0 before after line src got want
+	local n b lo bad=0 before after src got want
 	for n in 1 2 3; do
 		ip -n $SX_NS_R route add $SX_VIP/32 via "$(sx_addr b$n)" table $((100 + n)) &&
 			ip -n $SX_NS_R rule add ipproto tcp sport "4${n}000-4${n}999" \
@@ -324,7 +324,8 @@ combined_under_load() {
 
 # --- big answers, MSS ------------------------------------------------------------
 big_answer_intact() {
-	local src=$(sx_src 7) n=$((20 * 1024 * 1024)) want got size
+	local src n=$((20 * 1024 * 1024)) want got size
+	src=$(sx_src 7)
 	ip netns exec $SX_NS_C curl -sS -k --http1.1 --max-time 60 \
 		--interface "$src" -D "$DIR/big.head" -o "$DIR/big.body" \
 		--resolve "$SX_SNI:443:$SX_VIP" "https://$SX_SNI/bytes?n=$n" ||
@@ -340,7 +341,8 @@ big_answer_intact() {
 # forwarded it in GUE (router's port to the worker host): MSS 1460, then
 # 1500 - 40 (outer IPv4, UDP, GUE) - 40 = 1420
 mss_clamped_on_wire() {
-	local src=$(sx_src 9) w pid1 pid2 mss c0 c1 b
+	local src w pid1 pid2 mss c0 c1 b
+	src=$(sx_src 9)
 	w=$(sx_pick b1 "$src" | sed -n 's,^sx-\(w[0-9]\)/.*,\1,p')
 	[ -n "$w" ] || return 1
 	c0=0
@@ -375,6 +377,7 @@ print(mss(c[TCP]), mss(inner[TCP]), g[IP].src, g[IP].dst, inner.src, inner.dst)
 EOF
 	) || return 1
 	info "SYN from $src: MSS ${mss%% *} at the client, GUE ${mss#* }; mss_clamped +$((c1 - c0))"
+	# shellcheck disable=SC2086 # the six fields
 	set -- $mss
 	[ "$1" = 1460 ] && [ "$2" = 1420 ] && [ "$5" = "$src" ] &&
 		[ "$6" = $SX_VIP ] && [ $((c1 - c0)) -ge 1 ]
