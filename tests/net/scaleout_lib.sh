@@ -134,14 +134,23 @@ sx_sysctls() {
 	done
 }
 
-# ARP everywhere before any measurement (the first packet of a flow
-# otherwise waits for the neighbour)
+# ARP everywhere before any measurement: the first packet of a flow would
+# wait for the neighbour, and XDP's bpf_fib_lookup finds none for a host
+# the balancer never talked to (it then passes the encapsulated packet to
+# the kernel instead of XDP_TX). Balancers and worker hosts learn every
+# worker host (encapsulation, second chance) and the router.
 sx_neigh() {
-	local h
+	local h w
 	ip netns exec $SX_NS_C ping -q -c1 -W2 198.18.0.1 >/dev/null || return 1
 	for h in "${SX_BAL[@]}" "${SX_WRK[@]}"; do
 		ip netns exec $SX_NS_R ping -q -c1 -W2 "$(sx_addr "$h")" >/dev/null ||
 			return 1
+		ip netns exec "sx-$h" ping -q -c1 -W2 198.19.0.1 >/dev/null || return 1
+		for w in "${SX_WRK[@]}"; do
+			[ "$w" = "$h" ] && continue
+			ip netns exec "sx-$h" ping -q -c1 -W2 "$(sx_addr "$w")" \
+				>/dev/null || return 1
+		done
 	done
 }
 
