@@ -10,12 +10,14 @@
 #     clients, and lbctl cluster's slots per host);
 #   - an agent killed (-9) leaves the other hosts' rings (dead_after);
 #   - lbctl cluster drain on a worker host takes its workers out of every
-#     ring, while lb_rings_prev still holds them (the second chance);
+#     ring, while lb_rings_prev still holds them (the second chance), and
+#     second_chance after the last change lb_rings_prev is lb_rings again;
+#   - lbctl worker list counts a worker's slots in the global ring;
 #   - a datagram with a wrong MAC, one replayed, and one from the wrong
 #     source are dropped and counted in /metrics by reason;
 #   - the announce link lbvip0 of a balancer (a veth here: some test kernels
-#     lack the dummy module) is up, goes down on
-#     drain, up on undrain, down on SIGTERM;
+#     lack the dummy module) is up, goes down on drain and while XDP is
+#     off one of its interfaces, up again after, down on SIGTERM;
 #   - a reload with a bad cluster: section keeps the running config.
 # Ends with "N passed, N failed"; a trap removes everything it made.
 #
@@ -90,6 +92,7 @@ configs() {
 		cat >"$DIR/agent_$h.yaml" <<EOF
 socket: /run/lbctl/$(inst "$h").sock
 metrics: 127.0.0.1:${MPORT[$h]}
+interfaces: [{name: eth0, mode: generic}]
 vips:
   - address: $VIP:80
 health: {interval_ms: 0}
@@ -241,6 +244,8 @@ for h in "${HOSTS[@]}"; do
 		wait_for eval "ring_has $h 11 && ring_has $h 12 && ring_has $h 13"
 done
 check "the three rings are identical (200 picks, host and worker)" rings_equal
+check "lbctl worker list on h2 counts its workers' slots in the global ring" \
+	eval "[ \$(lbctl h2 worker list $VIP:80 | awk '\$4 == \"up\" && \$5 > 0' | wc -l) = 3 ]"
 check "single-host rings are gone: no plain worker id in h1's ring" \
 	eval "! picks h1 | grep -qx '[0-9]*'"
 check "the announce link of balancer h1 is up" wait_for link_is h1 up
@@ -280,6 +285,17 @@ check "the drain is logged with the slots moved" \
 	grep -q 'global ring of 198.18.0.100:80: [0-9]* slots moved' "$DIR/agent_h1.log"
 lbctl h2 cluster undrain >/dev/null
 check "h2 undrained: back in h1's ring" wait_for ring_has h1 12
+check "h1's lb_rings_prev is the ring before the undrain (no host 12)" \
+	eval "[ \"\$(prev_slots h1 12)\" = 0 ]"
+sed -i 's/second_chance: 300s/second_chance: 1s/' "$DIR/agent_h1.yaml"
+kill -HUP "$pid_agent_h1"
+check "second_chance (1 s after a reload) over: lb_rings_prev = lb_rings" \
+	wait_for eval "[ \"\$(prev_slots h1 12)\" = \"\$(slots h1 12)\" ] &&
+		       grep -q 'second chance over' $DIR/agent_h1.log"
+sed -i 's/second_chance: 1s/second_chance: 300s/' "$DIR/agent_h1.yaml"
+kill -HUP "$pid_agent_h1"
+check "h1 reloaded twice: still in the cluster, h2 in its ring" \
+	wait_for eval "[ \$(grep -c 'reloaded ' $DIR/agent_h1.log) -ge 2 ] && ring_has h1 12"
 
 # drain a balancer: its link
 lbctl h1 cluster drain >/dev/null
@@ -288,6 +304,15 @@ check "h1 drains: its workers leave h2's ring" wait_for ring_lacks h2 11
 lbctl h1 cluster undrain >/dev/null
 check "h1 undrained: lbvip0 up" wait_for link_is h1 up
 check "h1 undrained: its workers are back in h2's ring" wait_for ring_has h2 11
+
+# XDP off an interface of a balancer: its link goes down until a reload
+# attaches it again
+lbctl h1 detach eth0
+check "XDP detached from h1's eth0: lbvip0 down" wait_for link_is h1 down
+check "the agent says why" \
+	grep -q 'announce link lbvip0 down: XDP is not attached to every interface' "$DIR/agent_h1.log"
+kill -HUP "$pid_agent_h1"
+check "a reload attaches XDP again: lbvip0 up" wait_for link_is h1 up
 
 # a bad reload keeps the running cluster
 sed -i 's/dead_after: 1s/dead_after: 100ms/' "$DIR/agent_h1.yaml"
@@ -302,6 +327,20 @@ check "lbctl pick in cluster mode names the host" \
 kill -TERM "$pid_agent_h1"
 check "SIGTERM: h1's lbvip0 goes down" wait_for link_is h1 down
 check "SIGTERM: the agent said so" wait_for grep -q 'announce link lbvip0 down: the agent stops' "$DIR/agent_h1.log"
+
+# h2's agent restarted without the cluster: section: single host again
+kill -TERM "$pid_agent_h2"
+wait_for eval "! kill -0 $pid_agent_h2 2>/dev/null"
+sed -i '/^cluster:/,$d' "$DIR/agent_h2.yaml"
+: >"$DIR/agent_h2.log"
+start_agent h2
+check "h2 restarted without cluster: lbctl cluster says not clustered" \
+	wait_for eval "lbctl h2 cluster | grep -qx 'not clustered.*'"
+plain_picks() { # every pick a plain worker id of h2's own (1, 2, 3)
+	picks h2 >"$DIR/plain" && ! grep -qvx '[123]' "$DIR/plain"
+}
+check "h2 single-host again: picks are plain worker ids of its own" \
+	wait_for plain_picks
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

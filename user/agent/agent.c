@@ -1069,7 +1069,8 @@ static int agent__cluster_apply(struct agent *a, const struct cluster_config *c)
 	int i, err;
 
 	if (!c->enabled) {
-		if (!cluster__on(&a->cl))
+		/* a previous agent's cluster mode, pinned, leaves too */
+		if (!cluster__on(&a->cl) && !cluster_ring__active(&a->dp))
 			return 0;
 		agent__cluster_timer(a, 0);
 		cluster__close(&a->cl);
@@ -1359,7 +1360,7 @@ static int agent__setup(struct agent *a)
 		return -errno;
 	err = ep_add(a, a->cl_timer_fd, EPOLLIN, EV(EV_CLUSTER_TIMER, 0));
 	err = err ?: agent__cluster_apply(a, &a->cfg.cluster);
-	if (!err && cluster__on(&a->cl))
+	if (!err) /* global rings, or single-host ones after cluster mode */
 		agent__rebuild_all(a);
 	return err;
 }

@@ -71,7 +71,8 @@ int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
 {
 	struct lb_worker_key key, next;
 	int n = 0, started = 0, i;
-	__u32 s;
+	struct lb_config cfg;
+	__u32 s, self = 0;
 
 	while (n < LB_MAX_WORKERS &&
 	       !bpf_map_get_next_key(dp->fds[DP_VIP_WORKERS],
@@ -89,9 +90,14 @@ int worker__list(const struct dataplane *dp, const struct lb_vip_meta *vip,
 		n++;
 	}
 	qsort(out, n, sizeof(*out), worker__cmp);
+	/* a clustered ring holds refs: ours are LB_REF(self_host, id) */
+	if (ring &&
+	    !bpf_map_lookup_elem(dp->fds[DP_CONFIG], &(__u32){ 0 }, &cfg))
+		self = cfg.self_host;
 	for (s = 0; ring && s < dp->cfg.ring_size; s++)
 		for (i = 0; i < n; i++)
-			if (out[i].id == ring[s]) {
+			if ((self ? LB_REF(self, out[i].id) : out[i].id) ==
+			    ring[s]) {
 				out[i].slots++;
 				break;
 			}
