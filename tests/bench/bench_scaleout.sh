@@ -54,10 +54,10 @@ cleanup() {
 }
 
 [ "$(id -u)" = 0 ] || die "must run as root (namespaces, BPF)"
-for t in bird birdc ethtool bpftool wrk curl bc; do
+for t in bird birdc bpftool wrk curl bc; do
 	command -v $t >/dev/null || die "$t is missing (make deps)"
 done
-for b in lbctl lbtls bench/fast_backend bench/flood_client; do
+for b in lbctl lbtls bpf/lb_pass.bpf.o bench/fast_backend bench/flood_client; do
 	[ -x "$BUILD/$b" ] || die "$BUILD/$b is missing (make all)"
 done
 exec 9>/tmp/sx-scaleout.lock

@@ -86,12 +86,15 @@ sx_links() {
 			ip -n "$ns" link set lo up && ip -n "$ns" link set up0 up &&
 			ip -n "$ns" route add 198.18.0.0/16 via 198.19.0.1 || return 1
 		# A veth drops XDP_TX / redirected frames unless its peer runs
-		# NAPI: an XDP program or GRO. The hosts' up0 carry the agents'
-		# XDP; the router's ends get GRO so that the balancers' and
-		# worker hosts' XDP_TX (encapsulated, second chance) arrive.
-		ip netns exec $SX_NS_R ethtool -K "r$h" gro on >/dev/null || return 1
+		# NAPI. The hosts' up0 carry the agents' XDP; the router's ends
+		# get an XDP_PASS program so that the balancers' and worker
+		# hosts' XDP_TX (encapsulated, second chance) arrive. GRO is
+		# not enough on this kernel (6.18): with "ethtool -K rb1 gro
+		# on" (also toggled off and on after the link was up) the
+		# sender counts xdp_tx and the router never sees the frame.
+		ip -n $SX_NS_R link set dev "r$h" xdpdrv \
+			obj "$BUILD/bpf/lb_pass.bpf.o" sec xdp || return 1
 	done
-	ip netns exec $SX_NS_R ethtool -K rc gro on >/dev/null || return 1
 	ip -n $SX_NS_R link set lo up && ip -n $SX_NS_R link set rc up &&
 		ip -n $SX_NS_C link set lo up && ip -n $SX_NS_C link set up0 up ||
 		return 1

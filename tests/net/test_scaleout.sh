@@ -455,7 +455,7 @@ print(n)' "$(sx_src 5)")
 
 # --- main ---------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || fail_now "must run as root (namespaces, BPF)"
-for t in bird birdc ethtool tcpdump curl openssl ip bc; do
+for t in bird birdc tcpdump curl openssl ip bc; do
 	command -v $t >/dev/null || fail_now "$t is missing (make deps)"
 done
 "$SX_PY" -c 'import flask, scapy.all' 2>/dev/null ||
