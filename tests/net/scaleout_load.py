@@ -285,7 +285,7 @@ async def probe(a):
                 except Fail as f:
                     if f.kind == "connect" and "in use" in f.detail and hi:
                         continue
-                    return "%s fail:%s" % (src, f.kind)
+                    return "%s fail:%s:%s" % (src, f.kind, f.detail.replace(" ", "_"))
                 finally:
                     if w:
                         close(w)

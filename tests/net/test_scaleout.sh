@@ -41,6 +41,7 @@ LOADSRC=198.18.1.1-198.18.1.100
 
 cleanup() {
 	sx_down
+	[ -n "${SX_KEEP:-}" ] && rm -rf "$SX_KEEP" && cp -r "$DIR" "$SX_KEEP"
 	if [ "$fail" -gt 0 ]; then
 		echo "--- checks.log"
 		tail -n 60 "$DIR/checks.log"
@@ -58,7 +59,15 @@ fail_now() {
 	exit 1
 }
 
-info() { echo "     $*"; } # a figure, printed under its check
+info() { # a figure, printed under its check (check sends stdout to checks.log)
+	echo "     $*" | tee -a "$DIR/info"
+}
+
+checki() { # check, then the figures it found
+	check "$@"
+	[ -s "$DIR/info" ] && cat "$DIR/info"
+	: >"$DIR/info"
+}
 
 jget() { # jget FILE EXPR: EXPR over the JSON object in FILE (its keys as names)
 	"$SX_PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))' "$1" "$2"
@@ -467,7 +476,7 @@ flock -w 900 9 || fail_now "another scale-out test or bench holds /tmp/sx-scaleo
 trap cleanup EXIT
 sx_down
 
-check "topology: client, router, 3 balancers, 3 worker hosts; key, certificate" \
+checki "topology: client, router, 3 balancers, 3 worker hosts; key, certificate" \
 	eval 'sx_links && sx_sysctls && sx_neigh && sx_key && sx_cert'
 t_start=$(date +%s.%N)
 daemons() {
@@ -478,9 +487,9 @@ daemons() {
 	done
 	sx_worker_host w1 && sx_worker_host w2 && sx_worker_host w3 drained
 }
-check "BIRD on the router and the balancers; agents of b1-b3, w1-w3 (w3 drained); lbtls and Flask on w1-w3" \
+checki "BIRD on the router and the balancers; agents of b1-b3, w1-w3 (w3 drained); lbtls and Flask on w1-w3" \
 	daemons
-check "2 lbtls workers up on each worker host's agent" \
+checki "2 lbtls workers up on each worker host's agent" \
 	eval 'sx_workers_up w1 2 && sx_workers_up w2 2 && sx_workers_up w3 2'
 bgp_converged() {
 	sx_wait_nexthops 3 >/dev/null || return 1
@@ -488,29 +497,29 @@ bgp_converged() {
 	ip -n $SX_NS_R route show $SX_VIP/32 | tee -a "$DIR/checks.log" | grep -q nhid && return 1
 	[ "$(ip -n $SX_NS_R route show $SX_VIP/32 | grep -c 'nexthop via 198.19.0.1[123] dev br0')" = 3 ]
 }
-check "1. BGP converged: the router's route to the VIP has 3 nexthops (ECMP, no nexthop object)" \
+checki "1. BGP converged: the router's route to the VIP has 3 nexthops (ECMP, no nexthop object)" \
 	bgp_converged
-check "the rings of every balancer hold w1 and w2, not w3 (drained)" \
+checki "the rings of every balancer hold w1 and w2, not w3 (drained)" \
 	eval 'rings_have 11 yes && rings_have 12 yes && rings_have 13 no'
-check "2. lbctl pick agrees on all 3 balancers for $NPROBE client addresses" picks_agree
-check "2. each client's request through ECMP is served by its pick; every balancer forwarded some" \
+checki "2. lbctl pick agrees on all 3 balancers for $NPROBE client addresses" picks_agree
+checki "2. each client's request through ECMP is served by its pick; every balancer forwarded some" \
 	ecmp_on_pick
-check "2. each client's request through each balancer alone is served by its pick" \
+checki "2. each client's request through each balancer alone is served by its pick" \
 	each_balancer_on_pick
-check "3. b2 drained and undrained under load: no established or new connection fails" \
+checki "3. b2 drained and undrained under load: no established or new connection fails" \
 	balancer_drain_under_load
-check "4. w3 added under load: none fails; new connections go where lbctl pick says, w3 included" \
+checki "4. w3 added under load: none fails; new connections go where lbctl pick says, w3 included" \
 	worker_host_add_under_load
-check "4. w1 drained under load: none fails (second chance); new connections as lbctl pick says, none to w1" \
+checki "4. w1 drained under load: none fails (second chance); new connections as lbctl pick says, none to w1" \
 	worker_host_drain_under_load
-check "5. b3 withdrawn while w1 is added back, under load: no failure" \
+checki "5. b3 withdrawn while w1 is added back, under load: no failure" \
 	combined_under_load
-check "6. 20 MB /bytes through GUE encapsulation, SHA-256 intact" big_answer_intact
-check "6. the forwarded SYN's MSS is clamped to 1420 inside the GUE packet" \
+checki "6. 20 MB /bytes through GUE encapsulation, SHA-256 intact" big_answer_intact
+checki "6. the forwarded SYN's MSS is clamped to 1420 inside the GUE packet" \
 	mss_clamped_on_wire
-check "7. forged GUE from a non-cluster source: dropped, counted as decap_not_cluster" \
+checki "7. forged GUE from a non-cluster source: dropped, counted as decap_not_cluster" \
 	forged_gue_dropped
-check "7. ping and UDP to the hosts' own addresses pass; no drop counter moves" \
+checki "7. ping and UDP to the hosts' own addresses pass; no drop counter moves" \
 	own_traffic_untouched
 
 echo "$pass passed, $fail failed"
