@@ -123,7 +123,7 @@ DEB_PKGS := clang llvm libclang-rt-14-dev gcc make pkg-config libbpf-dev \
 	gnuplot-nox android-libboringssl-dev libnghttp2-dev python3-h2 \
 	python3-hyperframe python3-hpack \
 	docker.io docker-compose containerd runc iptables debootstrap \
-	pebble certbot bird2 tcpdump
+	pebble certbot bird2 ethtool tcpdump
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

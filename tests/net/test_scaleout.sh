@@ -464,7 +464,7 @@ print(n)' "$(sx_src 5)")
 
 # --- main ---------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || fail_now "must run as root (namespaces, BPF)"
-for t in bird birdc tcpdump curl openssl ip bc; do
+for t in bird birdc ethtool tcpdump curl openssl ip bc; do
 	command -v $t >/dev/null || fail_now "$t is missing (make deps)"
 done
 "$SX_PY" -c 'import flask, scapy.all' 2>/dev/null ||
@@ -479,26 +479,26 @@ sx_down
 checki "topology: client, router, 3 balancers, 3 worker hosts; key, certificate" \
 	eval 'sx_links && sx_sysctls && sx_neigh && sx_key && sx_cert'
 t_start=$(date +%s.%N)
-daemons() {
+balancers() {
 	local h
 	sx_bird_router || return 1
 	for h in "${SX_BAL[@]}"; do
 		sx_bird_balancer "$h" && sx_agent "$h" || return 1
 	done
-	sx_worker_host w1 && sx_worker_host w2 && sx_worker_host w3 drained
 }
-checki "BIRD on the router and the balancers; agents of b1-b3, w1-w3 (w3 drained); lbtls and Flask on w1-w3" \
-	daemons
-checki "2 lbtls workers up on each worker host's agent" \
-	eval 'sx_workers_up w1 2 && sx_workers_up w2 2 && sx_workers_up w3 2'
+checki "BIRD on the router and the balancers; the balancers' agents" balancers
 bgp_converged() {
 	sx_wait_nexthops 3 >/dev/null || return 1
-	info "3 paths $(echo "$(date +%s.%N) - $t_start" | bc | sed 's/^\./0./' | cut -c1-5) s after BIRD and the agents started"
+	info "3 paths $(echo "$(date +%s.%N) - $t_start" | bc | sed 's/^\./0./' | cut -c1-5) s after BIRD and the balancers' agents started"
 	ip -n $SX_NS_R route show $SX_VIP/32 | tee -a "$DIR/checks.log" | grep -q nhid && return 1
 	[ "$(ip -n $SX_NS_R route show $SX_VIP/32 | grep -c 'nexthop via 198.19.0.1[123] dev br0')" = 3 ]
 }
 checki "1. BGP converged: the router's route to the VIP has 3 nexthops (ECMP, no nexthop object)" \
 	bgp_converged
+checki "worker hosts w1-w3 (w3 drained): agent, lbtls, Flask" \
+	eval 'sx_worker_host w1 && sx_worker_host w2 && sx_worker_host w3 drained'
+checki "2 lbtls workers up on each worker host's agent" \
+	eval 'sx_workers_up w1 2 && sx_workers_up w2 2 && sx_workers_up w3 2'
 checki "the rings of every balancer hold w1 and w2, not w3 (drained)" \
 	eval 'rings_have 11 yes && rings_have 12 yes && rings_have 13 no'
 checki "2. lbctl pick agrees on all 3 balancers for $NPROBE client addresses" picks_agree
