@@ -118,29 +118,26 @@ static __always_inline int lb_inner_has_conn(struct xdp_md *ctx,
 	return conn;
 }
 
-/* Send the encapsulated packet on to its second chance, once (hop 1). */
+/* Send the encapsulated packet on to its second chance, once (hop 1).
+ * The headers are rewritten in a copy: the verifier loses the bounds of
+ * a packet pointer at a variable offset the compiler recomputes. */
 static __always_inline int lb_second_chance(struct xdp_md *ctx,
 					    const struct lb_config *cfg,
 					    __u32 l2, __be32 second)
 {
-	void *data_end = (void *)(long)ctx->data_end;
-	void *data = (void *)(long)ctx->data;
-	struct lb_gue_hdr *g;
-	struct iphdr *iph;
+	struct lb_encap e;
 
-	if (l2 > sizeof(struct ethhdr) + sizeof(struct lb_vlan_hdr))
+	if (bpf_xdp_load_bytes(ctx, l2, &e, sizeof(e)))
 		return XDP_DROP;
-	iph = data + l2;
-	g = (void *)(iph + 1) + sizeof(struct udphdr);
-	if ((void *)(g + 1) > data_end)
+	e.gue.hop = 1;
+	e.ip.saddr = cfg->self_addr;
+	e.ip.daddr = second;
+	e.ip.ttl = 64;
+	e.ip.check = 0;
+	e.ip.check = lb_csum_fold(lb_csum_words(&e.ip, sizeof(e.ip)));
+	if (bpf_xdp_store_bytes(ctx, l2, &e, sizeof(e)))
 		return XDP_DROP;
-	g->hop = 1;
-	iph->saddr = cfg->self_addr;
-	iph->daddr = second;
-	iph->ttl = 64;
-	iph->check = 0;
-	iph->check = lb_csum_fold(lb_csum_words(iph, sizeof(*iph)));
-	return lb_fwd_xmit(ctx, cfg->self_addr, second, bpf_ntohs(iph->tot_len),
+	return lb_fwd_xmit(ctx, cfg->self_addr, second, bpf_ntohs(e.ip.tot_len),
 			   LB_R_SECOND_CHANCE);
 }
 

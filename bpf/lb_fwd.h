@@ -43,25 +43,6 @@ struct lb_fwd {
 	__u32 idx; /* lb_rings index of the slot, lb_rings_prev's too */
 };
 
-/* The pick of client for the VIP vkey. Returns -1 when there is no such
- * VIP or no ring (then nothing is forwarded). */
-static __always_inline int lb_cluster_pick(const struct lb_config *cfg,
-					   const struct lb_vip_key *vkey,
-					   const struct lb_addr *client,
-					   struct lb_fwd *f)
-{
-	struct lb_vip_meta *vip = bpf_map_lookup_elem(&lb_vips, vkey);
-	__u32 *ref;
-
-	if (!vip || !cfg->ring_size)
-		return -1;
-	f->hash = lb_client_hash(client, vkey->family, vip, cfg->hash_seed);
-	f->idx = vip->index * cfg->ring_size + f->hash % cfg->ring_size;
-	ref = bpf_map_lookup_elem(&lb_rings, &f->idx);
-	f->ref = ref ? *ref : LB_WORKER_NONE;
-	return 0;
-}
-
 /* Does the pick name another host? Host 0 (a single-host ring) and this
  * host are served here, and so is an empty slot (sk_lookup decides). */
 static __always_inline int lb_pick_remote(const struct lb_config *cfg,
@@ -70,6 +51,67 @@ static __always_inline int lb_pick_remote(const struct lb_config *cfg,
 	__u32 host = LB_REF_HOST(ref);
 
 	return ref != LB_WORKER_NONE && host && host != cfg->self_host;
+}
+
+/*
+ * What lb_process() hands to lb_cluster() (two subprograms: the stack of
+ * either alone is near the verifier's 512 bytes). Per CPU, one entry.
+ */
+#define LB_GO_FWD 0x100 /* forward pkt to f's host */
+#define LB_GO_ICMP 0x101 /* an ICMP error to a VIP address: pick, forward */
+#define LB_GO_DECAP 0x102 /* UDP to this host's underlay address */
+
+struct lb_cluster_req {
+	struct lb_pkt pkt; /* its pointers are not used past lb_process() */
+	struct lb_fwd f;
+	struct lb_vip_key vkey; /* lb_cluster_pick()'s question */
+	struct lb_addr client;
+	__u32 k[4]; /* the client's hashed words: no stack for them */
+	__u32 syn; /* a bare SYN: clamp its MSS */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_cluster_req);
+} lb_cluster_req SEC(".maps");
+
+/*
+ * The pick of req->client for the VIP req->vkey, in req->f. Returns 1
+ * when it names another host, 0 when it is served here or there is no
+ * such VIP or ring. A global function without arguments: the verifier
+ * checks it once, not once per path of each caller (the hash's branches
+ * multiplied them past its limit), and no caller's stack is exposed.
+ */
+__noinline int lb_cluster_pick(void)
+{
+	struct lb_cluster_req *req;
+	struct lb_vip_meta *vip;
+	struct lb_config *cfg;
+	__u32 zero = 0, *ref;
+	int prefix;
+
+	req = bpf_map_lookup_elem(&lb_cluster_req, &zero);
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	if (!req || !cfg || !cfg->ring_size)
+		return 0;
+	vip = bpf_map_lookup_elem(&lb_vips, &req->vkey);
+	if (!vip)
+		return 0;
+	/* lb_client_hash(), its words in the map value: this frame and
+	 * lb_process()'s must stay within the verifier's 512 bytes */
+	prefix = req->vkey.family == LB_FAMILY_V4 ? vip->v4_prefix :
+						    vip->v6_prefix;
+	req->k[0] = req->client.v6[0] & lb_prefix_word(prefix);
+	req->k[1] = req->client.v6[1] & lb_prefix_word(prefix - 32);
+	req->k[2] = req->client.v6[2] & lb_prefix_word(prefix - 64);
+	req->k[3] = req->client.v6[3] & lb_prefix_word(prefix - 96);
+	req->f.hash = lb_jhash4(req->k, cfg->hash_seed);
+	req->f.idx = vip->index * cfg->ring_size + req->f.hash % cfg->ring_size;
+	ref = bpf_map_lookup_elem(&lb_rings, &req->f.idx);
+	req->f.ref = ref ? *ref : LB_WORKER_NONE;
+	return lb_pick_remote(cfg, req->f.ref);
 }
 
 /*
@@ -315,31 +357,9 @@ static __always_inline __u32 lb_inner_len(const struct lb_pkt *pkt)
 	return pkt->l4_off + pkt->l4_len - pkt->l3_off;
 }
 
-/*
- * What lb_process() hands to lb_cluster() (two subprograms: the stack of
- * either alone is near the verifier's 512 bytes). Per CPU, one entry.
- */
-#define LB_GO_FWD 0x100 /* forward pkt to f's host */
-#define LB_GO_ICMP 0x101 /* an ICMP error to a VIP address: pick, forward */
-#define LB_GO_DECAP 0x102 /* UDP to this host's underlay address */
-
-struct lb_cluster_req {
-	struct lb_pkt pkt; /* its pointers are not used past lb_process() */
-	struct lb_fwd f;
-	__u32 syn; /* a bare SYN: clamp its MSS */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lb_cluster_req);
-} lb_cluster_req SEC(".maps");
-
-/* Hand pkt (and f) to lb_cluster(): returns go, or XDP_PASS without the
- * scratch entry. */
-static __always_inline int lb_cluster_go(const struct lb_pkt *pkt,
-					 const struct lb_fwd *f, __u32 syn,
+/* Hand pkt to lb_cluster(): returns go, or XDP_PASS without the scratch
+ * entry. */
+static __always_inline int lb_cluster_go(const struct lb_pkt *pkt, __u32 syn,
 					 int go)
 {
 	__u32 zero = 0;
@@ -349,8 +369,6 @@ static __always_inline int lb_cluster_go(const struct lb_pkt *pkt,
 	if (!req)
 		return XDP_PASS;
 	req->pkt = *pkt;
-	if (f)
-		req->f = *f;
 	req->syn = syn;
 	return go;
 }
@@ -362,20 +380,22 @@ static __always_inline int lb_cluster_go(const struct lb_pkt *pkt,
  * answered with a cookie: the worker host will hold the connection, and
  * its own kernel's syncookies protect its listen queue.
  */
-static __always_inline int lb_cluster_tcp(const struct lb_config *cfg,
-					  const struct lb_pkt *pkt, int syn)
+static __always_inline int lb_cluster_tcp(const struct lb_pkt *pkt, int syn)
 {
-	struct lb_vip_key vkey;
-	struct lb_fwd f;
+	struct lb_cluster_req *req;
+	__u32 zero = 0;
 
-	vkey.addr = pkt->dst;
-	vkey.port = pkt->dport;
-	vkey.proto = IPPROTO_TCP;
-	vkey.family = pkt->family;
-	if (lb_cluster_pick(cfg, &vkey, &pkt->src, &f) ||
-	    !lb_pick_remote(cfg, f.ref))
+	req = bpf_map_lookup_elem(&lb_cluster_req, &zero);
+	if (!req)
 		return -1;
-	return lb_cluster_go(pkt, &f, syn, LB_GO_FWD);
+	req->vkey.addr = pkt->dst;
+	req->vkey.port = pkt->dport;
+	req->vkey.proto = IPPROTO_TCP;
+	req->vkey.family = pkt->family;
+	req->client = pkt->src;
+	if (!lb_cluster_pick())
+		return -1;
+	return lb_cluster_go(pkt, syn, LB_GO_FWD);
 }
 
 /* LB_GO_FWD, in lb_cluster(). */
@@ -414,44 +434,42 @@ struct lb_icmp_quote6 {
  */
 static __always_inline int lb_cluster_icmp(struct xdp_md *ctx,
 					   const struct lb_config *cfg,
-					   const struct lb_pkt *pkt)
+					   struct lb_cluster_req *req)
 {
+	const struct lb_pkt *pkt = &req->pkt;
 	struct lb_icmp_quote6 q6;
 	struct lb_icmp_quote4 q4;
-	struct lb_vip_key vkey;
-	struct lb_addr client;
 	__be16 ports[2];
 	__u32 l4;
-	struct lb_fwd f;
 
-	__builtin_memset(&vkey, 0, sizeof(vkey));
-	__builtin_memset(&client, 0, sizeof(client));
+	__builtin_memset(&req->vkey, 0, sizeof(req->vkey));
+	__builtin_memset(&req->client, 0, sizeof(req->client));
 	if (pkt->family == LB_FAMILY_V4) {
 		if (bpf_xdp_load_bytes(ctx, pkt->l4_off, &q4, sizeof(q4)) ||
 		    q4.type != 3 || q4.code != 4 || q4.ip.version != 4 ||
 		    q4.ip.ihl < 5 || q4.ip.protocol != IPPROTO_TCP)
 			return -1;
 		l4 = pkt->l4_off + 8 + q4.ip.ihl * 4;
-		vkey.addr.v4 = q4.ip.saddr;
-		client.v4 = q4.ip.daddr;
+		req->vkey.addr.v4 = q4.ip.saddr;
+		req->client.v4 = q4.ip.daddr;
 	} else {
 		if (bpf_xdp_load_bytes(ctx, pkt->l4_off, &q6, sizeof(q6)) ||
 		    q6.type != 2 || q6.ip6.version != 6 ||
 		    q6.ip6.nexthdr != IPPROTO_TCP)
 			return -1;
 		l4 = pkt->l4_off + sizeof(q6);
-		lb_copy_in6(&vkey.addr, &q6.ip6.saddr);
-		lb_copy_in6(&client, &q6.ip6.daddr);
+		lb_copy_in6(&req->vkey.addr, &q6.ip6.saddr);
+		lb_copy_in6(&req->client, &q6.ip6.daddr);
 	}
 	if (bpf_xdp_load_bytes(ctx, l4, ports, sizeof(ports)))
 		return -1;
-	vkey.port = ports[0];
-	vkey.proto = IPPROTO_TCP;
-	vkey.family = pkt->family;
-	if (lb_cluster_pick(cfg, &vkey, &client, &f) ||
-	    !lb_pick_remote(cfg, f.ref))
+	req->vkey.port = ports[0];
+	req->vkey.proto = IPPROTO_TCP;
+	req->vkey.family = pkt->family;
+	if (!lb_cluster_pick())
 		return -1;
-	return lb_encap(ctx, cfg, pkt, &f, lb_inner_len(pkt), LB_R_ICMP_FWD);
+	return lb_encap(ctx, cfg, pkt, &req->f, lb_inner_len(pkt),
+			LB_R_ICMP_FWD);
 }
 
 #endif /* LB_FWD_H */

@@ -171,14 +171,14 @@ static __noinline int lb_process(struct xdp_md *ctx)
 			return XDP_PASS;
 		cfg = bpf_map_lookup_elem(&lb_config, &zero);
 		if (cfg && lb_for_self(&pkt, cfg))
-			return lb_cluster_go(&pkt, NULL, 0, LB_GO_DECAP);
+			return lb_cluster_go(&pkt, 0, LB_GO_DECAP);
 		return XDP_PASS;
 	}
 	cfg = bpf_map_lookup_elem(&lb_config, &zero);
 	if (!cfg)
 		return XDP_PASS;
 	if (lb_for_self(&pkt, cfg))
-		return lb_cluster_go(&pkt, NULL, 0, LB_GO_DECAP);
+		return lb_cluster_go(&pkt, 0, LB_GO_DECAP);
 	/* In cluster mode an established segment may be another host's:
 	 * it takes the full path and is picked. */
 	if (!cfg->self_host && lb_established(&pkt, data_end, filter, cfg))
@@ -202,7 +202,7 @@ static __noinline int lb_process(struct xdp_md *ctx)
 		if (index < 0)
 			break;
 		if (cfg->self_host) {
-			action = lb_cluster_tcp(cfg, &pkt, rc == LB_PKT_SYN);
+			action = lb_cluster_tcp(&pkt, rc == LB_PKT_SYN);
 			if (action >= 0)
 				return action;
 		}
@@ -211,7 +211,7 @@ static __noinline int lb_process(struct xdp_md *ctx)
 		return lb_syn(ctx, &pkt, cfg, index, src_action);
 	case LB_PKT_ICMP_PASS:
 		if (cfg->self_host)
-			return lb_cluster_go(&pkt, NULL, 0, LB_GO_ICMP);
+			return lb_cluster_go(&pkt, 0, LB_GO_ICMP);
 		return lb_verdict(LB_R_ICMP_PASS, XDP_PASS);
 	case LB_PKT_NOT_TCP:
 		break;
@@ -246,7 +246,7 @@ static __noinline int lb_cluster(struct xdp_md *ctx, int go)
 	case LB_GO_FWD:
 		return lb_cluster_fwd(ctx, cfg, req);
 	case LB_GO_ICMP:
-		action = lb_cluster_icmp(ctx, cfg, &req->pkt);
+		action = lb_cluster_icmp(ctx, cfg, req);
 		if (action >= 0)
 			return action;
 		return lb_verdict(LB_R_ICMP_PASS, XDP_PASS);

@@ -22,6 +22,7 @@
 # Ends with "N passed, N failed"; a trap removes everything it made.
 #
 # Usage: [VERBOSE=1] bash tests/net/test_cluster_agent.sh BUILD_DIR
+#        (under flock /tmp/lb-net.lock)
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.." || exit 1
@@ -60,6 +61,8 @@ cleanup() {
 		for h in "${HOSTS[@]}"; do
 			echo "--- agent $h"
 			tail -n 25 "$DIR/agent_$h.log"
+			echo "--- workers $h"
+			tail -n 5 "$DIR/workers_$h.log" 2>/dev/null
 		done
 	fi
 	rm -rf "$DIR"
@@ -141,13 +144,22 @@ start_agent() {
 		agent -c "$DIR/agent_$1.yaml"
 }
 
-workers() { # workers HOST IDS...
+wait_long() { # wait_long CMD...: CMD succeeds within 30 s (a loaded
+	local _ # machine starts three agents slowly)
+	for _ in $(seq 300); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+workers() { # workers HOST IDS...: once its agent serves
 	local h=$1
 	shift
-	wait_for test -S /run/lbctl/"$(inst "$h")".sock || return 1
+	wait_long grep -q 'workers register at' "$DIR/agent_$h.log" || return 1
 	start "workers_$h" ip netns exec "$(ns "$h")" python3 "$DIR/worker.py" \
 		/run/lbctl/"$(inst "$h")".sock "$@"
-	wait_for grep -q registered "$DIR/workers_$h.log"
+	wait_long grep -q registered "$DIR/workers_$h.log"
 }
 
 picks() { # picks HOST: lbctl pick of 200 clients
@@ -229,8 +241,6 @@ s.sendto(bytes.fromhex(sys.argv[3]), (sys.argv[2], 6082))
 EOF
 }
 
-exec 9>/tmp/lb-net.lock
-flock 9
 check "topology: three hosts on a bridge, lbvip0 in each" topology
 check "configs and a 0600 key" configs
 for h in "${HOSTS[@]}"; do start_agent "$h"; done
