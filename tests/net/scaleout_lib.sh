@@ -141,6 +141,13 @@ sx_sysctls() {
 			net.ipv4.conf.up0.arp_ignore=1 net.ipv4.conf.up0.arp_announce=2 \
 			net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.up0.rp_filter=2 ||
 			return 1
+		# docs/scaleout.md asks no forwarding of worker hosts; the data
+		# path's second chance does bpf_fib_lookup() without
+		# BPF_FIB_LOOKUP_OUTPUT, which answers FWD_DISABLED there.
+		# SX_WORKER_FORWARD=1 turns it on, to see the rest work.
+		if [ -n "${SX_WORKER_FORWARD:-}" ]; then
+			ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 || return 1
+		fi
 	done
 }
 

@@ -350,20 +350,23 @@ big_answer_intact() {
 # forwarded it in GUE (router's port to the worker host): MSS 1460, then
 # 1500 - 40 (outer IPv4, UDP, GUE) - 40 = 1420
 mss_clamped_on_wire() {
-	local src w pid1 pid2 mss c0 c1 b
+	local src w pid1 pid2 mss c0 c1 b _
 	src=$(sx_src 9)
 	w=$(sx_pick b1 "$src" | sed -n 's,^sx-\(w[0-9]\)/.*,\1,p')
 	[ -n "$w" ] || return 1
 	c0=0
 	for b in "${SX_BAL[@]}"; do c0=$((c0 + $(sx_reason "$b" mss_clamped))); done
-	ip netns exec $SX_NS_R tcpdump -i rc -c 1 -w "$DIR/syn-client.pcap" \
-		"tcp[tcpflags] & tcp-syn != 0 and src host $src" 2>/dev/null &
+	ip netns exec $SX_NS_R tcpdump -U -i rc -w "$DIR/syn-client.pcap" \
+		"tcp[tcpflags] & tcp-syn != 0 and src host $src" 2>"$DIR/tcpdump1.err" &
 	pid1=$!
-	ip netns exec $SX_NS_R tcpdump -i "r$w" -c 1 -w "$DIR/syn-gue.pcap" \
-		"udp dst port $SX_GUE_PORT and src net 198.19.0.0/24" 2>/dev/null &
+	ip netns exec $SX_NS_R tcpdump -U -i "r$w" -w "$DIR/syn-gue.pcap" \
+		"udp dst port $SX_GUE_PORT and src net 198.19.0.0/24" 2>"$DIR/tcpdump2.err" &
 	pid2=$!
 	pids+=("$pid1" "$pid2")
-	sleep 1
+	for _ in $(seq 50); do # both listening (bounded: 5 s)
+		grep -q listening "$DIR/tcpdump1.err" && grep -q listening "$DIR/tcpdump2.err" && break
+		sleep 0.1
+	done
 	sx_served_by "$src" >/dev/null
 	sleep 0.5
 	kill "$pid1" "$pid2" 2>/dev/null
@@ -376,12 +379,14 @@ from scapy.all import rdpcap, IP, UDP, TCP
 def mss(tcp):
     return dict((k, v) for k, v in tcp.options if isinstance(k, str)).get("MSS")
 c = rdpcap(sys.argv[1])[0]
-g = rdpcap(sys.argv[2])[0]
-pl = bytes(g[UDP].payload)
-hlen = 4 + 4 * (pl[0] & 0x1f)          # GUE base header + private words
-assert pl[4] == 0x5a, "not our GUE magic"
-inner = IP(pl[hlen:])
-assert inner[TCP].flags & 0x02, "inner packet is not a SYN"
+for g in rdpcap(sys.argv[2]):  # the first GUE packet that carries a SYN
+    pl = bytes(g[UDP].payload)
+    hlen = 4 + 4 * (pl[0] & 0x1f)      # GUE base header + private words
+    inner = IP(pl[hlen:])
+    if pl[4] == 0x5a and TCP in inner and inner[TCP].flags & 0x02:
+        break
+else:
+    sys.exit("no GUE packet with a SYN inside")
 print(mss(c[TCP]), mss(inner[TCP]), g[IP].src, g[IP].dst, inner.src, inner.dst)
 EOF
 	) || return 1
