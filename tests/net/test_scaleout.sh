@@ -356,10 +356,10 @@ mss_clamped_on_wire() {
 	[ -n "$w" ] || return 1
 	c0=0
 	for b in "${SX_BAL[@]}"; do c0=$((c0 + $(sx_reason "$b" mss_clamped))); done
-	ip netns exec $SX_NS_R tcpdump -U -i rc -w "$DIR/syn-client.pcap" \
+	ip netns exec $SX_NS_R tcpdump -U --immediate-mode -i rc -w "$DIR/syn-client.pcap" \
 		"tcp[tcpflags] & tcp-syn != 0 and src host $src" 2>"$DIR/tcpdump1.err" &
 	pid1=$!
-	ip netns exec $SX_NS_R tcpdump -U -i "r$w" -w "$DIR/syn-gue.pcap" \
+	ip netns exec $SX_NS_R tcpdump -U --immediate-mode -i "r$w" -w "$DIR/syn-gue.pcap" \
 		"udp dst port $SX_GUE_PORT and src net 198.19.0.0/24" 2>"$DIR/tcpdump2.err" &
 	pid2=$!
 	pids+=("$pid1" "$pid2")
@@ -368,7 +368,7 @@ mss_clamped_on_wire() {
 		sleep 0.1
 	done
 	sx_served_by "$src" >/dev/null
-	sleep 0.5
+	sleep 1
 	kill "$pid1" "$pid2" 2>/dev/null
 	wait "$pid1" "$pid2" 2>/dev/null
 	c1=0
