@@ -58,7 +58,7 @@ for t in bird birdc bpftool wrk curl bc; do
 	command -v $t >/dev/null || die "$t is missing (make deps)"
 done
 for b in lbctl lbtls bpf/lb_pass.bpf.o bench/fast_backend bench/flood_client; do
-	[ -x "$BUILD/$b" ] || die "$BUILD/$b is missing (make all)"
+	[ -e "$BUILD/$b" ] || die "$BUILD/$b is missing (make all)"
 done
 exec 9>/tmp/sx-scaleout.lock
 flock -w 900 9 || die "another scale-out test or bench holds /tmp/sx-scaleout.lock"
