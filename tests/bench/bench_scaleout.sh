@@ -42,6 +42,7 @@ bpf_stats_was=""
 
 die() {
 	echo "bench_scaleout: $*" >&2
+	tail -n 30 "$DIR/checks.log" >&2
 	exit 1
 }
 note() { echo "bench_scaleout: $*" >&2; }
@@ -49,7 +50,6 @@ note() { echo "bench_scaleout: $*" >&2; }
 cleanup() {
 	[ -n "$bpf_stats_was" ] && sysctl -qw kernel.bpf_stats_enabled="$bpf_stats_was"
 	sx_down
-	[ "$status" = 0 ] || tail -n 30 "$DIR/checks.log" >&2
 	rm -rf "$DIR"
 }
 
