@@ -390,9 +390,9 @@ else:
 print(mss(c[TCP]), mss(inner[TCP]), g[IP].src, g[IP].dst, inner.src, inner.dst)
 EOF
 	) || return 1
-	info "SYN from $src: MSS ${mss%% *} at the client, GUE ${mss#* }; mss_clamped +$((c1 - c0))"
 	# shellcheck disable=SC2086 # the six fields
 	set -- $mss
+	info "SYN from $src: MSS $1 as sent, $2 inside GUE $3 -> $4 (inner $5 -> $6); mss_clamped +$((c1 - c0))"
 	[ "$1" = 1460 ] && [ "$2" = 1420 ] && [ "$5" = "$src" ] &&
 		[ "$6" = $SX_VIP ] && [ $((c1 - c0)) -ge 1 ]
 }
