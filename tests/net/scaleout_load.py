@@ -19,8 +19,8 @@ the client address):
 Runs for DURATION seconds or until SIGTERM/SIGINT, then prints one JSON
 summary on stdout. --probe instead does one request from each SOURCE (with
 --sport-range LO-HI for the local port) and prints "SRC SERVED_BY" lines.
---bench: CONNS kept-alive connections sending requests back to back
-(no pause), for DURATION; the summary's requests_per_s is the figure.
+--interval 0 sends requests back to back; the summary's requests_per_s
+is then a throughput figure.
 
 Bounded: every wait has a timeout, every loop ends at DURATION.
 """
