@@ -10,7 +10,10 @@
 #
 # Usage: docker/base-image.sh [--force]
 # Environment: BASE_IMAGE (default lb-base:bookworm), DEBIAN_MIRROR (default
-# http://deb.debian.org/debian), SUITE (default bookworm), DOCKER (client).
+# http://deb.debian.org/debian), SUITE (default bookworm), DOCKER (client),
+# EXTRA_PACKAGES (comma-separated Debian packages added to the list, for a
+# base of another name: docker/scaleout/ builds lb-sx-base:bookworm with
+# bird2, iproute2 and curl this way).
 set -eu
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=docker/lib.sh
@@ -21,7 +24,7 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=${SUITE:-bookworm}
 # The Flask app's, then lbctl's and lbtls's run-time libraries (ldd
 # build/lbctl build/lbtls; docker/lb/Dockerfile lists the same).
-packages=python3-flask,gunicorn,libbpf1,libxdp1,libelf1,zlib1g,libssl3,libyaml-0-2,libjansson4,libnghttp2-14,android-libboringssl
+packages=python3-flask,gunicorn,libbpf1,libxdp1,libelf1,zlib1g,libssl3,libyaml-0-2,libjansson4,libnghttp2-14,android-libboringssl${EXTRA_PACKAGES:+,$EXTRA_PACKAGES}
 label=xdp-tls-lb.base-packages
 force=0
 [ "${1:-}" = --force ] && force=1

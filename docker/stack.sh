@@ -13,6 +13,10 @@
 #         `lbtls` (its workers registered with the agent, its servers read
 #         from that file: upstream.file).
 #   down  everything up made, in reverse; images and certificates are kept.
+#   scaleout up|down|status|drain HOST|undrain HOST
+#         the scale-out mode (docs/scaleout.md): a router with BIRD, two
+#         balancer hosts and two worker hosts as containers on one engine;
+#         docker/scaleout/scaleout.sh, which documents its environment.
 #
 # Both services run in the host network namespace (network_mode: host) and
 # enter $STACK-host with --netns in the demo topology. The stack's compose
@@ -406,5 +410,9 @@ down() {
 case ${1:-} in
 up) up ;;
 down) down ;;
-*) die "usage: docker/stack.sh up|down" ;;
+scaleout)
+	shift
+	BUILD=$BUILD exec docker/scaleout/scaleout.sh "$@"
+	;;
+*) die "usage: docker/stack.sh up|down|scaleout up|down|status|drain HOST|undrain HOST" ;;
 esac

@@ -190,7 +190,6 @@ struct lb_worker_state {
 
 #define LB_MAX_WEIGHT 256
 
-
 /*
  * Scale-out (DESIGN.md D7, docs/scaleout.md). One cluster description
  * names every host (balancer, worker or both) with an id 1..LB_MAX_HOSTS-1

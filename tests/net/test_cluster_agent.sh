@@ -352,5 +352,10 @@ plain_picks() { # every pick a plain worker id of h2's own (1, 2, 3)
 check "h2 single-host again: picks are plain worker ids of its own" \
 	wait_for plain_picks
 
+# h1's agent has stopped: unload must leave no pin of a clustered
+# instance behind (lb_cluster_req, the XDP program's scratch, was pinned)
+check "unload of a clustered instance leaves its pin directory empty and gone" \
+	eval "lbctl h1 unload && [ ! -e /sys/fs/bpf/$(inst h1) ]"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -308,8 +308,8 @@ hung_worker_leaves_rings() {
 # the draining one (the same uid, the slot's very listeners); the agent
 # refuses none of them, and no request fails meanwhile.
 lbtls_reload_takes_over() {
-	local total=0 failures=0 before refused_before after=0 refused t_end
-	before=$(grep -c 'registered again by pid' "$DIR/agent.log")
+	local total=0 failures=0 mark refused_before after=0 refused t_end
+	mark=$(wc -l <"$DIR/agent.log")
 	refused_before=$(grep -c 'refused' "$DIR/agent.log")
 	kill -HUP "$pid_lbtls" || return 1
 	t_end=$(($(date +%s) + 3))
@@ -318,7 +318,10 @@ lbtls_reload_takes_over() {
 		total=$((total + 1))
 	done
 	for _ in $(seq 50); do # bounded: 5 s
-		after=$(($(grep -c 'registered again by pid' "$DIR/agent.log") - before))
+		# an id is taken over whether the old worker still held it
+		# ("registered again") or had already drained and left
+		after=$(tail -n +$((mark + 1)) "$DIR/agent.log" |
+			grep -oE 'worker [0-9]+ registered' | sort -u | wc -l)
 		[ "$after" -ge 4 ] && break
 		sleep 0.1
 	done

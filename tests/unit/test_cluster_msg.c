@@ -154,6 +154,12 @@ static void test_worker_count_lies(void **state)
 	HMAC(EVP_sha256(), key, sizeof(key), buf, body, buf + body, &olen);
 	assert_int_equal(cluster_msg__decode(buf, len, key, sizeof(key), &out),
 			 CM_R_WORKERS);
+	/* the same worker twice, signed: every ring build would fail */
+	len = cluster_msg__encode(&m, key, sizeof(key), buf, sizeof(buf));
+	memcpy(buf + CM_HDR_LEN + 4, buf + CM_HDR_LEN, 2);
+	HMAC(EVP_sha256(), key, sizeof(key), buf, body, buf + body, &olen);
+	assert_int_equal(cluster_msg__decode(buf, len, key, sizeof(key), &out),
+			 CM_R_WORKERS);
 	/* an unknown version, signed */
 	len = cluster_msg__encode(&m, key, sizeof(key), buf, sizeof(buf));
 	buf[4] = CM_VERSION + 1;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -496,6 +497,34 @@ static int agent__may_replace(const struct agent_worker *w,
 	return 0;
 }
 
+/*
+ * A worker host's connections may come encapsulated (docs/scaleout.md
+ * "MTU"): the client's segments then carry LB_ENCAP_OVERHEAD more bytes
+ * on the underlay. What the client sends is bounded by the MSS of the
+ * SYN-ACK, which leaves the worker host straight to the client (DSR): so
+ * the listener advertises the MSS that fits (TCP_MAXSEG on a listener is
+ * what its SYN-ACKs advertise, and its connections inherit it). The
+ * balancer's clamp of the SYN only bounds the replies, which take no
+ * tunnel.
+ */
+static void agent__clamp_listeners(struct agent *a, const int *fds,
+				   const __u8 *family, int n)
+{
+	const struct cluster_config *c = &a->cl.cfg;
+	int i, mss;
+
+	if (!c->enabled || !(c->hosts[c->self].flags & LB_HOST_F_WORKER))
+		return;
+	for (i = 0; i < n; i++) {
+		mss = (int)c->mtu - LB_ENCAP_OVERHEAD -
+		      (family[i] == LB_FAMILY_V6 ? 60 : 40);
+		if (setsockopt(fds[i], IPPROTO_TCP, TCP_MAXSEG, &mss,
+			       sizeof(mss)))
+			log_msg("cannot set the MSS of a listener to %d: %s",
+				mss, strerror(errno));
+	}
+}
+
 static int agent__pending_find(const struct agent *a, int fd);
 static void agent__pending_del(struct agent *a, int i);
 static void agent__pending_add(struct agent *a, int fd);
@@ -591,6 +620,7 @@ static int agent__register(struct agent *a, int conn)
 		err = -EBUSY;
 		goto out;
 	}
+	agent__clamp_listeners(a, fds, r.family, nfds);
 	err = instance__lock(a->in);
 	if (!err)
 		agent__drop_left_out(a, &r, nfds);

@@ -102,6 +102,7 @@ int cluster_msg__encode(const struct cluster_msg *m, const __u8 *key,
 enum cm_reason cluster_msg__decode(const __u8 *buf, size_t len, const __u8 *key,
 				   size_t keylen, struct cluster_msg *m)
 {
+	__u64 seen[CM_MAX_WORKERS / 64] = { 0 };
 	__u8 want[CM_MAC_LEN];
 	size_t body;
 	int i;
@@ -129,6 +130,12 @@ enum cm_reason cluster_msg__decode(const __u8 *buf, size_t len, const __u8 *key,
 		if (m->workers[i].id >= LB_MAX_WORKERS ||
 		    m->workers[i].weight > LB_MAX_WEIGHT)
 			return CM_R_WORKERS;
+		/* a worker twice would make every host's ring build fail
+		 * (maglev refuses duplicate ids): the whole message goes */
+		if (seen[m->workers[i].id / 64] &
+		    (1ull << (m->workers[i].id % 64)))
+			return CM_R_WORKERS;
+		seen[m->workers[i].id / 64] |= 1ull << (m->workers[i].id % 64);
 	}
 	return CM_OK;
 }

@@ -56,7 +56,8 @@ enum cm_reason {
 	CM_R_SIZE, /* shorter than a header + MAC, or longer than the max */
 	CM_R_MAC, /* HMAC does not verify under the key */
 	CM_R_VERSION, /* magic or version unknown (after the MAC) */
-	CM_R_WORKERS, /* worker count disagrees with the length, or too many */
+	CM_R_WORKERS, /* worker count disagrees with the length, too many,
+			 an id out of range or twice */
 	CM_R_HOST, /* host id not in the description, or our own */
 	CM_R_SOURCE, /* source address is not the claimed host's */
 	CM_R_REPLAY, /* sequence not above the last of the same boot */

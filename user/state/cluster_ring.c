@@ -142,9 +142,13 @@ int cluster_ring__rebuild(const struct dataplane *dp, __u32 vip_index,
 	*moved = maglev__diff(old, new, m, changed);
 	if (!*moved)
 		goto out;
-	/* the ring in use becomes the second chance before it changes */
-	err = dataplane__ring_write_map(dp, DP_RINGS_PREV, vip_index, old, NULL,
-					0);
+	/* Each slot that changes keeps its old ref as its second chance,
+	 * written before the slot itself; a slot this change leaves alone
+	 * keeps the second chance an earlier change gave it. So a flow that
+	 * a first change moved (a worker host added) still finds its host
+	 * after a second change (another drained) within second_chance. */
+	err = dataplane__ring_write_map(dp, DP_RINGS_PREV, vip_index, old,
+					changed, *moved);
 	err = err ?: dataplane__ring_write(dp, vip_index, new, changed, *moved);
 out:
 	free(old);

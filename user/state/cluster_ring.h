@@ -39,9 +39,10 @@ int cluster_ring__clear(const struct dataplane *dp);
 /* Is the instance clustered (lb_config.self_host != 0 in the map)? */
 int cluster_ring__active(const struct dataplane *dp);
 
-/* The VIP's global ring from refs (LB_REF(host, worker), weight); when it
- * differs from lb_rings, the ring in use goes to lb_rings_prev first, then
- * only the changed slots are written. *moved: slots changed. */
+/* The VIP's global ring from refs (LB_REF(host, worker), weight); the
+ * slots that differ from lb_rings get their old ref in lb_rings_prev
+ * first (their second chance), then their new one. *moved: slots
+ * changed. */
 int cluster_ring__rebuild(const struct dataplane *dp, __u32 vip_index,
 			  const struct maglev_worker *refs, size_t n,
 			  size_t *moved);

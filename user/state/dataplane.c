@@ -60,7 +60,11 @@ static int dataplane__pin_maps(struct bpf_object *obj, const char *dir)
 
 	bpf_object__for_each_map(map, obj)
 	{
-		if (bpf_map__is_internal(map))
+		/* lb_cluster_req is per-packet scratch of the XDP program
+		 * (bpf/lb_fwd.h): nothing to keep, and an unpinned map is
+		 * nothing for 'lbctl unload' to leave behind */
+		if (bpf_map__is_internal(map) ||
+		    !strcmp(bpf_map__name(map), "lb_cluster_req"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
 		err = bpf_map__set_pin_path(map, path);
@@ -166,8 +170,9 @@ int dataplane__load(struct dataplane *dp, const struct dataplane_opts *opts)
 	what = "size the ring map";
 	err = bpf_map__set_max_entries(dp->xdp->maps.lb_rings,
 				       LB_MAX_VIPS * ring_size);
-	err = err ?: bpf_map__set_max_entries(dp->xdp->maps.lb_rings_prev,
-					      LB_MAX_VIPS * ring_size);
+	err = err   ?:
+		      bpf_map__set_max_entries(dp->xdp->maps.lb_rings_prev,
+					       LB_MAX_VIPS * ring_size);
 	if (err)
 		goto out;
 	if (opts->pin_dir) {
@@ -365,9 +370,8 @@ int dataplane__ring_read_map(const struct dataplane *dp, enum dp_map map,
 
 		prev = first - 1;
 		n = m - done;
-		err = bpf_map_lookup_batch(dp->fds[map],
-					   first ? &prev : NULL, &out, keys,
-					   table + done, &n, NULL);
+		err = bpf_map_lookup_batch(dp->fds[map], first ? &prev : NULL,
+					   &out, keys, table + done, &n, NULL);
 		if (err && err != -ENOENT)
 			break;
 		err = 0;
