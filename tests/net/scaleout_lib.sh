@@ -141,13 +141,11 @@ sx_sysctls() {
 			net.ipv4.conf.up0.arp_ignore=1 net.ipv4.conf.up0.arp_announce=2 \
 			net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.up0.rp_filter=2 ||
 			return 1
-		# docs/scaleout.md asks no forwarding of worker hosts; the data
-		# path's second chance does bpf_fib_lookup() without
-		# BPF_FIB_LOOKUP_OUTPUT, which answers FWD_DISABLED there.
-		# SX_WORKER_FORWARD=1 turns it on, to see the rest work.
-		if [ -n "${SX_WORKER_FORWARD:-}" ]; then
-			ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 || return 1
-		fi
+		# a worker host forwards the second chance: bpf_fib_lookup()
+		# answers "forwarding disabled" without it (docs/scaleout.md).
+		# SX_WORKER_FORWARD=0 leaves it off, to see what that breaks.
+		ip netns exec "$ns" sysctl -qw \
+			net.ipv4.ip_forward="${SX_WORKER_FORWARD:-1}" || return 1
 	done
 }
 
@@ -352,8 +350,8 @@ EOF
 
 # sx_worker_host W [drained]: backend, agent, lbtls. Drained: the agent
 # drains the host before lbtls registers, so that its workers join the
-# rings in one change at "lbctl cluster undrain" (docs/scaleout.md,
-# Changes: one change per second_chance window is covered).
+# rings in one change at "lbctl cluster undrain", as an operator adds a
+# host.
 sx_worker_host() {
 	local w=$1 _
 	sx_backend "$w" && sx_agent "$w" || return 1

@@ -20,9 +20,8 @@
 #  7. forged GUE from a non-cluster source is dropped and counted
 #     (decap_not_cluster); traffic to the hosts' own addresses is untouched
 #
-# Each load run covers one ring change: docs/scaleout.md's second chance
-# covers one change per second_chance window (a connection that moved at
-# one change and is still open at the next is not covered, as in GLB).
+# Each load run covers one ring change, so that a failure names the change
+# that caused it.
 # Ends with "N passed, N failed"; a trap removes every namespace, process,
 # BIRD, pin and socket it made, also on failure. About 3 minutes.
 #
