@@ -287,7 +287,7 @@ bench-lat: $(BUILD)/lbtls $(BUILD)/bench/fast_backend
 # the event loop: epoll against io_uring on lbtls's I/O pattern
 bench-loop: $(BUILD)/bench/bench_loop $(BUILD)/bench/fast_backend
 	tests/bench/bench_loop.sh $(BUILD)
-# scale-out (docs/bench-scaleout.md, about 5 minutes): XDP forwarding cost,
+# scale-out (docs/bench-scaleout.md, about 4 minutes): XDP forwarding cost,
 # live bpf_stats, throughput with 1-3 balancer hosts, connections lost on
 # changes; the last line is "scaleout: fwd_ns_ratio=R ...".
 .PHONY: bench-scaleout
