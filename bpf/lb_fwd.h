@@ -138,7 +138,12 @@ static __always_inline int lb_fwd_xmit(struct xdp_md *ctx, __be32 src,
 	fib.ifindex = ctx->ingress_ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
-		lb_count(LB_R_FWD_ROUTED);
+		/* ip_forward=0 on the uplink: the FIB answers nothing, the
+		 * kernel will drop it too; a reason of its own, so that the
+		 * operator's mistake is named (docs/scaleout.md) */
+		lb_count(rc == BPF_FIB_LKUP_RET_FWD_DISABLED ?
+				 LB_R_FWD_NOT_FORWARDING :
+				 LB_R_FWD_ROUTED);
 		return XDP_PASS;
 	}
 	data = (void *)(long)ctx->data;

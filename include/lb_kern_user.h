@@ -451,6 +451,9 @@ enum lb_reason {
 			   packet is not for a VIP address */
 	LB_R_SECOND_CHANCE, /* tx: no socket here for a non-SYN segment:
 			       forwarded to the second chance */
+	LB_R_FWD_NOT_FORWARDING, /* pass: encapsulated, but the uplink has
+				    ip_forward=0, so the FIB will not answer
+				    and the kernel drops it */
 	LB_R_MAX,
 };
 

@@ -773,7 +773,7 @@ static void test_second_chance_real_socket(void **state)
 	struct pkt_spec s = { .family = 4, .flags = F_ACK, .payload = 5 };
 	struct gue_spec g = { .second = HOST4 };
 	uint8_t in[PKT_MAX], out[OUT_MAX];
-	__u64 sc = fx_reason(fx, LB_R_SECOND_CHANCE);
+	__u64 sc = fx_reason(fx, LB_R_SECOND_CHANCE), nf;
 	int lfd, cfd, afd, on = 1;
 	size_t off, len;
 	__u32 out_len;
@@ -815,6 +815,20 @@ static void test_second_chance_real_socket(void **state)
 	assert_memory_equal(out + 14 + 20, in + 14 + 20, 8 + 5); /* UDP.. */
 	assert_memory_equal(out + 14 + 28 + 6, in + 14 + 28 + 6,
 			    len - 14 - 28 - 6);
+	assert_int_equal(fx_reason(fx, LB_R_SECOND_CHANCE), sc + 1);
+
+	/* ...on a host that does not forward (ip_forward=0) the FIB
+	 * answers "forwarding disabled", even to an output lookup: the
+	 * segment goes up, and a counter names the cause */
+	s.family = 4;
+	nf = fx_reason(fx, LB_R_FWD_NOT_FORWARDING);
+	assert_int_equal(
+		write_file("/proc/sys/net/ipv4/conf/all/forwarding", "0"), 0);
+	len = gue_build(&s, &g, in, &off);
+	assert_int_equal(run_xdp(in, len, ifindex, out, &out_len), XDP_PASS);
+	assert_int_equal(
+		write_file("/proc/sys/net/ipv4/conf/all/forwarding", "1"), 0);
+	assert_int_equal(fx_reason(fx, LB_R_FWD_NOT_FORWARDING), nf + 1);
 	assert_int_equal(fx_reason(fx, LB_R_SECOND_CHANCE), sc + 1);
 
 	/* ...and a v6 segment of no connection, too */

@@ -62,6 +62,7 @@ static const struct {
 	[LB_R_DECAP_NOT_CLUSTER] = { "decap_not_cluster", "drop" },
 	[LB_R_DECAP_BAD] = { "decap_bad", "drop" },
 	[LB_R_SECOND_CHANCE] = { "second_chance", "tx" },
+	[LB_R_FWD_NOT_FORWARDING] = { "fwd_not_forwarding", "pass" },
 };
 
 /* The per-VIP counters, in struct lb_counters order, with their series. */
