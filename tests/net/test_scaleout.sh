@@ -23,7 +23,7 @@
 # Each load run covers one ring change, so that a failure names the change
 # that caused it.
 # Ends with "N passed, N failed"; a trap removes every namespace, process,
-# BIRD, pin and socket it made, also on failure. About 3 minutes.
+# BIRD, pin and socket it made, also on failure. About 2 minutes.
 #
 # Usage: bash tests/net/test_scaleout.sh BUILD_DIR
 set -u
