@@ -345,6 +345,44 @@ big_answer_intact() {
 	[ "$size" = "$n" ] && [ -n "$want" ] && [ "$got" = "$want" ]
 }
 
+# What the client sends is what takes the tunnel: 1 MB up (under lbtls's
+# 1 MiB body limit), hashed by Flask. Its segments fit the underlay with
+# the 40 bytes of GUE only because the worker host's SYN-ACK advertised
+# mtu-80 (the agent's TCP_MAXSEG on the listeners): with 1460 the
+# balancer's FIB answers "fragmentation needed" and the upload stalls.
+upload_intact() {
+	local src n=1000000 want got
+	src=$(sx_src 8)
+	head -c $n /dev/urandom >"$DIR/up.bin"
+	want=$(sha256sum "$DIR/up.bin" | cut -d' ' -f1)
+	got=$(ip netns exec $SX_NS_C curl -sS -k --http1.1 --max-time 30 \
+		--interface "$src" --data-binary @"$DIR/up.bin" \
+		-H 'Content-Type: application/octet-stream' \
+		--resolve "$SX_SNI:443:$SX_VIP" "https://$SX_SNI/sha256") ||
+		return 1
+	info "1 MB up from $src: sha256 ${got:0:16}... (sent ${want:0:16}...)"
+	[ "$got" = "$want" ]
+}
+
+# The MSS the client learns (the SYN-ACK, straight from the worker host):
+# 1500 - 40 (GUE) - 40 = 1420 advertised; the client's socket reports it
+# less its own options (1408 with timestamps). Without the clamp: 1448.
+synack_mss() {
+	local src mss
+	src=$(sx_src 10)
+	mss=$(ip netns exec $SX_NS_C "$SX_PY" - "$src" "$SX_VIP" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.bind((sys.argv[1], 0))
+s.settimeout(5)
+s.connect((sys.argv[2], 443))
+print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))
+EOF
+	) || return 1
+	info "the client's MSS towards the VIP from $src: $mss"
+	[ "$mss" -le 1420 ] && [ "$mss" -ge 1400 ]
+}
+
 # The SYN as the client sent it (router's client port) and as the balancer
 # forwarded it in GUE (router's port to the worker host): MSS 1460, then
 # 1500 - 40 (outer IPv4, UDP, GUE) - 40 = 1420
@@ -521,6 +559,9 @@ checki "5. b3 withdrawn while w1 is added back, under load: no failure" \
 checki "6. 20 MB /bytes through GUE encapsulation, SHA-256 intact" big_answer_intact
 checki "6. the forwarded SYN's MSS is clamped to 1420 inside the GUE packet" \
 	mss_clamped_on_wire
+checki "6. the worker host's SYN-ACK advertises 1420 (the client's segments fit GUE)" \
+	synack_mss
+checki "6. 1 MB uploaded through GUE encapsulation, SHA-256 intact" upload_intact
 checki "7. forged GUE from a non-cluster source: dropped, counted as decap_not_cluster" \
 	forged_gue_dropped
 checki "7. ping and UDP to the hosts' own addresses pass; no drop counter moves" \
