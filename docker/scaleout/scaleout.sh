@@ -363,6 +363,8 @@ down() {
 	fi
 	for h in "${ALL_HOSTS[@]}"; do
 		rm -rf "/sys/fs/bpf/$SX-$h"
+		# the host-side unload above takes the instance's lock file
+		rm -f "/run/lbctl/$SX-$h.lock"
 	done
 	rm -rf "$SX_STATE"
 	echo "scaleout: '$SX' stopped"

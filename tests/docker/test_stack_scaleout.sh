@@ -70,6 +70,7 @@ nothing_left() {
 	done
 	for h in $HOSTS; do
 		[ -e "/sys/fs/bpf/$SX-$h" ] && left="$left pins:/sys/fs/bpf/$SX-$h"
+		[ -e "/run/lbctl/$SX-$h.lock" ] && left="$left lock:/run/lbctl/$SX-$h.lock"
 	done
 	[ -e "$STATE" ] && left="$left state:$STATE"
 	[ -z "$left" ] || echo "left behind:$left"
