@@ -517,6 +517,13 @@ static inline int fproxy__start(struct fproxy *p, const char *fmt, ...)
 		p->admin = fh_free_port();
 	}
 	free(extra);
+	if (rc == 1) { /* say why lbtls exited: the failure is otherwise mute */
+		char cmd[PATH_MAX + 32];
+
+		snprintf(cmd, sizeof(cmd), "tail -n 20 '%s' >&2", p->log);
+		if (system(cmd))
+			fprintf(stderr, "fproxy: no log at %s\n", p->log);
+	}
 	return rc;
 }
 
