@@ -279,6 +279,57 @@ static void queue_timeout_is_503(void **state)
 		  "lbtls_upstream_up of the backend");
 }
 
+/*
+ * The room comes in the same loop turn as the waiter's queue_timeout
+ * passes: the worker is stopped while the first answer arrives and the
+ * second request's queue_timeout runs out, then continued. It got the
+ * room before its deadline ran: it is served (or answered 503), never
+ * closed without an answer (it was: closed as 'timeout', 499 logged).
+ */
+static void woken_as_its_queue_timeout_passes(void **state)
+{
+	struct fx *f = *state;
+	struct fclient *a = &f->c[0], *b = &f->c[1];
+	struct fresp *r = &f->r;
+	int i;
+
+	inflight = max_inflight = 0;
+	assert_int_equal(fbackend__start(&f->be[0], script_slow_counted, 200),
+			 0);
+	assert_int_equal(fproxy__start(&f->p,
+				       "upstream:\n"
+				       "  servers: [\"%s\"]\n"
+				       "  max_conns: 1\n"
+				       "  queue_timeout: 500ms\n",
+				       f->be[0].name),
+			 0);
+	assert_int_equal(fclient__connect(a, f->p.https), 0);
+	assert_int_equal(fclient__connect(b, f->p.https), 0);
+	assert_int_equal(fclient__sendstr(a, "GET /a HTTP/1.1\r\n"
+					     "Host: test\r\n\r\n"),
+			 0);
+	assert_true(fbackend__wait_reqs(&f->be[0], 1));
+	assert_int_equal(fclient__sendstr(b, "GET /b HTTP/1.1\r\n"
+					     "Host: test\r\n\r\n"),
+			 0);
+	for (i = 0; i < 100 && fmetrics__get(f->p.admin,
+					      "lbtls_queued_requests") < 1;
+	     i++)
+		fh_sleep_ms(10);
+	expect_eq((long long)fmetrics__get(f->p.admin,
+					   "lbtls_queued_requests"),
+		  1, "lbtls_queued_requests once /b was sent");
+	assert_int_equal(fproc__stop(f->p.worker), 0);
+	fh_sleep_ms(900); /* /a answered at 200 ms, /b's 500 ms run out */
+	assert_int_equal(fproc__cont(f->p.worker), 0);
+	fclient__read_response(a, r, false);
+	expect_status(r, 200);
+	fclient__read_response(b, r, false);
+	if (r->status != 200 && r->status != 503)
+		fail_msg("/b: %s (want 200 or 503, not a close without an answer)",
+			 fresp__summary(r));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +338,7 @@ int main(void)
 		FX_TEST(max_conns_two_serves_five_two_at_a_time),
 		FX_TEST(full_queue_is_503),
 		FX_TEST(queue_timeout_is_503),
+		FX_TEST(woken_as_its_queue_timeout_passes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -926,7 +926,8 @@ static void client_timeout(struct loop_timer *tm)
 		}
 		/* pump() sees an abort; a deadline no phase claims would
 		 * only fire again */
-		if (txn__timeout(c->txn) == TXN_BLOCKED && !pending(c)) {
+		if (txn__timeout(c->txn) == TXN_BLOCKED && !pending(c) &&
+		    !txn__starting(c->txn)) {
 			client_close(c, "timeout");
 			return;
 		}

@@ -157,6 +157,13 @@ uint64_t txn__arm(struct txn *t);
 /* The deadline has passed: act on whichever phase it belongs to. */
 enum txn_result txn__timeout(struct txn *t);
 
+/* Woken from the max_conns queue: it starts on this loop turn's timers,
+ * so a queue deadline that passed in the same turn claims nothing. */
+static inline bool txn__starting(const struct txn *t)
+{
+	return t->q_timer.idx >= 0;
+}
+
 /* Response body bytes ready for the client, and their consumption. */
 static inline size_t txn__body(const struct txn *t, const char **p)
 {
