@@ -552,6 +552,29 @@ done
 check "killed worker respawned by the master" test "$respawned" -eq 1
 check "requests succeed after the respawn" wait_http "https://127.0.0.1:$https/"
 
+# --- an old worker that hangs is killed at its shutdown_timeout (5 s) ------------------------------
+# (stopped here; it never drains by itself and held its process slot)
+victim=$(workers | head -1)
+kill -STOP "$victim"
+t0=$(date +%s)
+kill -HUP "$master"
+gone=0
+for _ in $(seq 1 150); do # 15 s: shutdown_timeout, the 2 s grace, the tick
+	if ! workers | grep -qx "$victim"; then
+		gone=1
+		break
+	fi
+	sleep 0.1
+done
+waited=$(($(date +%s) - t0))
+kill -CONT "$victim" 2>/dev/null
+check "a stopped old worker is killed after the reload's drain (gone: $gone, after ${waited} s)" \
+	test "$gone" -eq 1
+check "not before its shutdown_timeout of 5 s" test "$waited" -ge 5
+check "the kill is logged with the worker's pid" \
+	grep -q "(pid $victim) of generation [0-9]* is still running .* after its generation's shutdown_timeout: killed" "$tmp/error.log"
+check "requests succeed after the hung worker's end" wait_http "https://127.0.0.1:$https/"
+
 # --- metrics and logs ---------------------------------------------------------------------------------
 metrics=$(curl -s "http://127.0.0.1:$admin/metrics")
 n200=$(sed -n 's/^lbtls_requests_total{code="200"} //p' <<<"$metrics")

@@ -33,12 +33,16 @@
 #define ADMIN_MAX 16
 #define ADMIN_TIMEOUT_MS 5000
 #define RESPAWN_DELAY_MS 1000
+/* An old worker drains for shutdown_timeout and exits by itself; one
+ * still there this long after that is hung (or stopped) and is killed. */
+#define DRAIN_GRACE_MS 2000
 
 struct proc {
 	pid_t pid; /* 0: free */
 	int slot;
 	unsigned gen;
 	bool old; /* draining generation */
+	uint64_t kill_at; /* old: SIGKILL from then on (0: sent) */
 	uint64_t started;
 	struct metrics_block *blk;
 };
@@ -456,8 +460,12 @@ static void start_generation(struct master *m, struct lbtls_config *cfg,
 	if (log__open(cfg, "master"))
 		log_err("reload: cannot open the logs: %s", strerror(errno));
 	for (i = 0; i < METRICS_MAX_PROCS; i++)
-		if (m->procs[i].pid > 0)
+		if (m->procs[i].pid > 0 && !m->procs[i].old) {
 			m->procs[i].old = true;
+			m->procs[i].kill_at = loop__now_ms() +
+					      m->cfg->shutdown_timeout_ms +
+					      DRAIN_GRACE_MS;
+		}
 	set_upfile(m, &cfg->upstream);
 	drop_config(m->cfg, m->tls);
 	m->cfg = cfg;
@@ -702,6 +710,27 @@ static void admin_read(struct master *m, struct admin_conn *a)
 	admin_write(m, a);
 }
 
+/* Old workers past their generation's shutdown_timeout: hung or stopped,
+ * they would hold their process slots (and a waiting reload) for ever. */
+static void kill_hung(struct master *m, uint64_t now)
+{
+	struct proc *p;
+	unsigned i;
+
+	for (i = 0; i < METRICS_MAX_PROCS; i++) {
+		p = &m->procs[i];
+		if (p->pid <= 0 || !p->old || !p->kill_at || now < p->kill_at)
+			continue;
+		p->kill_at = 0;
+		log_warn(
+			"worker %d (pid %d) of generation %u is still running %u ms after its generation's shutdown_timeout: killed",
+			p->slot, p->pid, p->gen, DRAIN_GRACE_MS);
+		if (kill(p->pid, SIGKILL))
+			log_err("cannot kill worker %d (pid %d): %s", p->slot,
+				p->pid, strerror(errno));
+	}
+}
+
 static void periodic(struct master *m)
 {
 	uint64_t now = loop__now_ms();
@@ -716,6 +745,7 @@ static void periodic(struct master *m)
 			signal_procs(m, SIGKILL, false);
 		return;
 	}
+	kill_hung(m, now);
 	if (m->next_cfg && room_for(m, m->next_cfg)) {
 		struct lbtls_config *cfg = m->next_cfg;
 		struct tls_ctx *tls = m->next_tls;
