@@ -131,7 +131,7 @@ lbtls_listens_from_its_container() {
 # root. They registered with the agent as that uid (socket_group,
 # register_uids): "workers are registered" checks it.
 lbtls_workers_unprivileged() {
-	local id init master p st n=0 good=0
+	local id init master p st f hex n=0 good=0
 	id=$(dc ps -q lbtls) || return 1
 	init=$("$DOCKER" inspect -f '{{.State.Pid}}' "$id") || return 1
 	master=$(ps -o pid=,comm= --ppid "$init" | awk '$2 == "lbtls" {print $1}' | head -n1)
@@ -142,6 +142,14 @@ lbtls_workers_unprivileged() {
 	st=$(grep -E '^(Uid|CapEff):' "/proc/$master/status" | tr -s '\t ' ' ' | tr '\n' ' ')
 	echo "master $master: $st"
 	grep -Eq '^Uid:\s+0\s+0\s+0\s+0$' "/proc/$master/status" || return 1
+	# compose grants SYS_ADMIN for --netns's setns(): given up after it
+	for f in CapEff CapPrm CapBnd; do
+		hex=$(sed -n "s/^$f:\s*//p" "/proc/$master/status")
+		(((0x$hex >> 21) & 1)) && {
+			echo "the master still holds CAP_SYS_ADMIN in $f ($hex)"
+			return 1
+		}
+	done
 	for p in $(ps -o pid= --ppid "$master"); do
 		n=$((n + 1))
 		st=$(grep -E '^(Uid|Gid|CapInh|CapPrm|CapEff|CapAmb|NoNewPrivs):' "/proc/$p/status" |
@@ -380,7 +388,7 @@ check "lbtls has no Docker socket; discover has it, no network, no caps, read-on
 	discovery_split
 check "lbtls's listener in $HOST_NS belongs to its container (--netns)" \
 	lbtls_listens_from_its_container
-check "lbtls's workers: uid 65532 x4, CapEff 0000000000000000, no caps, NoNewPrivs; master root" \
+check "lbtls's workers: uid 65532 x4, CapEff 0000000000000000, no caps, NoNewPrivs; master root without CAP_SYS_ADMIN" \
 	lbtls_workers_unprivileged
 check "the three versions answer through XDP and lbtls" versions_answer
 check "HTTP redirects to HTTPS with the query kept" redirect_keeps_query

@@ -9,7 +9,8 @@
 # reload (SIGHUP) gives the new workers the same properties; a master
 # without CAP_SETUID refuses to start; a worker whose drop fails says which
 # step and the master respawns it no faster than its delay; without
-# `user:` the master warns once that the workers run as root.
+# `user:` the master warns once that the workers run as root; with
+# --netns the master gives up CAP_SYS_ADMIN once it is in the namespace.
 #
 # Usage: bash tests/tls/test_privileges.sh BUILD_DIR
 # Prints one line per check and ends with "N passed, N failed". Needs
@@ -34,17 +35,19 @@ stop_master() {
 	wait "$master" 2>/dev/null
 	master=
 }
+ns=lbtls-priv-$$
 cleanup() {
 	stop_master
 	[ -z "$backend" ] || kill -TERM "$backend" 2>/dev/null
 	wait 2>/dev/null
+	ip netns del "$ns" 2>/dev/null
 	remove_tmp "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- prerequisites: fail, never skip ------------------------------------------
-require_tools "" curl openssl setpriv unshare
+require_tools "" curl openssl setpriv unshare ip
 require_built "$lbtls" "$build"
 if [ "$(id -u)" = 0 ]; then
 	ok "prerequisite: running as root"
@@ -108,8 +111,8 @@ EOF
 }
 write_conf "$tmp/lbtls.yaml" "user: nobody"
 
-start_backend() {
-	(cd "$tmp/www" && exec "$python" -m http.server -b 127.0.0.1 "$be" \
+start_backend() { # start_backend [PREFIX...]
+	(cd "$tmp/www" && exec "$@" "$python" -m http.server -b 127.0.0.1 "$be" \
 		>>"$tmp/backend.log" 2>&1) &
 	backend=$!
 }
@@ -176,6 +179,8 @@ check "no 'workers run as root' warning with user: set" \
 	bash -c "! grep -q 'workers run as root' '$tmp/logs/error.log'"
 check "the log files are handed to the workers' user (nobody)" \
 	test "$(stat -c %U "$tmp/logs/access.log") $(stat -c %U "$tmp/logs/error.log")" = "nobody nobody"
+check "without --netns the master gives up CAP_SYS_ADMIN at start (CapEff $(field "$master" CapEff))" \
+	bash -c "! (( (0x$(field "$master" CapEff) | 0x$(field "$master" CapPrm) | 0x$(field "$master" CapBnd)) >> 21 & 1 ))"
 stop_backend
 code=$(curl -sk -m 5 -o "$tmp/50x.out" -w '%{http_code}' "https://127.0.0.1:$https/")
 start_backend
@@ -221,6 +226,48 @@ check "SIGHUP: the new workers are uid 65534 with no capability and NoNewPrivs" 
 check "SIGHUP: the master is still root" test "$(field "$master" Uid)" = "0 0 0 0"
 check "SIGHUP: HTTPS still works" wait_http "https://127.0.0.1:$https/" 5
 stop_master
+
+# --- --netns: CAP_SYS_ADMIN is for setns() only ----------------------------------------
+# (docker-compose.yml gives the lbtls container SYS_ADMIN for it)
+cap_set() { # cap_set PID FIELD BIT: the bit is set in /proc/PID/status FIELD
+	local hex
+	hex=$(field "$1" "$2")
+	[ -n "$hex" ] && (((0x$hex >> $3) & 1))
+}
+stop_backend
+ip netns add "$ns" && ip -n "$ns" link set lo up
+start_backend ip netns exec "$ns"
+"$lbtls" --netns "$ns" -c "$tmp/lbtls.yaml" 2>>"$tmp/stderr.log" &
+master=$!
+served=
+for _ in $(seq 1 50); do
+	served=$(ip netns exec "$ns" curl -sk -m 2 "https://127.0.0.1:$https/")
+	[ "$served" = backend-ok ] && break
+	sleep 0.1
+done
+check "--netns $ns: lbtls serves HTTPS in the namespace ($served)" test "$served" = backend-ok
+echo "     master pid $master: CapEff $(field "$master" CapEff) CapPrm $(field "$master" CapPrm) CapBnd $(field "$master" CapBnd)"
+check "--netns: the master has no CAP_SYS_ADMIN left (CapEff, CapPrm, CapInh, CapBnd bit 21 clear)" \
+	bash -c "! { $(declare -f field cap_set); cap_set $master CapEff 21 || cap_set $master CapPrm 21 || cap_set $master CapInh 21 || cap_set $master CapBnd 21; }"
+check "--netns: the master keeps CAP_SETUID for its workers" cap_set "$master" CapEff 7
+check "--netns: 2 workers unprivileged as without it" all_workers_unprivileged 2
+old=$(workers | sort | tr '\n' ' ')
+kill -HUP "$master"
+reloaded=0
+for _ in $(seq 1 60); do
+	if [ "$(workers | wc -l)" -eq 2 ] && [ -z "$(comm -12 <(tr ' ' '\n' <<<"$old" | grep .) <(workers | sort))" ]; then
+		reloaded=1
+		break
+	fi
+	sleep 0.1
+done
+served=$(ip netns exec "$ns" curl -sk -m 5 "https://127.0.0.1:$https/")
+check "--netns: SIGHUP without CAP_SYS_ADMIN: new workers, still served ($served)" \
+	bash -c "[ $reloaded -eq 1 ] && [ '$served' = backend-ok ]"
+stop_master
+stop_backend
+ip netns del "$ns"
+start_backend
 
 # --- a master without CAP_SETUID refuses to start --------------------------------------
 rm -f "$tmp/logs/error.log"

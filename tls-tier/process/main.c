@@ -19,6 +19,7 @@
 #include "config.h"
 #include "discover.h"
 #include "master.h"
+#include "priv.h"
 #include "tls.h"
 
 #define DEFAULT_CONFIG "/etc/lbtls/lbtls.yaml"
@@ -174,6 +175,7 @@ int main(int argc, char **argv)
 	struct master_opts opts = { .config_path = DEFAULT_CONFIG };
 	const char *netns = NULL;
 	bool test = false;
+	char why[160];
 	unsigned long n;
 	char *end;
 	int c;
@@ -231,6 +233,14 @@ int main(int argc, char **argv)
 	}
 	if (netns && enter_netns(netns))
 		return 1;
+	/* setns() was the one step that needed it (Docker grants it to the
+	 * container whether --netns is used or not): nothing after this, a
+	 * reload included, can use it */
+	if (priv__give_up_sys_admin(why, sizeof(why))) {
+		fprintf(stderr, "lbtls: cannot give up CAP_SYS_ADMIN: %s\n",
+			why);
+		return 1;
+	}
 	if (test)
 		return test_config(opts.config_path);
 	return master__run(&opts);

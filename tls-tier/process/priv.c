@@ -200,3 +200,45 @@ int priv__drop(const struct cfg_user *u)
 		FAIL("prctl(PR_SET_NO_NEW_PRIVS)");
 	return verify(u);
 }
+
+int priv__give_up_sys_admin(char *why, size_t len)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	__u32 bit = CAP_TO_MASK(CAP_SYS_ADMIN);
+	unsigned i = CAP_TO_INDEX(CAP_SYS_ADMIN);
+	cap_data d;
+	int err;
+
+	err = caps_get(d);
+	if (err) {
+		snprintf(why, len, "capget: %s", strerror(-err));
+		return err;
+	}
+	if (has_cap(d, CAP_SETPCAP) &&
+	    prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) > 0 &&
+	    prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0)) {
+		err = -errno;
+		snprintf(why, len, "prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN): %s",
+			 strerror(-err));
+		return err;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_SYS_ADMIN, 0, 0) &&
+	    errno != EINVAL) {
+		err = -errno;
+		snprintf(why, len, "prctl(PR_CAP_AMBIENT_LOWER): %s",
+			 strerror(-err));
+		return err;
+	}
+	if (!((d[i].effective | d[i].permitted | d[i].inheritable) & bit))
+		return 0;
+	d[i].effective &= ~bit;
+	d[i].permitted &= ~bit;
+	d[i].inheritable &= ~bit;
+	if (syscall(SYS_capset, &h, d)) {
+		err = -errno;
+		snprintf(why, len, "capset(without CAP_SYS_ADMIN): %s",
+			 strerror(-err));
+		return err;
+	}
+	return 0;
+}

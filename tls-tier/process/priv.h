@@ -34,4 +34,12 @@ int priv__check(const struct lbtls_config *cfg, char *why, size_t len);
  */
 int priv__drop(const struct cfg_user *u);
 
+/*
+ * In the master, once it needs CAP_SYS_ADMIN no more (after --netns's
+ * setns, or at once without it): out of every set, the bounding one too when CAP_SETPCAP allows,
+ * so no later step, reload or exec can use it. 0 (also when it was not
+ * held), or -errno with the step in 'why'.
+ */
+int priv__give_up_sys_admin(char *why, size_t len);
+
 #endif /* LBTLS_PRIV_H */
