@@ -113,6 +113,31 @@ discovery_split() {
 		grep -q "upstream.file $STATE/discovery/upstreams" "/var/log/xdp-tls-lb/$STACK/error.log"
 }
 
+# A list that finds the same containers refreshes the file's time and
+# nothing else (lbtls tells a live discover from a dead one by it,
+# upstream.file_max_age): a short-lived unrelated container's events make
+# discover list again; the content stays, lbtls logs no change and its
+# /metrics says the file is fresh.
+discovery_refreshes() {
+	local f=$STATE/discovery/upstreams img before after sum changes i m
+	img=$("$DOCKER" inspect -f '{{.Config.Image}}' "$(dc ps -q lbtls)") || return 1
+	before=$(stat -c %y "$f") && sum=$(md5sum <"$f") || return 1
+	changes=$(grep -c "upstream.file $f changed" "/var/log/xdp-tls-lb/$STACK/error.log")
+	sleep 1.1 # a later time can be told apart
+	"$DOCKER" run --rm --network none "$img" true >/dev/null || return 1
+	for i in $(seq 1 50); do
+		after=$(stat -c %y "$f")
+		[ "$after" != "$before" ] && break
+		sleep 0.2
+	done
+	m=$(ip netns exec "$HOST_NS" curl -sf --max-time 2 http://127.0.0.1:9145/metrics |
+		grep '^lbtls_upstream_file_')
+	echo "upstream.file time $before -> $after; $(tr '\n' ' ' <<<"$m")"
+	[ "$after" != "$before" ] && [ "$(md5sum <"$f")" = "$sum" ] &&
+		[ "$(grep -c "upstream.file $f changed" "/var/log/xdp-tls-lb/$STACK/error.log")" = "$changes" ] &&
+		grep -qx 'lbtls_upstream_file_stale 0' <<<"$m"
+}
+
 # lbtls's listeners in the balancer's namespace (its metrics on 9145; the
 # VIP's ports reach its workers through sk_lookup) belong to a process of
 # the lbtls container: the container entered $HOST_NS with --netns.
@@ -386,6 +411,8 @@ check "agent and lbtls run as compose services, host network, named caps only" \
 	services_run_in_compose
 check "lbtls has no Docker socket; discover has it, no network, no caps, read-only" \
 	discovery_split
+check "discover's relist with the same containers refreshes upstream.file's time only" \
+	discovery_refreshes
 check "lbtls's listener in $HOST_NS belongs to its container (--netns)" \
 	lbtls_listens_from_its_container
 check "lbtls's workers: uid 65532 x4, CapEff 0000000000000000, no caps, NoNewPrivs; master root without CAP_SYS_ADMIN" \

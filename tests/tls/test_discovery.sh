@@ -156,6 +156,26 @@ printf '127.0.0.1:18081\n' >"$list.new" && mv "$list.new" "$list"
 gone_a() { metrics | grep -q 'lbtls_upstream_up{server="127.0.0.1:18081"' && ! body_a; }
 check "a good file replaces the set (A leaves, an absent server joins)" wait_for gone_a
 
+# A writer that is gone or stuck (this engine never answers, so discover
+# never refreshes the file): upstream.file_max_age, set by a reload, makes
+# lbtls say so in its log and /metrics, and keep the set; a refresh of the
+# file's time (what discover does when a list finds the same containers)
+# is "fresh again", and not a change.
+sed -i 's/^  max_fails: 0$/  max_fails: 0\n  file_max_age: 2s/' "$tmp/lbtls.yaml"
+kill -HUP "$master"
+check "SIGHUP with upstream.file_max_age: 2s" wait_for logged "reload: generation 2 started"
+stale() { metrics | grep -qx 'lbtls_upstream_file_stale 1'; }
+check "a file not refreshed for 2 s is logged as stale" \
+	wait_for logged "upstream.file $list: not refreshed for"
+check "... and lbtls_upstream_file_stale is 1 ($(metrics | grep '^lbtls_upstream_file_age_seconds'))" wait_for stale
+changes=$(grep -c "upstream.file $list changed" "$tmp/error.log")
+touch "$list"
+fresh() { metrics | grep -qx 'lbtls_upstream_file_stale 0'; }
+check "a refreshed file is fresh again (log)" wait_for logged "upstream.file $list: refreshed again"
+check "... and lbtls_upstream_file_stale is 0" wait_for fresh
+check "a refresh is not a change (no new 'changed' line), the set stays" \
+	bash -c "[ \$(grep -c 'upstream.file $list changed' '$tmp/error.log') = $changes ] && $(declare -f metrics nsx); ns=$ns; metrics | grep -q 'lbtls_upstream_up{server=\"127.0.0.1:18081\"'"
+
 # Who talked to the engine: lbtls discover, never lbtls.
 pids=" $master $(pgrep -P "$master" | tr '\n' ' ')"
 talkers=$(awk '{print $2}' "$tmp/docker.log" | sort -u | tr '\n' ' ')

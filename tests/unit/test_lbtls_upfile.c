@@ -7,6 +7,7 @@
  * needing it, and 'lbtls discover' reading only what it needs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -286,6 +288,63 @@ static void test_watch_keeps_the_last_good_set(void **state)
 	rmdir(dir);
 }
 
+
+/* set the file's times to 'ago' seconds before now */
+static void age_file(const char *path, int ago)
+{
+	struct timespec t[2];
+
+	clock_gettime(CLOCK_REALTIME, &t[0]);
+	t[0].tv_sec -= ago;
+	t[1] = t[0];
+	assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* upstream.file_max_age: a file its writer stopped refreshing is stale,
+ * its set kept; a refresh (upfile__touch, what lbtls discover does when
+ * a list finds the same containers) makes it fresh and publishes nothing. */
+static void test_watch_age(void **state)
+{
+	static struct upstream_set set;
+	static struct upfile_watch w;
+	char dir[] = "/tmp/lbtls-upfile-XXXXXX", path[64];
+	uint32_t seq;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/upstreams", dir);
+	upfile__watch_init(&w, path, &set);
+	w.max_age_ms = 2000;
+	put(path, "198.19.200.11:5000\n");
+	assert_int_equal(upfile__poll(&w), 1);
+	assert_false(w.stale);
+	seq = set.seq;
+	age_file(path, 5);
+	assert_int_equal(upfile__poll(&w), 0); /* same servers */
+	assert_true(w.stale);
+	assert_int_equal(set.seq, seq);
+	assert_int_equal(set.n, 1);
+	assert_int_equal(upfile__touch(path), 0);
+	assert_int_equal(upfile__poll(&w), 0);
+	assert_false(w.stale);
+	assert_int_equal(set.seq, seq); /* a refresh publishes nothing */
+	/* not checked without a maximum */
+	w.max_age_ms = 0;
+	age_file(path, 3600);
+	assert_int_equal(upfile__poll(&w), 0);
+	assert_false(w.stale);
+	/* a new content under an old time: published, and stale */
+	w.max_age_ms = 2000;
+	put(path, "198.19.200.12:5000\n");
+	age_file(path, 5);
+	assert_int_equal(upfile__poll(&w), 1);
+	assert_true(w.stale);
+	assert_string_equal(set.servers[0].name, "198.19.200.12:5000");
+	assert_int_equal(upfile__touch(path + 1), -ENOENT);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* --- configuration --------------------------------------------------------- */
 
 static int load(const char *yaml, bool discovery, char **errs,
@@ -343,6 +402,48 @@ static void test_config(void **state)
 			 -EINVAL);
 	assert_non_null(
 		strstr(errs, ":3: 'upstream.docker' needs 'upstream.file'"));
+	free(errs);
+	/* file_max_age: three of discover's relists with docker, else off */
+	assert_int_equal(load("listen: {http: 127.0.0.1:8080}\n"
+			      "upstream:\n"
+			      "  docker: {label: a.b=c}\n"
+			      "  file: /run/x/upstreams\n",
+			      false, &errs, &c),
+			 0);
+	assert_int_equal(c.upstream.file_max_age_ms, 90000);
+	free(errs);
+	assert_int_equal(load("listen: {http: 127.0.0.1:8080}\n"
+			      "upstream:\n"
+			      "  file: /run/x/upstreams\n",
+			      false, &errs, &c),
+			 0);
+	assert_int_equal(c.upstream.file_max_age_ms, 0);
+	free(errs);
+	assert_int_equal(load("listen: {http: 127.0.0.1:8080}\n"
+			      "upstream:\n"
+			      "  docker: {label: a.b=c}\n"
+			      "  file: /run/x/upstreams\n"
+			      "  file_max_age: 0\n",
+			      false, &errs, &c),
+			 0);
+	assert_int_equal(c.upstream.file_max_age_ms, 0);
+	free(errs);
+	assert_int_equal(load("listen: {http: 127.0.0.1:8080}\n"
+			      "upstream:\n"
+			      "  file: /run/x/upstreams\n"
+			      "  file_max_age: 5m\n",
+			      false, &errs, &c),
+			 0);
+	assert_int_equal(c.upstream.file_max_age_ms, 300000);
+	free(errs);
+	assert_int_equal(load("listen: {http: 127.0.0.1:8080}\n"
+			      "upstream:\n"
+			      "  file: /run/x/upstreams\n"
+			      "  file_max_age: soon\n",
+			      false, &errs, &c),
+			 -EINVAL);
+	assert_non_null(strstr(
+		errs, ":4: 'upstream.file_max_age' expects a duration"));
 	free(errs);
 }
 
@@ -404,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_read_refuses_what_is_not_a_file),
 		cmocka_unit_test(test_write_is_atomic_and_reads_back),
 		cmocka_unit_test(test_watch_keeps_the_last_good_set),
+		cmocka_unit_test(test_watch_age),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_for_discovery),
 	};

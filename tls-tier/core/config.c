@@ -757,6 +757,10 @@ static void parse_upstream(struct parser *p, yaml_node_t *n)
 				     "'upstream.file' must be an absolute path, got '%s'",
 				     up->file);
 			up->file_line = v->start_mark.line + 1;
+		} else if (!strcmp(key, "file_max_age")) {
+			if (!get_duration(p, "upstream.file_max_age", v,
+					  &up->file_max_age_ms))
+				up->file_max_age_set = true;
 		} else if (!strcmp(key, "keepalive")) {
 			get_uint(p, "keepalive", v, 0, 10000, &up->keepalive);
 		} else if (!strcmp(key, "keepalive_timeout")) {
@@ -1281,6 +1285,11 @@ static void validate(struct parser *p, yaml_node_t *root)
 	if (cfg->nhttps && !cfg->tls.ncerts && !prior)
 		perr(p, root,
 		     "listen.https is set but 'tls.certificates' is empty");
+	if (!cfg->upstream.file_max_age_set)
+		cfg->upstream.file_max_age_ms =
+			cfg->upstream.docker.enabled ?
+				CFG_DISCOVER_MAX_AGE_MS :
+				0;
 	if (cfg->upstream.docker.enabled && !cfg->upstream.file[0])
 		perr_line(
 			p, cfg->upstream.docker.line,

@@ -71,6 +71,11 @@ struct cfg_health {
 
 /* Servers discovered from the Docker Engine API by 'lbtls discover'
  * (discover.c, docker.c), which writes them to upstream.file. */
+/* lbtls discover lists the containers this often, and refreshes
+ * upstream.file's time each time the list succeeds, changed or not. */
+#define CFG_DISCOVER_RELIST_MS 30000
+#define CFG_DISCOVER_MAX_AGE_MS (3 * CFG_DISCOVER_RELIST_MS)
+
 struct cfg_docker {
 	bool enabled;
 	char socket[108]; /* the engine's unix socket */
@@ -110,6 +115,11 @@ struct cfg_upstream {
 	 * changes; written by 'lbtls discover' or anything else; "": none */
 	char file[PATH_MAX];
 	int file_line;
+	/* upstream.file older than this is stale: logged and in /metrics
+	 * (its writer is gone or stuck); 0: not checked. Default: three of
+	 * lbtls discover's relists with upstream.docker, else 0. */
+	unsigned file_max_age_ms;
+	bool file_max_age_set;
 };
 
 struct cfg_limits {

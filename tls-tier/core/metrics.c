@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 
 #include "metrics.h"
@@ -178,6 +179,26 @@ static void sum_blocks(struct metrics_shm *m, struct metrics_block *t)
 			add_block(t, &m->procs[i], true);
 }
 
+/* How old upstream.file is: its writer (lbtls discover) refreshes it at
+ * each list that works, so an age that grows says the writer is gone. */
+static void render_upfile(struct out *o, const struct metrics_upfile *u)
+{
+	long long age;
+
+	if (!u->watched)
+		return;
+	age = u->mtime_s ? (long long)time(NULL) - u->mtime_s : -1;
+	emit(o,
+	     "# HELP lbtls_upstream_file_age_seconds Since upstream.file was last written or refreshed; -1 while it is missing.\n"
+	     "# TYPE lbtls_upstream_file_age_seconds gauge\n"
+	     "lbtls_upstream_file_age_seconds %lld\n"
+	     "# HELP lbtls_upstream_file_stale 1 while upstream.file is missing or older than upstream.file_max_age.\n"
+	     "# TYPE lbtls_upstream_file_stale gauge\n"
+	     "lbtls_upstream_file_stale %d\n",
+	     age,
+	     age < 0 || (u->max_age_ms && age * 1000 > u->max_age_ms));
+}
+
 int metrics__render(struct metrics_shm *m, char **text, size_t *len)
 {
 	static struct metrics_block t; /* big; the master is single-threaded */
@@ -306,6 +327,7 @@ int metrics__render(struct metrics_shm *m, char **text, size_t *len)
 	     "# TYPE lbtls_workers gauge\n"
 	     "lbtls_workers %u\n",
 	     workers);
+	render_upfile(&o, &m->upfile);
 	if (o.failed) {
 		free(o.buf);
 		return -ENOMEM;

@@ -96,6 +96,13 @@ struct metrics_block {
 	struct metrics_server servers[CFG_MAX_SERVERS];
 };
 
+/* upstream.file as the master last saw it, for its age in /metrics. */
+struct metrics_upfile {
+	bool watched; /* upstream.file is set */
+	int64_t mtime_s; /* 0: missing */
+	unsigned max_age_ms; /* upstream.file_max_age; 0: not checked */
+};
+
 struct metrics_shm {
 	/* Blocks [0, high) have been claimed at least once; the master reads
 	 * no block above, so their pages are never backed. */
@@ -106,6 +113,7 @@ struct metrics_shm {
 	/* Not counters: the servers the master read from upstream.file, which
 	 * the workers read; the mapping is already shared with all of them. */
 	struct upstream_set discovered;
+	struct metrics_upfile upfile;
 };
 
 #define METRIC_ADD(field, n) \

@@ -6,6 +6,8 @@
  * new set is written atomically to
  * upstream.file; nothing is written before the first list succeeds, so a
  * restart of this process or of the engine leaves the last set in place.
+ * A list that finds the same set only refreshes the file's time: lbtls
+ * tells a live discover from a dead one by it (upstream.file_max_age).
  */
 #include <errno.h>
 #include <signal.h>
@@ -61,7 +63,15 @@ static void write_set(struct discover *d)
 		return;
 	if (d->have_last && s->n == d->last_n &&
 	    !memcmp(s->servers, d->last, s->n * sizeof(s->servers[0]))) {
-		d->written = s->seq;
+		/* the engine answered: the file's time says so to lbtls
+		 * (upstream.file_max_age), its content stays */
+		err = upfile__touch(d->cfg.upstream.file);
+		if (err && !d->write_failed)
+			log_err("cannot refresh the time of %s: %s; retrying",
+				d->cfg.upstream.file, strerror(-err));
+		d->write_failed = err != 0;
+		if (!err)
+			d->written = s->seq;
 		return;
 	}
 	snprintf(comment, sizeof(comment),

@@ -34,7 +34,7 @@
 #define LIST_DEADLINE_MS 10000 /* the whole list, however it trickles */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
-#define RELIST_MS 30000
+#define RELIST_MS CFG_DISCOVER_RELIST_MS
 
 static const char *obj_str(json_t *o, const char *key)
 {

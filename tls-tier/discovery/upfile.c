@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -248,6 +249,11 @@ int upfile__write(const char *path, const struct upstream_addr *a, unsigned n,
 	return e;
 }
 
+int upfile__touch(const char *path)
+{
+	return utimensat(AT_FDCWD, path, NULL, 0) ? -errno : 0;
+}
+
 void upfile__publish(struct upstream_set *s, const struct upstream_addr *a,
 		     unsigned n)
 {
@@ -278,6 +284,48 @@ static bool same_stat(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+/* Age in ms of what 'st' describes: since its writer last wrote or
+ * refreshed it (upfile__touch). */
+static long long age_ms(const struct stat *st)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (now.tv_sec - st->st_mtim.tv_sec) * 1000LL +
+	       (now.tv_nsec - st->st_mtim.tv_nsec) / 1000000;
+}
+
+static void check_age(struct upfile_watch *w, const struct stat *st)
+{
+	long long age = age_ms(st);
+
+	if (!w->max_age_ms) {
+		w->stale = false;
+	} else if (age > w->max_age_ms && !w->stale) {
+		w->stale = true;
+		log_warn(
+			"upstream.file %s: not refreshed for %lld s (upstream.file_max_age %u s): its writer is gone or stuck (lbtls discover refreshes it every %u s while the Docker engine answers); its servers stay in use",
+			w->path, age / 1000, w->max_age_ms / 1000,
+			CFG_DISCOVER_RELIST_MS / 1000);
+	} else if (age <= w->max_age_ms && w->stale) {
+		w->stale = false;
+		log_info("upstream.file %s: refreshed again", w->path);
+	}
+}
+
+static bool same_set(const struct upstream_set *s,
+		     const struct upstream_addr *a, int n)
+{
+	int i;
+
+	if ((int)s->n != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (strcmp(s->servers[i].name, a[i].name))
+			return false;
+	return true;
+}
+
 int upfile__poll(struct upfile_watch *w)
 {
 	static struct upstream_addr next[CFG_MAX_SERVERS];
@@ -302,6 +350,7 @@ int upfile__poll(struct upfile_watch *w)
 		w->have_stat = false;
 		return n;
 	}
+	check_age(w, &st);
 	if (w->have_stat && same_stat(&st, &w->st))
 		return w->err;
 	n = upfile__read(w->path, next, &st, err, sizeof(err));
@@ -318,6 +367,9 @@ int upfile__poll(struct upfile_watch *w)
 		w->err = n;
 		return n;
 	}
+	/* only its time changed (a refresh): nothing to publish or say */
+	if (w->loaded && !w->err && same_set(w->out, next, n))
+		return 0;
 	if (w->err || !w->loaded)
 		log_info("upstream.file %s: %d server(s)", w->path, n);
 	else

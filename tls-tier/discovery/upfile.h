@@ -50,6 +50,10 @@ int upfile__read(const char *path, struct upstream_addr *out, struct stat *st,
 int upfile__write(const char *path, const struct upstream_addr *a, unsigned n,
 		  const char *comment);
 
+/* Set the file's times to now, its content untouched: "still current".
+ * 0 or a negative errno. */
+int upfile__touch(const char *path);
+
 /* Publish 'n' servers through the seqlock of 's' (one writer). */
 void upfile__publish(struct upstream_set *s, const struct upstream_addr *a,
 		     unsigned n);
@@ -62,15 +66,19 @@ struct upfile_watch {
 	struct stat st;
 	int err; /* what was logged last (0: the file was read) */
 	bool loaded; /* 'out' holds a set read from this file */
+	unsigned max_age_ms; /* upstream.file_max_age; 0: not checked */
+	bool stale; /* older than that: said once, until it is fresh again */
 };
 
 void upfile__watch_init(struct upfile_watch *w, const char *path,
 			struct upstream_set *out);
 /*
  * stat() the file; when it changed (device, inode, size, mtime, ctime),
- * read it and publish it. Returns 1 when a new set was published, 0 when
- * nothing changed, a negative errno when the file is missing or bad: the
- * running set stays, and the cause is logged once until it changes.
+ * read it and publish it if its servers differ. Returns 1 when a new set
+ * was published, 0 when nothing changed, a negative errno when the file is
+ * missing or bad: the running set stays, and the cause is logged once
+ * until it changes. A file older than max_age_ms is logged as stale once
+ * (and fresh again once), its set kept.
  */
 int upfile__poll(struct upfile_watch *w);
 

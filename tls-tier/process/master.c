@@ -417,16 +417,30 @@ static void signal_procs(struct master *m, int sig, bool old_only)
  * ignore it. Only a stat() and, when it changed, the read of a small
  * regular file: nothing here waits for another process.
  */
+/* upstream.file read if it changed; its age for /metrics */
+static void poll_upfile(struct master *m)
+{
+	struct metrics_upfile *u = &m->shm->upfile;
+
+	upfile__poll(&m->upfile);
+	u->watched = m->upfile.path[0] != 0;
+	u->mtime_s = m->upfile.have_stat ? m->upfile.st.st_mtim.tv_sec : 0;
+	u->max_age_ms = m->upfile.max_age_ms;
+}
+
 static void set_upfile(struct master *m, const struct cfg_upstream *up)
 {
-	if (!strcmp(m->upfile.path, up->file))
+	if (!strcmp(m->upfile.path, up->file)) {
+		m->upfile.max_age_ms = up->file_max_age_ms;
 		return;
+	}
 	upfile__watch_init(&m->upfile, up->file, &m->shm->discovered);
+	m->upfile.max_age_ms = up->file_max_age_ms;
 	if (!up->file[0])
 		return;
 	log_info("upstream.file: servers from %s%s", up->file,
 		 up->docker.enabled ? " (written by 'lbtls discover')" : "");
-	upfile__poll(&m->upfile);
+	poll_upfile(m);
 }
 
 static void drop_config(struct lbtls_config *cfg, struct tls_ctx *tls)
@@ -760,7 +774,7 @@ static void periodic(struct master *m)
 	for (i = 0; i < m->nslots; i++)
 		if (m->respawn_at[i] && now >= m->respawn_at[i])
 			spawn(m, i);
-	upfile__poll(&m->upfile);
+	poll_upfile(m);
 }
 
 static int master_init(struct master *m)
