@@ -11,6 +11,8 @@
  */
 #include <openssl/evp.h>
 
+#include <sys/mount.h>
+
 #include "harness.h"
 
 #define NSLOW 50
@@ -359,6 +361,64 @@ static void trickling_body_is_cut_by_the_min_rate(void **state)
 		fail_msg("no 'request body timed out' line in lbtls's log");
 }
 
+static char full_dir[192]; /* a tmpfs mounted by the test below */
+
+static int full_teardown(void **state)
+{
+	if (full_dir[0]) {
+		umount2(full_dir, MNT_DETACH);
+		full_dir[0] = 0;
+	}
+	return fx_teardown(state);
+}
+
+/*
+ * The temp files' file system is full (a client body fills it, or other
+ * clients' bodies did): that request gets lbtls's answer to every local
+ * resource failure, 503 with the cause in the log (nginx answers 500),
+ * nothing is left on the disk, the upstream never sees a byte, and a
+ * request with a body that fits in memory is served alongside.
+ */
+static void full_temp_disk_fails_that_request_only(void **state)
+{
+	struct fx *f = *state;
+	struct fclient *a = &f->c[0], *b = &f->c[1];
+	size_t len = 1 << 20;
+	char *body = calloc(1, len), head[128], tmpdir[128];
+
+	assert_non_null(body);
+	start_temp(f, tmpdir, sizeof(tmpdir));
+	snprintf(full_dir, sizeof(full_dir), "%s", tmpdir);
+	assert_int_equal(mount("lbtls-full", tmpdir, "tmpfs", 0,
+			       "size=128k,mode=0700"),
+			 0);
+	assert_int_equal(fclient__connect(a, f->p.https), 0);
+	snprintf(
+		head, sizeof(head),
+		"POST /up HTTP/1.1\r\nHost: test\r\nContent-Length: %zu\r\n\r\n",
+		len);
+	assert_int_equal(fclient__sendstr(a, head), 0);
+	fclient__send(a, body, len); /* may be cut short by the answer */
+	fclient__read_response(a, &f->r, false);
+	expect_status(&f->r, 503);
+	if (!fproxy__log_has(&f->p, "No space left on device (a local limit"))
+		fail_msg("no log line naming the full disk");
+	expect_eq(fbackend__nreqs(&f->be[0]), 0,
+		  "requests the upstream saw of the failed body");
+	expect_eq(entries(tmpdir), 0, "files in the full temp dir");
+	expect_eq(fds_in(f->p.worker, tmpdir), 0,
+		  "worker descriptors into the temp dir");
+	/* another client, a body that fits in memory: served */
+	assert_int_equal(fclient__connect(b, f->p.https), 0);
+	assert_int_equal(
+		fclient__sendstr(b, "POST /small HTTP/1.1\r\nHost: test\r\n"
+				    "Content-Length: 5\r\n\r\nhello"),
+		0);
+	fclient__read_response(b, &f->r, false);
+	expect_status(&f->r, 200);
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +428,9 @@ int main(void)
 		FX_TEST(chunked_body_goes_with_a_content_length),
 		FX_TEST(client_reset_mid_body_leaves_no_temp_file),
 		FX_TEST(trickling_body_is_cut_by_the_min_rate),
+		cmocka_unit_test_setup_teardown(
+			full_temp_disk_fails_that_request_only, fx_setup,
+			full_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
