@@ -330,6 +330,78 @@ static void woken_as_its_queue_timeout_passes(void **state)
 			 fresp__summary(r));
 }
 
+/*
+ * Waiters that leave give their place: max_conns 1, queue 2. /a is in
+ * flight, /b and /c wait. /b's client resets while the worker is stopped
+ * and /a's answer arrives, so on one loop turn the room may go to /b,
+ * whose client is gone: it must pass on to /c. Then a new /d finds the
+ * queue empty (not 503 queue_full) and is served too.
+ */
+static void a_waiter_that_leaves_passes_the_room_on(void **state)
+{
+	struct fx *f = *state;
+	struct fclient *a = &f->c[0], *b = &f->c[1], *c = &f->c[2];
+	struct fclient *d = b; /* b's, once its client has gone */
+	int i;
+
+	inflight = max_inflight = 0;
+	assert_int_equal(fbackend__start(&f->be[0], script_slow_counted, 300),
+			 0);
+	assert_int_equal(fproxy__start(&f->p,
+				       "upstream:\n"
+				       "  servers: [\"%s\"]\n"
+				       "  max_conns: 1\n"
+				       "  queue: 2\n"
+				       "  queue_timeout: 20s\n",
+				       f->be[0].name),
+			 0);
+	assert_int_equal(fclient__connect(a, f->p.https), 0);
+	assert_int_equal(fclient__connect(b, f->p.https), 0);
+	assert_int_equal(fclient__connect(c, f->p.https), 0);
+	assert_int_equal(fclient__sendstr(a, "GET /a HTTP/1.1\r\n"
+					     "Host: test\r\n\r\n"),
+			 0);
+	assert_true(fbackend__wait_reqs(&f->be[0], 1));
+	assert_int_equal(fclient__sendstr(b, "GET /b HTTP/1.1\r\n"
+					     "Host: test\r\n\r\n"),
+			 0);
+	assert_int_equal(fclient__sendstr(c, "GET /c HTTP/1.1\r\n"
+					     "Host: test\r\n\r\n"),
+			 0);
+	for (i = 0; i < 100 && fmetrics__get(f->p.admin,
+					      "lbtls_queued_requests") < 2;
+	     i++)
+		fh_sleep_ms(10);
+	expect_eq((long long)fmetrics__get(f->p.admin,
+					   "lbtls_queued_requests"),
+		  2, "lbtls_queued_requests once /b and /c were sent");
+	assert_int_equal(fproc__stop(f->p.worker), 0);
+	{
+		struct linger lg = { 1, 0 }; /* close = RST */
+
+		setsockopt(b->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		fclient__close(b);
+	}
+	fh_sleep_ms(600); /* /a's answer is in by now */
+	assert_int_equal(fproc__cont(f->p.worker), 0);
+	fclient__read_response(a, &f->r, false);
+	expect_status(&f->r, 200);
+	fclient__read_response(c, &f->r, false);
+	expect_status(&f->r, 200);
+	assert_int_equal(fclient__connect(d, f->p.https), 0);
+	assert_int_equal(fclient__sendstr(d, "GET /d HTTP/1.1\r\n"
+					     "Host: test\r\n\r\n"),
+			 0);
+	fclient__read_response(d, &f->r, false);
+	expect_status(&f->r, 200);
+	expect_eq(fbackend__count(&f->be[0], "/b"), 0,
+		  "/b requests at the server (its client left)");
+	expect_eq(max_inflight, 1, "requests in flight at the server at once");
+	expect_eq((long long)fmetrics__get(f->p.admin,
+					   "lbtls_queued_requests"),
+		  0, "lbtls_queued_requests at the end");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +411,7 @@ int main(void)
 		FX_TEST(full_queue_is_503),
 		FX_TEST(queue_timeout_is_503),
 		FX_TEST(woken_as_its_queue_timeout_passes),
+		FX_TEST(a_waiter_that_leaves_passes_the_room_on),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
