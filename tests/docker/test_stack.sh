@@ -115,16 +115,18 @@ discovery_split() {
 
 # A list that finds the same containers refreshes the file's time and
 # nothing else (lbtls tells a live discover from a dead one by it,
-# upstream.file_max_age): a short-lived unrelated container's events make
-# discover list again; the content stays, lbtls logs no change and its
-# /metrics says the file is fresh.
+# upstream.file_max_age): a short-lived container with the pool's label
+# but no network (discover's event filter is the label) makes discover
+# list again; it is never listed, so the content stays, lbtls logs no
+# change and its /metrics says the file is fresh.
 discovery_refreshes() {
 	local f=$STATE/discovery/upstreams img before after sum changes i m
 	img=$("$DOCKER" inspect -f '{{.Config.Image}}' "$(dc ps -q lbtls)") || return 1
 	before=$(stat -c %y "$f") && sum=$(md5sum <"$f") || return 1
 	changes=$(grep -c "upstream.file $f changed" "/var/log/xdp-tls-lb/$STACK/error.log")
 	sleep 1.1 # a later time can be told apart
-	"$DOCKER" run --rm --network none "$img" true >/dev/null || return 1
+	"$DOCKER" run --rm --network none --label xdp-tls-lb.upstream=flaskapp \
+		"$img" true >/dev/null || return 1
 	for i in $(seq 1 50); do
 		after=$(stat -c %y "$f")
 		[ "$after" != "$before" ] && break

@@ -312,12 +312,11 @@ static void woken_as_its_queue_timeout_passes(void **state)
 	assert_int_equal(fclient__sendstr(b, "GET /b HTTP/1.1\r\n"
 					     "Host: test\r\n\r\n"),
 			 0);
-	for (i = 0; i < 100 && fmetrics__get(f->p.admin,
-					      "lbtls_queued_requests") < 1;
+	for (i = 0;
+	     i < 100 && fmetrics__get(f->p.admin, "lbtls_queued_requests") < 1;
 	     i++)
 		fh_sleep_ms(10);
-	expect_eq((long long)fmetrics__get(f->p.admin,
-					   "lbtls_queued_requests"),
+	expect_eq((long long)fmetrics__get(f->p.admin, "lbtls_queued_requests"),
 		  1, "lbtls_queued_requests once /b was sent");
 	assert_int_equal(fproc__stop(f->p.worker), 0);
 	fh_sleep_ms(900); /* /a answered at 200 ms, /b's 500 ms run out */
@@ -326,8 +325,9 @@ static void woken_as_its_queue_timeout_passes(void **state)
 	expect_status(r, 200);
 	fclient__read_response(b, r, false);
 	if (r->status != 200 && r->status != 503)
-		fail_msg("/b: %s (want 200 or 503, not a close without an answer)",
-			 fresp__summary(r));
+		fail_msg(
+			"/b: %s (want 200 or 503, not a close without an answer)",
+			fresp__summary(r));
 }
 
 /*
@@ -368,12 +368,11 @@ static void a_waiter_that_leaves_passes_the_room_on(void **state)
 	assert_int_equal(fclient__sendstr(c, "GET /c HTTP/1.1\r\n"
 					     "Host: test\r\n\r\n"),
 			 0);
-	for (i = 0; i < 100 && fmetrics__get(f->p.admin,
-					      "lbtls_queued_requests") < 2;
+	for (i = 0;
+	     i < 100 && fmetrics__get(f->p.admin, "lbtls_queued_requests") < 2;
 	     i++)
 		fh_sleep_ms(10);
-	expect_eq((long long)fmetrics__get(f->p.admin,
-					   "lbtls_queued_requests"),
+	expect_eq((long long)fmetrics__get(f->p.admin, "lbtls_queued_requests"),
 		  2, "lbtls_queued_requests once /b and /c were sent");
 	assert_int_equal(fproc__stop(f->p.worker), 0);
 	{
@@ -397,8 +396,7 @@ static void a_waiter_that_leaves_passes_the_room_on(void **state)
 	expect_eq(fbackend__count(&f->be[0], "/b"), 0,
 		  "/b requests at the server (its client left)");
 	expect_eq(max_inflight, 1, "requests in flight at the server at once");
-	expect_eq((long long)fmetrics__get(f->p.admin,
-					   "lbtls_queued_requests"),
+	expect_eq((long long)fmetrics__get(f->p.admin, "lbtls_queued_requests"),
 		  0, "lbtls_queued_requests at the end");
 }
 

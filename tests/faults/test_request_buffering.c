@@ -389,9 +389,9 @@ static void full_temp_disk_fails_that_request_only(void **state)
 	assert_non_null(body);
 	start_temp(f, tmpdir, sizeof(tmpdir));
 	snprintf(full_dir, sizeof(full_dir), "%s", tmpdir);
-	assert_int_equal(mount("lbtls-full", tmpdir, "tmpfs", 0,
-			       "size=128k,mode=0700"),
-			 0);
+	assert_int_equal(
+		mount("lbtls-full", tmpdir, "tmpfs", 0, "size=128k,mode=0700"),
+		0);
 	assert_int_equal(fclient__connect(a, f->p.https), 0);
 	snprintf(
 		head, sizeof(head),

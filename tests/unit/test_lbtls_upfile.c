@@ -288,7 +288,6 @@ static void test_watch_keeps_the_last_good_set(void **state)
 	rmdir(dir);
 }
 
-
 /* set the file's times to 'ago' seconds before now */
 static void age_file(const char *path, int ago)
 {
@@ -442,8 +441,8 @@ static void test_config(void **state)
 			      "  file_max_age: soon\n",
 			      false, &errs, &c),
 			 -EINVAL);
-	assert_non_null(strstr(
-		errs, ":4: 'upstream.file_max_age' expects a duration"));
+	assert_non_null(
+		strstr(errs, ":4: 'upstream.file_max_age' expects a duration"));
 	free(errs);
 }
 

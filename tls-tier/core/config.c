@@ -1287,9 +1287,8 @@ static void validate(struct parser *p, yaml_node_t *root)
 		     "listen.https is set but 'tls.certificates' is empty");
 	if (!cfg->upstream.file_max_age_set)
 		cfg->upstream.file_max_age_ms =
-			cfg->upstream.docker.enabled ?
-				CFG_DISCOVER_MAX_AGE_MS :
-				0;
+			cfg->upstream.docker.enabled ? CFG_DISCOVER_MAX_AGE_MS :
+						       0;
 	if (cfg->upstream.docker.enabled && !cfg->upstream.file[0])
 		perr_line(
 			p, cfg->upstream.docker.line,

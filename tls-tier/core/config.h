@@ -69,13 +69,13 @@ struct cfg_health {
 	unsigned fall;
 };
 
-/* Servers discovered from the Docker Engine API by 'lbtls discover'
- * (discover.c, docker.c), which writes them to upstream.file. */
 /* lbtls discover lists the containers this often, and refreshes
  * upstream.file's time each time the list succeeds, changed or not. */
 #define CFG_DISCOVER_RELIST_MS 30000
 #define CFG_DISCOVER_MAX_AGE_MS (3 * CFG_DISCOVER_RELIST_MS)
 
+/* Servers discovered from the Docker Engine API by 'lbtls discover'
+ * (discover.c, docker.c), which writes them to upstream.file. */
 struct cfg_docker {
 	bool enabled;
 	char socket[108]; /* the engine's unix socket */

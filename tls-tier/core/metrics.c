@@ -195,8 +195,7 @@ static void render_upfile(struct out *o, const struct metrics_upfile *u)
 	     "# HELP lbtls_upstream_file_stale 1 while upstream.file is missing or older than upstream.file_max_age.\n"
 	     "# TYPE lbtls_upstream_file_stale gauge\n"
 	     "lbtls_upstream_file_stale %d\n",
-	     age,
-	     age < 0 || (u->max_age_ms && age * 1000 > u->max_age_ms));
+	     age, age < 0 || (u->max_age_ms && age * 1000 > u->max_age_ms));
 }
 
 int metrics__render(struct metrics_shm *m, char **text, size_t *len)

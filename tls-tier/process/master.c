@@ -411,12 +411,6 @@ static void signal_procs(struct master *m, int sig, bool old_only)
 					"");
 }
 
-/*
- * Watch upstream.file 'path' ("" for none). The published set stays until
- * the new file is read; workers of a configuration without upstream.file
- * ignore it. Only a stat() and, when it changed, the read of a small
- * regular file: nothing here waits for another process.
- */
 /* upstream.file read if it changed; its age for /metrics */
 static void poll_upfile(struct master *m)
 {
@@ -428,6 +422,12 @@ static void poll_upfile(struct master *m)
 	u->max_age_ms = m->upfile.max_age_ms;
 }
 
+/*
+ * Watch upstream.file 'path' ("" for none). The published set stays until
+ * the new file is read; workers of a configuration without upstream.file
+ * ignore it. Only a stat() and, when it changed, the read of a small
+ * regular file: nothing here waits for another process.
+ */
 static void set_upfile(struct master *m, const struct cfg_upstream *up)
 {
 	if (!strcmp(m->upfile.path, up->file)) {
