@@ -26,13 +26,12 @@
 #include <sys/un.h>
 #include <bpf/bpf.h>
 #include "agent.h"
+#include "agent_cluster.h"
 #include "agent_config.h"
+#include "agent_log.h"
 #include "agent_metrics.h"
 #include "agent_cookies.h"
 #include "agent_shield.h"
-#include "announce.h"
-#include "cluster.h"
-#include "cluster_ring.h"
 #include "health.h"
 #include "lb_proto.h"
 #include "sshd.h"
@@ -106,39 +105,8 @@ struct agent {
 	int npending;
 	__u64 idle_closed, idle_reported, idle_logged_ms;
 	int stop;
-	/* scale-out (cluster.h); cl.fd < 0 when not clustered */
-	struct cluster cl;
-	int cl_timer_fd, cl_ep_fd;
-	__u64 cl_change_ms; /* last ring change; 0: the second chance ended */
-	struct maglev_worker *cl_refs; /* the set the rings were built from */
-	size_t cl_nrefs;
-	int cl_link; /* announce link: 1 up, 0 down, -1 unknown */
-	int cl_link_err; /* the last error logged for it */
-	__u64 cl_start_ms; /* cluster mode began: peers not heard yet */
-	char drain_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
+	struct agent_cluster cl; /* scale-out */
 };
-
-static void agent__cluster_rings(struct agent *a, int force);
-
-static __u64 now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
-}
-
-static void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void log_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "lbctl agent: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static int ep_add(struct agent *a, int fd, __u32 events, __u64 data)
 {
@@ -156,8 +124,9 @@ static void agent__rebuild_all(struct agent *a)
 	size_t moved;
 	int n, i, err;
 
-	if (cluster__on(&a->cl)) {
-		agent__cluster_rings(a, 1);
+	if (agent_cluster__on(&a->cl)) {
+		if (agent_cluster__rings(&a->cl, 1))
+			a->generation++;
 		return;
 	}
 	if (instance__lock(a->in))
@@ -168,10 +137,10 @@ static void agent__rebuild_all(struct agent *a)
 				    &moved);
 		vip__format(&vips[i].key, name, sizeof(name));
 		if (err)
-			log_msg("cannot rebuild the ring of %s: %s", name,
-				strerror(-err));
+			agent_log("cannot rebuild the ring of %s: %s", name,
+				  strerror(-err));
 		else if (moved)
-			log_msg("ring of %s: %zu slots moved", name, moved);
+			agent_log("ring of %s: %zu slots moved", name, moved);
 	}
 	a->generation++;
 	instance__unlock(a->in);
@@ -201,7 +170,8 @@ static void agent__check_exclusive(struct agent *a, const struct agent_vip *cv,
 			 strerror(-rc));
 	else
 		sshd__describe(&l, what, sizeof(what));
-	log_msg("%s:%d: VIP %s served shared, not exclusive: %s; move sshd off the address, or set 'force: true'",
+	agent_log(
+		"%s:%d: VIP %s served shared, not exclusive: %s; move sshd off the address, or set 'force: true'",
 		a->config_path, cv->line, name, what);
 	v->meta.flags &= ~LB_VIP_F_EXCLUSIVE;
 }
@@ -225,7 +195,7 @@ static int agent__apply_vips(struct agent *a)
 				break;
 		if (j == a->cfg.nvips) {
 			vip__format(&have[i].key, name, sizeof(name));
-			log_msg("removing VIP %s (not in the config)", name);
+			agent_log("removing VIP %s (not in the config)", name);
 			vip__del(&a->dp, &have[i].key);
 		}
 	}
@@ -239,16 +209,16 @@ static int agent__apply_vips(struct agent *a)
 			/* the config wins over an earlier 'lbctl vip add';
 			 * say so rather than change it silently */
 			if ((cur.flags ^ v.meta.flags) & LB_VIP_F_EXCLUSIVE)
-				log_msg("VIP %s: %s, as %s:%d says", name,
-					v.meta.flags & LB_VIP_F_EXCLUSIVE ?
-						"exclusive" :
-						"shared",
-					a->config_path, a->cfg.vips[j].line);
+				agent_log("VIP %s: %s, as %s:%d says", name,
+					  v.meta.flags & LB_VIP_F_EXCLUSIVE ?
+						  "exclusive" :
+						  "shared",
+					  a->config_path, a->cfg.vips[j].line);
 			err = vip__update(&a->dp, &v);
 		} else {
 			err = vip__add(&a->dp, &v);
 			if (!err)
-				log_msg("added VIP %s", name);
+				agent_log("added VIP %s", name);
 		}
 		for (i = 0; i < LB_MAX_WORKERS && !err; i++) {
 			struct lb_worker_state st = { .weight =
@@ -260,8 +230,8 @@ static int agent__apply_vips(struct agent *a)
 			err = worker__put(&a->dp, v.meta.index, i, &st);
 		}
 		if (err)
-			log_msg("cannot apply VIP %s: %s", name,
-				strerror(-err));
+			agent_log("cannot apply VIP %s: %s", name,
+				  strerror(-err));
 	}
 	instance__unlock(a->in);
 	return err;
@@ -284,8 +254,8 @@ static int agent__apply_ifaces(struct agent *a)
 				  a->cfg.ifaces[j].mode, &used);
 		if (err)
 			return err;
-		log_msg("attached XDP to %s (%s)", a->cfg.ifaces[j].name,
-			used == ATTACH_NATIVE ? "native" : "generic");
+		agent_log("attached XDP to %s (%s)", a->cfg.ifaces[j].name,
+			  used == ATTACH_NATIVE ? "native" : "generic");
 	}
 	return 0;
 }
@@ -319,7 +289,7 @@ static void agent__reply(int conn, int status, const char *msg)
 
 	snprintf(r.message, sizeof(r.message), "%s", msg);
 	if (send(conn, &r, sizeof(r), MSG_NOSIGNAL) < 0)
-		log_msg("cannot answer a registration: %s", strerror(errno));
+		agent_log("cannot answer a registration: %s", strerror(errno));
 }
 
 static int netns_cookie(int fd, __u64 *cookie)
@@ -497,34 +467,6 @@ static int agent__may_replace(const struct agent_worker *w,
 	return 0;
 }
 
-/*
- * A worker host's connections may come encapsulated (docs/scaleout.md
- * "MTU"): the client's segments then carry LB_ENCAP_OVERHEAD more bytes
- * on the underlay. What the client sends is bounded by the MSS of the
- * SYN-ACK, which leaves the worker host straight to the client (DSR): so
- * the listener advertises the MSS that fits (TCP_MAXSEG on a listener is
- * what its SYN-ACKs advertise, and its connections inherit it). The
- * balancer's clamp of the SYN only bounds the replies, which take no
- * tunnel.
- */
-static void agent__clamp_listeners(struct agent *a, const int *fds,
-				   const __u8 *family, int n)
-{
-	const struct cluster_config *c = &a->cl.cfg;
-	int i, mss;
-
-	if (!c->enabled || !(c->hosts[c->self].flags & LB_HOST_F_WORKER))
-		return;
-	for (i = 0; i < n; i++) {
-		mss = (int)c->mtu - LB_ENCAP_OVERHEAD -
-		      (family[i] == LB_FAMILY_V6 ? 60 : 40);
-		if (setsockopt(fds[i], IPPROTO_TCP, TCP_MAXSEG, &mss,
-			       sizeof(mss)))
-			log_msg("cannot set the MSS of a listener to %d: %s",
-				mss, strerror(errno));
-	}
-}
-
 static int agent__pending_find(const struct agent *a, int fd);
 static void agent__pending_del(struct agent *a, int i);
 static void agent__pending_add(struct agent *a, int fd);
@@ -620,7 +562,7 @@ static int agent__register(struct agent *a, int conn)
 		err = -EBUSY;
 		goto out;
 	}
-	agent__clamp_listeners(a, fds, r.family, nfds);
+	agent_cluster__clamp_listeners(&a->cl, fds, r.family, nfds);
 	err = instance__lock(a->in);
 	if (!err)
 		agent__drop_left_out(a, &r, nfds);
@@ -644,7 +586,8 @@ static int agent__register(struct agent *a, int conn)
 	 * its predecessor drains): the older connection holds nothing now and
 	 * waits with the unregistered ones, whose deadline closes it. */
 	if (w->conn >= 0 && w->conn != conn) {
-		log_msg("worker %u registered again by pid %d: replacing the connection of pid %d",
+		agent_log(
+			"worker %u registered again by pid %d: replacing the connection of pid %d",
 			r.worker, (int)uc.pid, (int)w->pid);
 		agent__pending_add(a, w->conn);
 	}
@@ -664,13 +607,14 @@ static int agent__register(struct agent *a, int conn)
 	w->ok_streak = w->fail_streak = 0;
 	agent__put_worker(a, r.worker);
 	agent__rebuild_all(a);
-	log_msg("worker %u registered (weight %u, %d listener%s)", r.worker,
-		r.weight, nfds, nfds > 1 ? "s" : "");
+	agent_log("worker %u registered (weight %u, %d listener%s)", r.worker,
+		  r.weight, nfds, nfds > 1 ? "s" : "");
 out:
 	for (i = 0; i < nfds; i++) /* the SOCKMAP holds its own reference */
 		close(fds[i]);
 	if (err) {
-		log_msg("registration of worker %u refused: %s", r.worker, why);
+		agent_log("registration of worker %u refused: %s", r.worker,
+			  why);
 		agent__reply(conn, err, why);
 		return err;
 	}
@@ -698,7 +642,7 @@ static void agent__unregister(struct agent *a, __u32 id)
 	w->conn = -1;
 	w->nlisteners = 0;
 	agent__rebuild_all(a);
-	log_msg("worker %u left: out of every ring", id);
+	agent_log("worker %u left: out of every ring", id);
 }
 
 static void agent__close_conn(struct agent *a, int fd)
@@ -732,13 +676,14 @@ static void agent__pending_add(struct agent *a, int fd)
 		a->idle_closed++;
 	}
 	a->pending[a->npending].fd = fd;
-	a->pending[a->npending++].deadline_ms = now_ms() + AGENT_FIRST_MSG_MS;
+	a->pending[a->npending++].deadline_ms =
+		agent_now_ms() + AGENT_FIRST_MSG_MS;
 }
 
 /* Close those past their deadline; say how many went, once a second. */
 static void agent__pending_expire(struct agent *a)
 {
-	__u64 t = now_ms();
+	__u64 t = agent_now_ms();
 
 	while (a->npending && a->pending[0].deadline_ms <= t) {
 		agent__close_conn(a, a->pending[0].fd);
@@ -747,7 +692,8 @@ static void agent__pending_expire(struct agent *a)
 	}
 	if (a->idle_closed == a->idle_reported || t < a->idle_logged_ms + 1000)
 		return;
-	log_msg("closed %llu connection(s) holding no worker id: no registration within %d ms, or more than %d waiting",
+	agent_log(
+		"closed %llu connection(s) holding no worker id: no registration within %d ms, or more than %d waiting",
 		(unsigned long long)(a->idle_closed - a->idle_reported),
 		AGENT_FIRST_MSG_MS, AGENT_MAX_PENDING);
 	a->idle_reported = a->idle_closed;
@@ -758,7 +704,7 @@ static void agent__pending_expire(struct agent *a)
  * the next report of closes. */
 static int agent__pending_timeout(const struct agent *a, int other)
 {
-	__u64 t = now_ms(), d;
+	__u64 t = agent_now_ms(), d;
 	int ms;
 
 	if (a->idle_closed != a->idle_reported)
@@ -844,7 +790,7 @@ static void agent__probe_done(struct agent *a, __u32 id, int ok)
 			w->down = 1;
 	}
 	if (w->down != was_down) {
-		log_msg("worker %u is %s", id, w->down ? "DOWN" : "up again");
+		agent_log("worker %u is %s", id, w->down ? "DOWN" : "up again");
 		agent__put_worker(a, id);
 		agent__rebuild_all(a);
 	}
@@ -871,7 +817,7 @@ static void agent__probe_event(struct agent *a, __u32 id)
 /* Each tick: time out probes still running, start the next ones. */
 static void agent__tick(struct agent *a)
 {
-	__u64 t = now_ms(), exp;
+	__u64 t = agent_now_ms(), exp;
 	int i, j;
 
 	if (read(a->timer_fd, &exp, sizeof(exp)) < 0)
@@ -905,8 +851,9 @@ static void agent__tick(struct agent *a)
 /* Live local workers, the rule ring.c applies: registered, up, with a
  * socket, drained on no VIP. One set for every VIP: all hosts must build
  * the same ring, and they know our workers only from this list. */
-static int agent__local_workers(struct agent *a, struct cm_worker *out)
+static int agent__local_workers(void *ctx, struct cm_worker *out)
 {
+	struct agent *a = ctx;
 	struct vip vips[LB_MAX_VIPS];
 	struct lb_worker_state st;
 	int n = 0, nv, i, j;
@@ -929,232 +876,6 @@ static int agent__local_workers(struct agent *a, struct cm_worker *out)
 	return n;
 }
 
-/* The global rings from the live set; only when the set changed, unless
- * forced (a VIP or a registration came). */
-static void agent__cluster_rings(struct agent *a, int force)
-{
-	static struct cm_worker local[LB_MAX_WORKERS];
-	struct vip vips[LB_MAX_VIPS];
-	char name[VIP_TEXT_MAX];
-	struct maglev_worker *refs;
-	size_t n, moved;
-	int nv, nl, i, err, any = 0;
-
-	/* Until the peers had dead_after to be heard, the set would hold
-	 * our workers alone: an agent restart must not empty the rings of
-	 * every other host's workers. The tick builds them after that. */
-	if (now_ms() - a->cl_start_ms < a->cl.cfg.dead_after_ms)
-		return;
-	refs = calloc(MAGLEV_MAX_REFS, sizeof(*refs));
-	if (!refs || instance__lock(a->in)) {
-		free(refs);
-		return;
-	}
-	nl = agent__local_workers(a, local);
-	n = cluster__refs(&a->cl, local, nl, refs);
-	if (!force && n == a->cl_nrefs && a->cl_refs &&
-	    !memcmp(refs, a->cl_refs, n * sizeof(*refs)))
-		goto out;
-	nv = vip__list(&a->dp, vips);
-	for (i = 0; i < nv; i++) {
-		err = cluster_ring__rebuild(&a->dp, vips[i].meta.index, refs, n,
-					    &moved);
-		vip__format(&vips[i].key, name, sizeof(name));
-		if (err)
-			log_msg("cannot rebuild the global ring of %s: %s",
-				name, strerror(-err));
-		else if (moved)
-			log_msg("global ring of %s: %zu slots moved (%zu workers in the cluster); the ring before is the second chance",
-				name, moved, n);
-		any |= moved > 0;
-	}
-	free(a->cl_refs);
-	a->cl_refs = refs;
-	a->cl_nrefs = n;
-	refs = NULL;
-	if (any) {
-		a->cl_change_ms = now_ms() ?: 1;
-		a->generation++;
-	}
-out:
-	instance__unlock(a->in);
-	free(refs);
-}
-
-/* second_chance after the last change: lb_rings_prev = lb_rings. */
-static void agent__cluster_hold(struct agent *a)
-{
-	struct vip vips[LB_MAX_VIPS];
-	int nv, i;
-
-	if (!a->cl_change_ms ||
-	    now_ms() - a->cl_change_ms < a->cl.cfg.second_chance_ms)
-		return;
-	if (instance__lock(a->in))
-		return;
-	nv = vip__list(&a->dp, vips);
-	for (i = 0; i < nv; i++)
-		cluster_ring__hold_end(&a->dp, vips[i].meta.index);
-	instance__unlock(a->in);
-	a->cl_change_ms = 0;
-	log_msg("cluster: second chance over: lb_rings_prev is the ring in use");
-}
-
-/* A balancer's announce link: up while not draining and XDP is on every
- * configured interface. */
-static void agent__cluster_link(struct agent *a, int stopping)
-{
-	const struct cluster_config *c = &a->cl.cfg;
-	struct attachment at[64];
-	const char *why = NULL;
-	int up = 1, n, i, j, err;
-
-	if (!cluster__on(&a->cl) || !c->announce_link[0] ||
-	    !(c->hosts[c->self].flags & LB_HOST_F_BALANCER))
-		return;
-	if (stopping) {
-		up = 0;
-		why = "the agent stops";
-	} else if (a->cl.draining) {
-		up = 0;
-		why = "this host drains";
-	} else {
-		n = attach__list(a->in, at, 64);
-		for (j = 0; j < a->cfg.nifaces && up; j++) {
-			for (i = 0; i < n; i++)
-				if (!strcmp(at[i].ifname,
-					    a->cfg.ifaces[j].name))
-					break;
-			if (i >= n) {
-				up = 0;
-				why = "XDP is not attached to every interface";
-			}
-		}
-	}
-	err = announce__set(c->announce_link, up);
-	if (err) {
-		if (err != a->cl_link_err)
-			log_msg("cluster: cannot set announce_link '%s' %s: %s",
-				c->announce_link, up ? "up" : "down",
-				strerror(-err));
-		a->cl_link_err = err;
-		a->cl_link = -1;
-		return;
-	}
-	a->cl_link_err = 0;
-	if (a->cl_link != up)
-		log_msg("cluster: announce link %s %s%s%s", c->announce_link,
-			up ? "up" : "down", why ? ": " : "", why ?: "");
-	a->cl_link = up;
-}
-
-static void agent__cluster_tick(struct agent *a)
-{
-	static struct cm_worker local[LB_MAX_WORKERS];
-	__u64 exp, t = now_ms();
-	int drain, n, changed;
-
-	if (read(a->cl_timer_fd, &exp, sizeof(exp)) < 0 || !cluster__on(&a->cl))
-		return;
-	drain = access(a->drain_path, F_OK) == 0;
-	if (drain != a->cl.draining)
-		log_msg("cluster: this host %s (%s)",
-			drain ? "drains" : "no longer drains", a->drain_path);
-	a->cl.draining = drain;
-	n = agent__local_workers(a, local);
-	cluster__announce(&a->cl, local, n);
-	changed = cluster__expire(&a->cl, t);
-	cluster__log_rejects(&a->cl, t);
-	(void)changed; /* the set comparison below sees every change */
-	agent__cluster_rings(a, 0);
-	agent__cluster_hold(a);
-	agent__cluster_link(a, 0);
-}
-
-static void agent__cluster_event(struct agent *a)
-{
-	if (cluster__recv(&a->cl, now_ms()))
-		agent__cluster_rings(a, 0);
-}
-
-static int agent__cluster_timer(struct agent *a, __u32 ms)
-{
-	struct itimerspec its = {
-		.it_interval = { ms / 1000, (ms % 1000) * 1000000 },
-		.it_value = { ms / 1000, (ms % 1000) * 1000000 },
-	};
-
-	return timerfd_settime(a->cl_timer_fd, 0, &its, NULL) ? -errno : 0;
-}
-
-/* Enter, follow or leave cluster mode as c says (setup and reload). A
- * socket that cannot be bound refuses c: the caller keeps the running
- * config. */
-static int agent__cluster_apply(struct agent *a, const struct cluster_config *c)
-{
-	static struct cluster_ring_host hosts[LB_MAX_HOSTS];
-	struct cluster_ring_self self;
-	struct epoll_event ev = { .events = EPOLLIN,
-				  .data.u64 = EV(EV_CLUSTER, 0) };
-	int i, err;
-
-	if (!c->enabled) {
-		/* a previous agent's cluster mode, pinned, leaves too */
-		if (!cluster__on(&a->cl) && !cluster_ring__active(&a->dp))
-			return 0;
-		agent__cluster_timer(a, 0);
-		cluster__close(&a->cl);
-		a->cl_ep_fd = -1;
-		free(a->cl_refs);
-		a->cl_refs = NULL;
-		a->cl_nrefs = 0;
-		a->cl_change_ms = 0;
-		if (!instance__lock(a->in)) {
-			err = cluster_ring__clear(&a->dp);
-			instance__unlock(a->in);
-			if (err)
-				log_msg("cannot leave cluster mode: %s",
-					strerror(-err));
-		}
-		log_msg("cluster: left cluster mode; rings are single-host again");
-		return 0;
-	}
-	if (!cluster__on(&a->cl))
-		a->cl_start_ms = now_ms();
-	err = cluster__configure(&a->cl, c);
-	if (err)
-		return err;
-	if (a->cl.fd != a->cl_ep_fd) {
-		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->cl.fd, &ev))
-			return -errno;
-		a->cl_ep_fd = a->cl.fd;
-	}
-	for (i = 0; i < c->nhosts; i++) {
-		hosts[i].id = c->hosts[i].id;
-		hosts[i].addr = c->hosts[i].addr;
-		hosts[i].flags = c->hosts[i].flags;
-	}
-	self.id = c->hosts[c->self].id;
-	self.addr = c->hosts[c->self].addr;
-	self.gue_port = c->gue_port;
-	self.mtu = c->mtu;
-	err = instance__lock(a->in);
-	if (!err) {
-		err = cluster_ring__set_hosts(&a->dp, &self, hosts, c->nhosts);
-		instance__unlock(a->in);
-	}
-	if (err) {
-		log_msg("cannot write the cluster description: %s",
-			strerror(-err));
-		return err;
-	}
-	a->cl_link = -1;
-	log_msg("cluster: host %s (%u) of %d, membership on port %u every %u ms",
-		c->hosts[c->self].name, self.id, c->nhosts, c->membership_port,
-		c->heartbeat_ms);
-	return agent__cluster_timer(a, c->heartbeat_ms);
-}
-
 /* --- metrics ----------------------------------------------------------- */
 
 /* The Prometheus text: the pinned counters and the agent's own state. */
@@ -1168,7 +889,7 @@ static void agent__render_metrics(void *ctx, FILE *f)
 		stats__print_prometheus(f, s);
 	free(s);
 	agent_cookies__metrics(&a->cookies, a->in, &a->cfg, &a->dp, f);
-	cluster__metrics(&a->cl, f);
+	cluster__metrics(&a->cl.cl, f);
 	fprintf(f,
 		"# HELP lb_ring_generation Ring rebuilds since the agent started.\n"
 		"# TYPE lb_ring_generation counter\nlb_ring_generation %llu\n",
@@ -1219,8 +940,8 @@ static void agent__socket_access(const struct agent_config *c)
 	struct stat st;
 
 	if (chown(c->socket_path, -1, gid) || chmod(c->socket_path, 0660)) {
-		log_msg("cannot give %s to group %u: %s", c->socket_path,
-			(unsigned)gid, strerror(errno));
+		agent_log("cannot give %s to group %u: %s", c->socket_path,
+			  (unsigned)gid, strerror(errno));
 		return;
 	}
 	if (!c->socket_group_set)
@@ -1231,17 +952,18 @@ static void agent__socket_access(const struct agent_config *c)
 		return;
 	*slash = 0;
 	if (stat(dir, &st)) {
-		log_msg("cannot stat %s: %s", dir, strerror(errno));
+		agent_log("cannot stat %s: %s", dir, strerror(errno));
 		return;
 	}
 	if ((st.st_mode & S_IXOTH) && (st.st_mode & S_IXGRP))
 		return;
 	if (chmod(dir, (st.st_mode & 07777) | S_IXGRP | S_IXOTH)) {
-		log_msg("cannot make %s searchable for socket_group %u: %s",
-			dir, (unsigned)gid, strerror(errno));
+		agent_log("cannot make %s searchable for socket_group %u: %s",
+			  dir, (unsigned)gid, strerror(errno));
 		return;
 	}
-	log_msg("made %s searchable (%04o) for socket_group %u; the socket is root:%u 0660",
+	agent_log(
+		"made %s searchable (%04o) for socket_group %u; the socket is root:%u 0660",
 		dir, (unsigned)((st.st_mode & 07777) | S_IXGRP | S_IXOTH),
 		(unsigned)gid, (unsigned)gid);
 }
@@ -1264,24 +986,27 @@ static void agent__reload(struct agent *a)
 	if (!next)
 		return;
 	if (agent_config__load(a->config_path, a->in->name, next)) {
-		log_msg("%s has errors: keeping the running config",
-			a->config_path);
+		agent_log("%s has errors: keeping the running config",
+			  a->config_path);
 		goto out;
 	}
 	/* deny/allow list and flood settings first: a bad list file refuses
 	 * the whole reload, as a bad config does */
 	agent_cookies__sync(&a->cookies, a->in, &a->dp);
 	if (agent_shield__apply(a->in, &a->dp, next)) {
-		log_msg("%s: keeping the running config", a->config_path);
+		agent_log("%s: keeping the running config", a->config_path);
 		goto out;
 	}
-	if (agent__cluster_apply(a, &next->cluster)) {
-		log_msg("%s: the cluster cannot run as it says: keeping the running config",
+	if (agent_cluster__apply(&a->cl, a->epfd, EV(EV_CLUSTER, 0),
+				 &next->cluster)) {
+		agent_log(
+			"%s: the cluster cannot run as it says: keeping the running config",
 			a->config_path);
 		goto out;
 	}
 	if (next->ring_size != a->cfg.ring_size)
-		log_msg("ring_size change to %u needs 'lbctl unload' and a restart; keeping %u",
+		agent_log(
+			"ring_size change to %u needs 'lbctl unload' and a restart; keeping %u",
 			next->ring_size, a->cfg.ring_size);
 	next->ring_size = a->cfg.ring_size;
 	next->hash_seed = a->cfg.hash_seed;
@@ -1294,7 +1019,7 @@ static void agent__reload(struct agent *a)
 	agent__apply_vips(a);
 	agent__rebuild_all(a);
 	agent__arm_timer(a);
-	log_msg("reloaded %s", a->config_path);
+	agent_log("reloaded %s", a->config_path);
 out:
 	free(next);
 }
@@ -1308,8 +1033,8 @@ static int agent__own_netns(struct agent *a)
 	err = netns_cookie(fd, &a->netns_cookie);
 	close(fd);
 	if (err)
-		log_msg("cannot read the network namespace's cookie: %s",
-			strerror(-err));
+		agent_log("cannot read the network namespace's cookie: %s",
+			  strerror(-err));
 	return err;
 }
 
@@ -1333,7 +1058,8 @@ static int agent__setup(struct agent *a)
 	if (err)
 		return err;
 	if (a->dp.cfg.ring_size != a->cfg.ring_size)
-		log_msg("pinned ring size %u differs from the config's %u: keeping %u",
+		agent_log(
+			"pinned ring size %u differs from the config's %u: keeping %u",
 			a->dp.cfg.ring_size, a->cfg.ring_size,
 			a->dp.cfg.ring_size);
 	a->cfg.ring_size = a->dp.cfg.ring_size;
@@ -1353,8 +1079,8 @@ static int agent__setup(struct agent *a)
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
 	a->listen_fd = listen_unix(a->cfg.socket_path);
 	if (a->listen_fd < 0) {
-		log_msg("cannot listen on %s: %s", a->cfg.socket_path,
-			strerror(-a->listen_fd));
+		agent_log("cannot listen on %s: %s", a->cfg.socket_path,
+			  strerror(-a->listen_fd));
 		return a->listen_fd;
 	}
 	agent__socket_access(&a->cfg);
@@ -1373,8 +1099,8 @@ static int agent__setup(struct agent *a)
 				    EV(EV_METRICS, 0), EV(EV_METRICS_CONN, 0),
 				    agent__render_metrics, a);
 		if (err) {
-			log_msg("cannot serve metrics on '%s': %s",
-				a->cfg.metrics, strerror(-err));
+			agent_log("cannot serve metrics on '%s': %s",
+				  a->cfg.metrics, strerror(-err));
 			return err;
 		}
 	}
@@ -1385,11 +1111,10 @@ static int agent__setup(struct agent *a)
 		err = agent__arm_timer(a);
 	if (err)
 		return err;
-	a->cl_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (a->cl_timer_fd < 0)
-		return -errno;
-	err = ep_add(a, a->cl_timer_fd, EPOLLIN, EV(EV_CLUSTER_TIMER, 0));
-	err = err ?: agent__cluster_apply(a, &a->cfg.cluster);
+	err = agent_cluster__open(&a->cl, a->epfd, EV(EV_CLUSTER_TIMER, 0));
+	err = err   ?:
+		      agent_cluster__apply(&a->cl, a->epfd, EV(EV_CLUSTER, 0),
+					   &a->cfg.cluster);
 	if (!err) /* global rings, or single-host ones after cluster mode */
 		agent__rebuild_all(a);
 	return err;
@@ -1403,14 +1128,14 @@ static int agent__claim(struct instance *in)
 	int err = instance__agent_lock(in, &holder);
 
 	if (err == -EBUSY && holder > 0)
-		log_msg("instance '%s' is already run by pid %d", in->name,
-			(int)holder);
+		agent_log("instance '%s' is already run by pid %d", in->name,
+			  (int)holder);
 	else if (err == -EBUSY)
-		log_msg("instance '%s' is already run by another agent",
-			in->name);
+		agent_log("instance '%s' is already run by another agent",
+			  in->name);
 	else if (err)
-		log_msg("cannot take the agent lock of instance '%s': %s",
-			in->name, strerror(-err));
+		agent_log("cannot take the agent lock of instance '%s': %s",
+			  in->name, strerror(-err));
 	return err;
 }
 
@@ -1437,18 +1162,16 @@ int agent__run(struct instance *in, const char *config_path)
 	a->in = in;
 	a->config_path = config_path;
 	a->epfd = a->listen_fd = a->sig_fd = a->timer_fd = -1;
-	a->cl_timer_fd = a->cl_ep_fd = -1;
-	cluster__init(&a->cl);
-	snprintf(a->drain_path, sizeof(a->drain_path), CLUSTER_DRAIN_FMT,
-		 in->name);
+	agent_cluster__init(&a->cl, in, &a->dp, &a->cfg, agent__local_workers,
+			    a);
 	metrics__init(&a->metrics);
 	err = agent__claim(in);
 	err = err ?: agent_config__load(config_path, in->name, &a->cfg);
 	err = err ?: agent__setup(a);
 	if (err)
 		goto out;
-	log_msg("instance %s serving %d VIPs; workers register at %s", in->name,
-		a->cfg.nvips, a->cfg.socket_path);
+	agent_log("instance %s serving %d VIPs; workers register at %s",
+		  in->name, a->cfg.nvips, a->cfg.socket_path);
 	while (!a->stop) {
 		n = epoll_wait(a->epfd, evs, 32,
 			       agent__pending_timeout(
@@ -1480,10 +1203,12 @@ int agent__run(struct instance *in, const char *config_path)
 				agent__probe_event(a, id);
 				break;
 			case EV_CLUSTER:
-				agent__cluster_event(a);
+				if (agent_cluster__event(&a->cl))
+					a->generation++;
 				break;
 			case EV_CLUSTER_TIMER:
-				agent__cluster_tick(a);
+				if (agent_cluster__tick(&a->cl))
+					a->generation++;
 				break;
 			}
 		}
@@ -1492,9 +1217,9 @@ int agent__run(struct instance *in, const char *config_path)
 	}
 	/* Leaving keeps every socket and ring slot: traffic flows on, and the
 	 * workers re-register with the next agent. */
-	log_msg("stopping; the pinned state keeps serving");
+	agent_log("stopping; the pinned state keeps serving");
 	/* the routers stop sending here; what still comes is forwarded */
-	agent__cluster_link(a, 1);
+	agent_cluster__link(&a->cl, 1);
 out:
 	if (a->listen_fd >= 0)
 		unlink(a->cfg.socket_path);
@@ -1502,10 +1227,7 @@ out:
 	metrics__close(&a->metrics);
 	dataplane__destroy(&a->dp);
 	SSL_CTX_free(a->probe_ctx);
-	cluster__close(&a->cl);
-	if (a->cl_timer_fd >= 0)
-		close(a->cl_timer_fd);
-	free(a->cl_refs);
+	agent_cluster__close(&a->cl);
 	free(a);
 	return err;
 }
