@@ -131,6 +131,21 @@ static inline int fh_free_port(void)
 	return port;
 }
 
+/* Three ports nothing listens on, all different: each is held while the
+ * next is taken (two fh_free_port() calls may get the same port back). */
+static inline int fh_free_ports(int *a, int *b, int *c)
+{
+	int *out[3] = { a, b, c }, fd[3], i, err = 0;
+
+	for (i = 0; i < 3; i++)
+		if ((fd[i] = fh_listen(out[i])) < 0)
+			err = -1;
+	for (i = 0; i < 3; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return err;
+}
+
 static inline int fh_connect_plain(int port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
@@ -362,10 +377,7 @@ static inline int fproxy__init(struct fproxy *p)
 	snprintf(p->access, sizeof(p->access), "%s/access.log", p->dir);
 	snprintf(p->crt, sizeof(p->crt), "%s/fullchain.pem", p->dir);
 	snprintf(p->key, sizeof(p->key), "%s/privkey.pem", p->dir);
-	p->https = fh_free_port();
-	p->http = fh_free_port();
-	p->admin = fh_free_port();
-	if (p->https < 0 || p->http < 0 || p->admin < 0)
+	if (fh_free_ports(&p->https, &p->http, &p->admin))
 		return -1;
 	return testcert__make(p->crt, p->key);
 }
@@ -512,9 +524,8 @@ static inline int fproxy__start(struct fproxy *p, const char *fmt, ...)
 		if (rc != 1 || !fproxy__log_has(p, "Address already in use"))
 			break;
 		unlink(p->log);
-		p->https = fh_free_port();
-		p->http = fh_free_port();
-		p->admin = fh_free_port();
+		if (fh_free_ports(&p->https, &p->http, &p->admin))
+			break;
 	}
 	free(extra);
 	if (rc == 1) { /* say why lbtls exited: the failure is otherwise mute */
