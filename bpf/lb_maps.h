@@ -155,7 +155,8 @@ struct {
 	__type(value, __u64);
 } lb_sockets SEC(".maps");
 
-/* User-space state, pinned with the rest; the programs never read it. */
+/* User-space state, pinned with the rest; only a worker host's sk_lookup
+ * reads it, when its ring gives a connection no local worker (lb_pick.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB_MAX_VIPS *LB_MAX_WORKERS);

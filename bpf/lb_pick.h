@@ -111,10 +111,45 @@ static __always_inline __u32 lb_fallback(const struct lb_vip_meta *vip,
 	return LB_WORKER_NONE;
 }
 
+/*
+ * A worker host got a connection its ring does not give to a local worker
+ * in the fallback slots: a balancer picked this host on a ring that
+ * differs from ours for a moment (a change heard here first or last, or
+ * this host draining). The balancer's choice stands: any local worker
+ * that serves the VIP (listed for it, not drained, not down), from a
+ * start the client's slot gives, rather than a reset.
+ */
+static __always_inline __u32 lb_any_local(const struct lb_vip_meta *vip,
+					  const struct lb_addr *client,
+					  __u8 family, struct bpf_sock **sk)
+{
+	struct lb_worker_key key = { .vip_index = vip->index };
+	struct lb_worker_state *st;
+	struct lb_slot s;
+	__u32 i, slot;
+
+	*sk = NULL;
+	if (vip->listener >= LB_LISTENER_KINDS ||
+	    lb_slot_of(vip, client, family, &s))
+		return LB_WORKER_NONE;
+	for (i = 0; i < LB_MAX_WORKERS; i++) {
+		key.worker = (s.slot + i) % LB_MAX_WORKERS;
+		st = bpf_map_lookup_elem(&lb_vip_workers, &key);
+		if (!st || (st->flags & (LB_WF_DRAINED | LB_WF_DOWN)))
+			continue;
+		slot = LB_SOCKET_SLOT(vip->listener, family, key.worker);
+		*sk = bpf_map_lookup_elem(&lb_sockets, &slot);
+		if (*sk)
+			return key.worker;
+	}
+	return LB_WORKER_NONE;
+}
+
 /* How lb_pick_sock() found its socket, or why it found none. */
 enum lb_pick_how {
 	LB_PICK_COMPUTED, /* the pick's own socket */
-	LB_PICK_FALLBACK, /* the pick had none; a later slot's worker */
+	LB_PICK_FALLBACK, /* the pick had none; a later slot's worker (or,
+			   * on a worker host, any local one) */
 	LB_PICK_NO_WORKER, /* empty ring slot (or no config) */
 	LB_PICK_NO_SOCKET, /* neither the pick nor the fallback slots */
 };
@@ -144,6 +179,8 @@ lb_pick_sock(const struct lb_vip_meta *vip, const struct lb_addr *client,
 		return sk;
 	}
 	*worker = lb_fallback(vip, client, family, &sk);
+	if (!sk && lb_self_host())
+		*worker = lb_any_local(vip, client, family, &sk);
 	*how = sk ? LB_PICK_FALLBACK : LB_PICK_NO_SOCKET;
 	return sk;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "fixture.h"
 #include "pkt.h"
+#include "worker.h"
 
 #define SELF "198.18.2.1" /* this host, host 1, on c1-v0 */
 #define HOST2 "198.18.2.2" /* worker host with a neighbour entry */
@@ -919,13 +920,39 @@ static void test_sk_lookup_local_refs_only(void **state)
 	assert_int_equal(
 		dataplane__counters_sum(&fx->dp, DP_WORKER_STATS, 2, &c2), 0);
 	assert_int_equal(c2.assigned, v + 1);
-	/* no local worker in reach: no socket */
+	/* No local ref in the whole ring (this host drains, or its ring
+	 * lags the balancer's): the balancer picked this host, so any local
+	 * worker listed for the VIP, neither drained nor down, takes it
+	 * rather than a reset. Sockets of workers not listed: none. */
 	for (i = 0; i < FX_RING; i++)
 		ring[i] = LB_REF(2, 3);
 	assert_int_equal(
 		dataplane__ring_write(&fx->dp, fx->vip4.index, ring, NULL, 0),
 		0);
 	assert_true(sk_run() == 0);
+	{
+		struct lb_worker_state drained = { 1, LB_WF_DRAINED },
+				       down = { 1, LB_WF_DOWN }, up = { 1, 0 };
+
+		assert_int_equal(worker__put(&fx->dp, fx->vip4.index, 2, &down),
+				 0);
+		assert_int_equal(
+			worker__put(&fx->dp, fx->vip4.index, 3, &drained), 0);
+		assert_true(sk_run() == 0);
+		assert_int_equal(worker__put(&fx->dp, fx->vip4.index, 3, &up),
+				 0);
+		v = fx_reason(fx, LB_R_SK_FALLBACK);
+		assert_true(sk_run() == cookie[1]);
+		assert_int_equal(fx_reason(fx, LB_R_SK_FALLBACK), v + 1);
+		assert_int_equal(worker__put(&fx->dp, fx->vip4.index, 2, &up),
+				 0);
+		/* the same client lands on the same worker every time */
+		v = sk_run();
+		assert_true(v == cookie[0] || v == cookie[1]);
+		assert_true(sk_run() == v);
+		worker__del(&fx->dp, fx->vip4.index, 2);
+		worker__del(&fx->dp, fx->vip4.index, 3);
+	}
 	for (i = 0; i < 2; i++) {
 		key = LB_SOCKET_SLOT(LB_LISTENER_HTTPS, LB_FAMILY_V4, 2 + i);
 		bpf_map_delete_elem(fx->dp.fds[DP_SOCKETS], &key);
