@@ -279,6 +279,29 @@ static void queue_timeout_is_503(void **state)
 		  "lbtls_upstream_up of the backend");
 }
 
+/* One keep-alive GET of 'path' on c, sent whole. */
+static void send_get(struct fclient *c, const char *path)
+{
+	char req[128];
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: test\r\n\r\n",
+		 path);
+	assert_int_equal(fclient__sendstr(c, req), 0);
+}
+
+/* Until n requests wait for a server (bounded: 1 s), then that they do. */
+static void wait_queued(struct fx *f, int n, const char *what)
+{
+	int i;
+
+	for (i = 0;
+	     i < 100 && fmetrics__get(f->p.admin, "lbtls_queued_requests") < n;
+	     i++)
+		fh_sleep_ms(10);
+	expect_eq((long long)fmetrics__get(f->p.admin, "lbtls_queued_requests"),
+		  n, what);
+}
+
 /*
  * The room comes in the same loop turn as the waiter's queue_timeout
  * passes: the worker is stopped while the first answer arrives and the
@@ -291,7 +314,6 @@ static void woken_as_its_queue_timeout_passes(void **state)
 	struct fx *f = *state;
 	struct fclient *a = &f->c[0], *b = &f->c[1];
 	struct fresp *r = &f->r;
-	int i;
 
 	inflight = max_inflight = 0;
 	assert_int_equal(fbackend__start(&f->be[0], script_slow_counted, 200),
@@ -305,19 +327,10 @@ static void woken_as_its_queue_timeout_passes(void **state)
 			 0);
 	assert_int_equal(fclient__connect(a, f->p.https), 0);
 	assert_int_equal(fclient__connect(b, f->p.https), 0);
-	assert_int_equal(fclient__sendstr(a, "GET /a HTTP/1.1\r\n"
-					     "Host: test\r\n\r\n"),
-			 0);
+	send_get(a, "/a");
 	assert_true(fbackend__wait_reqs(&f->be[0], 1));
-	assert_int_equal(fclient__sendstr(b, "GET /b HTTP/1.1\r\n"
-					     "Host: test\r\n\r\n"),
-			 0);
-	for (i = 0;
-	     i < 100 && fmetrics__get(f->p.admin, "lbtls_queued_requests") < 1;
-	     i++)
-		fh_sleep_ms(10);
-	expect_eq((long long)fmetrics__get(f->p.admin, "lbtls_queued_requests"),
-		  1, "lbtls_queued_requests once /b was sent");
+	send_get(b, "/b");
+	wait_queued(f, 1, "lbtls_queued_requests once /b was sent");
 	assert_int_equal(fproc__stop(f->p.worker), 0);
 	fh_sleep_ms(900); /* /a answered at 200 ms, /b's 500 ms run out */
 	assert_int_equal(fproc__cont(f->p.worker), 0);
@@ -342,7 +355,6 @@ static void a_waiter_that_leaves_passes_the_room_on(void **state)
 	struct fx *f = *state;
 	struct fclient *a = &f->c[0], *b = &f->c[1], *c = &f->c[2];
 	struct fclient *d = b; /* b's, once its client has gone */
-	int i;
 
 	inflight = max_inflight = 0;
 	assert_int_equal(fbackend__start(&f->be[0], script_slow_counted, 300),
@@ -358,22 +370,11 @@ static void a_waiter_that_leaves_passes_the_room_on(void **state)
 	assert_int_equal(fclient__connect(a, f->p.https), 0);
 	assert_int_equal(fclient__connect(b, f->p.https), 0);
 	assert_int_equal(fclient__connect(c, f->p.https), 0);
-	assert_int_equal(fclient__sendstr(a, "GET /a HTTP/1.1\r\n"
-					     "Host: test\r\n\r\n"),
-			 0);
+	send_get(a, "/a");
 	assert_true(fbackend__wait_reqs(&f->be[0], 1));
-	assert_int_equal(fclient__sendstr(b, "GET /b HTTP/1.1\r\n"
-					     "Host: test\r\n\r\n"),
-			 0);
-	assert_int_equal(fclient__sendstr(c, "GET /c HTTP/1.1\r\n"
-					     "Host: test\r\n\r\n"),
-			 0);
-	for (i = 0;
-	     i < 100 && fmetrics__get(f->p.admin, "lbtls_queued_requests") < 2;
-	     i++)
-		fh_sleep_ms(10);
-	expect_eq((long long)fmetrics__get(f->p.admin, "lbtls_queued_requests"),
-		  2, "lbtls_queued_requests once /b and /c were sent");
+	send_get(b, "/b");
+	send_get(c, "/c");
+	wait_queued(f, 2, "lbtls_queued_requests once /b and /c were sent");
 	assert_int_equal(fproc__stop(f->p.worker), 0);
 	{
 		struct linger lg = { 1, 0 }; /* close = RST */
@@ -388,9 +389,7 @@ static void a_waiter_that_leaves_passes_the_room_on(void **state)
 	fclient__read_response(c, &f->r, false);
 	expect_status(&f->r, 200);
 	assert_int_equal(fclient__connect(d, f->p.https), 0);
-	assert_int_equal(fclient__sendstr(d, "GET /d HTTP/1.1\r\n"
-					     "Host: test\r\n\r\n"),
-			 0);
+	send_get(d, "/d");
 	fclient__read_response(d, &f->r, false);
 	expect_status(&f->r, 200);
 	expect_eq(fbackend__count(&f->be[0], "/b"), 0,
