@@ -18,6 +18,8 @@ fail=0
 # Only 'ok'/'FAIL' lines and the summary go to stdout.
 DOCKER=docker
 [ -x /usr/bin/docker ] && DOCKER=/usr/bin/docker
+# shellcheck source=tests/docker/preconditions.sh
+. tests/docker/preconditions.sh
 
 check() { # check DESCRIPTION COMMAND...
 	local what=$1

@@ -379,31 +379,7 @@ scale_with_compose() {
 	[ "$n" = 0 ] && [ "$gone" = 2 ] && [ "$fails" = 0 ] && versions_answer
 }
 
-[ "$(id -u)" = 0 ] || {
-	echo "FAIL must run as root"
-	echo "0 passed, 1 failed"
-	exit 1
-}
-for tool in docker docker-compose curl bc ip ss; do
-	command -v "$tool" >/dev/null || {
-		echo "FAIL $tool is missing (make deps)"
-		echo "0 passed, 1 failed"
-		exit 1
-	}
-done
-# Docker and BPF are what this test is about: without them it fails.
-"$DOCKER" info >/dev/null 2>&1 || docker/dockerd-up.sh >>"$LOGDIR/stack.log" 2>&1
-"$DOCKER" info >/dev/null 2>&1 || {
-	echo "FAIL no Docker engine answers (docker/dockerd-up.sh; see $LOGDIR/stack.log)"
-	echo "0 passed, 1 failed"
-	exit 1
-}
-[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || mount -t bpf bpf /sys/fs/bpf 2>/dev/null
-[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || {
-	echo "FAIL no BPF file system on /sys/fs/bpf (and it cannot be mounted)"
-	echo "0 passed, 1 failed"
-	exit 1
-}
+docker_preconditions docker docker-compose curl bc ip ss
 
 check "lbtls --netns with a missing namespace fails, naming it" lbtls_netns_missing
 

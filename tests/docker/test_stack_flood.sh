@@ -99,24 +99,7 @@ cookies_on_lbh() {
 	"${LBCTL[@]}" status | grep -q '^cookies: *lbh on'
 }
 
-[ "$(id -u)" = 0 ] || {
-	echo "FAIL must run as root"
-	echo "0 passed, 1 failed"
-	exit 1
-}
-for tool in docker docker-compose curl ip python3 taskset; do
-	command -v "$tool" >/dev/null || {
-		echo "FAIL $tool is missing (make deps)"
-		echo "0 passed, 1 failed"
-		exit 1
-	}
-done
-"$DOCKER" info >/dev/null 2>&1 || docker/dockerd-up.sh >>"$LOGDIR/stack.log" 2>&1
-"$DOCKER" info >/dev/null 2>&1 || {
-	echo "FAIL no Docker engine answers (docker/dockerd-up.sh; see $LOGDIR/stack.log)"
-	echo "0 passed, 1 failed"
-	exit 1
-}
+docker_preconditions docker docker-compose curl ip python3 taskset
 
 check "docker/stack.sh up (make run) brings the stack up" stack_up
 check "lbctl status: XDP cookies on for lbh (the client veth has XDP_PASS)" \

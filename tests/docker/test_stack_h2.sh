@@ -251,30 +251,7 @@ new_routes() {
 		[ "$b" = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad ]
 }
 
-[ "$(id -u)" = 0 ] || {
-	echo "FAIL must run as root"
-	echo "0 passed, 1 failed"
-	exit 1
-}
-for tool in docker docker-compose curl nghttp h2load ip; do
-	command -v "$tool" >/dev/null || {
-		echo "FAIL $tool is missing (make deps)"
-		echo "0 passed, 1 failed"
-		exit 1
-	}
-done
-"$DOCKER" info >/dev/null 2>&1 || docker/dockerd-up.sh >>"$LOGDIR/stack.log" 2>&1
-"$DOCKER" info >/dev/null 2>&1 || {
-	echo "FAIL no Docker engine answers (docker/dockerd-up.sh; see $LOGDIR/stack.log)"
-	echo "0 passed, 1 failed"
-	exit 1
-}
-[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || mount -t bpf bpf /sys/fs/bpf 2>/dev/null
-[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || {
-	echo "FAIL no BPF file system on /sys/fs/bpf (and it cannot be mounted)"
-	echo "0 passed, 1 failed"
-	exit 1
-}
+docker_preconditions docker docker-compose curl nghttp h2load ip
 
 check "docker/stack.sh up (make run) brings the stack up" \
 	bash -c "docker/stack.sh up >>'$LOGDIR/stack.log' 2>&1"

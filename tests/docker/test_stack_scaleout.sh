@@ -29,6 +29,8 @@ pass=0
 fail=0
 DOCKER=docker
 [ -x /usr/bin/docker ] && DOCKER=/usr/bin/docker
+# shellcheck source=tests/docker/preconditions.sh
+. tests/docker/preconditions.sh
 
 check() { # check DESCRIPTION COMMAND...
 	local what=$1
@@ -484,30 +486,7 @@ keepalive_across() { # keepalive_across WHAT HOST [WAIT_PATHS]
 }
 
 # --- run -------------------------------------------------------------------------
-[ "$(id -u)" = 0 ] || {
-	echo "FAIL must run as root"
-	echo "0 passed, 1 failed"
-	exit 1
-}
-for tool in docker docker-compose curl ip nsenter envsubst openssl; do
-	command -v "$tool" >/dev/null || {
-		echo "FAIL $tool is missing (make deps)"
-		echo "0 passed, 1 failed"
-		exit 1
-	}
-done
-"$DOCKER" info >/dev/null 2>&1 || docker/dockerd-up.sh >>"$LOGDIR/stack.log" 2>&1
-"$DOCKER" info >/dev/null 2>&1 || {
-	echo "FAIL no Docker engine answers (docker/dockerd-up.sh; see $LOGDIR/stack.log)"
-	echo "0 passed, 1 failed"
-	exit 1
-}
-[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || mount -t bpf bpf /sys/fs/bpf 2>/dev/null
-[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || {
-	echo "FAIL no BPF file system on /sys/fs/bpf (and it cannot be mounted)"
-	echo "0 passed, 1 failed"
-	exit 1
-}
+docker_preconditions docker docker-compose curl ip nsenter envsubst openssl
 
 check "docker/stack.sh scaleout up brings the cluster up" \
 	bash -c "docker/stack.sh scaleout up >>'$LOGDIR/stack.log' 2>&1 || { tail -n 30 '$LOGDIR/stack.log'; exit 1; }" &&
